@@ -1,0 +1,14 @@
+//! The lab testers and every lab test as a named scenario.
+//!
+//! A scenario is a function of a seed that passes or fails with a reason.
+//! `registry()` lists them all as `<lab>/<test_name>`; `runner` runs one
+//! (optionally twice, to check determinism) and `soak` runs many seeds on
+//! many threads. The `labsim` binary (main.rs) is the command line over these.
+
+pub mod registry;
+pub mod runner;
+pub mod sim_scenarios;
+pub mod soak;
+
+pub use registry::{find, matching, registry, Scenario};
+pub use runner::{replay_command, run_scenario, Outcome};

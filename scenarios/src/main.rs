@@ -1,0 +1,158 @@
+//! `labsim`: list, run and soak the scenarios, and check recorded histories.
+//!
+//! Exit codes: 0 pass, 1 a run (or a check) failed, 2 bad usage or input.
+
+use clap::{Parser, Subcommand};
+use scenarios::soak::{format_report, soak, SoakPlan};
+use scenarios::{find, matching, replay_command, runner};
+use std::io::Write;
+use std::process::ExitCode;
+
+#[derive(Parser)]
+#[command(name = "labsim", about = "Deterministic simulation lab for Raft, kvraft and shardkv", version)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Scenario names, one per line; FILTER keeps those containing it.
+    List { filter: Option<String> },
+    /// One run of one scenario; logs per RUST_LOG.
+    Run {
+        name: String,
+        #[arg(long)]
+        seed: u64,
+        /// Also run it a second time and compare the traces event by event.
+        #[arg(long)]
+        check_determinism: bool,
+    },
+    /// Every matching scenario for seeds S..S+N on J threads.
+    Soak {
+        filter: Option<String>,
+        #[arg(long, default_value_t = 100, value_parser = clap::value_parser!(u64).range(1..))]
+        seeds: u64,
+        #[arg(long, default_value_t = 0)]
+        first_seed: u64,
+        /// Threads (default: all cores).
+        #[arg(long, value_parser = clap::value_parser!(u64).range(1..))]
+        jobs: Option<u64>,
+        /// Run every seed twice and compare the traces.
+        #[arg(long)]
+        check_determinism: bool,
+        /// Also write the report as JSON to this file.
+        #[arg(long)]
+        json: Option<std::path::PathBuf>,
+    },
+}
+
+fn usage_error(message: impl std::fmt::Display) -> ExitCode {
+    eprintln!("labsim: {message}");
+    ExitCode::from(2)
+}
+
+fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            use clap::error::ErrorKind;
+            if matches!(
+                e.kind(),
+                ErrorKind::DisplayHelp
+                    | ErrorKind::DisplayVersion
+                    | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand
+            ) {
+                let _ = e.print();
+                return if e.kind() == ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand {
+                    ExitCode::from(2)
+                } else {
+                    ExitCode::SUCCESS
+                };
+            }
+            let text = e.to_string();
+            let first = text.lines().next().unwrap_or("bad usage").trim_start_matches("error: ");
+            return usage_error(format!("{first} (see labsim --help)"));
+        }
+    };
+    match cli.command {
+        Command::List { filter } => {
+            let mut out = std::io::stdout().lock();
+            for s in matching(filter.as_deref().unwrap_or("")) {
+                let _ = writeln!(out, "{}", s.name);
+            }
+            ExitCode::SUCCESS
+        }
+        Command::Run { name, seed, check_determinism } => {
+            let Some(scenario) = find(&name) else {
+                return usage_error(format!("unknown scenario '{name}' (labsim list shows them)"));
+            };
+            sim::log::init_from_env();
+            let outcome = if check_determinism {
+                runner::run_checking_determinism(&scenario, seed)
+            } else {
+                runner::run_scenario(&scenario, seed, sim::TraceMode::HashOnly)
+            };
+            let stats = &outcome.stats;
+            let detail = format!(
+                "virtual {}, {} events, {} RPCs, trace {:016x}",
+                sim::time::format(stats.virtual_time),
+                stats.trace.events(),
+                stats.net.total_calls,
+                stats.trace.hash()
+            );
+            match outcome.result {
+                Ok(()) => {
+                    println!("PASS {name} seed {seed} ({detail})");
+                    ExitCode::SUCCESS
+                }
+                Err(reason) => {
+                    println!(
+                        "FAIL {name} seed {seed}: {reason}\n  ({detail})\n  replay: {}",
+                        replay_command(&name, seed)
+                    );
+                    ExitCode::from(1)
+                }
+            }
+        }
+        Command::Soak { filter, seeds, first_seed, jobs, check_determinism, json } => {
+            let scenarios = matching(filter.as_deref().unwrap_or(""));
+            if scenarios.is_empty() {
+                return usage_error(format!("no scenario matches '{}'", filter.unwrap_or_default()));
+            }
+            if first_seed.checked_add(seeds).is_none() {
+                return usage_error("--first-seed plus --seeds overflows a 64-bit seed");
+            }
+            let jobs =
+                jobs.map(|j| j as usize).unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+            let plan = SoakPlan { scenarios, first_seed, seeds, jobs, check_determinism };
+            let total = plan.scenarios.len() as u64 * seeds;
+            eprintln!(
+                "soaking {} scenarios x {} seeds (first seed {}) on {} threads{}",
+                plan.scenarios.len(),
+                seeds,
+                first_seed,
+                jobs,
+                if check_determinism { ", each run twice" } else { "" }
+            );
+            let step = (total / 20).max(1) as usize;
+            let report = soak(&plan, &|done, all| {
+                if done % step == 0 || done == all {
+                    eprintln!("  {done}/{all} runs");
+                }
+            });
+            print!("{}", format_report(&report));
+            if let Some(path) = json {
+                let text = serde_json::to_string_pretty(&report).expect("the report serializes");
+                if let Err(e) = std::fs::write(&path, text) {
+                    return usage_error(format!("cannot write {}: {e}", path.display()));
+                }
+            }
+            if report.total_failures == 0 {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::from(1)
+            }
+        }
+    }
+}

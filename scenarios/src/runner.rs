@@ -1,0 +1,86 @@
+//! Running one scenario for one seed: building the simulation around a
+//! tester's main task, turning every way a run can end into an `Outcome`,
+//! and checking determinism by running a seed twice.
+
+use sim::{check_determinism, Divergence, Node, RunStats, Sim, SimConfig, SimHandle, TraceMode};
+use std::future::Future;
+
+/// How one run ended.
+#[derive(Clone, Debug)]
+pub struct Outcome {
+    /// `Err` carries the failure reason.
+    pub result: Result<(), String>,
+    pub stats: RunStats,
+}
+
+/// The virtual-time limit of every lab test (LABSPEC.md: 120 s per test),
+/// with room for the final checks after the test body.
+pub const LAB_TEST_TIME_LIMIT: sim::Nanos = sim::secs(130);
+
+/// Runs a tester's `main` in a fresh simulation for `seed`.
+pub fn simulate<N, F>(seed: u64, trace: TraceMode, main: impl FnOnce(SimHandle<N>) -> F) -> Outcome
+where
+    N: Node,
+    F: Future<Output = Result<(), String>> + 'static,
+{
+    let config = SimConfig { trace_mode: trace, time_limit: LAB_TEST_TIME_LIMIT, ..SimConfig::new(seed) };
+    let sim = Sim::<N>::new(config);
+    let result = match sim.run(main(sim.handle())) {
+        Ok(r) => r,
+        Err(e) => Err(e.to_string()),
+    };
+    Outcome { result, stats: sim.stats() }
+}
+
+/// Runs a scenario, turning a panic into a failure.
+pub fn run_scenario(scenario: &crate::Scenario, seed: u64, trace: TraceMode) -> Outcome {
+    let run = scenario.run;
+    match std::panic::catch_unwind(move || run(seed, trace)) {
+        Ok(outcome) => outcome,
+        Err(panic) => {
+            let message = panic
+                .downcast_ref::<String>()
+                .map(String::as_str)
+                .or_else(|| panic.downcast_ref::<&str>().copied())
+                .unwrap_or("(no message)");
+            Outcome {
+                result: Err(format!("panicked: {message}")),
+                stats: RunStats {
+                    trace: sim::Trace::default(),
+                    virtual_time: 0,
+                    net: Default::default(),
+                    task_polls: 0,
+                },
+            }
+        }
+    }
+}
+
+/// Runs a scenario twice for one seed and compares the traces; on a
+/// difference, names the first event where the runs part. Also fails if the
+/// two runs disagree on passing.
+pub fn run_checking_determinism(scenario: &crate::Scenario, seed: u64) -> Outcome {
+    let mut outcomes = Vec::new();
+    let checked = check_determinism(|mode| {
+        let outcome = run_scenario(scenario, seed, mode);
+        let trace = outcome.stats.trace.clone();
+        outcomes.push(outcome);
+        trace
+    });
+    let first = outcomes.swap_remove(0);
+    match checked {
+        Ok(_) => first,
+        Err(Divergence { event_index, first_run, second_run }) => Outcome {
+            result: Err(format!(
+                "NOT DETERMINISTIC: two runs of seed {seed} part at event #{event_index}: \
+                 first run: {first_run}; second run: {second_run}"
+            )),
+            stats: first.stats,
+        },
+    }
+}
+
+/// The one command that replays a failing run with logs.
+pub fn replay_command(name: &str, seed: u64) -> String {
+    format!("RUST_LOG=debug cargo run --release -p scenarios --bin labsim -- run {name} --seed {seed}")
+}

@@ -1,0 +1,36 @@
+//! `cargo test` runs every scenario for a default set of seeds, one test per
+//! lab. Environment: SIM_SEED (first seed, default 0), SIM_SEEDS (how many,
+//! default per lab below), SIM_CHECK_DETERMINISM=1 (run each seed twice and
+//! compare traces). A failure names the scenario, the seed and the command
+//! that replays it.
+
+use scenarios::soak::{format_report, soak, SoakPlan};
+
+fn env_u64(name: &str) -> Option<u64> {
+    let value = std::env::var(name).ok()?;
+    Some(value.trim().parse().unwrap_or_else(|_| panic!("{name}={value:?} is not a non-negative integer")))
+}
+
+fn run_lab(prefix: &str, default_seeds: u64) {
+    let scenarios = scenarios::matching(prefix);
+    assert!(!scenarios.is_empty(), "no scenario starts with {prefix}");
+    let plan = SoakPlan {
+        scenarios,
+        first_seed: env_u64("SIM_SEED").unwrap_or(0),
+        seeds: env_u64("SIM_SEEDS").unwrap_or(default_seeds),
+        jobs: std::thread::available_parallelism().map_or(1, |n| n.get()),
+        check_determinism: std::env::var("SIM_CHECK_DETERMINISM").is_ok_and(|v| v == "1"),
+    };
+    let report = soak(&plan, &|_, _| {});
+    println!("{}", format_report(&report));
+    assert_eq!(
+        report.total_failures, 0,
+        "{} of {} runs failed; see the replay commands above",
+        report.total_failures, report.total_runs
+    );
+}
+
+#[test]
+fn sim_scenarios() {
+    run_lab("sim/", 20);
+}

@@ -1,0 +1,331 @@
+//! The simulation as tasks see it: `Sim` owns a world and an executor and runs
+//! the event loop; `SimHandle` is what the tester and the clerks hold to
+//! sleep, call servers, spawn tasks and inject faults. A ported lab test reads
+//! like the Go original: `h.sleep(ms(50)).await`, `h.call(..).await`.
+
+use crate::executor::{with_join_handle, Executor, JoinHandle};
+use crate::net::{Latency, LinkState, NetConfig, NetStats};
+use crate::persist::Persister;
+use crate::rng::SimRng;
+use crate::time::Nanos;
+use crate::trace::Trace;
+use crate::world::{Addr, CallSlot, CrashMode, Ctx, Node, RpcError, SimConfig, SimError, Waiter, World};
+use std::cell::RefCell;
+use std::future::Future;
+use std::pin::Pin;
+use std::rc::Rc;
+use std::task::{Context, Poll};
+
+struct Shared<N: Node> {
+    world: RefCell<World<N>>,
+    executor: Executor,
+}
+
+/// One simulation run.
+pub struct Sim<N: Node> {
+    handle: SimHandle<N>,
+    task_polls: std::cell::Cell<u64>,
+}
+
+/// What a finished run reports.
+#[derive(Clone, Debug)]
+pub struct RunStats {
+    pub trace: Trace,
+    pub virtual_time: Nanos,
+    pub net: NetStats,
+    pub task_polls: u64,
+}
+
+impl<N: Node> Sim<N> {
+    pub fn new(config: SimConfig) -> Sim<N> {
+        let shared = Shared { world: RefCell::new(World::new(config)), executor: Executor::default() };
+        Sim { handle: SimHandle { shared: Rc::new(shared) }, task_polls: std::cell::Cell::new(0) }
+    }
+
+    pub fn handle(&self) -> SimHandle<N> {
+        self.handle.clone()
+    }
+
+    /// Runs `main` (and every task it spawns) until `main` finishes, a task or
+    /// node fails the run, every task waits with no event pending (deadlock),
+    /// or a limit is reached.
+    pub fn run<T: 'static>(&self, main: impl Future<Output = T> + 'static) -> Result<T, SimError> {
+        let shared = &self.handle.shared;
+        let (task, mut result) = with_join_handle(main);
+        shared.executor.spawn("main".into(), task);
+        let mut polls = 0;
+        loop {
+            polls += shared.executor.run_ready();
+            if let Some((reason, at)) = shared.world.borrow_mut().failure.take() {
+                return Err(SimError::Failed { reason, at });
+            }
+            if result.is_finished() {
+                break;
+            }
+            let stepped = shared.world.borrow_mut().run_until_task_wakes()?;
+            if !stepped {
+                polls += shared.executor.run_ready();
+                if result.is_finished() {
+                    break;
+                }
+                let at = shared.world.borrow().now();
+                return Err(SimError::Deadlock { waiting_tasks: shared.executor.waiting_task_names(), at });
+            }
+        }
+        self.task_polls.set(polls);
+        let waker = std::task::Waker::noop();
+        match Pin::new(&mut result).poll(&mut Context::from_waker(waker)) {
+            Poll::Ready(v) => Ok(v),
+            Poll::Pending => unreachable!("the main task finished"),
+        }
+    }
+
+    /// The run's trace and counters so far.
+    pub fn stats(&self) -> RunStats {
+        let world = self.handle.shared.world.borrow();
+        RunStats {
+            trace: world.trace.clone(),
+            virtual_time: world.now(),
+            net: world.stats(),
+            task_polls: self.task_polls.get(),
+        }
+    }
+}
+
+impl<N: Node> std::ops::Deref for Sim<N> {
+    type Target = SimHandle<N>;
+    fn deref(&self) -> &SimHandle<N> {
+        &self.handle
+    }
+}
+
+/// The tasks' view of a running simulation. Cheap to clone.
+pub struct SimHandle<N: Node> {
+    shared: Rc<Shared<N>>,
+}
+
+impl<N: Node> Clone for SimHandle<N> {
+    fn clone(&self) -> Self {
+        SimHandle { shared: self.shared.clone() }
+    }
+}
+
+impl<N: Node> SimHandle<N> {
+    /// Borrows the world for a moment. Never hold it across an `.await`.
+    pub fn with_world<R>(&self, f: impl FnOnce(&mut World<N>) -> R) -> R {
+        f(&mut self.shared.world.borrow_mut())
+    }
+
+    pub fn now(&self) -> Nanos {
+        self.shared.world.borrow().now()
+    }
+
+    pub fn seed(&self) -> u64 {
+        self.shared.world.borrow().seed()
+    }
+
+    /// Sleeps `duration` of virtual time.
+    pub fn sleep(&self, duration: Nanos) -> Sleep<N> {
+        let deadline = self.now() + duration;
+        Sleep { handle: self.clone(), deadline, registered: false }
+    }
+
+    /// Runs `future` for at most `duration`; `None` when time ran out first.
+    pub fn timeout<F: Future>(&self, duration: Nanos, future: F) -> Timeout<N, F> {
+        Timeout { future: Box::pin(future), sleep: self.sleep(duration) }
+    }
+
+    /// Spawns a named task (the name shows in deadlock reports).
+    pub fn spawn<T: 'static>(
+        &self,
+        name: impl Into<String>,
+        future: impl Future<Output = T> + 'static,
+    ) -> JoinHandle<T> {
+        let (task, handle) = with_join_handle(future);
+        self.shared.executor.spawn(name.into(), task);
+        handle
+    }
+
+    /// Draws from the workload stream.
+    pub fn with_rng<R>(&self, f: impl FnOnce(&mut SimRng) -> R) -> R {
+        f(&mut self.shared.world.borrow_mut().workload_rng)
+    }
+
+    /// Fails the run (the lab's `t.Fatalf`): the event loop stops at once.
+    pub fn fail(&self, reason: impl Into<String>) {
+        self.shared.world.borrow_mut().record_failure(reason.into());
+    }
+
+    // ----- endpoints and servers -----
+
+    pub fn add_server(&self, name: impl Into<String>) -> Addr {
+        self.with_world(|w| w.add_server(name))
+    }
+
+    pub fn add_client(&self, name: impl Into<String>) -> Addr {
+        self.with_world(|w| w.add_client(name))
+    }
+
+    pub fn start(&self, server: Addr, make: impl FnOnce(&mut Ctx<'_, N>) -> N) {
+        self.with_world(|w| w.start(server, make))
+    }
+
+    pub fn kill(&self, server: Addr, mode: CrashMode) {
+        self.with_world(|w| w.kill(server, mode))
+    }
+
+    pub fn is_alive(&self, server: Addr) -> bool {
+        self.shared.world.borrow().is_alive(server)
+    }
+
+    /// Runs `f` on a running server's node; `None` if it is dead.
+    pub fn with_node<R>(&self, server: Addr, f: impl FnOnce(&mut N, &mut Ctx<'_, N>) -> R) -> Option<R> {
+        self.with_world(|w| w.with_node(server, f))
+    }
+
+    pub fn with_persister<R>(&self, server: Addr, f: impl FnOnce(&Persister) -> R) -> R {
+        f(self.shared.world.borrow().persister(server))
+    }
+
+    pub fn pause(&self, server: Addr) {
+        self.with_world(|w| w.pause(server))
+    }
+
+    pub fn resume(&self, server: Addr) {
+        self.with_world(|w| w.resume(server))
+    }
+
+    pub fn set_timer_drift_ppm(&self, server: Addr, ppm: i32) {
+        self.with_world(|w| w.set_timer_drift_ppm(server, ppm))
+    }
+
+    // ----- the network -----
+
+    /// Calls server `to` from endpoint `from`; resolves to the reply or to
+    /// `Err` when labrpc's `Call` would return false. The call leaves at once.
+    pub fn call(&self, from: Addr, to: Addr, msg: N::Msg) -> CallFuture<N::Msg> {
+        let slot = Rc::new(RefCell::new(CallSlot { result: None, waker: None }));
+        self.with_world(|w| w.send_call(from, to, msg, Waiter::Task(slot.clone())));
+        CallFuture { slot }
+    }
+
+    pub fn set_enabled(&self, from: Addr, to: Addr, enabled: bool) {
+        self.with_world(|w| w.set_enabled(from, to, enabled))
+    }
+
+    pub fn link(&self, from: Addr, to: Addr) -> LinkState {
+        self.shared.world.borrow().link(from, to)
+    }
+
+    pub fn set_latency(&self, from: Addr, to: Addr, latency: Latency) {
+        self.with_world(|w| {
+            let state = LinkState { latency, ..w.link(from, to) };
+            w.set_link(from, to, state)
+        })
+    }
+
+    /// Holds requests on the link until `unclog`.
+    pub fn clog(&self, from: Addr, to: Addr) {
+        self.with_world(|w| {
+            let state = LinkState { clogged: true, ..w.link(from, to) };
+            w.set_link(from, to, state)
+        })
+    }
+
+    pub fn unclog(&self, from: Addr, to: Addr) {
+        self.with_world(|w| {
+            let state = LinkState { clogged: false, ..w.link(from, to) };
+            w.set_link(from, to, state)
+        })
+    }
+
+    pub fn net_config(&self) -> NetConfig {
+        self.shared.world.borrow().net_config()
+    }
+
+    pub fn set_net_config(&self, config: NetConfig) {
+        self.with_world(|w| w.set_net_config(config))
+    }
+
+    pub fn set_reliable(&self, reliable: bool) {
+        self.set_net_config(NetConfig { reliable, ..self.net_config() })
+    }
+
+    pub fn set_long_delays(&self, long_delays: bool) {
+        self.set_net_config(NetConfig { long_delays, ..self.net_config() })
+    }
+
+    pub fn set_long_reordering(&self, long_reordering: bool) {
+        self.set_net_config(NetConfig { long_reordering, ..self.net_config() })
+    }
+
+    pub fn net_stats(&self) -> NetStats {
+        self.shared.world.borrow().stats()
+    }
+
+    pub fn dispatched_count(&self, server: Addr) -> u64 {
+        self.shared.world.borrow().dispatched_count(server)
+    }
+}
+
+/// Resolves once virtual time reaches its deadline.
+pub struct Sleep<N: Node> {
+    handle: SimHandle<N>,
+    deadline: Nanos,
+    registered: bool,
+}
+
+impl<N: Node> Future for Sleep<N> {
+    type Output = ();
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        if self.handle.now() >= self.deadline {
+            return Poll::Ready(());
+        }
+        if !self.registered {
+            self.registered = true;
+            let (deadline, waker) = (self.deadline, cx.waker().clone());
+            self.handle.with_world(|w| w.schedule_wake(deadline, waker));
+        }
+        Poll::Pending
+    }
+}
+
+/// `future`, or `None` once the sleep ends first.
+pub struct Timeout<N: Node, F: Future> {
+    future: Pin<Box<F>>,
+    sleep: Sleep<N>,
+}
+
+impl<N: Node, F: Future> Future for Timeout<N, F> {
+    type Output = Option<F::Output>;
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        if let Poll::Ready(v) = self.future.as_mut().poll(cx) {
+            return Poll::Ready(Some(v));
+        }
+        match Pin::new(&mut self.sleep).poll(cx) {
+            Poll::Ready(()) => Poll::Ready(None),
+            Poll::Pending => Poll::Pending,
+        }
+    }
+}
+
+impl<N: Node> Unpin for Sleep<N> {}
+
+/// The outcome of one call made by a task.
+pub struct CallFuture<M> {
+    slot: Rc<RefCell<CallSlot<M>>>,
+}
+
+impl<M> Future for CallFuture<M> {
+    type Output = Result<M, RpcError>;
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let mut slot = self.slot.borrow_mut();
+        match slot.result.take() {
+            Some(r) => Poll::Ready(r),
+            None => {
+                slot.waker = Some(cx.waker().clone());
+                Poll::Pending
+            }
+        }
+    }
+}

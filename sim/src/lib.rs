@@ -1,0 +1,31 @@
+//! `sim`: a single-threaded, deterministic discrete-event simulator for
+//! consensus systems.
+//!
+//! One [`Sim`] runs one seed: a virtual clock and an event queue ordered by
+//! (time, sequence) drive sans-IO servers ([`Node`]) over a virtual network
+//! with labrpc's faults and more (see `net.rs`), and async tasks (the tester,
+//! clerks) on a small executor. Every event is folded into a trace hash, so
+//! that two runs of one seed can be compared event by event (`trace.rs`).
+//! Nothing here reads the real clock, sleeps, or spawns threads.
+
+pub mod executor;
+pub mod handle;
+pub mod linearizability;
+pub mod log;
+pub mod net;
+pub mod persist;
+pub mod rng;
+pub mod time;
+pub mod trace;
+pub mod world;
+
+pub use executor::JoinHandle;
+pub use handle::{CallFuture, RunStats, Sim, SimHandle, Sleep, Timeout};
+pub use net::{Latency, LinkState, NetConfig, NetStats};
+pub use persist::Persister;
+pub use rng::{SimRng, Stream};
+pub use time::{ms, secs, Nanos};
+pub use trace::{check_determinism, Divergence, Trace, TraceMode};
+pub use world::{
+    bincode_size, Addr, CallId, CrashMode, Ctx, Fault, Message, Node, ReplyToken, RpcError, SimConfig, SimError, World,
+};

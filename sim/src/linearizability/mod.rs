@@ -1,0 +1,1 @@
+//! Linearizability checking (see issue: not built yet).
