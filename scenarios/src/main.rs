@@ -45,6 +45,24 @@ enum Command {
         #[arg(long)]
         json: Option<std::path::PathBuf>,
     },
+    /// Checks a recorded history for linearizability (exit 0 yes, 1 no).
+    Check {
+        file: std::path::PathBuf,
+        #[arg(long, value_enum)]
+        model: ModelName,
+        /// Where to write the HTML drawing of an illegal history
+        /// (default: <file stem>.linearizability.html in the temp directory).
+        #[arg(long)]
+        html: Option<std::path::PathBuf>,
+    },
+}
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum ModelName {
+    /// get, put, append; checked per key (testdata/porcupine/kv)
+    Kv,
+    /// read, write, cas on one register (Jepsen etcd logs)
+    Register,
 }
 
 fn usage_error(message: impl std::fmt::Display) -> ExitCode {
@@ -76,6 +94,14 @@ fn main() -> ExitCode {
         }
     };
     match cli.command {
+        Command::Check { file, model, html } => match model {
+            ModelName::Kv => {
+                check_file(&file, html, &sim::linearizability::KvModel, sim::linearizability::parse::read_kv)
+            }
+            ModelName::Register => {
+                check_file(&file, html, &sim::linearizability::RegisterModel, sim::linearizability::parse::read_jepsen)
+            }
+        },
         Command::List { filter } => {
             let mut out = std::io::stdout().lock();
             for s in matching(filter.as_deref().unwrap_or("")) {
@@ -154,5 +180,40 @@ fn main() -> ExitCode {
                 ExitCode::from(1)
             }
         }
+    }
+}
+
+type History<M> = Vec<sim::linearizability::Operation<<M as Model>::Input, <M as Model>::Output>>;
+use sim::linearizability::Model;
+
+/// `labsim check`: parse, check with no budget, explain an illegal history.
+fn check_file<M: Model>(
+    file: &std::path::Path,
+    html: Option<std::path::PathBuf>,
+    model: &M,
+    read: fn(&std::path::Path) -> Result<History<M>, sim::linearizability::parse::ParseError>,
+) -> ExitCode {
+    use sim::linearizability::{check, report, CheckOptions, Verdict};
+    let history = match read(file) {
+        Ok(h) => h,
+        Err(e) => return usage_error(e),
+    };
+    match check(model, &history, CheckOptions::default()) {
+        Verdict::Linearizable => {
+            println!("linearizable: {} ({} operations)", file.display(), history.len());
+            ExitCode::SUCCESS
+        }
+        Verdict::NotLinearizable(cx) => {
+            println!("{}: {}", file.display(), report::explain(model, &history, &cx));
+            let stem = file.file_stem().map_or("history".into(), |s| s.to_string_lossy().into_owned());
+            let path = html.unwrap_or_else(|| std::env::temp_dir().join(format!("{stem}.linearizability.html")));
+            let page = report::html(model, &history, &cx, &format!("{} is not linearizable", file.display()));
+            match std::fs::write(&path, page) {
+                Ok(()) => println!("drawing: {}", path.display()),
+                Err(e) => eprintln!("labsim: cannot write {}: {e}", path.display()),
+            }
+            ExitCode::from(1)
+        }
+        Verdict::Unknown => unreachable!("no budget was set"),
     }
 }

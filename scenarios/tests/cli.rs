@@ -1,0 +1,73 @@
+//! The `labsim` command line: exit codes and one-line errors for bad input.
+
+use std::process::Command;
+
+fn labsim(args: &[&str]) -> (i32, String, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_labsim")).args(args).output().expect("labsim runs");
+    (
+        out.status.code().expect("exited"),
+        String::from_utf8_lossy(&out.stdout).into(),
+        String::from_utf8_lossy(&out.stderr).into(),
+    )
+}
+
+fn testdata(file: &str) -> String {
+    format!("{}/../../shared/testdata/porcupine/{file}", env!("CARGO_MANIFEST_DIR"))
+}
+
+#[test]
+fn bad_usage_exits_2_with_one_line() {
+    for args in [
+        vec!["run", "no/such", "--seed", "1"],
+        vec!["run", "sim/basic", "--seed", "x1"],
+        vec!["soak", "--jobs", "0"],
+        vec!["soak", "no-such-filter"],
+        vec!["frobnicate"],
+        vec!["check", "/no/such/file", "--model", "kv"],
+        vec!["check", "x", "--model", "queue"],
+    ] {
+        let (code, _, err) = labsim(&args);
+        assert_eq!(code, 2, "{args:?}: {err}");
+        assert_eq!(err.trim().lines().count(), 1, "{args:?}: one line, got {err:?}");
+        assert!(err.starts_with("labsim: "), "{args:?}: {err}");
+        assert!(!err.contains("panicked"), "{args:?}: {err}");
+    }
+}
+
+#[test]
+fn run_and_list() {
+    let (code, out, _) = labsim(&["run", "sim/basic", "--seed", "3"]);
+    assert_eq!(code, 0, "{out}");
+    assert!(out.starts_with("PASS sim/basic seed 3"), "{out}");
+    let (code, out, _) = labsim(&["list", "sim/fault_"]);
+    assert_eq!(code, 0);
+    assert!(out.lines().count() >= 9 && out.lines().all(|l| l.starts_with("sim/fault_")), "{out}");
+}
+
+#[test]
+fn check_gives_verdicts_as_exit_codes() {
+    let (code, out, _) = labsim(&["check", &testdata("kv/c10-ok.txt"), "--model", "kv"]);
+    assert_eq!(code, 0, "{out}");
+    let html = std::env::temp_dir().join(format!("labsim-cli-test-{}.html", std::process::id()));
+    let (code, out, _) =
+        labsim(&["check", &testdata("jepsen/etcd_000.log"), "--model", "register", "--html", html.to_str().unwrap()]);
+    assert_eq!(code, 1, "{out}");
+    assert!(out.contains("not linearizable") && out.contains("longest linearizable prefix"), "{out}");
+    let page = std::fs::read_to_string(&html).expect("the drawing was written");
+    assert!(page.contains("<svg"));
+    let _ = std::fs::remove_file(html);
+}
+
+#[test]
+fn a_malformed_history_names_file_and_line() {
+    let path = std::env::temp_dir().join(format!("labsim-cli-bad-{}.txt", std::process::id()));
+    std::fs::write(
+        &path,
+        "{:process 0, :type :invoke, :f :get, :key \"1\", :value nil}\n{:process 0, :type :ok, :f :frob}\n",
+    )
+    .unwrap();
+    let (code, _, err) = labsim(&["check", path.to_str().unwrap(), "--model", "kv"]);
+    assert_eq!(code, 2);
+    assert!(err.contains(&format!("{}:2:", path.display())), "{err}");
+    let _ = std::fs::remove_file(path);
+}

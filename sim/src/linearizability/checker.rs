@@ -1,0 +1,419 @@
+//! The Wing & Gong / Lowe search for a linearization, with memoisation of
+//! (set of linearized operations, model state), run separately on each part
+//! of the history the model splits off (a history is linearizable iff every
+//! part is: Herlihy & Wing's locality).
+//!
+//! The history becomes a doubly linked list of call and return entries in
+//! time order (calls before returns at equal times). The search walks it from
+//! the front: a call whose operation the model can take from the current
+//! state is linearized (both its entries are unlinked) and the walk restarts;
+//! reaching a return entry means the operations linearized so far cannot be
+//! extended, so the last choice is undone. A pending operation has no return
+//! entry: it may be linearized anywhere after its call, or never.
+
+use super::history::Operation;
+use super::model::{Model, Transition};
+use indexmap::IndexSet;
+use rustc_hash::{FxBuildHasher, FxHashSet};
+use std::hash::{Hash, Hasher};
+
+/// The verdict on a history.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Verdict {
+    Linearizable,
+    NotLinearizable(Box<Counterexample>),
+    /// The step budget ran out before a verdict. Never a pass.
+    Unknown,
+}
+
+impl Verdict {
+    pub fn is_linearizable(&self) -> bool {
+        matches!(self, Verdict::Linearizable)
+    }
+}
+
+/// Why a part of the history is not linearizable.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Counterexample {
+    /// The model's name for the failing part (e.g. `key "3"`).
+    pub part_name: String,
+    /// Indexes (into the whole history) of the failing part's operations.
+    pub part: Vec<usize>,
+    /// The longest linearizable prefix found, in linearization order.
+    pub longest_prefix: Vec<usize>,
+    /// The model state after that prefix, described.
+    pub state_after_prefix: String,
+    /// Operations that could come next in real-time order but none of which
+    /// the model accepts after the prefix.
+    pub unplaceable: Vec<usize>,
+}
+
+/// Search limits. The budget counts search steps, not wall time, so that a
+/// verdict (including `Unknown`) replays exactly.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct CheckOptions {
+    pub step_budget: Option<u64>,
+}
+
+const NONE: u32 = u32::MAX;
+
+/// A 64-bit mix of an operation index (splitmix64's finaliser): the
+/// per-operation word of the incremental set hash.
+fn op_word(i: usize) -> u64 {
+    let mut z = (i as u64).wrapping_add(0x9e37_79b9_7f4a_7c15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    z ^ (z >> 31)
+}
+
+/// The linked list of entries of one part.
+struct Entries {
+    /// For each entry: the local operation index.
+    op: Vec<u32>,
+    is_call: Vec<bool>,
+    /// For a call entry: its return entry, or NONE when pending.
+    matching_return: Vec<u32>,
+    next: Vec<u32>,
+    prev: Vec<u32>,
+    head: u32,
+}
+
+impl Entries {
+    fn build<I, O>(ops: &[&Operation<I, O>]) -> Entries {
+        let mut order: Vec<(u64, u8, u32)> = Vec::with_capacity(ops.len() * 2);
+        for (i, op) in ops.iter().enumerate() {
+            order.push((op.call, 0, i as u32));
+            if let Some(ret) = op.ret {
+                assert!(ret >= op.call, "an operation returns before it is called");
+                order.push((ret, 1, i as u32));
+            }
+        }
+        // Calls sort before returns at equal times; ties otherwise by index.
+        order.sort_unstable();
+        let n = order.len();
+        let head = n as u32;
+        let mut entries = Entries {
+            op: order.iter().map(|e| e.2).collect(),
+            is_call: order.iter().map(|e| e.1 == 0).collect(),
+            matching_return: vec![NONE; n],
+            next: (1..=n as u32).map(|i| if i as usize == n { NONE } else { i }).collect(),
+            prev: (0..n as u32).map(|i| if i == 0 { head } else { i - 1 }).collect(),
+            head,
+        };
+        entries.next.push(if n == 0 { NONE } else { 0 });
+        entries.prev.push(NONE);
+        let mut call_entry = vec![NONE; ops.len()];
+        for (e, &(_, kind, op)) in order.iter().enumerate() {
+            if kind == 0 {
+                call_entry[op as usize] = e as u32;
+            } else {
+                entries.matching_return[call_entry[op as usize] as usize] = e as u32;
+            }
+        }
+        entries
+    }
+
+    fn unlink(&mut self, e: u32) {
+        let (p, n) = (self.prev[e as usize], self.next[e as usize]);
+        self.next[p as usize] = n;
+        if n != NONE {
+            self.prev[n as usize] = p;
+        }
+    }
+
+    fn relink(&mut self, e: u32) {
+        let (p, n) = (self.prev[e as usize], self.next[e as usize]);
+        self.next[p as usize] = e;
+        if n != NONE {
+            self.prev[n as usize] = e;
+        }
+    }
+
+    /// Takes a call entry and its return out of the list.
+    fn lift(&mut self, call: u32) {
+        self.unlink(call);
+        let ret = self.matching_return[call as usize];
+        if ret != NONE {
+            self.unlink(ret);
+        }
+    }
+
+    /// Undoes `lift`, in reverse order.
+    fn unlift(&mut self, call: u32) {
+        let ret = self.matching_return[call as usize];
+        if ret != NONE {
+            self.relink(ret);
+        }
+        self.relink(call);
+    }
+}
+
+/// A growable bit set over the operations of one part.
+#[derive(Clone, PartialEq, Eq)]
+struct Bits(Vec<u64>);
+
+impl Bits {
+    fn flip(&mut self, i: usize) {
+        self.0[i / 64] ^= 1 << (i % 64);
+    }
+}
+
+/// A memo key: the set of linearized operations (as bit words), the state's
+/// id, and a precomputed hash of both. Parts of up to 256 operations keep
+/// their bits inline, so that a key costs no allocation.
+#[derive(PartialEq, Eq)]
+struct MemoKey<W> {
+    hash: u64,
+    words: W,
+    state: u32,
+}
+
+impl<W> Hash for MemoKey<W> {
+    fn hash<H: Hasher>(&self, h: &mut H) {
+        h.write_u64(self.hash)
+    }
+}
+
+/// The (set of linearized operations, state) pairs already explored.
+enum Memo {
+    One(FxHashSet<MemoKey<[u64; 1]>>),
+    Two(FxHashSet<MemoKey<[u64; 2]>>),
+    Four(FxHashSet<MemoKey<[u64; 4]>>),
+    Heap(FxHashSet<MemoKey<Box<[u64]>>>),
+}
+
+impl Memo {
+    fn for_words(words: usize) -> Memo {
+        match words {
+            0 | 1 => Memo::One(FxHashSet::default()),
+            2 => Memo::Two(FxHashSet::default()),
+            3 | 4 => Memo::Four(FxHashSet::default()),
+            _ => Memo::Heap(FxHashSet::default()),
+        }
+    }
+
+    /// Adds the pair; false when it was already there.
+    fn insert(&mut self, bits: &[u64], hash: u64, state: u32) -> bool {
+        fn inline<const W: usize>(bits: &[u64]) -> [u64; W] {
+            let mut words = [0; W];
+            words[..bits.len()].copy_from_slice(bits);
+            words
+        }
+        match self {
+            Memo::One(set) => set.insert(MemoKey { hash, words: inline::<1>(bits), state }),
+            Memo::Two(set) => set.insert(MemoKey { hash, words: inline::<2>(bits), state }),
+            Memo::Four(set) => set.insert(MemoKey { hash, words: inline::<4>(bits), state }),
+            Memo::Heap(set) => set.insert(MemoKey { hash, words: bits.into(), state }),
+        }
+    }
+}
+
+enum PartResult {
+    Linearizable,
+    Illegal { longest_prefix: Vec<usize>, unplaceable: Vec<usize> },
+}
+
+/// The search over one part, resumable so that parts can take turns.
+struct PartSearch<'h, M: Model> {
+    ops: Vec<&'h Operation<M::Input, M::Output>>,
+    entries: Entries,
+    remaining_completed: usize,
+    /// The current state's id.
+    state: u32,
+    bits: Bits,
+    bits_hash: u64,
+    /// Every state met, by id; the search itself only handles ids.
+    states: IndexSet<M::State, FxBuildHasher>,
+    /// Where the model writes a candidate next state.
+    scratch: M::State,
+    memo: Memo,
+    /// Linearized call entries, with the state id before each.
+    stack: Vec<(u32, u32)>,
+    longest: Vec<usize>,
+    entry: u32,
+}
+
+impl<'h, M: Model> PartSearch<'h, M> {
+    fn new(model: &M, ops: Vec<&'h Operation<M::Input, M::Output>>) -> Self {
+        let entries = Entries::build(&ops);
+        let words = ops.len().div_ceil(64);
+        let init = model.init();
+        let mut states = IndexSet::default();
+        states.insert(init.clone());
+        PartSearch {
+            remaining_completed: ops.iter().filter(|o| o.ret.is_some()).count(),
+            state: 0,
+            bits: Bits(vec![0; words]),
+            bits_hash: 0,
+            states,
+            scratch: init,
+            memo: Memo::for_words(words),
+            stack: Vec::new(),
+            longest: Vec::new(),
+            entry: entries.next[entries.head as usize],
+            entries,
+            ops,
+        }
+    }
+
+    /// The id of the state after `op` from the current state, or NONE.
+    fn transition(&mut self, model: &M, op: usize) -> u32 {
+        let operation = self.ops[op];
+        let current = self.states.get_index(self.state as usize).expect("ids index states");
+        match model.step_into(current, &operation.input, operation.output.as_ref(), &mut self.scratch) {
+            Transition::Illegal => NONE,
+            Transition::Unchanged => self.state,
+            Transition::To(()) => match self.states.get_index_of(&self.scratch) {
+                Some(id) => id as u32,
+                None => {
+                    let (id, _) = self.states.insert_full(self.scratch.clone());
+                    assert!(id < NONE as usize, "fewer than 2^32 states");
+                    id as u32
+                }
+            },
+        }
+    }
+
+    /// Runs at most `steps` search steps; `None` when not finished. Adds the
+    /// steps it used to `used`.
+    fn run(&mut self, model: &M, steps: u64, used: &mut u64) -> Option<PartResult> {
+        let mut taken = 0;
+        while self.remaining_completed > 0 {
+            if taken == steps {
+                *used += taken;
+                return None;
+            }
+            taken += 1;
+            let entry = self.entry;
+            assert!(entry != NONE, "a completed operation's return entry is always ahead of the walk");
+            let op = self.entries.op[entry as usize] as usize;
+            if self.entries.is_call[entry as usize] {
+                let operation = self.ops[op];
+                let next_id = self.transition(model, op);
+                // A pending operation that would leave the state as it is
+                // never needs to be linearized: doing so only narrows what
+                // can follow. Skipping it prunes the search, soundly.
+                let pointless = operation.ret.is_none() && next_id == self.state;
+                if next_id != NONE && !pointless {
+                    self.bits.flip(op);
+                    let set_hash = self.bits_hash ^ op_word(op);
+                    let key_hash = set_hash ^ u64::from(next_id).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+                    if self.memo.insert(&self.bits.0, key_hash, next_id) {
+                        self.bits_hash = set_hash;
+                        self.stack.push((entry, self.state));
+                        self.state = next_id;
+                        self.entries.lift(entry);
+                        if operation.ret.is_some() {
+                            self.remaining_completed -= 1;
+                        }
+                        if self.stack.len() > self.longest.len() {
+                            self.longest =
+                                self.stack.iter().map(|(e, _)| self.entries.op[*e as usize] as usize).collect();
+                        }
+                        self.entry = self.entries.next[self.entries.head as usize];
+                        continue;
+                    }
+                    self.bits.flip(op);
+                }
+                self.entry = self.entries.next[entry as usize];
+            } else {
+                // A return: nothing more can be linearized before it. Backtrack.
+                let Some((call, previous)) = self.stack.pop() else {
+                    *used += taken;
+                    let longest = std::mem::take(&mut self.longest);
+                    return Some(PartResult::Illegal {
+                        unplaceable: unplaceable(&self.ops, &longest),
+                        longest_prefix: longest,
+                    });
+                };
+                let undone = self.entries.op[call as usize] as usize;
+                self.bits.flip(undone);
+                self.bits_hash ^= op_word(undone);
+                self.state = previous;
+                self.entries.unlift(call);
+                if self.ops[undone].ret.is_some() {
+                    self.remaining_completed += 1;
+                }
+                self.entry = self.entries.next[call as usize];
+            }
+        }
+        *used += taken;
+        Some(PartResult::Linearizable)
+    }
+}
+
+/// The operations not in `prefix` that could be next in real-time order:
+/// called no later than the earliest return among the completed ones left.
+fn unplaceable<I, O>(ops: &[&Operation<I, O>], prefix: &[usize]) -> Vec<usize> {
+    let mut done = vec![false; ops.len()];
+    for &i in prefix {
+        done[i] = true;
+    }
+    let first_return = (0..ops.len()).filter(|&i| !done[i]).filter_map(|i| ops[i].ret).min().unwrap_or(u64::MAX);
+    (0..ops.len()).filter(|&i| !done[i] && ops[i].call <= first_return).collect()
+}
+
+/// Search steps a part runs before the next part takes its turn.
+const TURN_STEPS: u64 = 1 << 14;
+
+/// Checks a whole history against a model. Parts take turns of
+/// `TURN_STEPS` steps, in a fixed order, and the first illegal part found
+/// decides: one hard part does not hide an easy counterexample elsewhere.
+pub fn check<M: Model>(model: &M, history: &[Operation<M::Input, M::Output>], options: CheckOptions) -> Verdict {
+    let parts = model.partition(history);
+    let mut searches: Vec<(usize, PartSearch<'_, M>)> = parts
+        .iter()
+        .enumerate()
+        .map(|(k, part)| (k, PartSearch::new(model, part.iter().map(|&i| &history[i]).collect())))
+        .collect();
+    let mut used = 0u64;
+    while !searches.is_empty() {
+        let mut k = 0;
+        while k < searches.len() {
+            let turn = match options.step_budget {
+                Some(budget) if used >= budget => return Verdict::Unknown,
+                Some(budget) => TURN_STEPS.min(budget - used),
+                None => TURN_STEPS,
+            };
+            match searches[k].1.run(model, turn, &mut used) {
+                None => k += 1,
+                Some(PartResult::Linearizable) => {
+                    searches.remove(k);
+                }
+                Some(PartResult::Illegal { longest_prefix, unplaceable }) => {
+                    let part = &parts[searches[k].0];
+                    return Verdict::NotLinearizable(Box::new(counterexample(
+                        model,
+                        history,
+                        part,
+                        longest_prefix,
+                        unplaceable,
+                    )));
+                }
+            }
+        }
+    }
+    Verdict::Linearizable
+}
+
+fn counterexample<M: Model>(
+    model: &M,
+    history: &[Operation<M::Input, M::Output>],
+    part: &[usize],
+    longest_prefix: Vec<usize>,
+    unplaceable: Vec<usize>,
+) -> Counterexample {
+    let mut state = model.init();
+    for &i in &longest_prefix {
+        let op = &history[part[i]];
+        state =
+            model.step(&state, &op.input, op.output.as_ref()).apply(&state).expect("the prefix was found step by step");
+    }
+    Counterexample {
+        part_name: model.part_name(history, part),
+        longest_prefix: longest_prefix.iter().map(|&i| part[i]).collect(),
+        unplaceable: unplaceable.iter().map(|&i| part[i]).collect(),
+        state_after_prefix: model.describe_state(&state),
+        part: part.to_vec(),
+    }
+}

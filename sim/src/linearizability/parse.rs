@@ -1,0 +1,339 @@
+//! Parsers for recorded histories (the formats of testdata/porcupine, see its
+//! README): Jepsen logs of a compare-and-set register, and EDN maps of
+//! key/value operations. A malformed line is an error naming file and line.
+
+use super::history::{EventRecorder, Operation, SequenceError};
+use super::models::{KvInput, KvOutput, RegisterInput, RegisterOutput};
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+/// A history file that could not be read or parsed.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ParseError {
+    pub file: PathBuf,
+    /// 1-based; 0 when the file itself could not be read.
+    pub line: usize,
+    pub message: String,
+}
+
+impl fmt::Display for ParseError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.line == 0 {
+            write!(f, "{}: {}", self.file.display(), self.message)
+        } else {
+            write!(f, "{}:{}: {}", self.file.display(), self.line, self.message)
+        }
+    }
+}
+
+impl std::error::Error for ParseError {}
+
+fn read(path: &Path) -> Result<String, ParseError> {
+    std::fs::read_to_string(path).map_err(|e| ParseError {
+        file: path.to_path_buf(),
+        line: 0,
+        message: format!("cannot read: {e}"),
+    })
+}
+
+/// Parses each line with `parse_line(recorder, text)`; errors get the place.
+fn parse_lines<I, O>(
+    path: &Path,
+    text: &str,
+    mut parse_line: impl FnMut(&mut EventRecorder<I, O>, &str) -> Result<(), String>,
+) -> Result<Vec<Operation<I, O>>, ParseError> {
+    let mut recorder = EventRecorder::default();
+    for (i, line) in text.lines().enumerate() {
+        parse_line(&mut recorder, line).map_err(|message| ParseError {
+            file: path.to_path_buf(),
+            line: i + 1,
+            message,
+        })?;
+    }
+    Ok(recorder.finish())
+}
+
+fn seq(e: SequenceError) -> String {
+    e.to_string()
+}
+
+// ----- Jepsen register logs -----
+
+const JEPSEN_MARK: &str = "jepsen.util -";
+
+fn int(token: &str) -> Result<i64, String> {
+    token.parse().map_err(|_| format!("expected an integer, found {token:?}"))
+}
+
+fn nil_or_int(token: &str) -> Result<Option<i64>, String> {
+    if token == "nil" {
+        Ok(None)
+    } else {
+        int(token).map(Some)
+    }
+}
+
+fn cas_pair(rest: &str) -> Result<(i64, i64), String> {
+    let inner = rest
+        .strip_prefix('[')
+        .and_then(|r| r.strip_suffix(']'))
+        .ok_or_else(|| format!("expected [FROM TO], found {rest:?}"))?;
+    let mut parts = inner.split_whitespace();
+    match (parts.next(), parts.next(), parts.next()) {
+        (Some(a), Some(b), None) => Ok((int(a)?, int(b)?)),
+        _ => Err(format!("expected [FROM TO], found {rest:?}")),
+    }
+}
+
+fn jepsen_line(rec: &mut EventRecorder<RegisterInput, RegisterOutput>, line: &str) -> Result<(), String> {
+    let Some(at) = line.find(JEPSEN_MARK) else { return Ok(()) }; // other log lines are noise
+    let mut fields = line[at + JEPSEN_MARK.len()..].split_whitespace();
+    let (Some(process), Some(kind), Some(f)) = (fields.next(), fields.next(), fields.next()) else {
+        return Err("expected PROCESS :TYPE :F VALUE after 'jepsen.util -'".into());
+    };
+    let value = fields.collect::<Vec<_>>().join(" ");
+    let process: u64 = process.parse().map_err(|_| format!("expected a process number, found {process:?}"))?;
+    let input = match f {
+        ":read" => RegisterInput::Read,
+        ":write" => RegisterInput::Write(0),
+        ":cas" => RegisterInput::Cas { from: 0, to: 0 },
+        other => return Err(format!("unknown operation {other:?} (expected :read, :write or :cas)")),
+    };
+    match kind {
+        ":invoke" => {
+            let input = match input {
+                RegisterInput::Read if value == "nil" => RegisterInput::Read,
+                RegisterInput::Read => return Err(format!("an invoked read carries nil, found {value:?}")),
+                RegisterInput::Write(_) => RegisterInput::Write(int(&value)?),
+                RegisterInput::Cas { .. } => {
+                    let (from, to) = cas_pair(&value)?;
+                    RegisterInput::Cas { from, to }
+                }
+            };
+            rec.call(process, input).map_err(seq)
+        }
+        ":ok" | ":fail" => {
+            let open = rec
+                .open_input(process)
+                .copied()
+                .ok_or_else(|| seq(SequenceError::ReturnWithoutCall { client: process }))?;
+            if std::mem::discriminant(&open) != std::mem::discriminant(&input) {
+                return Err(format!("process {process} completes {f} but its open operation is {open:?}"));
+            }
+            let output = match (kind, open) {
+                (":ok", RegisterInput::Read) => Some(RegisterOutput::Read(nil_or_int(&value)?)),
+                (":ok", RegisterInput::Write(_)) => Some(RegisterOutput::Written),
+                (_, RegisterInput::Cas { .. }) => Some(RegisterOutput::Cas(kind == ":ok")),
+                // A failed read or write has no known outcome: a read that
+                // timed out returned nothing; a failed write stays possible.
+                (_, RegisterInput::Read) => None,
+                (_, RegisterInput::Write(_)) => return rec.abandon(process).map_err(seq),
+            };
+            rec.ret(process, output).map(|_| ()).map_err(seq)
+        }
+        // The outcome is unknown: the operation stays pending forever.
+        ":info" => rec.abandon(process).map_err(seq),
+        other => Err(format!("unknown event type {other:?} (expected :invoke, :ok, :fail or :info)")),
+    }
+}
+
+/// Parses a Jepsen log of a compare-and-set register.
+pub fn parse_jepsen(path: &Path, text: &str) -> Result<Vec<Operation<RegisterInput, RegisterOutput>>, ParseError> {
+    parse_lines(path, text, jepsen_line)
+}
+
+pub fn read_jepsen(path: &Path) -> Result<Vec<Operation<RegisterInput, RegisterOutput>>, ParseError> {
+    parse_jepsen(path, &read(path)?)
+}
+
+// ----- EDN key/value histories -----
+
+#[derive(Debug, PartialEq)]
+enum Edn {
+    Keyword(String),
+    Str(String),
+    Int(i64),
+    Nil,
+}
+
+/// Tokens of one flat EDN map `{:k v, ...}`.
+fn edn_map(line: &str) -> Result<Vec<(String, Edn)>, String> {
+    let body = line
+        .trim()
+        .strip_prefix('{')
+        .and_then(|b| b.strip_suffix('}'))
+        .ok_or_else(|| "expected one EDN map {...} per line".to_string())?;
+    let mut chars = body.chars().peekable();
+    let mut values = Vec::new();
+    loop {
+        while chars.peek().is_some_and(|c| c.is_whitespace() || *c == ',') {
+            chars.next();
+        }
+        let Some(&c) = chars.peek() else { break };
+        let value = if c == '"' {
+            chars.next();
+            let mut s = String::new();
+            loop {
+                match chars.next() {
+                    None => return Err("unterminated string".into()),
+                    Some('"') => break,
+                    Some('\\') => match chars.next() {
+                        Some('n') => s.push('\n'),
+                        Some('t') => s.push('\t'),
+                        Some(other @ ('"' | '\\')) => s.push(other),
+                        other => return Err(format!("unknown escape \\{}", other.map_or(String::new(), String::from))),
+                    },
+                    Some(other) => s.push(other),
+                }
+            }
+            Edn::Str(s)
+        } else {
+            let mut token = String::new();
+            while let Some(&c) = chars.peek() {
+                if c.is_whitespace() || c == ',' {
+                    break;
+                }
+                token.push(c);
+                chars.next();
+            }
+            if let Some(k) = token.strip_prefix(':') {
+                Edn::Keyword(k.to_string())
+            } else if token == "nil" {
+                Edn::Nil
+            } else {
+                Edn::Int(token.parse().map_err(|_| format!("unexpected token {token:?}"))?)
+            }
+        };
+        values.push(value);
+    }
+    if values.len() % 2 != 0 {
+        return Err("a map needs an even number of forms".into());
+    }
+    let mut pairs = Vec::new();
+    let mut it = values.into_iter();
+    while let (Some(k), Some(v)) = (it.next(), it.next()) {
+        match k {
+            Edn::Keyword(k) => pairs.push((k, v)),
+            other => return Err(format!("map keys must be keywords, found {other:?}")),
+        }
+    }
+    Ok(pairs)
+}
+
+fn kv_line(rec: &mut EventRecorder<KvInput, KvOutput>, line: &str) -> Result<(), String> {
+    if line.trim().is_empty() {
+        return Ok(());
+    }
+    let pairs = edn_map(line)?;
+    let field = |name: &str| pairs.iter().find(|(k, _)| k == name).map(|(_, v)| v).ok_or(format!("missing :{name}"));
+    let process = match field("process")? {
+        Edn::Int(p) if *p >= 0 => *p as u64,
+        other => return Err(format!(":process must be a non-negative integer, found {other:?}")),
+    };
+    let kind = match field("type")? {
+        Edn::Keyword(k) => k.as_str(),
+        other => return Err(format!(":type must be a keyword, found {other:?}")),
+    };
+    let f = match field("f")? {
+        Edn::Keyword(k) if ["get", "put", "append"].contains(&k.as_str()) => k.as_str(),
+        other => return Err(format!(":f must be :get, :put or :append, found {other:?}")),
+    };
+    let key = match field("key")? {
+        Edn::Str(k) => k.clone(),
+        other => return Err(format!(":key must be a string, found {other:?}")),
+    };
+    let value = field("value")?;
+    match kind {
+        "invoke" => {
+            let input = match (f, value) {
+                ("get", _) => KvInput::Get { key },
+                ("put", Edn::Str(v)) => KvInput::Put { key, value: v.clone() },
+                ("append", Edn::Str(v)) => KvInput::Append { key, value: v.clone() },
+                (_, other) => return Err(format!("an invoked {f} needs a string :value, found {other:?}")),
+            };
+            rec.call(process, input).map_err(seq)
+        }
+        "ok" => {
+            let open =
+                rec.open_input(process).ok_or_else(|| seq(SequenceError::ReturnWithoutCall { client: process }))?;
+            if open.key() != key {
+                return Err(format!(
+                    "process {process} completes an operation on key {key:?} but its open one is {open:?}"
+                ));
+            }
+            let output = match (f, value) {
+                ("get", Edn::Str(v)) => KvOutput::Value(v.clone()),
+                ("get", other) => return Err(format!("a completed get needs a string :value, found {other:?}")),
+                _ => KvOutput::Done,
+            };
+            rec.ret(process, Some(output)).map(|_| ()).map_err(seq)
+        }
+        // Unknown outcome: pending forever.
+        "info" | "fail" => rec.abandon(process).map_err(seq),
+        other => Err(format!("unknown :type :{other} (expected :invoke, :ok, :info or :fail)")),
+    }
+}
+
+/// Parses a key/value history of EDN maps, one per line.
+pub fn parse_kv(path: &Path, text: &str) -> Result<Vec<Operation<KvInput, KvOutput>>, ParseError> {
+    parse_lines(path, text, kv_line)
+}
+
+pub fn read_kv(path: &Path) -> Result<Vec<Operation<KvInput, KvOutput>>, ParseError> {
+    parse_kv(path, &read(path)?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn jepsen_lines_become_operations() {
+        let text = "noise\nINFO  jepsen.util - 0\t:invoke\t:cas\t[1 2]\nINFO  jepsen.util - 1   :invoke :read  nil\n\
+                    INFO  jepsen.util - 0\t:fail\t:cas\t[1 2]\nINFO  jepsen.util - 1\t:ok\t:read\t3\n\
+                    INFO  jepsen.util - 2\t:invoke\t:write\t4\nINFO  jepsen.util - 2\t:info\t:write\t:timed-out\n";
+        let ops = parse_jepsen(Path::new("t.log"), text).unwrap();
+        assert_eq!(ops.len(), 3);
+        assert_eq!(ops[0].input, RegisterInput::Cas { from: 1, to: 2 });
+        assert_eq!(ops[0].output, Some(RegisterOutput::Cas(false)));
+        assert_eq!((ops[0].call, ops[0].ret), (0, Some(2)));
+        assert_eq!(ops[1].output, Some(RegisterOutput::Read(Some(3))));
+        assert_eq!((ops[2].input, ops[2].ret), (RegisterInput::Write(4), None));
+    }
+
+    #[test]
+    fn jepsen_errors_name_file_and_line() {
+        let err = parse_jepsen(Path::new("x.log"), "INFO  jepsen.util - 0\t:invoke\t:write\tseven\n").unwrap_err();
+        assert_eq!(err.to_string(), "x.log:1: expected an integer, found \"seven\"");
+        let err = parse_jepsen(Path::new("x.log"), "\nINFO  jepsen.util - 3\t:ok\t:read\t1\n").unwrap_err();
+        assert_eq!(err.line, 2);
+        assert!(err.message.contains("never invoked"), "{err}");
+        let err = parse_jepsen(Path::new("x.log"), "INFO  jepsen.util - 3\t:invoke\t:frob\tnil").unwrap_err();
+        assert!(err.message.contains("unknown operation"), "{err}");
+    }
+
+    #[test]
+    fn kv_lines_become_operations() {
+        let text = "{:process 0, :type :invoke, :f :append, :key \"0\", :value \"x 0 0 y\"}\n\
+                    {:process 0, :type :ok, :f :append, :key \"0\", :value \"x 0 0 y\"}\n\
+                    {:process 1, :type :invoke, :f :get, :key \"0\", :value nil}\n";
+        let ops = parse_kv(Path::new("k.txt"), text).unwrap();
+        assert_eq!(ops[0].input, KvInput::Append { key: "0".into(), value: "x 0 0 y".into() });
+        assert_eq!(ops[0].output, Some(KvOutput::Done));
+        assert_eq!((ops[1].input.key(), ops[1].ret), ("0", None));
+    }
+
+    #[test]
+    fn kv_errors_name_file_and_line() {
+        let err = parse_kv(
+            Path::new("k.txt"),
+            "{:process 0, :type :invoke, :f :get, :key \"0\", :value nil}\n{:process 0 :type}",
+        )
+        .unwrap_err();
+        assert_eq!(err.line, 2);
+        let err = parse_kv(Path::new("k.txt"), "not a map").unwrap_err();
+        assert_eq!(err.to_string(), "k.txt:1: expected one EDN map {...} per line");
+        let err = read_kv(Path::new("/no/such/file")).unwrap_err();
+        assert!(err.to_string().starts_with("/no/such/file: cannot read"), "{err}");
+    }
+}

@@ -1,0 +1,154 @@
+//! Property tests of the checker. A history built from a real sequential run,
+//! with each operation's interval widened at random around its point in that
+//! run (so intervals overlap), is always linearizable; the same history with
+//! one read changed to a value never written is never linearizable.
+
+use proptest::prelude::*;
+use sim::linearizability::{
+    check, CheckOptions, KvInput, KvModel, KvOutput, Model, Operation, RegisterInput, RegisterModel, RegisterOutput,
+    Verdict,
+};
+
+/// Spacing of the sequential points; widening reaches up to 4 neighbours.
+const SPACING: u64 = 10;
+
+/// Widens op `i` (at point `SPACING * i + SPACING`) by `before` and `after`.
+fn widen<I, O>(i: usize, input: I, output: O, client: u64, before: u64, after: u64, pending: bool) -> Operation<I, O> {
+    let point = SPACING * i as u64 + SPACING;
+    Operation {
+        client,
+        input,
+        output: (!pending).then_some(output),
+        call: point - before.min(point),
+        ret: (!pending).then_some(point + after),
+    }
+}
+
+#[derive(Clone, Debug)]
+enum KvStep {
+    Get(u8),
+    Put(u8),
+    Append(u8),
+}
+
+fn kv_step() -> impl Strategy<Value = KvStep> {
+    prop_oneof![(0..3u8).prop_map(KvStep::Get), (0..3u8).prop_map(KvStep::Put), (0..3u8).prop_map(KvStep::Append)]
+}
+
+/// A sequential run of the steps, widened; every value written is unique and
+/// starts with 'v'. Writes may be left pending (`pending` flags).
+fn kv_history(steps: &[(KvStep, u64, u64, bool)]) -> Vec<Operation<KvInput, KvOutput>> {
+    let mut values = std::collections::BTreeMap::<String, String>::new();
+    steps
+        .iter()
+        .enumerate()
+        .map(|(i, (step, before, after, pending))| {
+            let client = i as u64 % 7;
+            match step {
+                KvStep::Get(k) => {
+                    let key = k.to_string();
+                    let seen = values.get(&key).cloned().unwrap_or_default();
+                    widen(i, KvInput::Get { key }, KvOutput::Value(seen), client, *before, *after, false)
+                }
+                KvStep::Put(k) | KvStep::Append(k) => {
+                    let (key, value) = (k.to_string(), format!("v{i};"));
+                    let slot = values.entry(key.clone()).or_default();
+                    let input = if matches!(step, KvStep::Put(_)) {
+                        *slot = value.clone();
+                        KvInput::Put { key, value }
+                    } else {
+                        slot.push_str(&value);
+                        KvInput::Append { key, value }
+                    };
+                    widen(i, input, KvOutput::Done, client, *before, *after, *pending)
+                }
+            }
+        })
+        .collect()
+}
+
+fn widened_steps<S: std::fmt::Debug + Clone>(
+    step: impl Strategy<Value = S>,
+) -> impl Strategy<Value = Vec<(S, u64, u64, bool)>> {
+    prop::collection::vec((step, 0..4 * SPACING, 0..4 * SPACING, prop::bool::weighted(0.1)), 1..60)
+}
+
+fn corrupt_a_read<M: Model>(
+    history: &mut [Operation<M::Input, M::Output>],
+    pick: usize,
+    is_read: impl Fn(&Operation<M::Input, M::Output>) -> bool,
+    never_written: M::Output,
+) -> bool {
+    let reads: Vec<usize> = (0..history.len()).filter(|&i| is_read(&history[i]) && history[i].ret.is_some()).collect();
+    if reads.is_empty() {
+        return false;
+    }
+    history[reads[pick % reads.len()]].output = Some(never_written);
+    true
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(300))]
+
+    #[test]
+    fn widened_sequential_kv_runs_are_linearizable(steps in widened_steps(kv_step())) {
+        let history = kv_history(&steps);
+        prop_assert_eq!(check(&KvModel, &history, CheckOptions::default()), Verdict::Linearizable);
+    }
+
+    #[test]
+    fn a_kv_read_of_a_value_never_written_is_caught(steps in widened_steps(kv_step()), pick in 0usize..100) {
+        let mut history = kv_history(&steps);
+        let is_get = |o: &Operation<KvInput, KvOutput>| matches!(o.input, KvInput::Get { .. });
+        if corrupt_a_read::<KvModel>(&mut history, pick, is_get, KvOutput::Value("NEVER".into())) {
+            let verdict = check(&KvModel, &history, CheckOptions::default());
+            prop_assert!(matches!(verdict, Verdict::NotLinearizable(_)), "{:?}", verdict);
+        }
+    }
+
+    #[test]
+    fn widened_sequential_register_runs_are_linearizable(steps in widened_steps(0..4u8)) {
+        let history = register_history(&steps);
+        prop_assert_eq!(check(&RegisterModel, &history, CheckOptions::default()), Verdict::Linearizable);
+    }
+
+    #[test]
+    fn a_register_read_of_a_value_never_written_is_caught(steps in widened_steps(0..4u8), pick in 0usize..100) {
+        let mut history = register_history(&steps);
+        let is_read = |o: &Operation<RegisterInput, RegisterOutput>| o.input == RegisterInput::Read;
+        if corrupt_a_read::<RegisterModel>(&mut history, pick, is_read, RegisterOutput::Read(Some(-1))) {
+            let verdict = check(&RegisterModel, &history, CheckOptions::default());
+            prop_assert!(matches!(verdict, Verdict::NotLinearizable(_)), "{:?}", verdict);
+        }
+    }
+}
+
+/// Kind 0: read, 1: write, 2: cas that succeeds, 3: cas that fails. Values
+/// written are the op's index, so never -1.
+fn register_history(steps: &[(u8, u64, u64, bool)]) -> Vec<Operation<RegisterInput, RegisterOutput>> {
+    let mut value: Option<i64> = None;
+    steps
+        .iter()
+        .enumerate()
+        .map(|(i, (kind, before, after, pending))| {
+            let client = i as u64 % 5;
+            let (input, output, may_pend) = match kind {
+                0 => (RegisterInput::Read, RegisterOutput::Read(value), false),
+                1 => {
+                    value = Some(i as i64);
+                    (RegisterInput::Write(i as i64), RegisterOutput::Written, true)
+                }
+                2 if value.is_some() => {
+                    let from = value.expect("checked");
+                    value = Some(i as i64);
+                    (RegisterInput::Cas { from, to: i as i64 }, RegisterOutput::Cas(true), true)
+                }
+                _ => {
+                    let from = value.map_or(0, |v| v + 1000);
+                    (RegisterInput::Cas { from, to: i as i64 }, RegisterOutput::Cas(false), false)
+                }
+            };
+            widen(i, input, output, client, *before, *after, *pending && may_pend)
+        })
+        .collect()
+}
