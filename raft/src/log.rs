@@ -1,0 +1,177 @@
+//! The replicated log after the last snapshot, with log indices starting at 1.
+//! It keeps its durable encoding beside the entries and remembers the lowest
+//! byte that changed, so that persisting emits only what changed.
+
+use crate::message::Entry;
+use crate::storage::encode_entry;
+
+#[derive(Clone, Debug, Default)]
+pub struct Log {
+    snapshot_index: u64,
+    snapshot_term: u64,
+    /// Entry `snapshot_index + 1 + k` is `entries[k]`.
+    entries: Vec<Entry>,
+    /// Byte offset of each entry's record in `encoded`.
+    offsets: Vec<usize>,
+    encoded: Vec<u8>,
+    /// The lowest byte of `encoded` changed since the last `take_change`.
+    changed_from: Option<usize>,
+}
+
+impl Log {
+    /// A log holding `entries` after a snapshot at (index, term).
+    pub fn restore(snapshot_index: u64, snapshot_term: u64, entries: Vec<Entry>) -> Log {
+        let mut log = Log { snapshot_index, snapshot_term, ..Log::default() };
+        for e in entries {
+            log.append(e);
+        }
+        log.changed_from = None; // it came from the durable image
+        log
+    }
+
+    pub fn snapshot_index(&self) -> u64 {
+        self.snapshot_index
+    }
+
+    pub fn snapshot_term(&self) -> u64 {
+        self.snapshot_term
+    }
+
+    pub fn last_index(&self) -> u64 {
+        self.snapshot_index + self.entries.len() as u64
+    }
+
+    pub fn last_term(&self) -> u64 {
+        self.entries.last().map_or(self.snapshot_term, |e| e.term)
+    }
+
+    /// The term of entry `index`, if the log (or the snapshot) knows it.
+    pub fn term_at(&self, index: u64) -> Option<u64> {
+        if index == self.snapshot_index {
+            return Some(self.snapshot_term);
+        }
+        self.entry(index).map(|e| e.term)
+    }
+
+    pub fn entry(&self, index: u64) -> Option<&Entry> {
+        if index <= self.snapshot_index {
+            return None;
+        }
+        self.entries.get((index - self.snapshot_index - 1) as usize)
+    }
+
+    fn mark_changed(&mut self, from: usize) {
+        self.changed_from = Some(self.changed_from.map_or(from, |c| c.min(from)));
+    }
+
+    pub fn append(&mut self, entry: Entry) {
+        self.offsets.push(self.encoded.len());
+        self.mark_changed(self.encoded.len());
+        encode_entry(&entry, &mut self.encoded);
+        self.entries.push(entry);
+    }
+
+    /// Removes entries `index` and after.
+    pub fn truncate_from(&mut self, index: u64) {
+        assert!(index > self.snapshot_index, "snapshotted entries are committed and never truncated");
+        let keep = (index - self.snapshot_index - 1) as usize;
+        if keep >= self.entries.len() {
+            return;
+        }
+        let byte = self.offsets[keep];
+        self.entries.truncate(keep);
+        self.offsets.truncate(keep);
+        self.encoded.truncate(byte);
+        self.mark_changed(byte);
+    }
+
+    /// Clones up to `max` entries from `index` on.
+    pub fn entries_from(&self, index: u64, max: usize) -> Vec<Entry> {
+        assert!(index > self.snapshot_index, "entries before the snapshot are gone");
+        let start = (index - self.snapshot_index - 1) as usize;
+        self.entries.iter().skip(start).take(max).cloned().collect()
+    }
+
+    /// The first index of the run of entries with `term` that contains `index`.
+    pub fn first_index_of_term_run(&self, index: u64, term: u64) -> u64 {
+        let mut first = index;
+        while first > self.snapshot_index + 1 && self.term_at(first - 1) == Some(term) {
+            first -= 1;
+        }
+        first
+    }
+
+    /// The last index holding an entry of `term`, if any.
+    pub fn last_index_of_term(&self, term: u64) -> Option<u64> {
+        let k = self.entries.iter().rposition(|e| e.term == term)?;
+        Some(self.snapshot_index + 1 + k as u64)
+    }
+
+    /// Drops entries up to `index` (now in a snapshot with `term`). When the
+    /// log does not reach `index` or disagrees at it, everything is dropped.
+    pub fn compact_to(&mut self, index: u64, term: u64) {
+        assert!(index > self.snapshot_index, "a snapshot moves forward");
+        let kept: Vec<Entry> = if self.term_at(index) == Some(term) {
+            self.entries.split_off((index - self.snapshot_index) as usize)
+        } else {
+            Vec::new()
+        };
+        *self = Log { snapshot_index: index, snapshot_term: term, ..Log::default() };
+        for e in kept {
+            self.append(e);
+        }
+        self.mark_changed(0);
+    }
+
+    /// Length of the encoded log section.
+    pub fn encoded_len(&self) -> usize {
+        self.encoded.len()
+    }
+
+    /// What changed in the encoding since the last call: bytes to keep and
+    /// the tail after them. `None` when nothing changed.
+    pub fn take_change(&mut self) -> Option<(usize, Vec<u8>)> {
+        let from = self.changed_from.take()?;
+        Some((from, self.encoded[from..].to_vec()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn e(term: u64) -> Entry {
+        Entry { term, command: vec![term as u8] }
+    }
+
+    #[test]
+    fn indexes_start_at_one_and_survive_compaction() {
+        let mut log = Log::default();
+        assert_eq!((log.last_index(), log.last_term()), (0, 0));
+        for t in [1, 1, 2, 3] {
+            log.append(e(t));
+        }
+        assert_eq!(log.term_at(3), Some(2));
+        assert_eq!(log.first_index_of_term_run(2, 1), 1);
+        assert_eq!(log.last_index_of_term(1), Some(2));
+        log.compact_to(2, 1);
+        assert_eq!((log.snapshot_index(), log.last_index(), log.term_at(2), log.term_at(1)), (2, 4, Some(1), None));
+        assert_eq!(log.entries_from(3, 10), vec![e(2), e(3)]);
+        log.truncate_from(4);
+        assert_eq!(log.last_index(), 3);
+    }
+
+    #[test]
+    fn changes_are_the_bytes_after_the_lowest_edit() {
+        let mut log = Log::default();
+        log.append(e(1));
+        log.append(e(1));
+        let (keep, tail) = log.take_change().unwrap();
+        assert_eq!((keep, tail.len()), (0, 26));
+        assert!(log.take_change().is_none());
+        log.truncate_from(2);
+        log.append(e(2));
+        let (keep, tail) = log.take_change().unwrap();
+        assert_eq!((keep, tail.len()), (13, 13));
+    }
+}

@@ -1,0 +1,69 @@
+//! The RPCs between Raft peers. Every response is self-describing (it says
+//! what it answers), so a peer needs no table of calls in flight.
+
+use serde::{Deserialize, Serialize};
+
+/// One log entry.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Entry {
+    pub term: u64,
+    pub command: Vec<u8>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Request {
+    RequestVote {
+        term: u64,
+        candidate: usize,
+        last_log_index: u64,
+        last_log_term: u64,
+    },
+    AppendEntries {
+        term: u64,
+        leader: usize,
+        prev_log_index: u64,
+        prev_log_term: u64,
+        entries: Vec<Entry>,
+        leader_commit: u64,
+    },
+    InstallSnapshot {
+        term: u64,
+        leader: usize,
+        last_included_index: u64,
+        last_included_term: u64,
+        data: Vec<u8>,
+    },
+}
+
+/// Why a follower rejected AppendEntries, for fast log backup.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Conflict {
+    /// The term of the follower's entry at prev_log_index; `None` when its
+    /// log does not reach that far.
+    pub term: Option<u64>,
+    /// The first index the follower holds with that term (or its log length
+    /// plus one when `term` is `None`).
+    pub first_index: u64,
+    /// The follower's last log index.
+    pub log_len: u64,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Response {
+    RequestVote {
+        term: u64,
+        granted: bool,
+    },
+    AppendEntries {
+        term: u64,
+        /// On success, the index up to which the follower's log now matches.
+        match_index: Option<u64>,
+        /// On a log mismatch; `None` with no match_index means a stale term.
+        conflict: Option<Conflict>,
+    },
+    InstallSnapshot {
+        term: u64,
+        /// The snapshot's last index, which the follower now holds.
+        last_included_index: u64,
+    },
+}

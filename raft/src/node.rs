@@ -1,0 +1,568 @@
+//! The Raft state machine (Figure 2 and section 7 of the Raft paper). It
+//! never blocks and owns no socket or clock: the host calls it with the time
+//! and an input (a request, a response, a timer tick, a client command, a
+//! snapshot) and then takes its `Output`: the state delta to persist first,
+//! then messages to send and entries to apply.
+
+use crate::log::Log;
+use crate::message::{Conflict, Entry, Request, Response};
+use crate::storage::{decode, HardState, StateDelta, StorageError};
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use tracing::{debug, trace};
+
+/// Timing and identity of one peer.
+#[derive(Clone, Debug)]
+pub struct Config {
+    pub id: usize,
+    pub peers: usize,
+    pub election_timeout_ms_min: u64,
+    pub election_timeout_ms_max: u64,
+    /// At most 1000 / heartbeat_interval_ms heartbeats per second per follower.
+    pub heartbeat_interval_ms: u64,
+    /// Most entries in one AppendEntries.
+    pub max_entries_per_append: usize,
+    /// Seed of this incarnation's election timeouts (from the host's stream).
+    pub rng_seed: u64,
+}
+
+impl Config {
+    pub fn new(id: usize, peers: usize, rng_seed: u64) -> Config {
+        Config {
+            id,
+            peers,
+            election_timeout_ms_min: 300,
+            election_timeout_ms_max: 600,
+            heartbeat_interval_ms: 100,
+            max_entries_per_append: 128,
+            rng_seed,
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Role {
+    Follower,
+    Candidate,
+    Leader,
+}
+
+/// Something for the service to apply, in log order, each exactly once.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Apply {
+    Command {
+        index: u64,
+        term: u64,
+        command: Vec<u8>,
+    },
+    /// Replace the service state with this snapshot (from the leader).
+    Snapshot {
+        index: u64,
+        term: u64,
+        data: Vec<u8>,
+    },
+}
+
+/// What the host must do after a call, in this order: persist, then send,
+/// then apply.
+#[derive(Clone, Debug, Default)]
+pub struct Output {
+    pub persist: Option<StateDelta>,
+    /// A snapshot to save together with the state delta.
+    pub snapshot: Option<Vec<u8>>,
+    pub messages: Vec<(usize, Request)>,
+    pub applies: Vec<Apply>,
+}
+
+impl Output {
+    pub fn is_empty(&self) -> bool {
+        self.persist.is_none() && self.snapshot.is_none() && self.messages.is_empty() && self.applies.is_empty()
+    }
+}
+
+/// One Raft peer.
+pub struct Raft {
+    config: Config,
+    rng: ChaCha8Rng,
+    hard: HardState,
+    hard_dirty: bool,
+    log: Log,
+    role: Role,
+    commit_index: u64,
+    last_applied: u64,
+    /// When the follower or candidate starts an election.
+    election_deadline_ms: u64,
+    /// When the leader next sends heartbeats.
+    heartbeat_due_ms: u64,
+    votes: Vec<bool>,
+    next_index: Vec<u64>,
+    match_index: Vec<u64>,
+    /// The last term this node led (at most one leadership per term).
+    led_term: Option<u64>,
+    /// The latest snapshot, sent to followers that lag behind it.
+    snapshot_data: Vec<u8>,
+    /// Whether the host has yet to persist `snapshot_data`.
+    snapshot_dirty: bool,
+    output: Output,
+}
+
+impl Raft {
+    /// A node with no durable state.
+    pub fn new(config: Config, now_ms: u64) -> Raft {
+        Raft::restart(config, now_ms, &[], &[]).expect("an empty image is a fresh node")
+    }
+
+    /// A node restarting from its durable image. It resumes applying at the
+    /// snapshot's last index plus one; the host restores the service from
+    /// the persisted snapshot itself.
+    pub fn restart(config: Config, now_ms: u64, image: &[u8], snapshot: &[u8]) -> Result<Raft, StorageError> {
+        assert!(config.id < config.peers, "the node is one of the peers");
+        assert!(config.election_timeout_ms_min > config.heartbeat_interval_ms, "elections wait for missed heartbeats");
+        let restored = decode(image)?;
+        let hard = restored.hard;
+        let log = Log::restore(hard.snapshot_index, hard.snapshot_term, restored.entries);
+        let n = config.peers;
+        let mut raft = Raft {
+            rng: ChaCha8Rng::seed_from_u64(config.rng_seed),
+            commit_index: hard.snapshot_index,
+            last_applied: hard.snapshot_index,
+            hard,
+            hard_dirty: false,
+            log,
+            role: Role::Follower,
+            election_deadline_ms: 0,
+            heartbeat_due_ms: 0,
+            votes: vec![false; n],
+            next_index: vec![1; n],
+            match_index: vec![0; n],
+            led_term: None,
+            snapshot_data: snapshot.to_vec(),
+            snapshot_dirty: false,
+            output: Output::default(),
+            config,
+        };
+        raft.reset_election_deadline(now_ms);
+        Ok(raft)
+    }
+
+    // ----- queries -----
+
+    pub fn id(&self) -> usize {
+        self.config.id
+    }
+
+    /// (current term, whether this node believes it is the leader).
+    pub fn state(&self) -> (u64, bool) {
+        (self.hard.term, self.role == Role::Leader)
+    }
+
+    pub fn role(&self) -> Role {
+        self.role
+    }
+
+    pub fn commit_index(&self) -> u64 {
+        self.commit_index
+    }
+
+    pub fn last_applied(&self) -> u64 {
+        self.last_applied
+    }
+
+    pub fn last_log_index(&self) -> u64 {
+        self.log.last_index()
+    }
+
+    pub fn snapshot_index(&self) -> u64 {
+        self.log.snapshot_index()
+    }
+
+    /// When the host must call `tick` next.
+    pub fn next_deadline_ms(&self) -> u64 {
+        match self.role {
+            Role::Leader => self.heartbeat_due_ms,
+            _ => self.election_deadline_ms,
+        }
+    }
+
+    /// Takes what the host must do (persist, send, apply), in that order.
+    pub fn take_output(&mut self) -> Output {
+        let log_change = self.log.take_change();
+        if self.hard_dirty || log_change.is_some() {
+            self.hard_dirty = false;
+            let (log_keep, log_tail) = log_change.unwrap_or_else(|| (self.log.encoded_len(), Vec::new()));
+            self.output.persist = Some(StateDelta { header: self.hard.encode(), log_keep, log_tail });
+        }
+        if std::mem::take(&mut self.snapshot_dirty) {
+            self.output.snapshot = Some(self.snapshot_data.clone());
+        }
+        std::mem::take(&mut self.output)
+    }
+
+    // ----- client interface -----
+
+    /// Appends a command if this node is the leader: (index, term). The new
+    /// entry goes to the followers at once.
+    pub fn start(&mut self, command: Vec<u8>, now_ms: u64) -> Option<(u64, u64)> {
+        if self.role != Role::Leader {
+            return None;
+        }
+        let term = self.hard.term;
+        self.log.append(Entry { term, command });
+        let index = self.log.last_index();
+        self.match_index[self.config.id] = index;
+        trace!(index, term, "start");
+        if self.config.peers == 1 {
+            self.advance_commit();
+        }
+        self.broadcast_append(now_ms);
+        Some((index, term))
+    }
+
+    /// The service has applied through `index` and `data` captures its state:
+    /// the log up to `index` is dropped.
+    pub fn snapshot(&mut self, index: u64, data: Vec<u8>) {
+        assert!(index <= self.last_applied, "a snapshot covers only applied entries");
+        if index <= self.log.snapshot_index() {
+            return;
+        }
+        let term = self.log.term_at(index).expect("an applied entry after the snapshot is in the log");
+        self.log.compact_to(index, term);
+        self.set_snapshot_meta(index, term);
+        self.snapshot_data = data;
+        self.snapshot_dirty = true;
+        debug!(index, term, "snapshot");
+    }
+
+    // ----- time -----
+
+    fn reset_election_deadline(&mut self, now_ms: u64) {
+        let timeout = self.rng.random_range(self.config.election_timeout_ms_min..self.config.election_timeout_ms_max);
+        self.election_deadline_ms = now_ms + timeout;
+    }
+
+    /// Fires whatever timer is due.
+    pub fn tick(&mut self, now_ms: u64) {
+        match self.role {
+            Role::Leader if now_ms >= self.heartbeat_due_ms => self.broadcast_append(now_ms),
+            Role::Follower | Role::Candidate if now_ms >= self.election_deadline_ms => self.start_election(now_ms),
+            _ => {}
+        }
+    }
+
+    // ----- roles -----
+
+    fn set_term(&mut self, term: u64) {
+        assert!(term >= self.hard.term, "terms never decrease");
+        if term > self.hard.term {
+            self.hard.term = term;
+            self.hard.voted_for = None;
+            self.hard_dirty = true;
+        }
+    }
+
+    fn set_snapshot_meta(&mut self, index: u64, term: u64) {
+        self.hard.snapshot_index = index;
+        self.hard.snapshot_term = term;
+        self.hard_dirty = true;
+    }
+
+    fn become_follower(&mut self, term: u64, now_ms: u64) {
+        let was_leader = self.role == Role::Leader;
+        self.set_term(term);
+        self.role = Role::Follower;
+        if was_leader {
+            self.reset_election_deadline(now_ms);
+        }
+    }
+
+    fn start_election(&mut self, now_ms: u64) {
+        let term = self.hard.term + 1;
+        self.set_term(term);
+        self.role = Role::Candidate;
+        self.hard.voted_for = Some(self.config.id);
+        self.hard_dirty = true;
+        self.votes.fill(false);
+        self.votes[self.config.id] = true;
+        self.reset_election_deadline(now_ms);
+        debug!(term, "election");
+        if self.config.peers == 1 {
+            self.become_leader(now_ms);
+            return;
+        }
+        let request = Request::RequestVote {
+            term,
+            candidate: self.config.id,
+            last_log_index: self.log.last_index(),
+            last_log_term: self.log.last_term(),
+        };
+        for peer in self.others() {
+            self.output.messages.push((peer, request.clone()));
+        }
+    }
+
+    fn become_leader(&mut self, now_ms: u64) {
+        assert!(self.led_term.is_none_or(|t| t < self.hard.term), "at most one leadership per term");
+        self.led_term = Some(self.hard.term);
+        self.role = Role::Leader;
+        let next = self.log.last_index() + 1;
+        self.next_index.fill(next);
+        self.match_index.fill(0);
+        self.match_index[self.config.id] = self.log.last_index();
+        debug!(term = self.hard.term, "leader");
+        self.broadcast_append(now_ms);
+    }
+
+    fn others(&self) -> impl Iterator<Item = usize> {
+        let me = self.config.id;
+        (0..self.config.peers).filter(move |&p| p != me)
+    }
+
+    // ----- sending -----
+
+    /// Heartbeats, carrying any entries followers lack.
+    fn broadcast_append(&mut self, now_ms: u64) {
+        self.heartbeat_due_ms = now_ms + self.config.heartbeat_interval_ms;
+        for peer in self.others() {
+            self.send_append(peer);
+        }
+    }
+
+    fn send_append(&mut self, peer: usize) {
+        let next = self.next_index[peer];
+        if next <= self.log.snapshot_index() {
+            self.output.messages.push((
+                peer,
+                Request::InstallSnapshot {
+                    term: self.hard.term,
+                    leader: self.config.id,
+                    last_included_index: self.log.snapshot_index(),
+                    last_included_term: self.log.snapshot_term(),
+                    data: self.snapshot_data.clone(),
+                },
+            ));
+            return;
+        }
+        let prev_log_index = next - 1;
+        let prev_log_term = self.log.term_at(prev_log_index).expect("prev is the snapshot or in the log");
+        let entries = self.log.entries_from(next, self.config.max_entries_per_append);
+        // Pipelining: assume the entries arrive; a rejection resets this.
+        self.next_index[peer] = next + entries.len() as u64;
+        self.output.messages.push((
+            peer,
+            Request::AppendEntries {
+                term: self.hard.term,
+                leader: self.config.id,
+                prev_log_index,
+                prev_log_term,
+                entries,
+                leader_commit: self.commit_index,
+            },
+        ));
+    }
+
+    // ----- requests -----
+
+    /// Handles a request from `from` and returns the response. Persist the
+    /// output's state delta before sending the response.
+    pub fn handle_request(&mut self, from: usize, request: Request, now_ms: u64) -> Response {
+        match request {
+            Request::RequestVote { term, candidate, last_log_index, last_log_term } => {
+                debug_assert_eq!(candidate, from);
+                if term > self.hard.term {
+                    self.become_follower(term, now_ms);
+                }
+                let up_to_date = (last_log_term, last_log_index) >= (self.log.last_term(), self.log.last_index());
+                let free = self.hard.voted_for.is_none_or(|v| v == candidate);
+                let granted = term == self.hard.term && free && up_to_date;
+                if granted {
+                    if self.hard.voted_for.is_none() {
+                        self.hard.voted_for = Some(candidate);
+                        self.hard_dirty = true;
+                    }
+                    self.reset_election_deadline(now_ms);
+                }
+                Response::RequestVote { term: self.hard.term, granted }
+            }
+            Request::AppendEntries { term, leader, prev_log_index, prev_log_term, entries, leader_commit } => {
+                debug_assert_eq!(leader, from);
+                if term < self.hard.term {
+                    return Response::AppendEntries { term: self.hard.term, match_index: None, conflict: None };
+                }
+                self.accept_leader(term, now_ms);
+                self.append_entries(prev_log_index, prev_log_term, entries, leader_commit)
+            }
+            Request::InstallSnapshot { term, leader, last_included_index, last_included_term, data } => {
+                debug_assert_eq!(leader, from);
+                if term >= self.hard.term {
+                    self.accept_leader(term, now_ms);
+                    self.install_snapshot(last_included_index, last_included_term, data);
+                }
+                Response::InstallSnapshot { term: self.hard.term, last_included_index }
+            }
+        }
+    }
+
+    /// A valid leader for `term` exists: follow it.
+    fn accept_leader(&mut self, term: u64, now_ms: u64) {
+        if term > self.hard.term || self.role != Role::Follower {
+            assert!(!(self.role == Role::Leader && term == self.hard.term), "two leaders in one term");
+            self.become_follower(term, now_ms);
+        }
+        self.reset_election_deadline(now_ms);
+    }
+
+    fn append_entries(
+        &mut self,
+        prev_log_index: u64,
+        prev_log_term: u64,
+        entries: Vec<Entry>,
+        leader_commit: u64,
+    ) -> Response {
+        let term = self.hard.term;
+        let log_len = self.log.last_index();
+        if prev_log_index > log_len {
+            let conflict = Conflict { term: None, first_index: log_len + 1, log_len };
+            return Response::AppendEntries { term, match_index: None, conflict: Some(conflict) };
+        }
+        // Entries at or before our snapshot are committed, so they match.
+        let snapshot_index = self.log.snapshot_index();
+        let (prev_log_index, entries) = if prev_log_index < snapshot_index {
+            let skip = (snapshot_index - prev_log_index) as usize;
+            if skip >= entries.len() {
+                return Response::AppendEntries { term, match_index: Some(snapshot_index), conflict: None };
+            }
+            (snapshot_index, entries[skip..].to_vec())
+        } else {
+            match self.log.term_at(prev_log_index) {
+                Some(t) if t == prev_log_term => (prev_log_index, entries),
+                Some(t) => {
+                    let first_index = self.log.first_index_of_term_run(prev_log_index, t);
+                    let conflict = Conflict { term: Some(t), first_index, log_len };
+                    return Response::AppendEntries { term, match_index: None, conflict: Some(conflict) };
+                }
+                None => unreachable!("prev is within the log and not before the snapshot"),
+            }
+        };
+        let last_new = prev_log_index + entries.len() as u64;
+        for (k, entry) in entries.into_iter().enumerate() {
+            let index = prev_log_index + 1 + k as u64;
+            match self.log.term_at(index) {
+                Some(t) if t == entry.term => continue,
+                Some(_) => {
+                    assert!(index > self.commit_index, "a committed entry is never overwritten");
+                    self.log.truncate_from(index);
+                    self.log.append(entry);
+                }
+                None => self.log.append(entry),
+            }
+        }
+        if leader_commit > self.commit_index {
+            self.set_commit(leader_commit.min(last_new));
+        }
+        Response::AppendEntries { term, match_index: Some(last_new), conflict: None }
+    }
+
+    fn install_snapshot(&mut self, index: u64, term: u64, data: Vec<u8>) {
+        if index <= self.commit_index {
+            return; // we have all of it; the service snapshots on its own
+        }
+        self.log.compact_to(index, term);
+        self.set_snapshot_meta(index, term);
+        self.commit_index = index;
+        self.last_applied = index;
+        self.snapshot_data = data.clone();
+        self.snapshot_dirty = true;
+        self.output.applies.push(Apply::Snapshot { index, term, data });
+        debug!(index, term, "installed snapshot");
+    }
+
+    // ----- responses -----
+
+    /// Handles the response of `from` to an earlier request.
+    pub fn handle_response(&mut self, from: usize, response: Response, now_ms: u64) {
+        let term = match &response {
+            Response::RequestVote { term, .. }
+            | Response::AppendEntries { term, .. }
+            | Response::InstallSnapshot { term, .. } => *term,
+        };
+        if term > self.hard.term {
+            self.become_follower(term, now_ms);
+            return;
+        }
+        if term < self.hard.term {
+            return; // an answer to an older term
+        }
+        match response {
+            Response::RequestVote { granted, .. } => {
+                if self.role == Role::Candidate && granted {
+                    self.votes[from] = true;
+                    if self.votes.iter().filter(|v| **v).count() * 2 > self.config.peers {
+                        self.become_leader(now_ms);
+                    }
+                }
+            }
+            Response::AppendEntries { match_index, conflict, .. } => {
+                if self.role != Role::Leader {
+                    return;
+                }
+                if let Some(m) = match_index {
+                    if m > self.match_index[from] {
+                        self.match_index[from] = m;
+                        self.advance_commit();
+                    }
+                    self.next_index[from] = self.next_index[from].max(m + 1);
+                    if self.next_index[from] <= self.log.last_index() {
+                        self.send_append(from); // keep catching up at once
+                    }
+                } else if let Some(c) = conflict {
+                    let next = match c.term.and_then(|t| self.log.last_index_of_term(t)) {
+                        Some(last_of_term) => last_of_term + 1,
+                        None => c.first_index,
+                    };
+                    self.next_index[from] = next.min(c.log_len + 1).max(self.match_index[from] + 1).max(1);
+                    self.send_append(from);
+                }
+            }
+            Response::InstallSnapshot { last_included_index, .. } => {
+                if self.role != Role::Leader {
+                    return;
+                }
+                if last_included_index > self.match_index[from] {
+                    self.match_index[from] = last_included_index;
+                    self.advance_commit();
+                }
+                self.next_index[from] = self.next_index[from].max(last_included_index + 1);
+                if self.next_index[from] <= self.log.last_index() {
+                    self.send_append(from);
+                }
+            }
+        }
+    }
+
+    // ----- commit and apply -----
+
+    /// Commits the highest index of this term that a majority holds.
+    fn advance_commit(&mut self) {
+        let mut matched = self.match_index.clone();
+        matched.sort_unstable();
+        let majority_index = matched[(self.config.peers - 1) / 2];
+        if majority_index > self.commit_index && self.log.term_at(majority_index) == Some(self.hard.term) {
+            self.set_commit(majority_index);
+        }
+    }
+
+    fn set_commit(&mut self, index: u64) {
+        if index <= self.commit_index {
+            return;
+        }
+        assert!(index <= self.log.last_index(), "only entries in the log commit");
+        self.commit_index = index;
+        while self.last_applied < self.commit_index {
+            let next = self.last_applied + 1;
+            let entry = self.log.entry(next).expect("committed, unapplied entries are in the log");
+            self.output.applies.push(Apply::Command { index: next, term: entry.term, command: entry.command.clone() });
+            self.last_applied = next;
+        }
+        debug_assert!(self.last_applied <= self.commit_index, "applied never passes commit");
+    }
+}

@@ -1,0 +1,323 @@
+//! Tests of the Raft state machine alone, with no simulator: inputs go in,
+//! and the tests assert on the outputs (messages, persisted deltas, applied
+//! entries). A tiny router delivers requests and responses by hand.
+
+use raft::{decode, Apply, Config, Entry, Output, Raft, Request, Response, Role};
+
+/// A cluster driven by hand: node `i`'s durable image, its applied entries.
+struct Cluster {
+    nodes: Vec<Raft>,
+    images: Vec<Vec<u8>>,
+    snapshots: Vec<Vec<u8>>,
+    applied: Vec<Vec<Apply>>,
+    /// Requests waiting: (from, to, request).
+    in_flight: Vec<(usize, usize, Request)>,
+    now_ms: u64,
+}
+
+impl Cluster {
+    fn new(n: usize) -> Cluster {
+        Cluster {
+            nodes: (0..n).map(|i| Raft::new(Config::new(i, n, i as u64 + 1), 0)).collect(),
+            images: vec![Vec::new(); n],
+            snapshots: vec![Vec::new(); n],
+            applied: vec![Vec::new(); n],
+            in_flight: Vec::new(),
+            now_ms: 0,
+        }
+    }
+
+    /// Persists, queues and applies node `i`'s output; returns it.
+    fn drain(&mut self, i: usize) -> Output {
+        let out = self.nodes[i].take_output();
+        if let Some(delta) = &out.persist {
+            delta.apply(&mut self.images[i]);
+        }
+        if let Some(s) = &out.snapshot {
+            self.snapshots[i] = s.clone();
+        }
+        for (to, req) in &out.messages {
+            self.in_flight.push((i, *to, req.clone()));
+        }
+        self.applied[i].extend(out.applies.iter().cloned());
+        out
+    }
+
+    /// Delivers every queued request (and its response) until none is left,
+    /// skipping messages to or from nodes in `cut`.
+    fn deliver_all(&mut self, cut: &[usize]) {
+        while !self.in_flight.is_empty() {
+            let batch = std::mem::take(&mut self.in_flight);
+            for (from, to, req) in batch {
+                if cut.contains(&from) || cut.contains(&to) {
+                    continue;
+                }
+                let resp = self.nodes[to].handle_request(from, req, self.now_ms);
+                self.drain(to);
+                self.nodes[from].handle_response(to, resp, self.now_ms);
+                self.drain(from);
+            }
+        }
+    }
+
+    fn elect(&mut self, i: usize) {
+        self.now_ms += 1000;
+        self.nodes[i].tick(self.now_ms);
+        self.drain(i);
+        self.deliver_all(&[]);
+        assert_eq!(self.nodes[i].role(), Role::Leader);
+    }
+
+    fn applied_commands(&self, i: usize) -> Vec<(u64, Vec<u8>)> {
+        self.applied[i]
+            .iter()
+            .filter_map(|a| match a {
+                Apply::Command { index, command, .. } => Some((*index, command.clone())),
+                Apply::Snapshot { .. } => None,
+            })
+            .collect()
+    }
+}
+
+#[test]
+fn a_timed_out_follower_persists_its_vote_before_asking_for_votes() {
+    let mut c = Cluster::new(3);
+    assert_eq!(c.nodes[0].tick(10), ());
+    assert!(c.drain(0).messages.is_empty(), "no election before the timeout");
+    let deadline = c.nodes[0].next_deadline_ms();
+    assert!((300..600).contains(&deadline), "election timeout in [300, 600) ms: {deadline}");
+    c.nodes[0].tick(deadline);
+    let out = c.drain(0);
+    assert!(out.persist.is_some(), "term and vote are persisted with the vote requests");
+    assert_eq!(out.messages.len(), 2);
+    assert!(matches!(out.messages[0].1, Request::RequestVote { term: 1, candidate: 0, .. }));
+    let hard = decode(&c.images[0]).unwrap().hard;
+    assert_eq!((hard.term, hard.voted_for), (1, Some(0)));
+}
+
+#[test]
+fn a_majority_of_votes_makes_a_leader_that_heartbeats() {
+    let mut c = Cluster::new(3);
+    c.elect(0);
+    assert_eq!(c.nodes[0].state(), (1, true));
+    for i in 1..3 {
+        assert_eq!(c.nodes[i].state(), (1, false));
+        assert_eq!(decode(&c.images[i]).unwrap().hard.voted_for, Some(0), "a granted vote is durable");
+    }
+    c.now_ms += 100;
+    c.nodes[0].tick(c.now_ms);
+    let out = c.drain(0);
+    let heartbeats =
+        out.messages.iter().filter(|(_, r)| matches!(r, Request::AppendEntries { entries, .. } if entries.is_empty()));
+    assert_eq!(heartbeats.count(), 2, "one heartbeat per follower per interval");
+    assert_eq!(c.nodes[0].next_deadline_ms(), c.now_ms + 100);
+}
+
+#[test]
+fn a_vote_goes_only_to_a_candidate_with_an_up_to_date_log() {
+    let mut c = Cluster::new(3);
+    c.elect(0);
+    c.nodes[0].start(b"x".to_vec(), c.now_ms).unwrap();
+    c.drain(0);
+    c.deliver_all(&[2]); // node 2 misses the entry
+    let stale = Request::RequestVote { term: 2, candidate: 2, last_log_index: 0, last_log_term: 0 };
+    assert_eq!(c.nodes[1].handle_request(2, stale, c.now_ms), Response::RequestVote { term: 2, granted: false });
+}
+
+#[test]
+fn a_command_is_replicated_at_once_committed_and_applied_in_order() {
+    let mut c = Cluster::new(3);
+    c.elect(0);
+    let (index, term) = c.nodes[0].start(b"a".to_vec(), c.now_ms).unwrap();
+    assert_eq!((index, term), (1, 1));
+    let out = c.drain(0);
+    assert!(out.persist.is_some(), "the leader persists its new entry before sending it");
+    let sent =
+        out.messages.iter().filter(|(_, r)| matches!(r, Request::AppendEntries { entries, .. } if entries.len() == 1));
+    assert_eq!(sent.count(), 2, "the new entry goes to followers at once, not at the next heartbeat");
+    c.nodes[0].start(b"b".to_vec(), c.now_ms).unwrap();
+    c.drain(0);
+    c.deliver_all(&[]);
+    assert_eq!(c.nodes[0].commit_index(), 2);
+    assert_eq!(c.applied_commands(0), vec![(1, b"a".to_vec()), (2, b"b".to_vec())]);
+    c.now_ms += 100;
+    c.nodes[0].tick(c.now_ms);
+    c.drain(0);
+    c.deliver_all(&[]);
+    for i in 1..3 {
+        assert_eq!(c.applied_commands(i), vec![(1, b"a".to_vec()), (2, b"b".to_vec())], "follower {i}");
+    }
+    assert!(c.nodes[1].start(b"c".to_vec(), c.now_ms).is_none(), "followers refuse commands");
+}
+
+#[test]
+fn a_rejection_backs_up_a_whole_term_per_round_trip() {
+    // Follower log: 1 entry of term 1 then 20 of term 2; the leader of term 3
+    // shares only the first entry, then has 5 entries of term 3.
+    let mut follower = Raft::new(Config::new(1, 3, 7), 0);
+    let mut entries = vec![Entry { term: 1, command: vec![] }];
+    entries.extend((0..20).map(|_| Entry { term: 2, command: vec![] }));
+    let r = follower.handle_request(
+        0,
+        Request::AppendEntries { term: 2, leader: 0, prev_log_index: 0, prev_log_term: 0, entries, leader_commit: 0 },
+        0,
+    );
+    assert_eq!(r, Response::AppendEntries { term: 2, match_index: Some(21), conflict: None });
+    let r = follower.handle_request(
+        2,
+        Request::AppendEntries {
+            term: 3,
+            leader: 2,
+            prev_log_index: 26,
+            prev_log_term: 3,
+            entries: vec![],
+            leader_commit: 0,
+        },
+        0,
+    );
+    let Response::AppendEntries { conflict: Some(c), .. } = r else { panic!("rejected: {r:?}") };
+    assert_eq!((c.term, c.first_index, c.log_len), (None, 22, 21), "the follower's log is too short");
+    let r = follower.handle_request(
+        2,
+        Request::AppendEntries {
+            term: 3,
+            leader: 2,
+            prev_log_index: 21,
+            prev_log_term: 3,
+            entries: vec![],
+            leader_commit: 0,
+        },
+        0,
+    );
+    let Response::AppendEntries { conflict: Some(c), .. } = r else { panic!("rejected: {r:?}") };
+    assert_eq!((c.term, c.first_index, c.log_len), (Some(2), 2, 21), "the whole run of term 2 is named");
+    let r = follower.handle_request(
+        2,
+        Request::AppendEntries {
+            term: 3,
+            leader: 2,
+            prev_log_index: 1,
+            prev_log_term: 1,
+            entries: vec![Entry { term: 3, command: vec![9] }],
+            leader_commit: 2,
+        },
+        0,
+    );
+    assert_eq!(r, Response::AppendEntries { term: 3, match_index: Some(2), conflict: None });
+    assert_eq!(follower.last_log_index(), 2, "the conflicting suffix is gone");
+    assert_eq!(follower.commit_index(), 2);
+}
+
+#[test]
+fn a_leader_uses_the_conflict_to_skip_the_term() {
+    let mut c = Cluster::new(3);
+    c.elect(0);
+    for k in 0..3u8 {
+        c.nodes[0].start(vec![k], c.now_ms).unwrap();
+    }
+    c.drain(0);
+    c.deliver_all(&[]);
+    // Node 0, cut off, appends 10 entries of term 1 that nobody else gets.
+    for k in 0..10u8 {
+        c.nodes[0].start(vec![100 + k], c.now_ms).unwrap();
+    }
+    c.drain(0);
+    c.in_flight.clear();
+    // Node 1 leads term 2 with node 2 and appends one entry.
+    c.now_ms += 1000;
+    c.nodes[1].tick(c.now_ms);
+    c.drain(1);
+    c.deliver_all(&[0]);
+    assert_eq!(c.nodes[1].role(), Role::Leader);
+    c.nodes[1].start(b"new".to_vec(), c.now_ms).unwrap();
+    c.drain(1);
+    c.deliver_all(&[0]);
+    // Node 0 reconnects: count the AppendEntries it gets until it matches.
+    c.now_ms += 100;
+    c.nodes[1].tick(c.now_ms);
+    c.drain(1);
+    let mut appends_to_0 = 0;
+    while !c.in_flight.is_empty() {
+        let batch = std::mem::take(&mut c.in_flight);
+        for (from, to, req) in batch {
+            appends_to_0 += usize::from(to == 0 && matches!(req, Request::AppendEntries { .. }));
+            let resp = c.nodes[to].handle_request(from, req, c.now_ms);
+            c.drain(to);
+            c.nodes[from].handle_response(to, resp, c.now_ms);
+            c.drain(from);
+        }
+    }
+    assert_eq!(c.nodes[0].last_log_index(), 4, "the ten divergent entries are gone");
+    assert_eq!(appends_to_0, 2, "one rejection skips the whole divergent run of term 1");
+    c.now_ms += 100;
+    c.nodes[1].tick(c.now_ms);
+    c.drain(1);
+    c.deliver_all(&[]);
+    let applied: Vec<_> = c.applied_commands(0).into_iter().map(|(i, cmd)| (i, cmd)).collect();
+    assert_eq!(applied.last(), Some(&(4, b"new".to_vec())), "node 0 applies the new leader's entry");
+}
+
+#[test]
+fn a_higher_term_makes_a_leader_step_down() {
+    let mut c = Cluster::new(3);
+    c.elect(0);
+    let r = c.nodes[0].handle_request(
+        2,
+        Request::RequestVote { term: 5, candidate: 2, last_log_index: 0, last_log_term: 0 },
+        c.now_ms,
+    );
+    assert_eq!(r, Response::RequestVote { term: 5, granted: true });
+    assert_eq!(c.nodes[0].state(), (5, false));
+    let stale = Request::AppendEntries {
+        term: 4,
+        leader: 1,
+        prev_log_index: 0,
+        prev_log_term: 0,
+        entries: vec![],
+        leader_commit: 0,
+    };
+    assert_eq!(
+        c.nodes[0].handle_request(1, stale, c.now_ms),
+        Response::AppendEntries { term: 5, match_index: None, conflict: None }
+    );
+}
+
+#[test]
+fn a_restart_restores_term_vote_and_log_and_resumes_after_the_snapshot() {
+    let mut c = Cluster::new(3);
+    c.elect(0);
+    for k in 0..12u8 {
+        c.nodes[0].start(vec![k], c.now_ms).unwrap();
+    }
+    c.drain(0);
+    c.deliver_all(&[]);
+    c.nodes[0].snapshot(10, b"state@10".to_vec());
+    let out = c.drain(0);
+    assert_eq!(out.snapshot.as_deref(), Some(&b"state@10"[..]), "the snapshot is saved with the state");
+    let restarted = Raft::restart(Config::new(0, 3, 99), c.now_ms, &c.images[0], &c.snapshots[0]).unwrap();
+    assert_eq!(restarted.state(), (1, false));
+    assert_eq!((restarted.snapshot_index(), restarted.last_log_index()), (10, 12));
+    assert_eq!(restarted.last_applied(), 10, "applying resumes at lastIncludedIndex + 1");
+    assert!(Raft::restart(Config::new(0, 3, 99), 0, &c.images[0][..40], &[]).is_err(), "a torn image is an error");
+}
+
+#[test]
+fn a_lagging_follower_gets_the_snapshot() {
+    let mut c = Cluster::new(3);
+    c.elect(0);
+    for k in 0..20u8 {
+        c.nodes[0].start(vec![k], c.now_ms).unwrap();
+        c.drain(0);
+        c.deliver_all(&[2]);
+    }
+    c.nodes[0].snapshot(15, b"state@15".to_vec());
+    c.drain(0);
+    c.now_ms += 100;
+    c.nodes[0].tick(c.now_ms);
+    c.drain(0);
+    c.deliver_all(&[]);
+    assert_eq!(c.applied[2].first(), Some(&Apply::Snapshot { index: 15, term: 1, data: b"state@15".to_vec() }));
+    let after: Vec<u64> = c.applied_commands(2).into_iter().map(|(i, _)| i).collect();
+    assert_eq!(after, (16..=20).collect::<Vec<_>>(), "then the entries after it, in order");
+    assert_eq!(c.snapshots[2], b"state@15".to_vec(), "the follower persisted the snapshot");
+}
