@@ -253,7 +253,7 @@ fn a_leader_uses_the_conflict_to_skip_the_term() {
     c.nodes[1].tick(c.now_ms);
     c.drain(1);
     c.deliver_all(&[]);
-    let applied: Vec<_> = c.applied_commands(0).into_iter().map(|(i, cmd)| (i, cmd)).collect();
+    let applied = c.applied_commands(0);
     assert_eq!(applied.last(), Some(&(4, b"new".to_vec())), "node 0 applies the new leader's entry");
 }
 
