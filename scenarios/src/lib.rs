@@ -5,6 +5,9 @@
 //! (optionally twice, to check determinism) and `soak` runs many seeds on
 //! many threads. The `labsim` binary (main.rs) is the command line over these.
 
+pub mod raft_host;
+pub mod raft_scenarios;
+pub mod raft_tester;
 pub mod registry;
 pub mod runner;
 pub mod sim_scenarios;

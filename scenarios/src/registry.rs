@@ -15,6 +15,7 @@ pub struct Scenario {
 pub fn registry() -> Vec<Scenario> {
     let mut all = Vec::new();
     all.extend(crate::sim_scenarios::scenarios());
+    all.extend(crate::raft_scenarios::scenarios());
     all
 }
 

@@ -170,6 +170,10 @@ impl<N: Node> SimHandle<N> {
         self.with_world(|w| w.start(server, make))
     }
 
+    pub fn try_start<E>(&self, server: Addr, make: impl FnOnce(&mut Ctx<'_, N>) -> Result<N, E>) -> Result<(), E> {
+        self.with_world(|w| w.try_start(server, make))
+    }
+
     pub fn kill(&self, server: Addr, mode: CrashMode) {
         self.with_world(|w| w.kill(server, mode))
     }

@@ -454,14 +454,34 @@ impl<N: Node> World<N> {
     /// Starts (or restarts) a server; `make` builds the node and may use the
     /// context (persister, rng, timers, calls).
     pub fn start(&mut self, server: Addr, make: impl FnOnce(&mut Ctx<'_, N>) -> N) {
+        let started = self.try_start(server, |ctx| Ok::<N, std::convert::Infallible>(make(ctx)));
+        if let Err(never) = started {
+            match never {}
+        }
+    }
+
+    /// Like `start`, but `make` may refuse (say, persisted state that does
+    /// not decode): the server then stays down, and whatever `make` set in
+    /// motion (timers, calls) is void.
+    pub fn try_start<E>(&mut self, server: Addr, make: impl FnOnce(&mut Ctx<'_, N>) -> Result<N, E>) -> Result<(), E> {
         let index = self.server_index(server);
         assert!(!self.servers[index].alive, "{} is already running", self.name(server));
         self.record_fault(&Fault::Start { server });
         let slot = &mut self.servers[index];
         slot.alive = true;
         slot.incarnation += 1;
-        let node = self.in_node_context(index, make);
-        self.servers[index].node = Some(Box::new(node));
+        match self.in_node_context(index, make) {
+            Ok(node) => {
+                self.servers[index].node = Some(Box::new(node));
+                Ok(())
+            }
+            Err(e) => {
+                let slot = &mut self.servers[index];
+                slot.alive = false;
+                slot.incarnation += 1;
+                Err(e)
+            }
+        }
     }
 
     /// Kills a server: its instance is dropped, in-flight and future calls to

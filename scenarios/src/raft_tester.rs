@@ -1,0 +1,318 @@
+//! The Raft tester: a port of the lab's `raft/config.go` onto the simulator.
+//! Its checks keep the lab's semantics and bounds, in virtual time:
+//! checkOneLeader, checkTerms, checkNoLeader, nCommitted with its
+//! cross-server comparison, one(), wait(), crash and restart with the
+//! persister, connect and disconnect, RPC and byte counts, the 120 s limit.
+
+use crate::raft_host::{Applier, Cmd, RaftNode};
+use rand::Rng;
+use sim::{ms, secs, Addr, CrashMode, Nanos, SimHandle};
+use std::cell::RefCell;
+use std::collections::BTreeMap;
+use std::rc::Rc;
+
+/// The lab's assumption of how long an election takes.
+pub const ELECTION_TIMEOUT: Nanos = ms(1000);
+/// The lab's per-test limit.
+pub const TEST_TIME_LIMIT: Nanos = secs(120);
+/// The 2D bound on the raft state (MAXLOGSIZE).
+pub const MAX_LOG_SIZE: usize = 2000;
+
+pub type TestResult<T = ()> = Result<T, String>;
+
+pub type H = SimHandle<RaftNode>;
+
+/// One cluster under test.
+pub struct Tester {
+    pub h: H,
+    pub n: usize,
+    pub servers: Vec<Addr>,
+    connected: RefCell<Vec<bool>>,
+    pub applier: Rc<RefCell<Applier>>,
+    started_at: std::cell::Cell<Nanos>,
+}
+
+impl Tester {
+    /// `make_config(n, unreliable, snapshot)`: n servers, all started and
+    /// connected; long delays on, as in the raft lab.
+    pub fn new(h: &H, n: usize, unreliable: bool, snapshot: bool) -> Rc<Tester> {
+        let servers = (0..n).map(|i| h.add_server(format!("raft-{i}"))).collect();
+        let t = Rc::new(Tester {
+            h: h.clone(),
+            n,
+            servers,
+            connected: RefCell::new(vec![false; n]),
+            applier: Rc::new(RefCell::new(Applier::new(n, snapshot))),
+            started_at: std::cell::Cell::new(h.now()),
+        });
+        h.set_long_delays(true);
+        h.set_reliable(!unreliable);
+        for i in 0..n {
+            t.start1(i);
+            t.connect(i);
+        }
+        t
+    }
+
+    pub fn rand(&self, below: u64) -> u64 {
+        self.h.with_rng(|r| r.random_range(0..below))
+    }
+
+    /// A random command value (the lab's `rand.Int()`).
+    pub fn rand_cmd(&self) -> Cmd {
+        Cmd::Int(self.h.with_rng(|r| r.random_range(0..i64::MAX)))
+    }
+
+    pub async fn sleep(&self, d: Nanos) {
+        self.h.sleep(d).await
+    }
+
+    // ----- membership -----
+
+    pub fn is_up(&self, i: usize) -> bool {
+        self.h.is_alive(self.servers[i])
+    }
+
+    pub fn is_connected(&self, i: usize) -> bool {
+        self.connected.borrow()[i]
+    }
+
+    /// `crash1`: disconnect, kill (the persister keeps what was written).
+    pub fn crash1(&self, i: usize) {
+        self.disconnect(i);
+        self.h.kill(self.servers[i], CrashMode::Process);
+    }
+
+    /// `start1`: crash the old instance if any, start a new one on the same
+    /// persister (not connected).
+    pub fn start1(&self, i: usize) {
+        if self.is_up(i) {
+            self.crash1(i);
+        }
+        let (peers, applier) = (self.servers.clone(), self.applier.clone());
+        if let Err(e) = self.h.try_start(self.servers[i], |ctx| RaftNode::start(ctx, i, peers, applier)) {
+            self.h.fail(e);
+        }
+    }
+
+    /// `connect`: links between i and every connected server, both ways.
+    pub fn connect(&self, i: usize) {
+        self.connected.borrow_mut()[i] = true;
+        for j in 0..self.n {
+            if self.is_connected(j) {
+                self.h.set_enabled(self.servers[i], self.servers[j], true);
+                self.h.set_enabled(self.servers[j], self.servers[i], true);
+            }
+        }
+    }
+
+    /// `disconnect`: no links to or from i.
+    pub fn disconnect(&self, i: usize) {
+        self.connected.borrow_mut()[i] = false;
+        for j in 0..self.n {
+            self.h.set_enabled(self.servers[i], self.servers[j], false);
+            self.h.set_enabled(self.servers[j], self.servers[i], false);
+        }
+    }
+
+    pub fn set_unreliable(&self, unreliable: bool) {
+        self.h.set_reliable(!unreliable);
+    }
+
+    pub fn set_long_reordering(&self, on: bool) {
+        self.h.set_long_reordering(on);
+    }
+
+    // ----- talking to rafts -----
+
+    /// `GetState` of a running server.
+    pub fn get_state(&self, i: usize) -> Option<(u64, bool)> {
+        self.h.with_node(self.servers[i], |n, _| n.raft.state())
+    }
+
+    /// `Start` on a running server: (index, term, is_leader).
+    pub fn start(&self, i: usize, cmd: &Cmd) -> Option<(u64, u64, bool)> {
+        self.h.with_node(self.servers[i], |n, ctx| match n.start_command(ctx, cmd) {
+            Some((index, term)) => (index, term, true),
+            None => {
+                let (term, _) = n.raft.state();
+                (0, term, false)
+            }
+        })
+    }
+
+    // ----- checks -----
+
+    /// `checkOneLeader`: up to 10 rounds of 450-549 ms; fails if a term has
+    /// two leaders; returns the leader of the highest term.
+    pub async fn check_one_leader(&self) -> TestResult<usize> {
+        for _ in 0..10 {
+            let pause = 450 + self.rand(100);
+            self.sleep(ms(pause)).await;
+            let mut leaders: BTreeMap<u64, Vec<usize>> = BTreeMap::new();
+            for i in 0..self.n {
+                if self.is_connected(i) {
+                    if let Some((term, true)) = self.get_state(i) {
+                        leaders.entry(term).or_default().push(i);
+                    }
+                }
+            }
+            for (term, ls) in &leaders {
+                if ls.len() > 1 {
+                    return Err(format!("term {term} has {} (>1) leaders", ls.len()));
+                }
+            }
+            if let Some((_, ls)) = leaders.iter().next_back() {
+                return Ok(ls[0]);
+            }
+        }
+        Err("expected one leader, got none".into())
+    }
+
+    /// `checkTerms`: every connected server is in the same term.
+    pub fn check_terms(&self) -> TestResult<u64> {
+        let mut term = None;
+        for i in 0..self.n {
+            if self.is_connected(i) {
+                if let Some((t, _)) = self.get_state(i) {
+                    match term {
+                        None => term = Some(t),
+                        Some(t0) if t0 != t => return Err("servers disagree on term".into()),
+                        _ => {}
+                    }
+                }
+            }
+        }
+        Ok(term.unwrap_or(0))
+    }
+
+    /// `checkNoLeader`: no connected server thinks it leads.
+    pub fn check_no_leader(&self) -> TestResult {
+        for i in 0..self.n {
+            if self.is_connected(i) && self.get_state(i).is_some_and(|(_, leader)| leader) {
+                return Err(format!("expected no leader among connected servers, but {i} claims to be leader"));
+            }
+        }
+        Ok(())
+    }
+
+    /// `nCommitted`: how many servers applied `index`, and what. All servers
+    /// count, crashed ones too (the record survives restarts).
+    pub fn n_committed(&self, index: u64) -> TestResult<(usize, Option<Cmd>)> {
+        let applier = self.applier.borrow();
+        if let Some(e) = &applier.error {
+            return Err(e.clone());
+        }
+        let mut count = 0;
+        let mut cmd: Option<&Cmd> = None;
+        for i in 0..self.n {
+            if let Some(c) = applier.get(i, index) {
+                if let Some(seen) = cmd {
+                    if seen != c {
+                        return Err(format!("committed values do not match: index {index}, {seen:?}, {c:?}"));
+                    }
+                }
+                count += 1;
+                cmd = Some(c);
+            }
+        }
+        Ok((count, cmd.cloned()))
+    }
+
+    /// `wait`: until `n` servers applied `index`; `Cmd::Int(-1)` if a server
+    /// moved past `start_term` (when it is set).
+    pub async fn wait(&self, index: u64, n: usize, start_term: Option<u64>) -> TestResult<Cmd> {
+        let mut pause = ms(10);
+        for _ in 0..30 {
+            let (nd, _) = self.n_committed(index)?;
+            if nd >= n {
+                break;
+            }
+            self.sleep(pause).await;
+            if pause < secs(1) {
+                pause *= 2;
+            }
+            if let Some(start) = start_term {
+                for i in 0..self.n {
+                    if self.get_state(i).is_some_and(|(t, _)| t > start) {
+                        return Ok(Cmd::Int(-1));
+                    }
+                }
+            }
+        }
+        let (nd, cmd) = self.n_committed(index)?;
+        if nd < n {
+            return Err(format!("only {nd} decided for index {index}; wanted {n}"));
+        }
+        Ok(cmd.expect("decided by at least one server"))
+    }
+
+    /// `one`: submit `cmd` to a leader and wait until `expected` servers
+    /// applied it at the index Start returned; 10 s in all, 2 s per try.
+    pub async fn one(&self, cmd: Cmd, expected: usize, retry: bool) -> TestResult<u64> {
+        let t0 = self.h.now();
+        let mut starts = 0;
+        while self.h.now() - t0 < secs(10) {
+            let mut index = None;
+            for _ in 0..self.n {
+                starts = (starts + 1) % self.n;
+                if self.is_connected(starts) {
+                    if let Some((i, _, true)) = self.start(starts, &cmd) {
+                        index = Some(i);
+                        break;
+                    }
+                }
+            }
+            if let Some(index) = index {
+                let t1 = self.h.now();
+                while self.h.now() - t1 < secs(2) {
+                    let (nd, got) = self.n_committed(index)?;
+                    if nd > 0 && nd >= expected && got.as_ref() == Some(&cmd) {
+                        return Ok(index);
+                    }
+                    self.sleep(ms(20)).await;
+                }
+                if !retry {
+                    return Err(format!("one({cmd:?}) failed to reach agreement"));
+                }
+            } else {
+                self.sleep(ms(50)).await;
+            }
+        }
+        Err(format!("one({cmd:?}) failed to reach agreement"))
+    }
+
+    // ----- accounting -----
+
+    /// Sum of the per-server dispatched counts (what TestCount2B uses).
+    pub fn rpc_count(&self, i: usize) -> u64 {
+        self.h.dispatched_count(self.servers[i])
+    }
+
+    pub fn rpc_total(&self) -> u64 {
+        (0..self.n).map(|i| self.rpc_count(i)).sum()
+    }
+
+    pub fn bytes_total(&self) -> u64 {
+        self.h.net_stats().total_bytes
+    }
+
+    /// `LogSize`: the largest raft state among the persisters.
+    pub fn log_size(&self) -> usize {
+        self.servers.iter().map(|s| self.h.with_persister(*s, |p| p.raft_state_size())).max().unwrap_or(0)
+    }
+
+    /// `begin`.
+    pub fn begin(&self) {
+        self.started_at.set(self.h.now());
+    }
+
+    /// `end`: the 120 s limit, in virtual time.
+    pub fn end(&self) -> TestResult {
+        let took = self.h.now() - self.started_at.get();
+        if took > TEST_TIME_LIMIT {
+            return Err(format!("test took longer than 120 seconds ({})", sim::time::format(took)));
+        }
+        Ok(())
+    }
+}
