@@ -17,6 +17,6 @@ pub mod message;
 pub mod node;
 pub mod storage;
 
-pub use message::{Conflict, Entry, Request, Response};
+pub use message::{Command, Conflict, Entry, Request, Response};
 pub use node::{Apply, Config, Output, Raft, Role};
 pub use storage::{decode, HardState, StateDelta, StorageError};

@@ -141,7 +141,7 @@ mod tests {
     use super::*;
 
     fn e(term: u64) -> Entry {
-        Entry { term, command: vec![term as u8] }
+        Entry { term, command: vec![term as u8].into() }
     }
 
     #[test]

@@ -1,13 +1,29 @@
 //! The RPCs between Raft peers. Every response is self-describing (it says
 //! what it answers), so a peer needs no table of calls in flight.
 
-use serde::{Deserialize, Serialize};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use std::sync::Arc;
+
+/// A client command: opaque bytes, shared (not copied) by every log, message
+/// and apply that carries it.
+pub type Command = Arc<[u8]>;
 
 /// One log entry.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Entry {
     pub term: u64,
-    pub command: Vec<u8>,
+    #[serde(serialize_with = "as_bytes", deserialize_with = "command_from_bytes")]
+    pub command: Command,
+}
+
+/// Byte strings serialize as one blob (a length and the bytes), not as a
+/// sequence of numbers.
+fn as_bytes<S: Serializer>(bytes: &[u8], s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_bytes(bytes)
+}
+
+fn command_from_bytes<'de, D: Deserializer<'de>>(d: D) -> Result<Command, D::Error> {
+    Vec::<u8>::deserialize(d).map(Command::from)
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -31,6 +47,7 @@ pub enum Request {
         leader: usize,
         last_included_index: u64,
         last_included_term: u64,
+        #[serde(serialize_with = "as_bytes")]
         data: Vec<u8>,
     },
 }

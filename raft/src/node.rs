@@ -5,7 +5,7 @@
 //! then messages to send and entries to apply.
 
 use crate::log::Log;
-use crate::message::{Conflict, Entry, Request, Response};
+use crate::message::{Command, Conflict, Entry, Request, Response};
 use crate::storage::{decode, HardState, StateDelta, StorageError};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -53,7 +53,7 @@ pub enum Apply {
     Command {
         index: u64,
         term: u64,
-        command: Vec<u8>,
+        command: Command,
     },
     /// Replace the service state with this snapshot (from the leader).
     Snapshot {
@@ -207,7 +207,7 @@ impl Raft {
             return None;
         }
         let term = self.hard.term;
-        self.log.append(Entry { term, command });
+        self.log.append(Entry { term, command: command.into() });
         let index = self.log.last_index();
         self.match_index[self.config.id] = index;
         trace!(index, term, "start");

@@ -122,7 +122,7 @@ pub fn decode(image: &[u8]) -> Result<Restored, StorageError> {
         if term > hard.term {
             return err(at, "an entry's term is past the current term");
         }
-        entries.push(Entry { term, command: image[at + 12..at + 12 + len].to_vec() });
+        entries.push(Entry { term, command: image[at + 12..at + 12 + len].into() });
         at += 12 + len;
     }
     Ok(Restored { hard, entries })
@@ -135,7 +135,7 @@ mod tests {
     #[test]
     fn round_trip_and_deltas() {
         let hard = HardState { term: 5, voted_for: Some(2), snapshot_index: 10, snapshot_term: 4 };
-        let entries = vec![Entry { term: 4, command: vec![1, 2] }, Entry { term: 5, command: vec![] }];
+        let entries = vec![Entry { term: 4, command: vec![1, 2].into() }, Entry { term: 5, command: vec![].into() }];
         let mut log = Vec::new();
         for e in &entries {
             encode_entry(e, &mut log);

@@ -72,7 +72,7 @@ impl Cluster {
         self.applied[i]
             .iter()
             .filter_map(|a| match a {
-                Apply::Command { index, command, .. } => Some((*index, command.clone())),
+                Apply::Command { index, command, .. } => Some((*index, command.to_vec())),
                 Apply::Snapshot { .. } => None,
             })
             .collect()
@@ -155,8 +155,8 @@ fn a_rejection_backs_up_a_whole_term_per_round_trip() {
     // Follower log: 1 entry of term 1 then 20 of term 2; the leader of term 3
     // shares only the first entry, then has 5 entries of term 3.
     let mut follower = Raft::new(Config::new(1, 3, 7), 0);
-    let mut entries = vec![Entry { term: 1, command: vec![] }];
-    entries.extend((0..20).map(|_| Entry { term: 2, command: vec![] }));
+    let mut entries = vec![Entry { term: 1, command: vec![].into() }];
+    entries.extend((0..20).map(|_| Entry { term: 2, command: vec![].into() }));
     let r = follower.handle_request(
         0,
         Request::AppendEntries { term: 2, leader: 0, prev_log_index: 0, prev_log_term: 0, entries, leader_commit: 0 },
@@ -198,7 +198,7 @@ fn a_rejection_backs_up_a_whole_term_per_round_trip() {
             leader: 2,
             prev_log_index: 1,
             prev_log_term: 1,
-            entries: vec![Entry { term: 3, command: vec![9] }],
+            entries: vec![Entry { term: 3, command: vec![9].into() }],
             leader_commit: 2,
         },
         0,

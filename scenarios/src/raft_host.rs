@@ -26,7 +26,9 @@ pub enum Cmd {
 
 impl Cmd {
     pub fn encode(&self) -> Vec<u8> {
-        bincode::serde::encode_to_vec(self, bincode::config::standard()).expect("commands encode")
+        let mut bytes = Vec::with_capacity(16);
+        bincode::serde::encode_into_std_write(self, &mut bytes, bincode::config::standard()).expect("commands encode");
+        bytes
     }
 
     pub fn decode(bytes: &[u8]) -> Result<Cmd, String> {

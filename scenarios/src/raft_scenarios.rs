@@ -750,10 +750,12 @@ fn churn(seed: u64, trace: TraceMode, unreliable: bool) -> Outcome {
         }
         t.sleep(ELECTION_TIMEOUT).await;
         let last_index = t.one(t.rand_cmd(), n, true).await?;
-        let mut really = Vec::new();
+        let mut really = std::collections::BTreeSet::new();
         for index in 1..=last_index {
             match t.wait(index, n, None).await? {
-                Cmd::Int(v) => really.push(v),
+                Cmd::Int(v) => {
+                    really.insert(v);
+                }
                 other => return Err(format!("not an int: {other:?}")),
             }
         }

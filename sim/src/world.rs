@@ -14,7 +14,7 @@ use crate::time::{self, Nanos};
 use crate::trace::{Trace, TraceMode};
 use serde::Serialize;
 use std::cell::RefCell;
-use std::cmp::Ordering;
+use std::cmp::Reverse;
 use std::collections::{BTreeSet, BinaryHeap, VecDeque};
 use std::fmt;
 use std::rc::Rc;
@@ -160,27 +160,44 @@ enum EventKind<M> {
     Timer { server: usize, incarnation: u32, tag: u64 },
 }
 
-struct Event<M> {
-    at: Nanos,
-    seq: u64,
-    kind: EventKind<M>,
+/// The event queue: a heap of small (time, sequence, slot) keys, with each
+/// event's payload in a slab, so that heap operations move 24 bytes rather
+/// than whole messages.
+struct EventQueue<M> {
+    heap: BinaryHeap<Reverse<(Nanos, u64, u32)>>,
+    payloads: Vec<Option<EventKind<M>>>,
+    free: Vec<u32>,
 }
 
-impl<M> PartialEq for Event<M> {
-    fn eq(&self, other: &Self) -> bool {
-        (self.at, self.seq) == (other.at, other.seq)
+impl<M> EventQueue<M> {
+    fn new() -> Self {
+        EventQueue { heap: BinaryHeap::new(), payloads: Vec::new(), free: Vec::new() }
     }
-}
-impl<M> Eq for Event<M> {}
-impl<M> PartialOrd for Event<M> {
-    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
-        Some(self.cmp(other))
+
+    fn push(&mut self, at: Nanos, seq: u64, kind: EventKind<M>) {
+        let slot = match self.free.pop() {
+            Some(slot) => {
+                self.payloads[slot as usize] = Some(kind);
+                slot
+            }
+            None => {
+                self.payloads.push(Some(kind));
+                (self.payloads.len() - 1) as u32
+            }
+        };
+        self.heap.push(Reverse((at, seq, slot)));
     }
-}
-impl<M> Ord for Event<M> {
-    /// Reversed, so that `BinaryHeap` pops the earliest (time, seq) first.
-    fn cmp(&self, other: &Self) -> Ordering {
-        (other.at, other.seq).cmp(&(self.at, self.seq))
+
+    /// The earliest event: (time, payload).
+    fn pop(&mut self) -> Option<(Nanos, EventKind<M>)> {
+        let Reverse((at, _, slot)) = self.heap.pop()?;
+        let kind = self.payloads[slot as usize].take().expect("a queued slot holds its event");
+        self.free.push(slot);
+        Some((at, kind))
+    }
+
+    fn peek_time(&self) -> Option<Nanos> {
+        self.heap.peek().map(|Reverse((at, _, _))| *at)
     }
 }
 
@@ -312,7 +329,7 @@ pub struct World<N: Node> {
     config: SimConfig,
     now: Nanos,
     next_seq: u64,
-    queue: BinaryHeap<Event<N::Msg>>,
+    queue: EventQueue<N::Msg>,
     pub(crate) trace: Trace,
     net: NetConfig,
     stats: NetStats,
@@ -342,7 +359,7 @@ impl<N: Node> World<N> {
             config,
             now: 0,
             next_seq: 0,
-            queue: BinaryHeap::new(),
+            queue: EventQueue::new(),
             trace: Trace::new(config.trace_mode),
             net: NetConfig::default(),
             stats: NetStats::default(),
@@ -376,7 +393,7 @@ impl<N: Node> World<N> {
         debug_assert!(at >= self.now, "events are never scheduled in the past");
         let seq = self.next_seq;
         self.next_seq += 1;
-        self.queue.push(Event { at, seq, kind });
+        self.queue.push(at, seq, kind);
     }
 
     pub(crate) fn schedule_wake(&mut self, at: Nanos, waker: Waker) {
@@ -748,17 +765,21 @@ impl<N: Node> World<N> {
 
     /// Processes the next event. Returns false when no event is pending.
     fn step(&mut self) -> Result<bool, SimError> {
-        let Some(event) = self.queue.pop() else { return Ok(false) };
-        if event.at > self.config.time_limit {
-            return Err(SimError::TimeLimit { limit: self.config.time_limit });
+        match self.queue.peek_time() {
+            None => return Ok(false),
+            Some(at) if at > self.config.time_limit => {
+                return Err(SimError::TimeLimit { limit: self.config.time_limit })
+            }
+            Some(_) => {}
         }
         if self.trace.events() >= self.config.event_limit {
             return Err(SimError::EventLimit { limit: self.config.event_limit });
         }
-        debug_assert!(event.at >= self.now, "virtual time never goes back");
-        self.now = event.at;
-        self.trace_event(&event);
-        match event.kind {
+        let (at, kind) = self.queue.pop().expect("peeked");
+        debug_assert!(at >= self.now, "virtual time never goes back");
+        self.now = at;
+        self.trace_event(at, &kind);
+        match kind {
             EventKind::WakeTask(waker) => {
                 self.woke_task = true;
                 waker.wake()
@@ -792,8 +813,8 @@ impl<N: Node> World<N> {
         Ok(true)
     }
 
-    fn trace_event(&mut self, event: &Event<N::Msg>) {
-        let (kind, a, b) = match &event.kind {
+    fn trace_event(&mut self, at: Nanos, event: &EventKind<N::Msg>) {
+        let (kind, a, b) = match event {
             EventKind::WakeTask(_) => (TRACE_WAKE, 0, 0),
             EventKind::Request { call, .. } => (TRACE_REQUEST, call.0, 0),
             EventKind::Reply { call, .. } => (TRACE_REPLY, call.0, 0),
@@ -803,9 +824,8 @@ impl<N: Node> World<N> {
                 (TRACE_TIMER, (*server as u64) << 32 | u64::from(*incarnation), *tag)
             }
         };
-        let at = event.at;
         let describe = || {
-            let what = match &event.kind {
+            let what = match event {
                 EventKind::WakeTask(_) => "wake a task".to_string(),
                 EventKind::Request { call, msg } => format!("request of call {} : {msg:?}", call.0),
                 EventKind::Reply { call, msg } => format!("reply of call {} : {msg:?}", call.0),
