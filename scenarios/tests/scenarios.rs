@@ -34,3 +34,8 @@ fn run_lab(prefix: &str, default_seeds: u64) {
 fn sim_scenarios() {
     run_lab("sim/", 20);
 }
+
+#[test]
+fn raft_scenarios() {
+    run_lab("raft/", 50);
+}

@@ -413,7 +413,28 @@ impl<N: Node> World<N> {
             self.fault_log.push((self.now, fault.clone()));
         }
         if self.log_enabled {
-            tracing::debug!(target: "sim::fault", t = %time::format(self.now), "{fault:?}");
+            tracing::debug!(target: "sim::fault", "{} {}", time::format(self.now), self.describe_fault(fault));
+        }
+    }
+
+    /// A fault in words, with endpoint names.
+    pub fn describe_fault(&self, fault: &Fault) -> String {
+        let name = |a: &Addr| self.name(*a);
+        match fault {
+            Fault::SetLink { from, to, state } => format!(
+                "link {} -> {}: enabled={} clogged={} latency={:?}",
+                name(from),
+                name(to),
+                state.enabled,
+                state.clogged,
+                state.latency
+            ),
+            Fault::SetNet(c) => format!("network: {c:?}"),
+            Fault::Kill { server, mode } => format!("kill {} ({mode:?})", name(server)),
+            Fault::Start { server } => format!("start {}", name(server)),
+            Fault::Pause { server } => format!("pause {}", name(server)),
+            Fault::Resume { server } => format!("resume {}", name(server)),
+            Fault::TimerDrift { server, ppm } => format!("timer drift of {}: {ppm} ppm", name(server)),
         }
     }
 
@@ -922,7 +943,7 @@ impl<N: Node> World<N> {
     fn in_node_context<R>(&mut self, index: usize, f: impl FnOnce(&mut Ctx<'_, N>) -> R) -> R {
         let _span = self.log_enabled.then(|| {
             let slot = &self.servers[index];
-            tracing::error_span!(target: "sim", "", t = %time::format(self.now), node = %self.endpoints[slot.addr.0 as usize].name)
+            tracing::error_span!(target: "sim_context", "", t = %time::format(self.now), node = %self.endpoints[slot.addr.0 as usize].name)
                 .entered()
         });
         let mut ctx = Ctx { world: self, server: index };
