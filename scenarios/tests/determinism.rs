@@ -38,3 +38,31 @@ fn a_nondeterministic_scenario_is_caught_and_the_event_named() {
     assert!(reason.contains("event #1"), "the second event differs: {reason}");
     assert!(reason.contains("at 0.002s") && reason.contains("at 0.003s"), "both runs' events are described: {reason}");
 }
+
+fn panics(_seed: u64, _trace: sim::TraceMode) -> scenarios::Outcome {
+    panic!("invariant broken on purpose");
+}
+
+#[test]
+fn a_panicking_run_is_that_runs_failure() {
+    let scenario = scenarios::Scenario { name: "sim/panics", run: panics };
+    let plan = scenarios::soak::SoakPlan {
+        scenarios: vec![scenario],
+        first_seed: 5,
+        seeds: 3,
+        jobs: 2,
+        check_determinism: false,
+    };
+    let report = scenarios::soak::soak(&plan, &|_, _| {});
+    assert_eq!((report.total_runs, report.total_failures), (3, 3));
+    let failure = &report.failures[0];
+    assert_eq!(failure.seed, 5);
+    assert!(failure.reason.as_deref().unwrap().contains("panicked: invariant broken on purpose"), "{failure:?}");
+    let text = scenarios::soak::format_report(&report);
+    assert!(
+        text.contains(
+            "replay: RUST_LOG=debug cargo run --release -p scenarios --bin labsim -- run sim/panics --seed 5"
+        ),
+        "{text}"
+    );
+}
