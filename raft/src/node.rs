@@ -11,6 +11,9 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use tracing::{debug, trace};
 
+/// The largest cluster this implementation takes.
+pub const MAX_PEERS: usize = 64;
+
 /// Timing and identity of one peer.
 #[derive(Clone, Debug)]
 pub struct Config {
@@ -117,6 +120,7 @@ impl Raft {
     /// the persisted snapshot itself.
     pub fn restart(config: Config, now_ms: u64, image: &[u8], snapshot: &[u8]) -> Result<Raft, StorageError> {
         assert!(config.id < config.peers, "the node is one of the peers");
+        assert!(config.peers <= MAX_PEERS, "at most {MAX_PEERS} peers");
         assert!(config.election_timeout_ms_min > config.heartbeat_interval_ms, "elections wait for missed heartbeats");
         let restored = decode(image)?;
         let hard = restored.hard;
@@ -543,7 +547,9 @@ impl Raft {
 
     /// Commits the highest index of this term that a majority holds.
     fn advance_commit(&mut self) {
-        let mut matched = self.match_index.clone();
+        let mut matched = [0u64; MAX_PEERS];
+        let matched = &mut matched[..self.config.peers];
+        matched.copy_from_slice(&self.match_index);
         matched.sort_unstable();
         let majority_index = matched[(self.config.peers - 1) / 2];
         if majority_index > self.commit_index && self.log.term_at(majority_index) == Some(self.hard.term) {

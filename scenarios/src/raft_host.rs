@@ -190,6 +190,9 @@ impl RaftNode {
 
     /// The lab's `Start`.
     pub fn start_command(&mut self, ctx: &mut Ctx<'_, RaftNode>, cmd: &Cmd) -> Option<(u64, u64)> {
+        if !self.raft.state().1 {
+            return None; // not the leader: nothing to encode or do
+        }
         let r = self.raft.start(cmd.encode(), now_ms(ctx));
         self.flush(ctx);
         r
