@@ -108,3 +108,51 @@ fn a_call_reaches_a_node_and_returns() {
         .unwrap();
     assert_eq!(got, Ok(42));
 }
+
+/// Runs an idle world with one server, injecting `faults` at 1 ms; returns
+/// (trace hash, events, fault log length).
+fn traced(faults: impl FnOnce(&sim::SimHandle<Quiet>, Addr, Addr) + 'static) -> (u64, u64, usize) {
+    let sim = Sim::<Quiet>::new(SimConfig::new(9));
+    let h = sim.handle();
+    let h2 = h.clone();
+    sim.run(async move {
+        let s = h.add_server("s");
+        let peer = h.add_server("peer");
+        h.start(s, |_| Quiet);
+        h.sleep(ms(1)).await;
+        faults(&h, s, peer);
+        h.sleep(ms(1)).await;
+    })
+    .unwrap();
+    let stats = sim.stats();
+    let logged = h2.with_world(|w| w.fault_log().len());
+    (stats.trace.hash(), stats.trace.events(), logged)
+}
+
+#[test]
+fn every_fault_kind_is_logged_and_folded_into_the_trace() {
+    use sim::{CrashMode, Latency, NetConfig};
+    let (base_hash, base_events, base_logged) = traced(|_, _, _| {});
+    type Inject = Box<dyn FnOnce(&sim::SimHandle<Quiet>, Addr, Addr)>;
+    let kinds: Vec<(&str, Inject)> = vec![
+        ("one-way partition", Box::new(|h, s, p| h.set_enabled(s, p, false))),
+        ("clog", Box::new(|h, s, p| h.clog(s, p))),
+        ("latency", Box::new(|h, s, p| h.set_latency(s, p, Latency::Fixed(ms(3))))),
+        ("unreliable", Box::new(|h, _, _| h.set_reliable(false))),
+        ("long reordering", Box::new(|h, _, _| h.set_long_reordering(true))),
+        (
+            "duplication",
+            Box::new(|h, _, _| h.set_net_config(NetConfig { duplicate_per_mille: 5, ..NetConfig::default() })),
+        ),
+        ("pause", Box::new(|h, s, _| h.pause(s))),
+        ("timer drift", Box::new(|h, s, _| h.set_timer_drift_ppm(s, 2000))),
+        ("process crash", Box::new(|h, s, _| h.kill(s, CrashMode::Process))),
+        ("machine crash", Box::new(|h, s, _| h.kill(s, CrashMode::LoseUnsynced))),
+    ];
+    for (name, inject) in kinds {
+        let (hash, events, logged) = traced(inject);
+        assert_eq!(events, base_events + 1, "{name}: one trace event");
+        assert_ne!(hash, base_hash, "{name}: the trace hash changes");
+        assert_eq!(logged, base_logged + 1, "{name}: one fault-log entry");
+    }
+}
