@@ -13,8 +13,22 @@ use sim::{ms, secs, TraceMode};
 use std::future::Future;
 use std::rc::Rc;
 
-fn run<F: Future<Output = TestResult> + 'static>(seed: u64, trace: TraceMode, body: impl FnOnce(H) -> F) -> Outcome {
-    simulate(seed, trace, body)
+/// Runs one lab test: a cluster of `n` (`make_config`), `begin`, the body,
+/// then `end` (the 120 s limit).
+fn lab_test<F: Future<Output = TestResult> + 'static>(
+    seed: u64,
+    trace: TraceMode,
+    n: usize,
+    unreliable: bool,
+    snapshot: bool,
+    body: impl FnOnce(Rc<Tester>) -> F + 'static,
+) -> Outcome {
+    simulate(seed, trace, move |h: H| async move {
+        let t = Tester::new(&h, n, unreliable, snapshot);
+        t.begin();
+        body(t.clone()).await?;
+        t.end()
+    })
 }
 
 fn int(x: i64) -> Cmd {
@@ -24,9 +38,7 @@ fn int(x: i64) -> Cmd {
 // ----- 2A -----
 
 fn initial_election_2a(seed: u64, trace: TraceMode) -> Outcome {
-    run(seed, trace, |h| async move {
-        let t = Tester::new(&h, 3, false, false);
-        t.begin();
+    lab_test(seed, trace, 3, false, false, |t| async move {
         t.check_one_leader().await?;
         t.sleep(ms(50)).await;
         let term1 = t.check_terms()?;
@@ -41,14 +53,12 @@ fn initial_election_2a(seed: u64, trace: TraceMode) -> Outcome {
             return Err(format!("term changed from {term1} to {term2} even though there were no failures"));
         }
         t.check_one_leader().await?;
-        t.end()
+        Ok(())
     })
 }
 
 fn re_election_2a(seed: u64, trace: TraceMode) -> Outcome {
-    run(seed, trace, |h| async move {
-        let t = Tester::new(&h, 3, false, false);
-        t.begin();
+    lab_test(seed, trace, 3, false, false, |t| async move {
         let leader1 = t.check_one_leader().await?;
         t.disconnect(leader1);
         t.check_one_leader().await?;
@@ -62,15 +72,13 @@ fn re_election_2a(seed: u64, trace: TraceMode) -> Outcome {
         t.check_one_leader().await?;
         t.connect(leader2);
         t.check_one_leader().await?;
-        t.end()
+        Ok(())
     })
 }
 
 fn many_elections_2a(seed: u64, trace: TraceMode) -> Outcome {
-    run(seed, trace, |h| async move {
-        let n = 7;
-        let t = Tester::new(&h, n, false, false);
-        t.begin();
+    lab_test(seed, trace, 7, false, false, |t| async move {
+        let n = t.n;
         t.check_one_leader().await?;
         for _ in 1..10 {
             let picks: Vec<usize> = (0..3).map(|_| t.rand(n as u64) as usize).collect();
@@ -83,16 +91,14 @@ fn many_elections_2a(seed: u64, trace: TraceMode) -> Outcome {
             }
         }
         t.check_one_leader().await?;
-        t.end()
+        Ok(())
     })
 }
 
 // ----- 2B -----
 
 fn basic_agree_2b(seed: u64, trace: TraceMode) -> Outcome {
-    run(seed, trace, |h| async move {
-        let t = Tester::new(&h, 3, false, false);
-        t.begin();
+    lab_test(seed, trace, 3, false, false, |t| async move {
         for index in 1..=3u64 {
             let (nd, _) = t.n_committed(index)?;
             if nd > 0 {
@@ -103,17 +109,15 @@ fn basic_agree_2b(seed: u64, trace: TraceMode) -> Outcome {
                 return Err(format!("got index {xindex} but expected {index}"));
             }
         }
-        t.end()
+        Ok(())
     })
 }
 
 /// Each command should be sent to each peer about once: the bound is the
 /// lab's, re-derived for our encoding (servers x total command bytes + 50000).
 fn rpc_bytes_2b(seed: u64, trace: TraceMode) -> Outcome {
-    run(seed, trace, |h| async move {
-        let n = 3;
-        let t = Tester::new(&h, n, false, false);
-        t.begin();
+    lab_test(seed, trace, 3, false, false, |t| async move {
+        let n = t.n;
         t.one(int(99), n, false).await?;
         let bytes0 = t.bytes_total();
         let mut sent = 0u64;
@@ -134,15 +138,13 @@ fn rpc_bytes_2b(seed: u64, trace: TraceMode) -> Outcome {
         if got > expected + 50_000 {
             return Err(format!("too many RPC bytes; got {got}, expected {expected}"));
         }
-        t.end()
+        Ok(())
     })
 }
 
 fn follower_failure_2b(seed: u64, trace: TraceMode) -> Outcome {
-    run(seed, trace, |h| async move {
-        let n = 3;
-        let t = Tester::new(&h, n, false, false);
-        t.begin();
+    lab_test(seed, trace, 3, false, false, |t| async move {
+        let n = t.n;
         t.one(int(101), n, false).await?;
         let leader1 = t.check_one_leader().await?;
         t.disconnect((leader1 + 1) % n);
@@ -163,15 +165,13 @@ fn follower_failure_2b(seed: u64, trace: TraceMode) -> Outcome {
         if nd > 0 {
             return Err(format!("{nd} committed but no majority"));
         }
-        t.end()
+        Ok(())
     })
 }
 
 fn leader_failure_2b(seed: u64, trace: TraceMode) -> Outcome {
-    run(seed, trace, |h| async move {
-        let n = 3;
-        let t = Tester::new(&h, n, false, false);
-        t.begin();
+    lab_test(seed, trace, 3, false, false, |t| async move {
+        let n = t.n;
         t.one(int(101), n, false).await?;
         let leader1 = t.check_one_leader().await?;
         t.disconnect(leader1);
@@ -188,15 +188,13 @@ fn leader_failure_2b(seed: u64, trace: TraceMode) -> Outcome {
         if nd > 0 {
             return Err(format!("{nd} committed but no majority"));
         }
-        t.end()
+        Ok(())
     })
 }
 
 fn fail_agree_2b(seed: u64, trace: TraceMode) -> Outcome {
-    run(seed, trace, |h| async move {
-        let n = 3;
-        let t = Tester::new(&h, n, false, false);
-        t.begin();
+    lab_test(seed, trace, 3, false, false, |t| async move {
+        let n = t.n;
         t.one(int(101), n, false).await?;
         let leader = t.check_one_leader().await?;
         t.disconnect((leader + 1) % n);
@@ -209,15 +207,13 @@ fn fail_agree_2b(seed: u64, trace: TraceMode) -> Outcome {
         t.one(int(106), n, true).await?;
         t.sleep(ELECTION_TIMEOUT).await;
         t.one(int(107), n, true).await?;
-        t.end()
+        Ok(())
     })
 }
 
 fn fail_no_agree_2b(seed: u64, trace: TraceMode) -> Outcome {
-    run(seed, trace, |h| async move {
-        let n = 5;
-        let t = Tester::new(&h, n, false, false);
-        t.begin();
+    lab_test(seed, trace, 5, false, false, |t| async move {
+        let n = t.n;
         t.one(int(10), n, false).await?;
         let leader = t.check_one_leader().await?;
         for k in 1..=3 {
@@ -245,15 +241,13 @@ fn fail_no_agree_2b(seed: u64, trace: TraceMode) -> Outcome {
             return Err(format!("unexpected index {index2}"));
         }
         t.one(int(1000), n, true).await?;
-        t.end()
+        Ok(())
     })
 }
 
 fn concurrent_starts_2b(seed: u64, trace: TraceMode) -> Outcome {
-    run(seed, trace, |h| async move {
-        let n = 3;
-        let t = Tester::new(&h, n, false, false);
-        t.begin();
+    lab_test(seed, trace, 3, false, false, |t| async move {
+        let n = t.n;
         let mut success = false;
         'tries: for attempt in 0..5 {
             if attempt > 0 {
@@ -295,15 +289,13 @@ fn concurrent_starts_2b(seed: u64, trace: TraceMode) -> Outcome {
         if !success {
             return Err("term changed too often".into());
         }
-        t.end()
+        Ok(())
     })
 }
 
 fn rejoin_2b(seed: u64, trace: TraceMode) -> Outcome {
-    run(seed, trace, |h| async move {
-        let n = 3;
-        let t = Tester::new(&h, n, false, false);
-        t.begin();
+    lab_test(seed, trace, 3, false, false, |t| async move {
+        let n = t.n;
         t.one(int(101), n, true).await?;
         let leader1 = t.check_one_leader().await?;
         t.disconnect(leader1);
@@ -317,15 +309,13 @@ fn rejoin_2b(seed: u64, trace: TraceMode) -> Outcome {
         t.one(int(104), 2, true).await?;
         t.connect(leader2);
         t.one(int(105), n, true).await?;
-        t.end()
+        Ok(())
     })
 }
 
 fn backup_2b(seed: u64, trace: TraceMode) -> Outcome {
-    run(seed, trace, |h| async move {
-        let n = 5;
-        let t = Tester::new(&h, n, false, false);
-        t.begin();
+    lab_test(seed, trace, 5, false, false, |t| async move {
+        let n = t.n;
         t.one(t.rand_cmd(), n, true).await?;
         // Put the leader and one follower in a partition.
         let leader1 = t.check_one_leader().await?;
@@ -371,15 +361,13 @@ fn backup_2b(seed: u64, trace: TraceMode) -> Outcome {
             t.connect(i);
         }
         t.one(t.rand_cmd(), n, true).await?;
-        t.end()
+        Ok(())
     })
 }
 
 fn count_2b(seed: u64, trace: TraceMode) -> Outcome {
-    run(seed, trace, |h| async move {
-        let n = 3;
-        let t = Tester::new(&h, n, false, false);
-        t.begin();
+    lab_test(seed, trace, 3, false, false, |t| async move {
+        let n = t.n;
         t.check_one_leader().await?;
         let total1 = t.rpc_total();
         if !(1..=30).contains(&total1) {
@@ -445,17 +433,15 @@ fn count_2b(seed: u64, trace: TraceMode) -> Outcome {
         if total3 - total2 > 3 * 20 {
             return Err(format!("too many RPCs ({}) for 1 second of idleness", total3 - total2));
         }
-        t.end()
+        Ok(())
     })
 }
 
 // ----- 2C -----
 
 fn persist1_2c(seed: u64, trace: TraceMode) -> Outcome {
-    run(seed, trace, |h| async move {
-        let n = 3;
-        let t = Tester::new(&h, n, false, false);
-        t.begin();
+    lab_test(seed, trace, 3, false, false, |t| async move {
+        let n = t.n;
         t.one(int(11), n, true).await?;
         // Crash and restart all.
         for i in 0..n {
@@ -483,15 +469,13 @@ fn persist1_2c(seed: u64, trace: TraceMode) -> Outcome {
         t.start1(i3);
         t.connect(i3);
         t.one(int(16), n, true).await?;
-        t.end()
+        Ok(())
     })
 }
 
 fn persist2_2c(seed: u64, trace: TraceMode) -> Outcome {
-    run(seed, trace, |h| async move {
-        let n = 5;
-        let t = Tester::new(&h, n, false, false);
-        t.begin();
+    lab_test(seed, trace, 5, false, false, |t| async move {
+        let n = t.n;
         let mut index = 1;
         for _ in 0..5 {
             t.one(int(10 + index), n, true).await?;
@@ -517,15 +501,13 @@ fn persist2_2c(seed: u64, trace: TraceMode) -> Outcome {
             t.connect(leader1);
         }
         t.one(int(1000), n, true).await?;
-        t.end()
+        Ok(())
     })
 }
 
 fn persist3_2c(seed: u64, trace: TraceMode) -> Outcome {
-    run(seed, trace, |h| async move {
-        let n = 3;
-        let t = Tester::new(&h, n, false, false);
-        t.begin();
+    lab_test(seed, trace, 3, false, false, |t| async move {
+        let n = t.n;
         t.one(int(101), 3, true).await?;
         let leader = t.check_one_leader().await?;
         t.disconnect((leader + 2) % n);
@@ -539,7 +521,7 @@ fn persist3_2c(seed: u64, trace: TraceMode) -> Outcome {
         t.start1((leader + 1) % n);
         t.connect((leader + 1) % n);
         t.one(int(104), n, true).await?;
-        t.end()
+        Ok(())
     })
 }
 
@@ -554,10 +536,8 @@ fn figure_8_pause(t: &Tester) -> sim::Nanos {
 }
 
 fn figure_8_2c(seed: u64, trace: TraceMode) -> Outcome {
-    run(seed, trace, |h| async move {
-        let n = 5;
-        let t = Tester::new(&h, n, false, false);
-        t.begin();
+    lab_test(seed, trace, 5, false, false, |t| async move {
+        let n = t.n;
         t.one(t.rand_cmd(), 1, true).await?;
         let mut nup = n;
         for _ in 0..1000 {
@@ -588,7 +568,7 @@ fn figure_8_2c(seed: u64, trace: TraceMode) -> Outcome {
             }
         }
         t.one(t.rand_cmd(), n, true).await?;
-        t.end()
+        Ok(())
     })
 }
 
@@ -602,10 +582,8 @@ fn spawn_one(t: &Rc<Tester>, name: String, cmd: Cmd, expected: usize) -> sim::Jo
 }
 
 fn unreliable_agree_2c(seed: u64, trace: TraceMode) -> Outcome {
-    run(seed, trace, |h| async move {
-        let n = 5;
-        let t = Tester::new(&h, n, true, false);
-        t.begin();
+    lab_test(seed, trace, 5, true, false, |t| async move {
+        let n = t.n;
         let mut helpers = Vec::new();
         for iters in 1..50i64 {
             for j in 0..4 {
@@ -618,15 +596,13 @@ fn unreliable_agree_2c(seed: u64, trace: TraceMode) -> Outcome {
             helper.await;
         }
         t.one(int(100), n, true).await?;
-        t.end()
+        Ok(())
     })
 }
 
 fn figure_8_unreliable_2c(seed: u64, trace: TraceMode) -> Outcome {
-    run(seed, trace, |h| async move {
-        let n = 5;
-        let t = Tester::new(&h, n, true, false);
-        t.begin();
+    lab_test(seed, trace, 5, true, false, |t| async move {
+        let n = t.n;
         let small = |t: &Tester| Cmd::Int(t.rand(10_000) as i64);
         t.one(small(&t), 1, true).await?;
         let mut nup = n;
@@ -662,7 +638,7 @@ fn figure_8_unreliable_2c(seed: u64, trace: TraceMode) -> Outcome {
             }
         }
         t.one(small(&t), n, true).await?;
-        t.end()
+        Ok(())
     })
 }
 
@@ -706,10 +682,8 @@ async fn churn_client(t: Rc<Tester>, me: u64, stop: Rc<std::cell::Cell<bool>>) -
 }
 
 fn churn(seed: u64, trace: TraceMode, unreliable: bool) -> Outcome {
-    run(seed, trace, move |h| async move {
-        let n = 5;
-        let t = Tester::new(&h, n, unreliable, false);
-        t.begin();
+    lab_test(seed, trace, 5, unreliable, false, move |t| async move {
+        let n = t.n;
         let stop = Rc::new(std::cell::Cell::new(false));
         let clients: Vec<_> = (0..3)
             .map(|me| t.h.spawn(format!("churn-client-{me}"), churn_client(t.clone(), me, stop.clone())))
@@ -764,7 +738,7 @@ fn churn(seed: u64, trace: TraceMode, unreliable: bool) -> Outcome {
                 return Err(format!("didn't find a value {v} that a client saw committed"));
             }
         }
-        t.end()
+        Ok(())
     })
 }
 
@@ -782,10 +756,8 @@ fn unreliable_churn_2c(seed: u64, trace: TraceMode) -> Outcome {
 /// victim), a burst of Starts that crosses a snapshot, agreement, the raft
 /// state bound, and the victim's return (which may need InstallSnapshot).
 fn snap_common(seed: u64, trace: TraceMode, disconnect: bool, reliable: bool, crash: bool) -> Outcome {
-    run(seed, trace, move |h| async move {
-        let servers = 3;
-        let t = Tester::new(&h, servers, !reliable, true);
-        t.begin();
+    lab_test(seed, trace, 3, !reliable, true, move |t| async move {
+        let servers = t.n;
         t.one(t.rand_cmd(), servers, true).await?;
         let mut leader1 = t.check_one_leader().await?;
         for i in 0..30 {
@@ -831,7 +803,7 @@ fn snap_common(seed: u64, trace: TraceMode, disconnect: bool, reliable: bool, cr
                 leader1 = t.check_one_leader().await?;
             }
         }
-        t.end()
+        Ok(())
     })
 }
 
@@ -856,10 +828,8 @@ fn snapshot_install_uncrash_2d(seed: u64, trace: TraceMode) -> Outcome {
 }
 
 fn snapshot_all_crash_2d(seed: u64, trace: TraceMode) -> Outcome {
-    run(seed, trace, |h| async move {
-        let servers = 3;
-        let t = Tester::new(&h, servers, false, true);
-        t.begin();
+    lab_test(seed, trace, 3, false, true, |t| async move {
+        let servers = t.n;
         t.one(t.rand_cmd(), servers, true).await?;
         for _ in 0..5 {
             // Perhaps enough to get a snapshot.
@@ -882,7 +852,7 @@ fn snapshot_all_crash_2d(seed: u64, trace: TraceMode) -> Outcome {
                 return Err(format!("index decreased from {index1} to {index2}"));
             }
         }
-        t.end()
+        Ok(())
     })
 }
 
