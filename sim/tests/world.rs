@@ -156,3 +156,21 @@ fn every_fault_kind_is_logged_and_folded_into_the_trace() {
         assert_eq!(logged, base_logged + 1, "{name}: one fault-log entry");
     }
 }
+
+#[test]
+fn timeout_gives_the_value_or_none_at_the_deadline() {
+    let sim = Sim::<Quiet>::new(SimConfig::new(1));
+    let h = sim.handle();
+    let (fast, slow, at) = sim
+        .run(async move {
+            let fast = h.timeout(ms(50), async { 7 }).await;
+            let h2 = h.clone();
+            let start = h.now();
+            let slow = h.timeout(ms(50), async move { h2.sleep(secs(10)).await }).await;
+            (fast, slow, h.now() - start)
+        })
+        .unwrap();
+    assert_eq!(fast, Some(7));
+    assert_eq!(slow, None);
+    assert_eq!(at, ms(50), "the timeout fires exactly at its deadline");
+}
