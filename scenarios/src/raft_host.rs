@@ -135,7 +135,7 @@ impl Applier {
                 if (index + 1) % SNAPSHOT_INTERVAL != 0 {
                     return Ok(None);
                 }
-                let history: Vec<Option<Cmd>> = self.logs[i][..=index as usize].to_vec();
+                let history: &[Option<Cmd>] = &self.logs[i][..=index as usize];
                 let data = bincode::serde::encode_to_vec((index, history), bincode::config::standard())
                     .expect("snapshots encode");
                 Ok(Some((index, data)))
