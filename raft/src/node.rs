@@ -50,6 +50,18 @@ pub enum Role {
     Leader,
 }
 
+/// How the leader sends to one follower (etcd's raft calls this Progress).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Replication {
+    /// Where the follower's log matches is not known: one AppendEntries at a
+    /// time (`waiting` while it is out), and next_index moves only on answers.
+    /// Heartbeats still go out, so a lost probe is retried.
+    Probe { waiting: bool },
+    /// The follower matches: entries are pipelined, and next_index advances
+    /// as they are sent.
+    Replicate,
+}
+
 /// Something for the service to apply, in log order, each exactly once.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Apply {
@@ -100,6 +112,7 @@ pub struct Raft {
     votes: Vec<bool>,
     next_index: Vec<u64>,
     match_index: Vec<u64>,
+    replication: Vec<Replication>,
     /// The last term this node led (at most one leadership per term).
     led_term: Option<u64>,
     /// The latest snapshot, sent to followers that lag behind it.
@@ -138,6 +151,7 @@ impl Raft {
             heartbeat_due_ms: 0,
             votes: vec![false; n],
             next_index: vec![1; n],
+            replication: vec![Replication::Probe { waiting: false }; n],
             match_index: vec![0; n],
             led_term: None,
             snapshot_data: snapshot.to_vec(),
@@ -206,7 +220,7 @@ impl Raft {
 
     /// Appends a command if this node is the leader: (index, term). The new
     /// entry goes to the followers at once.
-    pub fn start(&mut self, command: Vec<u8>, now_ms: u64) -> Option<(u64, u64)> {
+    pub fn start(&mut self, command: Vec<u8>) -> Option<(u64, u64)> {
         if self.role != Role::Leader {
             return None;
         }
@@ -218,7 +232,7 @@ impl Raft {
         if self.config.peers == 1 {
             self.advance_commit();
         }
-        self.broadcast_append(now_ms);
+        self.replicate_new_entries();
         Some((index, term))
     }
 
@@ -310,6 +324,7 @@ impl Raft {
         self.role = Role::Leader;
         let next = self.log.last_index() + 1;
         self.next_index.fill(next);
+        self.replication.fill(Replication::Probe { waiting: false });
         self.match_index.fill(0);
         self.match_index[self.config.id] = self.log.last_index();
         debug!(term = self.hard.term, "leader");
@@ -327,11 +342,25 @@ impl Raft {
     fn broadcast_append(&mut self, now_ms: u64) {
         self.heartbeat_due_ms = now_ms + self.config.heartbeat_interval_ms;
         for peer in self.others() {
-            self.send_append(peer);
+            self.send_append(peer, true);
         }
     }
 
-    fn send_append(&mut self, peer: usize) {
+    /// New entries, to the followers that are not being probed.
+    fn replicate_new_entries(&mut self) {
+        for peer in self.others() {
+            self.send_append(peer, false);
+        }
+    }
+
+    /// Sends what `peer` lacks. A heartbeat goes even to a follower with a
+    /// probe outstanding; anything else waits for the probe's answer.
+    fn send_append(&mut self, peer: usize, heartbeat: bool) {
+        match self.replication[peer] {
+            Replication::Probe { waiting: true } if !heartbeat => return,
+            Replication::Probe { .. } => self.replication[peer] = Replication::Probe { waiting: true },
+            Replication::Replicate => {}
+        }
         let next = self.next_index[peer];
         if next <= self.log.snapshot_index() {
             self.output.messages.push((
@@ -349,8 +378,10 @@ impl Raft {
         let prev_log_index = next - 1;
         let prev_log_term = self.log.term_at(prev_log_index).expect("prev is the snapshot or in the log");
         let entries = self.log.entries_from(next, self.config.max_entries_per_append);
-        // Pipelining: assume the entries arrive; a rejection resets this.
-        self.next_index[peer] = next + entries.len() as u64;
+        if self.replication[peer] == Replication::Replicate {
+            // Pipelining: assume the entries arrive; a rejection resets this.
+            self.next_index[peer] = next + entries.len() as u64;
+        }
         self.output.messages.push((
             peer,
             Request::AppendEntries {
@@ -514,9 +545,10 @@ impl Raft {
                         self.match_index[from] = m;
                         self.advance_commit();
                     }
+                    self.replication[from] = Replication::Replicate;
                     self.next_index[from] = self.next_index[from].max(m + 1);
                     if self.next_index[from] <= self.log.last_index() {
-                        self.send_append(from); // keep catching up at once
+                        self.send_append(from, false); // keep catching up at once
                     }
                 } else if let Some(c) = conflict {
                     let next = match c.term.and_then(|t| self.log.last_index_of_term(t)) {
@@ -524,7 +556,8 @@ impl Raft {
                         None => c.first_index,
                     };
                     self.next_index[from] = next.min(c.log_len + 1).max(self.match_index[from] + 1).max(1);
-                    self.send_append(from);
+                    self.replication[from] = Replication::Probe { waiting: false };
+                    self.send_append(from, false);
                 }
             }
             Response::InstallSnapshot { last_included_index, .. } => {
@@ -536,8 +569,9 @@ impl Raft {
                     self.advance_commit();
                 }
                 self.next_index[from] = self.next_index[from].max(last_included_index + 1);
+                self.replication[from] = Replication::Replicate;
                 if self.next_index[from] <= self.log.last_index() {
-                    self.send_append(from);
+                    self.send_append(from, false);
                 }
             }
         }

@@ -117,7 +117,7 @@ fn a_majority_of_votes_makes_a_leader_that_heartbeats() {
 fn a_vote_goes_only_to_a_candidate_with_an_up_to_date_log() {
     let mut c = Cluster::new(3);
     c.elect(0);
-    c.nodes[0].start(b"x".to_vec(), c.now_ms).unwrap();
+    c.nodes[0].start(b"x".to_vec()).unwrap();
     c.drain(0);
     c.deliver_all(&[2]); // node 2 misses the entry
     let stale = Request::RequestVote { term: 2, candidate: 2, last_log_index: 0, last_log_term: 0 };
@@ -128,14 +128,14 @@ fn a_vote_goes_only_to_a_candidate_with_an_up_to_date_log() {
 fn a_command_is_replicated_at_once_committed_and_applied_in_order() {
     let mut c = Cluster::new(3);
     c.elect(0);
-    let (index, term) = c.nodes[0].start(b"a".to_vec(), c.now_ms).unwrap();
+    let (index, term) = c.nodes[0].start(b"a".to_vec()).unwrap();
     assert_eq!((index, term), (1, 1));
     let out = c.drain(0);
     assert!(out.persist.is_some(), "the leader persists its new entry before sending it");
     let sent =
         out.messages.iter().filter(|(_, r)| matches!(r, Request::AppendEntries { entries, .. } if entries.len() == 1));
     assert_eq!(sent.count(), 2, "the new entry goes to followers at once, not at the next heartbeat");
-    c.nodes[0].start(b"b".to_vec(), c.now_ms).unwrap();
+    c.nodes[0].start(b"b".to_vec()).unwrap();
     c.drain(0);
     c.deliver_all(&[]);
     assert_eq!(c.nodes[0].commit_index(), 2);
@@ -147,7 +147,7 @@ fn a_command_is_replicated_at_once_committed_and_applied_in_order() {
     for i in 1..3 {
         assert_eq!(c.applied_commands(i), vec![(1, b"a".to_vec()), (2, b"b".to_vec())], "follower {i}");
     }
-    assert!(c.nodes[1].start(b"c".to_vec(), c.now_ms).is_none(), "followers refuse commands");
+    assert!(c.nodes[1].start(b"c".to_vec()).is_none(), "followers refuse commands");
 }
 
 #[test]
@@ -208,53 +208,65 @@ fn a_rejection_backs_up_a_whole_term_per_round_trip() {
     assert_eq!(follower.commit_index(), 2);
 }
 
+/// The AppendEntries `leader` sends to `peer` in its next output.
+fn next_append_to(c: &mut Cluster, leader: usize, peer: usize) -> (u64, u64, usize) {
+    let out = c.drain(leader);
+    c.in_flight.clear();
+    out.messages
+        .iter()
+        .find_map(|(to, r)| match r {
+            Request::AppendEntries { prev_log_index, prev_log_term, entries, .. } if *to == peer => {
+                Some((*prev_log_index, *prev_log_term, entries.len()))
+            }
+            _ => None,
+        })
+        .expect("an AppendEntries to the peer")
+}
+
 #[test]
 fn a_leader_uses_the_conflict_to_skip_the_term() {
     let mut c = Cluster::new(3);
     c.elect(0);
     for k in 0..3u8 {
-        c.nodes[0].start(vec![k], c.now_ms).unwrap();
+        c.nodes[0].start(vec![k]).unwrap();
     }
     c.drain(0);
     c.deliver_all(&[]);
-    // Node 0, cut off, appends 10 entries of term 1 that nobody else gets.
-    for k in 0..10u8 {
-        c.nodes[0].start(vec![100 + k], c.now_ms).unwrap();
+    // Node 1 leads term 2 and appends 5 entries with node 2 only.
+    c.elect(1);
+    for k in 0..5u8 {
+        c.nodes[1].start(vec![10 + k]).unwrap();
     }
-    c.drain(0);
+    c.drain(1);
+    c.deliver_all(&[0]);
+    // Node 0 says: my entry at prev is of term 1, whose run starts at 2.
+    let conflict = raft::Conflict { term: Some(1), first_index: 2, log_len: 13 };
+    let reject = Response::AppendEntries { term: 2, match_index: None, conflict: Some(conflict) };
+    c.nodes[1].handle_response(0, reject.clone(), c.now_ms);
+    let (prev, prev_term, sent) = next_append_to(&mut c, 1, 0);
+    assert_eq!((prev, prev_term, sent), (3, 1, 5), "skip to the leader's last entry of term 1, in one round trip");
+    // A stale answer claiming a log shorter than node 0 is known to match
+    // (index 3, from its term-2 heartbeat) does not move next_index back.
+    let short = raft::Conflict { term: None, first_index: 3, log_len: 2 };
+    c.nodes[1].handle_response(
+        0,
+        Response::AppendEntries { term: 2, match_index: None, conflict: Some(short) },
+        c.now_ms,
+    );
+    let (prev, _, sent) = next_append_to(&mut c, 1, 0);
+    assert_eq!((prev, sent), (3, 5), "never below the known match");
+    // While that probe is out, a new command is not sent to node 0 ...
+    c.nodes[1].start(b"x".to_vec()).unwrap();
+    let out = c.drain(1);
     c.in_flight.clear();
-    // Node 1 leads term 2 with node 2 and appends one entry.
-    c.now_ms += 1000;
-    c.nodes[1].tick(c.now_ms);
+    assert!(out.messages.iter().all(|(to, _)| *to != 0), "one probe at a time to a follower being probed");
+    // ... and once it matches, entries are pipelined again.
+    c.nodes[1].handle_response(0, Response::AppendEntries { term: 2, match_index: Some(9), conflict: None }, c.now_ms);
     c.drain(1);
-    c.deliver_all(&[0]);
-    assert_eq!(c.nodes[1].role(), Role::Leader);
-    c.nodes[1].start(b"new".to_vec(), c.now_ms).unwrap();
-    c.drain(1);
-    c.deliver_all(&[0]);
-    // Node 0 reconnects: count the AppendEntries it gets until it matches.
-    c.now_ms += 100;
-    c.nodes[1].tick(c.now_ms);
-    c.drain(1);
-    let mut appends_to_0 = 0;
-    while !c.in_flight.is_empty() {
-        let batch = std::mem::take(&mut c.in_flight);
-        for (from, to, req) in batch {
-            appends_to_0 += usize::from(to == 0 && matches!(req, Request::AppendEntries { .. }));
-            let resp = c.nodes[to].handle_request(from, req, c.now_ms);
-            c.drain(to);
-            c.nodes[from].handle_response(to, resp, c.now_ms);
-            c.drain(from);
-        }
-    }
-    assert_eq!(c.nodes[0].last_log_index(), 4, "the ten divergent entries are gone");
-    assert_eq!(appends_to_0, 2, "one rejection skips the whole divergent run of term 1");
-    c.now_ms += 100;
-    c.nodes[1].tick(c.now_ms);
-    c.drain(1);
-    c.deliver_all(&[]);
-    let applied = c.applied_commands(0);
-    assert_eq!(applied.last(), Some(&(4, b"new".to_vec())), "node 0 applies the new leader's entry");
+    c.in_flight.clear();
+    c.nodes[1].start(b"y".to_vec()).unwrap();
+    let (prev, _, sent) = next_append_to(&mut c, 1, 0);
+    assert_eq!((prev, sent), (9, 1), "after a match, a new entry goes at once");
 }
 
 #[test]
@@ -287,7 +299,7 @@ fn a_restart_restores_term_vote_and_log_and_resumes_after_the_snapshot() {
     let mut c = Cluster::new(3);
     c.elect(0);
     for k in 0..12u8 {
-        c.nodes[0].start(vec![k], c.now_ms).unwrap();
+        c.nodes[0].start(vec![k]).unwrap();
     }
     c.drain(0);
     c.deliver_all(&[]);
@@ -306,7 +318,7 @@ fn a_lagging_follower_gets_the_snapshot() {
     let mut c = Cluster::new(3);
     c.elect(0);
     for k in 0..20u8 {
-        c.nodes[0].start(vec![k], c.now_ms).unwrap();
+        c.nodes[0].start(vec![k]).unwrap();
         c.drain(0);
         c.deliver_all(&[2]);
     }

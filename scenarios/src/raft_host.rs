@@ -193,7 +193,7 @@ impl RaftNode {
         if !self.raft.state().1 {
             return None; // not the leader: nothing to encode or do
         }
-        let r = self.raft.start(cmd.encode(), now_ms(ctx));
+        let r = self.raft.start(cmd.encode());
         self.flush(ctx);
         r
     }
