@@ -8,6 +8,10 @@ use scenarios::{find, matching, replay_command, runner};
 use std::io::Write;
 use std::process::ExitCode;
 
+/// Simulations and the checker allocate many small, short-lived objects.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[derive(Parser)]
 #[command(name = "labsim", about = "Deterministic simulation lab for Raft, kvraft and shardkv", version)]
 struct Cli {

@@ -3,6 +3,9 @@
 //! 1 ms link latency, until 1,000,000 messages (requests plus replies) have
 //! been delivered.
 
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use sim::{ms, secs, Addr, CallId, Ctx, Latency, Node, ReplyToken, RpcError, Sim, SimConfig};
 use std::cell::Cell;

@@ -2,6 +2,9 @@
 //! (parsing included), and the two slowest files alone. Also prints each
 //! file's time from one pass, slowest first, to show the per-file maximum.
 
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use criterion::{criterion_group, criterion_main, Criterion};
 use sim::linearizability::parse::{read_jepsen, read_kv};
 use sim::linearizability::{check, CheckOptions, KvModel, RegisterModel};

@@ -66,15 +66,22 @@ fn op_word(i: usize) -> u64 {
     z ^ (z >> 31)
 }
 
-/// The linked list of entries of one part.
-struct Entries {
-    /// For each entry: the local operation index.
-    op: Vec<u32>,
-    is_call: Vec<bool>,
+/// One call or return in the linked list.
+#[derive(Clone, Copy)]
+struct Entry {
+    /// The local operation index.
+    op: u32,
+    is_call: bool,
     /// For a call entry: its return entry, or NONE when pending.
-    matching_return: Vec<u32>,
-    next: Vec<u32>,
-    prev: Vec<u32>,
+    matching_return: u32,
+    next: u32,
+    prev: u32,
+}
+
+/// The linked list of entries of one part, in time order, with a sentinel
+/// head at the end of `list`.
+struct Entries {
+    list: Vec<Entry>,
     head: u32,
 }
 
@@ -90,49 +97,68 @@ impl Entries {
         }
         // Calls sort before returns at equal times; ties otherwise by index.
         order.sort_unstable();
-        let n = order.len();
-        let head = n as u32;
-        let mut entries = Entries {
-            op: order.iter().map(|e| e.2).collect(),
-            is_call: order.iter().map(|e| e.1 == 0).collect(),
-            matching_return: vec![NONE; n],
-            next: (1..=n as u32).map(|i| if i as usize == n { NONE } else { i }).collect(),
-            prev: (0..n as u32).map(|i| if i == 0 { head } else { i - 1 }).collect(),
-            head,
-        };
-        entries.next.push(if n == 0 { NONE } else { 0 });
-        entries.prev.push(NONE);
+        let n = order.len() as u32;
+        let head = n;
+        let mut list: Vec<Entry> = order
+            .iter()
+            .enumerate()
+            .map(|(e, &(_, kind, op))| {
+                let e = e as u32;
+                Entry {
+                    op,
+                    is_call: kind == 0,
+                    matching_return: NONE,
+                    next: if e + 1 == n { NONE } else { e + 1 },
+                    prev: if e == 0 { head } else { e - 1 },
+                }
+            })
+            .collect();
+        list.push(Entry {
+            op: NONE,
+            is_call: false,
+            matching_return: NONE,
+            next: if n == 0 { NONE } else { 0 },
+            prev: NONE,
+        });
         let mut call_entry = vec![NONE; ops.len()];
         for (e, &(_, kind, op)) in order.iter().enumerate() {
             if kind == 0 {
                 call_entry[op as usize] = e as u32;
             } else {
-                entries.matching_return[call_entry[op as usize] as usize] = e as u32;
+                list[call_entry[op as usize] as usize].matching_return = e as u32;
             }
         }
-        entries
+        Entries { list, head }
+    }
+
+    fn get(&self, e: u32) -> Entry {
+        self.list[e as usize]
+    }
+
+    fn first(&self) -> u32 {
+        self.list[self.head as usize].next
     }
 
     fn unlink(&mut self, e: u32) {
-        let (p, n) = (self.prev[e as usize], self.next[e as usize]);
-        self.next[p as usize] = n;
-        if n != NONE {
-            self.prev[n as usize] = p;
+        let Entry { prev, next, .. } = self.list[e as usize];
+        self.list[prev as usize].next = next;
+        if next != NONE {
+            self.list[next as usize].prev = prev;
         }
     }
 
     fn relink(&mut self, e: u32) {
-        let (p, n) = (self.prev[e as usize], self.next[e as usize]);
-        self.next[p as usize] = e;
-        if n != NONE {
-            self.prev[n as usize] = e;
+        let Entry { prev, next, .. } = self.list[e as usize];
+        self.list[prev as usize].next = e;
+        if next != NONE {
+            self.list[next as usize].prev = e;
         }
     }
 
     /// Takes a call entry and its return out of the list.
     fn lift(&mut self, call: u32) {
         self.unlink(call);
-        let ret = self.matching_return[call as usize];
+        let ret = self.list[call as usize].matching_return;
         if ret != NONE {
             self.unlink(ret);
         }
@@ -140,7 +166,7 @@ impl Entries {
 
     /// Undoes `lift`, in reverse order.
     fn unlift(&mut self, call: u32) {
-        let ret = self.matching_return[call as usize];
+        let ret = self.list[call as usize].matching_return;
         if ret != NONE {
             self.relink(ret);
         }
@@ -250,7 +276,7 @@ impl<'h, M: Model> PartSearch<'h, M> {
             memo: Memo::for_words(words),
             stack: Vec::new(),
             longest: Vec::new(),
-            entry: entries.next[entries.head as usize],
+            entry: entries.first(),
             entries,
             ops,
         }
@@ -286,8 +312,9 @@ impl<'h, M: Model> PartSearch<'h, M> {
             taken += 1;
             let entry = self.entry;
             assert!(entry != NONE, "a completed operation's return entry is always ahead of the walk");
-            let op = self.entries.op[entry as usize] as usize;
-            if self.entries.is_call[entry as usize] {
+            let node = self.entries.get(entry);
+            let op = node.op as usize;
+            if node.is_call {
                 let operation = self.ops[op];
                 let next_id = self.transition(model, op);
                 // A pending operation that would leave the state as it is
@@ -307,15 +334,14 @@ impl<'h, M: Model> PartSearch<'h, M> {
                             self.remaining_completed -= 1;
                         }
                         if self.stack.len() > self.longest.len() {
-                            self.longest =
-                                self.stack.iter().map(|(e, _)| self.entries.op[*e as usize] as usize).collect();
+                            self.longest = self.stack.iter().map(|(e, _)| self.entries.get(*e).op as usize).collect();
                         }
-                        self.entry = self.entries.next[self.entries.head as usize];
+                        self.entry = self.entries.first();
                         continue;
                     }
                     self.bits.flip(op);
                 }
-                self.entry = self.entries.next[entry as usize];
+                self.entry = node.next;
             } else {
                 // A return: nothing more can be linearized before it. Backtrack.
                 let Some((call, previous)) = self.stack.pop() else {
@@ -326,7 +352,7 @@ impl<'h, M: Model> PartSearch<'h, M> {
                         longest_prefix: longest,
                     });
                 };
-                let undone = self.entries.op[call as usize] as usize;
+                let undone = self.entries.get(call).op as usize;
                 self.bits.flip(undone);
                 self.bits_hash ^= op_word(undone);
                 self.state = previous;
@@ -334,7 +360,7 @@ impl<'h, M: Model> PartSearch<'h, M> {
                 if self.ops[undone].ret.is_some() {
                     self.remaining_completed += 1;
                 }
-                self.entry = self.entries.next[call as usize];
+                self.entry = self.entries.get(call).next;
             }
         }
         *used += taken;
