@@ -12,7 +12,9 @@ fn labsim(args: &[&str]) -> (i32, String, String) {
 }
 
 fn testdata(file: &str) -> String {
-    format!("{}/../../shared/testdata/porcupine/{file}", env!("CARGO_MANIFEST_DIR"))
+    let dir = std::env::var("PORCUPINE_TESTDATA")
+        .unwrap_or_else(|_| format!("{}/../../shared/testdata/porcupine", env!("CARGO_MANIFEST_DIR")));
+    format!("{dir}/{file}")
 }
 
 #[test]
