@@ -113,6 +113,11 @@ struct CallRecord<M> {
     server_incarnation: u32,
     long_reordering: bool,
     dispatched_at: Option<Nanos>,
+    /// The server answered (the outcome is scheduled).
+    answered: bool,
+    /// The handler returned without answering: the server's `pending` set
+    /// holds the call until it is answered or the server is seen dead.
+    deferred: bool,
     waiter: Waiter<M>,
 }
 
@@ -692,6 +697,8 @@ impl<N: Node> World<N> {
             server_incarnation: slot.incarnation,
             long_reordering: self.net.long_reordering,
             dispatched_at: None,
+            answered: false,
+            deferred: false,
             waiter,
         };
         let is_task_call = matches!(record.waiter, Waiter::Task(_));
@@ -718,6 +725,8 @@ impl<N: Node> World<N> {
                         server_incarnation: self.servers[index].incarnation,
                         long_reordering: self.net.long_reordering,
                         dispatched_at: None,
+                        answered: false,
+                        deferred: false,
                         waiter: if is_task_call { Waiter::Discard } else { Waiter::Node },
                     };
                     let dup = self.calls.insert(duplicate);
@@ -748,9 +757,13 @@ impl<N: Node> World<N> {
     /// A node answers a request (labrpc: the handler returned).
     fn reply(&mut self, token: ReplyToken, msg: N::Msg) {
         let call = token.call;
-        let Some(record) = self.calls.get(call) else { return };
+        let Some(record) = self.calls.get_mut(call) else { return };
+        record.answered = true;
+        let record = self.calls.get(call).expect("just updated");
         let (server, long_reordering, caller) = (record.server, record.long_reordering, record.caller);
-        self.servers[server].pending.remove(&call);
+        if record.deferred {
+            self.servers[server].pending.remove(&call);
+        }
         if self.server_is_dead_for(record) {
             // The handler ran, but its server died or the end was disabled:
             // labrpc replies false so that no superseded state is reported.
@@ -873,12 +886,18 @@ impl<N: Node> World<N> {
         }
         let link_enabled = self.links[caller.0 as usize][server].enabled;
         self.calls.get_mut(call).expect("checked above").dispatched_at = Some(self.now);
-        let slot = &mut self.servers[server];
-        slot.dispatched += 1;
-        slot.pending.insert(call);
+        self.servers[server].dispatched += 1;
         self.in_node(server, |node, ctx| node.on_request(ctx, caller, ReplyToken { call }, msg));
-        if !link_enabled && self.servers[server].pending.contains(&call) {
-            self.schedule_dead_poll(call);
+        // Most handlers answer at once; only a deferred answer needs the
+        // server's pending set, to fail the call if the server is seen dead.
+        if let Some(record) = self.calls.get_mut(call) {
+            if !record.answered {
+                record.deferred = true;
+                self.servers[server].pending.insert(call);
+                if !link_enabled {
+                    self.schedule_dead_poll(call);
+                }
+            }
         }
     }
 
