@@ -109,18 +109,21 @@ impl Log {
 
     /// Drops entries up to `index` (now in a snapshot with `term`). When the
     /// log does not reach `index` or disagrees at it, everything is dropped.
+    /// The encoding is rebuilt in place, reusing its buffers.
     pub fn compact_to(&mut self, index: u64, term: u64) {
         assert!(index > self.snapshot_index, "a snapshot moves forward");
-        let kept: Vec<Entry> = if self.term_at(index) == Some(term) {
-            self.entries.split_off((index - self.snapshot_index) as usize)
-        } else {
-            Vec::new()
-        };
-        *self = Log { snapshot_index: index, snapshot_term: term, ..Log::default() };
-        for e in kept {
-            self.append(e);
+        let drop =
+            if self.term_at(index) == Some(term) { (index - self.snapshot_index) as usize } else { self.entries.len() };
+        self.entries.drain(..drop);
+        self.snapshot_index = index;
+        self.snapshot_term = term;
+        self.encoded.clear();
+        self.offsets.clear();
+        for entry in &self.entries {
+            self.offsets.push(self.encoded.len());
+            encode_entry(entry, &mut self.encoded);
         }
-        self.mark_changed(0);
+        self.changed_from = Some(0);
     }
 
     /// Length of the encoded log section.
