@@ -856,6 +856,77 @@ fn snapshot_all_crash_2d(seed: u64, trace: TraceMode) -> Outcome {
     })
 }
 
+/// Beyond the lab: Figure 8 Unreliable's churn of leaders with duplicated
+/// requests, drifting timers, paused nodes and one-way partitions on top of
+/// labrpc's unreliable network. The same safety checks apply (the appliers,
+/// nCommitted), and the cluster must still agree at the end.
+fn figure_8_chaos(seed: u64, trace: TraceMode) -> Outcome {
+    lab_test(seed, trace, 5, true, false, |t| async move {
+        let n = t.n;
+        t.h.set_net_config(sim::NetConfig {
+            reliable: false,
+            long_delays: true,
+            duplicate_per_mille: 50,
+            ..sim::NetConfig::default()
+        });
+        for i in 0..n {
+            let ppm = t.rand(200_001) as i32 - 100_000; // within +-10%
+            t.h.set_timer_drift_ppm(t.servers[i], ppm);
+        }
+        t.one(Cmd::Int(t.rand(10_000) as i64), 1, true).await?;
+        let mut paused: Option<usize> = None;
+        let mut pauses = 0;
+        for iters in 0..1000 {
+            if iters == 200 {
+                t.set_long_reordering(true);
+            }
+            let mut leader = None;
+            for i in 0..n {
+                if t.start(i, &Cmd::Int(t.rand(10_000) as i64)).is_some_and(|(_, _, ok)| ok) {
+                    leader = Some(i);
+                }
+            }
+            t.sleep(figure_8_pause(&t)).await;
+            match t.rand(10) {
+                0 => {
+                    if let Some(p) = paused.take() {
+                        t.h.resume(t.servers[p]);
+                    } else if let Some(l) = leader {
+                        t.h.pause(t.servers[l]);
+                        paused = Some(l);
+                        pauses += 1;
+                    }
+                }
+                1 => {
+                    let (a, b) = (t.rand(n as u64) as usize, t.rand(n as u64) as usize);
+                    t.h.set_enabled(t.servers[a], t.servers[b], false); // one way
+                }
+                2 => {
+                    for i in 0..n {
+                        t.connect(i);
+                    }
+                }
+                3 if leader.is_some() => t.disconnect(leader.unwrap()),
+                _ => {}
+            }
+        }
+        if let Some(p) = paused {
+            t.h.resume(t.servers[p]);
+        }
+        t.set_long_reordering(false);
+        t.set_unreliable(false);
+        for i in 0..n {
+            t.connect(i);
+        }
+        t.one(Cmd::Int(t.rand(10_000) as i64), n, true).await?;
+        let stats = t.h.net_stats();
+        if stats.requests_duplicated == 0 || stats.replies_reordered == 0 || pauses == 0 {
+            return Err(format!("the faults did not all happen: {pauses} pauses, {stats:?}"));
+        }
+        Ok(())
+    })
+}
+
 pub fn scenarios() -> Vec<Scenario> {
     macro_rules! s {
         ($name:literal, $f:expr) => {
@@ -890,5 +961,6 @@ pub fn scenarios() -> Vec<Scenario> {
         s!("snapshot_install_crash_2d", snapshot_install_crash_2d),
         s!("snapshot_install_uncrash_2d", snapshot_install_uncrash_2d),
         s!("snapshot_all_crash_2d", snapshot_all_crash_2d),
+        s!("figure_8_chaos", figure_8_chaos),
     ]
 }

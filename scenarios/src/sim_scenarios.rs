@@ -502,15 +502,23 @@ fn fault_pause(seed: u64, trace: TraceMode) -> Outcome {
     })
 }
 
+/// A node whose clock runs 10% slow: its 1 s timer takes 1.1 s of virtual
+/// time, and the node's own clock reads 1 s more when it fires.
 fn fault_timer_drift(seed: u64, trace: TraceMode) -> Outcome {
     run(seed, trace, |h| async move {
         let (c, s) = setup(&h, 1);
         h.set_timer_drift_ppm(s[0], 100_000);
-        let t = h.now();
+        let local_start = h.with_node(s[0], |_, ctx| ctx.now()).expect("runs");
         h.call(c, s[0], EchoMsg::SetTimer { after_ms: 1000 }).await.map_err(|e| e.to_string())?;
-        h.sleep(secs(2)).await;
+        h.sleep(ms(1050)).await;
+        let early = h.with_node(s[0], |n, _| n.timer_fired_at.len()).expect("runs");
+        ensure!(early == 0, "a slow clock's 1 s timer has not fired after 1.05 s");
+        h.sleep(ms(60)).await;
         let fired = h.with_node(s[0], |n, _| n.timer_fired_at.clone()).expect("runs");
-        ensure!(fired == vec![t + ms(1100)], "a 1 s timer on a +10% clock fires at 1.1 s: {fired:?}");
+        ensure!(
+            fired == vec![local_start + ms(1000)],
+            "fired at the node's own 1 s mark: {fired:?} from {local_start}"
+        );
         let logged = h.with_world(|w| w.fault_log().iter().any(|(_, f)| matches!(f, Fault::TimerDrift { .. })));
         ensure!(logged, "drift is in the fault log");
         Ok(())

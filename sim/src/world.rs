@@ -267,7 +267,8 @@ struct ServerSlot<N: Node> {
     persister: Persister,
     paused: bool,
     parked: Vec<EventKind<N::Msg>>,
-    timer_drift_ppm: i32,
+    /// The node's own clock (drift survives restarts: it is the machine's).
+    clock: crate::time::DriftingClock,
     rng: SimRng,
     /// labrpc's per-server count: requests handed to the handler.
     dispatched: u64,
@@ -464,7 +465,7 @@ impl<N: Node> World<N> {
             persister: Persister::default(),
             paused: false,
             parked: Vec::new(),
-            timer_drift_ppm: 0,
+            clock: crate::time::DriftingClock::default(),
             rng: stream(self.config.seed, Stream::Node(index as u32)),
             dispatched: 0,
             pending: BTreeSet::new(),
@@ -588,12 +589,15 @@ impl<N: Node> World<N> {
         self.servers[self.server_index(server)].paused
     }
 
-    /// Scales every timer the server sets by (1 + ppm / 1e6).
+    /// Makes the server's clock run at 1 / (1 + ppm / 1e6) of virtual time:
+    /// its timers take (1 + ppm / 1e6) times longer, and the time it reads
+    /// moves accordingly (see `DriftingClock`).
     pub fn set_timer_drift_ppm(&mut self, server: Addr, ppm: i32) {
         assert!(ppm > -1_000_000, "timer drift must leave timers positive");
         let index = self.server_index(server);
         self.record_fault(&Fault::TimerDrift { server, ppm });
-        self.servers[index].timer_drift_ppm = ppm;
+        let now = self.now;
+        self.servers[index].clock.set_ppm(now, ppm);
     }
 
     pub fn persister(&self, server: Addr) -> &Persister {
@@ -992,8 +996,10 @@ pub struct Ctx<'a, N: Node> {
 }
 
 impl<N: Node> Ctx<'_, N> {
+    /// This node's time: virtual time as seen by its own (maybe drifting)
+    /// clock.
     pub fn now(&self) -> Nanos {
-        self.world.now
+        self.world.servers[self.server].clock.local(self.world.now)
     }
 
     pub fn me(&self) -> Addr {
@@ -1024,16 +1030,12 @@ impl<N: Node> Ctx<'_, N> {
         self.world.reply(token, msg);
     }
 
-    /// `on_timer(tag)` after `after` nanoseconds of this node's (drifting) clock.
+    /// `on_timer(tag)` once this node's clock has advanced by `after`.
     pub fn set_timer(&mut self, after: Nanos, tag: u64) {
         let slot = &self.world.servers[self.server];
-        let drifted = if slot.timer_drift_ppm == 0 {
-            after
-        } else {
-            (u128::from(after) * (1_000_000 + i128::from(slot.timer_drift_ppm)) as u128 / 1_000_000) as Nanos
-        };
+        let delay = slot.clock.virtual_delay(self.world.now, after);
         let (server, incarnation) = (self.server, slot.incarnation);
-        let at = self.world.now + drifted;
+        let at = self.world.now + delay;
         self.world.schedule(at, EventKind::Timer { server, incarnation, tag });
     }
 
