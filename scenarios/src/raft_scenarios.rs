@@ -682,8 +682,31 @@ async fn churn_client(t: Rc<Tester>, me: u64, stop: Rc<std::cell::Cell<bool>>) -
 }
 
 fn churn(seed: u64, trace: TraceMode, unreliable: bool) -> Outcome {
+    churn_with(seed, trace, unreliable, false)
+}
+
+/// Beyond the lab: the unreliable churn test with 5% duplicated requests,
+/// clocks drifting by up to 10%, and servers paused for up to 400 ms.
+fn churn_chaos(seed: u64, trace: TraceMode) -> Outcome {
+    churn_with(seed, trace, true, true)
+}
+
+fn churn_with(seed: u64, trace: TraceMode, unreliable: bool, chaos: bool) -> Outcome {
     lab_test(seed, trace, 5, unreliable, false, move |t| async move {
         let n = t.n;
+        let mut pauses = 0;
+        if chaos {
+            t.h.set_net_config(sim::NetConfig {
+                reliable: false,
+                long_delays: true,
+                duplicate_per_mille: 50,
+                ..sim::NetConfig::default()
+            });
+            for i in 0..n {
+                let ppm = t.rand(200_001) as i32 - 100_000;
+                t.h.set_timer_drift_ppm(t.servers[i], ppm);
+            }
+        }
         let stop = Rc::new(std::cell::Cell::new(false));
         let clients: Vec<_> = (0..3)
             .map(|me| t.h.spawn(format!("churn-client-{me}"), churn_client(t.clone(), me, stop.clone())))
@@ -703,6 +726,17 @@ fn churn(seed: u64, trace: TraceMode, unreliable: bool) -> Outcome {
                 let i = t.rand(n as u64) as usize;
                 if t.is_up(i) {
                     t.crash1(i);
+                }
+            }
+            if chaos && t.rand(1000) < 300 {
+                let i = t.rand(n as u64) as usize;
+                if t.is_up(i) {
+                    pauses += 1;
+                    t.h.pause(t.servers[i]);
+                    t.sleep(ms(t.rand(400))).await;
+                    if t.is_up(i) {
+                        t.h.resume(t.servers[i]);
+                    }
                 }
             }
             // Often enough that peers keep up, rarely enough that things do
@@ -737,6 +771,9 @@ fn churn(seed: u64, trace: TraceMode, unreliable: bool) -> Outcome {
             if !really.contains(&v) {
                 return Err(format!("didn't find a value {v} that a client saw committed"));
             }
+        }
+        if chaos && (pauses == 0 || t.h.net_stats().requests_duplicated == 0) {
+            return Err(format!("the faults did not all happen: {pauses} pauses, {:?}", t.h.net_stats()));
         }
         Ok(())
     })
@@ -962,5 +999,6 @@ pub fn scenarios() -> Vec<Scenario> {
         s!("snapshot_install_uncrash_2d", snapshot_install_uncrash_2d),
         s!("snapshot_all_crash_2d", snapshot_all_crash_2d),
         s!("figure_8_chaos", figure_8_chaos),
+        s!("churn_chaos", churn_chaos),
     ]
 }
