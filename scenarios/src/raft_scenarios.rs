@@ -104,10 +104,7 @@ fn basic_agree_2b(seed: u64, trace: TraceMode) -> Outcome {
             if nd > 0 {
                 return Err("some have committed before Start()".into());
             }
-            let xindex = t.one(int(index as i64 * 100), 3, false).await?;
-            if xindex != index {
-                return Err(format!("got index {xindex} but expected {index}"));
-            }
+            t.one_at(index, int(index as i64 * 100), 3).await?;
         }
         Ok(())
     })
@@ -128,10 +125,7 @@ fn rpc_bytes_2b(seed: u64, trace: TraceMode) -> Outcome {
             });
             let cmd = Cmd::Str(text);
             sent += cmd.encode().len() as u64;
-            let xindex = t.one(cmd, n, false).await?;
-            if xindex != index {
-                return Err(format!("got index {xindex} but expected {index}"));
-            }
+            t.one_at(index, cmd, n).await?;
         }
         let got = t.bytes_total() - bytes0;
         let expected = n as u64 * sent;
@@ -154,17 +148,12 @@ fn follower_failure_2b(seed: u64, trace: TraceMode) -> Outcome {
         let leader2 = t.check_one_leader().await?;
         t.disconnect((leader2 + 1) % n);
         t.disconnect((leader2 + 2) % n);
-        let Some((index, _, true)) = t.start(leader2, &int(104)) else {
-            return Err("leader rejected Start()".into());
-        };
+        let index = t.start_on_leader(leader2, &int(104))?;
         if index != 4 {
             return Err(format!("expected index 4, got {index}"));
         }
         t.sleep(2 * ELECTION_TIMEOUT).await;
-        let (nd, _) = t.n_committed(index)?;
-        if nd > 0 {
-            return Err(format!("{nd} committed but no majority"));
-        }
+        t.expect_no_commit(index)?;
         Ok(())
     })
 }
@@ -184,10 +173,7 @@ fn leader_failure_2b(seed: u64, trace: TraceMode) -> Outcome {
             t.start(i, &int(104));
         }
         t.sleep(2 * ELECTION_TIMEOUT).await;
-        let (nd, _) = t.n_committed(4)?;
-        if nd > 0 {
-            return Err(format!("{nd} committed but no majority"));
-        }
+        t.expect_no_commit(4)?;
         Ok(())
     })
 }
@@ -219,24 +205,17 @@ fn fail_no_agree_2b(seed: u64, trace: TraceMode) -> Outcome {
         for k in 1..=3 {
             t.disconnect((leader + k) % n);
         }
-        let Some((index, _, true)) = t.start(leader, &int(20)) else {
-            return Err("leader rejected Start()".into());
-        };
+        let index = t.start_on_leader(leader, &int(20))?;
         if index != 2 {
             return Err(format!("expected index 2, got {index}"));
         }
         t.sleep(2 * ELECTION_TIMEOUT).await;
-        let (nd, _) = t.n_committed(index)?;
-        if nd > 0 {
-            return Err(format!("{nd} committed but no majority"));
-        }
+        t.expect_no_commit(index)?;
         for k in 1..=3 {
             t.connect((leader + k) % n);
         }
         let leader2 = t.check_one_leader().await?;
-        let Some((index2, _, true)) = t.start(leader2, &int(30)) else {
-            return Err("leader2 rejected Start()".into());
-        };
+        let index2 = t.start_on_leader(leader2, &int(30))?;
         if !(2..=3).contains(&index2) {
             return Err(format!("unexpected index {index2}"));
         }

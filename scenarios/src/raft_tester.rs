@@ -141,7 +141,31 @@ impl Tester {
         })
     }
 
+    /// `Start` on a server that must be the leader; its index.
+    pub fn start_on_leader(&self, leader: usize, cmd: &Cmd) -> TestResult<u64> {
+        match self.start(leader, cmd) {
+            Some((index, _, true)) => Ok(index),
+            _ => Err("leader rejected Start()".into()),
+        }
+    }
+
     // ----- checks -----
+
+    /// Nothing may be committed at `index` (no majority could agree).
+    pub fn expect_no_commit(&self, index: u64) -> TestResult {
+        match self.n_committed(index)? {
+            (0, _) => Ok(()),
+            (nd, _) => Err(format!("{nd} committed but no majority")),
+        }
+    }
+
+    /// `one`, which must land at `index`.
+    pub async fn one_at(&self, index: u64, cmd: Cmd, expected: usize) -> TestResult {
+        match self.one(cmd, expected, false).await? {
+            got if got == index => Ok(()),
+            got => Err(format!("got index {got} but expected {index}")),
+        }
+    }
 
     /// `checkOneLeader`: up to 10 rounds of 450-549 ms; fails if a term has
     /// two leaders; returns the leader of the highest term.

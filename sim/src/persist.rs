@@ -50,10 +50,6 @@ impl Persister {
         }
     }
 
-    pub fn has_unsynced(&self) -> bool {
-        self.unsynced.is_some()
-    }
-
     /// A machine crash: what was not synced is gone.
     pub(crate) fn lose_unsynced(&mut self) {
         self.unsynced = None;

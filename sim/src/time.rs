@@ -37,10 +37,6 @@ pub struct DriftingClock {
 const PPM: i128 = 1_000_000;
 
 impl DriftingClock {
-    pub fn ppm(&self) -> i32 {
-        self.ppm
-    }
-
     /// Local time at virtual time `now`.
     pub fn local(&self, now: Nanos) -> Nanos {
         debug_assert!(now >= self.anchor_virtual, "virtual time never goes back");

@@ -65,12 +65,6 @@ pub struct ReplyToken {
     call: CallId,
 }
 
-impl ReplyToken {
-    pub fn call(&self) -> CallId {
-        self.call
-    }
-}
-
 /// Why a call returned no reply. labrpc reports all of these as `false`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum RpcError {
@@ -150,9 +144,6 @@ impl<M> CallTable<M> {
             self.first_id += 1;
         }
         record
-    }
-    fn len(&self) -> usize {
-        self.slots.iter().filter(|s| s.is_some()).count()
     }
 }
 
@@ -621,10 +612,6 @@ impl<N: Node> World<N> {
     /// The faults injected so far, with their times.
     pub fn fault_log(&self) -> &[(Nanos, Fault)] {
         &self.fault_log
-    }
-
-    pub fn outstanding_calls(&self) -> usize {
-        self.calls.len()
     }
 
     // ----- links and network settings -----
