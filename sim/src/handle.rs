@@ -3,13 +3,16 @@
 //! sleep, call servers, spawn tasks and inject faults. A ported lab test reads
 //! like the Go original: `h.sleep(ms(50)).await`, `h.call(..).await`.
 
+use crate::call::{CallSlot, RpcError, Waiter};
 use crate::executor::{with_join_handle, Executor, JoinHandle};
+use crate::fault::CrashMode;
 use crate::net::{Latency, LinkState, NetConfig, NetStats};
+use crate::node::{Addr, Ctx, Node};
 use crate::persist::Persister;
 use crate::rng::SimRng;
 use crate::time::Nanos;
 use crate::trace::Trace;
-use crate::world::{Addr, CallSlot, CrashMode, Ctx, Node, RpcError, SimConfig, SimError, Waiter, World};
+use crate::world::{SimConfig, SimError, World};
 use std::cell::RefCell;
 use std::future::Future;
 use std::pin::Pin;

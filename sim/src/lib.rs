@@ -8,24 +8,29 @@
 //! that two runs of one seed can be compared event by event (`trace.rs`).
 //! Nothing here reads the real clock, sleeps, or spawns threads.
 
+pub mod call;
+pub mod event;
 pub mod executor;
+pub mod fault;
 pub mod handle;
 pub mod linearizability;
 pub mod log;
 pub mod net;
+pub mod node;
 pub mod persist;
 pub mod rng;
 pub mod time;
 pub mod trace;
 pub mod world;
 
+pub use call::{CallId, ReplyToken, RpcError};
 pub use executor::JoinHandle;
+pub use fault::{CrashMode, Fault};
 pub use handle::{CallFuture, RunStats, Sim, SimHandle, Sleep, Timeout};
 pub use net::{Latency, LinkState, NetConfig, NetStats};
+pub use node::{bincode_size, Addr, Ctx, Message, Node};
 pub use persist::Persister;
 pub use rng::{SimRng, Stream};
 pub use time::{ms, secs, Nanos};
 pub use trace::{check_determinism, Divergence, Trace, TraceMode};
-pub use world::{
-    bincode_size, Addr, CallId, CrashMode, Ctx, Fault, Message, Node, ReplyToken, RpcError, SimConfig, SimError, World,
-};
+pub use world::{SimConfig, SimError, World};

@@ -1,0 +1,195 @@
+//! Hosting sans-IO servers: the `Node` trait a server implements, its slot
+//! in the world (instance, incarnation, persister, clock, stream), starting
+//! it, running its handlers, and the `Ctx` through which it acts.
+
+use crate::call::{CallId, ReplyToken, RpcError, Waiter};
+use crate::event::EventKind;
+use crate::fault::Fault;
+use crate::persist::Persister;
+use crate::rng::SimRng;
+use crate::time::{self, Nanos};
+use crate::world::World;
+use serde::Serialize;
+use std::collections::BTreeSet;
+use std::fmt;
+
+/// What travels over the network. Its wire size (for labrpc's byte counts) is
+/// the size of its bincode encoding.
+pub trait Message: Clone + fmt::Debug + 'static {
+    fn wire_size(&self) -> usize;
+}
+
+impl<T: Serialize + Clone + fmt::Debug + 'static> Message for T {
+    fn wire_size(&self) -> usize {
+        bincode_size(self)
+    }
+}
+
+/// The bincode (standard config) encoded size of a value.
+pub fn bincode_size<T: Serialize + ?Sized>(value: &T) -> usize {
+    let mut writer = bincode::enc::write::SizeWriter::default();
+    bincode::serde::encode_into_writer(value, &mut writer, bincode::config::standard())
+        .expect("values sent over the simulated network must encode with bincode");
+    writer.bytes_written
+}
+
+/// A sans-IO server hosted by the simulator.
+pub trait Node: Sized + 'static {
+    type Msg: Message;
+    /// A request arrived. Answer with `ctx.reply(token, ..)`, now or later.
+    fn on_request(&mut self, ctx: &mut Ctx<'_, Self>, from: Addr, token: ReplyToken, msg: Self::Msg);
+    /// A call this node made came back, or failed (labrpc's `Call` returning false).
+    fn on_reply(&mut self, ctx: &mut Ctx<'_, Self>, from: Addr, call: CallId, reply: Result<Self::Msg, RpcError>);
+    /// A timer set with `ctx.set_timer` fired.
+    fn on_timer(&mut self, ctx: &mut Ctx<'_, Self>, tag: u64);
+}
+
+/// A network endpoint: a server or a client.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Addr(pub u32);
+
+pub(crate) struct ServerSlot<N: Node> {
+    pub(crate) addr: Addr,
+    /// `None` when dead, and while the node is running a handler.
+    pub(crate) node: Option<Box<N>>,
+    pub(crate) alive: bool,
+    /// Bumped at every start and kill: events for an older instance are void.
+    pub(crate) incarnation: u32,
+    pub(crate) persister: Persister,
+    pub(crate) paused: bool,
+    pub(crate) parked: Vec<EventKind<N::Msg>>,
+    /// The node's own clock (drift survives restarts: it is the machine's).
+    pub(crate) clock: crate::time::DriftingClock,
+    pub(crate) rng: SimRng,
+    /// labrpc's per-server count: requests handed to the handler.
+    pub(crate) dispatched: u64,
+    /// Dispatched requests not yet answered (for dead-server polling).
+    pub(crate) pending: BTreeSet<CallId>,
+}
+
+impl<N: Node> World<N> {
+    /// Starts (or restarts) a server; `make` builds the node and may use the
+    /// context (persister, rng, timers, calls).
+    pub fn start(&mut self, server: Addr, make: impl FnOnce(&mut Ctx<'_, N>) -> N) {
+        let started = self.try_start(server, |ctx| Ok::<N, std::convert::Infallible>(make(ctx)));
+        if let Err(never) = started {
+            match never {}
+        }
+    }
+
+    /// Like `start`, but `make` may refuse (say, persisted state that does
+    /// not decode): the server then stays down, and whatever `make` set in
+    /// motion (timers, calls) is void.
+    pub fn try_start<E>(&mut self, server: Addr, make: impl FnOnce(&mut Ctx<'_, N>) -> Result<N, E>) -> Result<(), E> {
+        let index = self.server_index(server);
+        assert!(!self.servers[index].alive, "{} is already running", self.name(server));
+        self.record_fault(&Fault::Start { server });
+        let slot = &mut self.servers[index];
+        slot.alive = true;
+        slot.incarnation += 1;
+        match self.in_node_context(index, make) {
+            Ok(node) => {
+                self.servers[index].node = Some(Box::new(node));
+                Ok(())
+            }
+            Err(e) => {
+                let slot = &mut self.servers[index];
+                slot.alive = false;
+                slot.incarnation += 1;
+                Err(e)
+            }
+        }
+    }
+
+    /// Runs `f` on a live server's node with a context.
+    pub(crate) fn in_node<R>(&mut self, index: usize, f: impl FnOnce(&mut N, &mut Ctx<'_, N>) -> R) -> Option<R> {
+        let mut node = self.servers[index].node.take()?;
+        let result = self.in_node_context(index, |ctx| f(&mut node, ctx));
+        let slot = &mut self.servers[index];
+        if slot.alive {
+            slot.node = Some(node);
+        }
+        Some(result)
+    }
+
+    pub(crate) fn in_node_context<R>(&mut self, index: usize, f: impl FnOnce(&mut Ctx<'_, N>) -> R) -> R {
+        let _span = self.log_enabled.then(|| {
+            let slot = &self.servers[index];
+            tracing::error_span!(target: "sim_context", "", t = %time::format(self.now), node = %self.endpoints[slot.addr.0 as usize].name)
+                .entered()
+        });
+        let mut ctx = Ctx { world: self, server: index };
+        f(&mut ctx)
+    }
+
+    /// Runs `f` on a server's node from outside (the tester). `None` when the
+    /// server is not running.
+    pub fn with_node<R>(&mut self, server: Addr, f: impl FnOnce(&mut N, &mut Ctx<'_, N>) -> R) -> Option<R> {
+        let index = self.server_index(server);
+        if !self.servers[index].alive {
+            return None;
+        }
+        self.in_node(index, f)
+    }
+
+    /// Read-only access to a running server's node.
+    pub fn node(&self, server: Addr) -> Option<&N> {
+        self.servers[self.server_index(server)].node.as_deref()
+    }
+}
+
+/// What a node can do while it handles an event.
+pub struct Ctx<'a, N: Node> {
+    pub(crate) world: &'a mut World<N>,
+    pub(crate) server: usize,
+}
+
+impl<N: Node> Ctx<'_, N> {
+    /// This node's time: virtual time as seen by its own (maybe drifting)
+    /// clock.
+    pub fn now(&self) -> Nanos {
+        self.world.servers[self.server].clock.local(self.world.now)
+    }
+
+    pub fn me(&self) -> Addr {
+        self.world.servers[self.server].addr
+    }
+
+    pub fn name(&self) -> &str {
+        self.world.name(self.me())
+    }
+
+    /// This node's own random stream (it continues across restarts).
+    pub fn rng(&mut self) -> &mut SimRng {
+        &mut self.world.servers[self.server].rng
+    }
+
+    pub fn persister(&mut self) -> &mut Persister {
+        &mut self.world.servers[self.server].persister
+    }
+
+    /// Calls the server `to`; the outcome arrives as `on_reply` with this id.
+    pub fn call(&mut self, to: Addr, msg: N::Msg) -> CallId {
+        let me = self.me();
+        self.world.send_call(me, to, msg, Waiter::Node)
+    }
+
+    /// Answers a request.
+    pub fn reply(&mut self, token: ReplyToken, msg: N::Msg) {
+        self.world.reply(token, msg);
+    }
+
+    /// `on_timer(tag)` once this node's clock has advanced by `after`.
+    pub fn set_timer(&mut self, after: Nanos, tag: u64) {
+        let slot = &self.world.servers[self.server];
+        let delay = slot.clock.virtual_delay(self.world.now, after);
+        let (server, incarnation) = (self.server, slot.incarnation);
+        let at = self.world.now + delay;
+        self.world.schedule(at, EventKind::Timer { server, incarnation, tag });
+    }
+
+    /// Fails the run, as the lab's `log.Fatalf` from inside a server or applier.
+    pub fn fail(&mut self, reason: impl Into<String>) {
+        self.world.record_failure(reason.into());
+    }
+}
