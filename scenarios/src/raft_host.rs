@@ -9,7 +9,7 @@
 use raft::{Apply, Config, Raft, Request, Response};
 use serde::{Deserialize, Serialize};
 use sim::time::NANOS_PER_MS;
-use sim::{Addr, CallId, Ctx, Node, ReplyToken, RpcError};
+use sim::{Addr, Ctx, Message, Node, ReplyToken, RpcError};
 use std::cell::RefCell;
 use std::rc::Rc;
 
@@ -43,6 +43,17 @@ impl Cmd {
 pub enum RaftRpc {
     Request(Request),
     Response(Response),
+}
+
+impl Message for RaftRpc {
+    fn label(&self) -> &'static str {
+        match self {
+            RaftRpc::Request(raft::Request::RequestVote { .. }) => "RequestVote",
+            RaftRpc::Request(raft::Request::AppendEntries { .. }) => "AppendEntries",
+            RaftRpc::Request(raft::Request::InstallSnapshot { .. }) => "InstallSnapshot",
+            RaftRpc::Response(_) => "Response",
+        }
+    }
 }
 
 /// The tester's record of what each server applied (the lab's `cfg.logs`,
@@ -219,7 +230,7 @@ impl RaftNode {
                 (None, None) => {}
             }
             for (peer, request) in out.messages {
-                ctx.call(self.peers[peer], RaftRpc::Request(request));
+                ctx.call(self.peers[peer], RaftRpc::Request(request), ());
             }
             for apply in out.applies {
                 let result = self.applier.borrow_mut().apply(self.me, apply);
@@ -244,6 +255,8 @@ impl RaftNode {
 
 impl Node for RaftNode {
     type Msg = RaftRpc;
+    type Timer = u64;
+    type CallPurpose = ();
 
     fn on_request(&mut self, ctx: &mut Ctx<'_, Self>, from: Addr, token: ReplyToken, msg: RaftRpc) {
         let RaftRpc::Request(request) = msg else { panic!("raft requests only") };
@@ -253,7 +266,7 @@ impl Node for RaftNode {
         ctx.reply(token, RaftRpc::Response(response));
     }
 
-    fn on_reply(&mut self, ctx: &mut Ctx<'_, Self>, from: Addr, _call: CallId, reply: Result<RaftRpc, RpcError>) {
+    fn on_reply(&mut self, ctx: &mut Ctx<'_, Self>, from: Addr, _: (), reply: Result<RaftRpc, RpcError>) {
         if let Ok(RaftRpc::Response(response)) = reply {
             let from = self.peer_index(from);
             self.raft.handle_response(from, response, now_ms(ctx));

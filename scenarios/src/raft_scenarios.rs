@@ -9,7 +9,7 @@ use crate::raft_host::Cmd;
 use crate::raft_tester::{TestResult, Tester, ELECTION_TIMEOUT, H, MAX_LOG_SIZE};
 use crate::runner::{simulate, Outcome};
 use crate::Scenario;
-use sim::{ms, secs, TraceMode};
+use sim::{ms, secs, Fault, TraceMode};
 use std::future::Future;
 use std::rc::Rc;
 
@@ -675,15 +675,15 @@ fn churn_with(seed: u64, trace: TraceMode, unreliable: bool, chaos: bool) -> Out
         let n = t.n;
         let mut pauses = 0;
         if chaos {
-            t.h.set_net_config(sim::NetConfig {
+            t.h.inject(Fault::Net(sim::NetConfig {
                 reliable: false,
                 long_delays: true,
                 duplicate_per_mille: 50,
                 ..sim::NetConfig::default()
-            });
+            }));
             for i in 0..n {
                 let ppm = t.rand(200_001) as i32 - 100_000;
-                t.h.set_timer_drift_ppm(t.servers[i], ppm);
+                t.h.inject(Fault::TimerDrift { server: t.servers[i], ppm });
             }
         }
         let stop = Rc::new(std::cell::Cell::new(false));
@@ -711,10 +711,10 @@ fn churn_with(seed: u64, trace: TraceMode, unreliable: bool, chaos: bool) -> Out
                 let i = t.rand(n as u64) as usize;
                 if t.is_up(i) {
                     pauses += 1;
-                    t.h.pause(t.servers[i]);
+                    t.h.inject(Fault::Pause { server: t.servers[i] });
                     t.sleep(ms(t.rand(400))).await;
                     if t.is_up(i) {
-                        t.h.resume(t.servers[i]);
+                        t.h.inject(Fault::Resume { server: t.servers[i] });
                     }
                 }
             }
@@ -879,15 +879,15 @@ fn snapshot_all_crash_2d(seed: u64, trace: TraceMode) -> Outcome {
 fn figure_8_chaos(seed: u64, trace: TraceMode) -> Outcome {
     lab_test(seed, trace, 5, true, false, |t| async move {
         let n = t.n;
-        t.h.set_net_config(sim::NetConfig {
+        t.h.inject(Fault::Net(sim::NetConfig {
             reliable: false,
             long_delays: true,
             duplicate_per_mille: 50,
             ..sim::NetConfig::default()
-        });
+        }));
         for i in 0..n {
             let ppm = t.rand(200_001) as i32 - 100_000; // within +-10%
-            t.h.set_timer_drift_ppm(t.servers[i], ppm);
+            t.h.inject(Fault::TimerDrift { server: t.servers[i], ppm });
         }
         t.one(Cmd::Int(t.rand(10_000) as i64), 1, true).await?;
         let mut paused: Option<usize> = None;
@@ -906,16 +906,17 @@ fn figure_8_chaos(seed: u64, trace: TraceMode) -> Outcome {
             match t.rand(10) {
                 0 => {
                     if let Some(p) = paused.take() {
-                        t.h.resume(t.servers[p]);
+                        t.h.inject(Fault::Resume { server: t.servers[p] });
                     } else if let Some(l) = leader {
-                        t.h.pause(t.servers[l]);
+                        t.h.inject(Fault::Pause { server: t.servers[l] });
                         paused = Some(l);
                         pauses += 1;
                     }
                 }
                 1 => {
                     let (a, b) = (t.rand(n as u64) as usize, t.rand(n as u64) as usize);
-                    t.h.set_enabled(t.servers[a], t.servers[b], false); // one way
+                    t.h.inject(Fault::Link { from: t.servers[a], to: t.servers[b], enabled: false });
+                    // one way
                 }
                 2 => {
                     for i in 0..n {
@@ -927,7 +928,7 @@ fn figure_8_chaos(seed: u64, trace: TraceMode) -> Outcome {
             }
         }
         if let Some(p) = paused {
-            t.h.resume(t.servers[p]);
+            t.h.inject(Fault::Resume { server: t.servers[p] });
         }
         t.set_long_reordering(false);
         t.set_unreliable(false);

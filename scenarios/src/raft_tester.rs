@@ -6,7 +6,7 @@
 
 use crate::raft_host::{Applier, Cmd, RaftNode};
 use rand::Rng;
-use sim::{ms, secs, Addr, CrashMode, Nanos, SimHandle};
+use sim::{ms, secs, Addr, CrashMode, Fault, Nanos, NetConfig, SimHandle};
 use std::cell::RefCell;
 use std::collections::BTreeMap;
 use std::rc::Rc;
@@ -45,8 +45,8 @@ impl Tester {
             applier: Rc::new(RefCell::new(Applier::new(n, snapshot))),
             started_at: std::cell::Cell::new(h.now()),
         });
-        h.set_long_delays(true);
-        h.set_reliable(!unreliable);
+        h.inject(Fault::Net(NetConfig { long_delays: true, ..h.net_config() }));
+        h.inject(Fault::Net(NetConfig { reliable: !unreliable, ..h.net_config() }));
         for i in 0..n {
             t.start1(i);
             t.connect(i);
@@ -80,7 +80,7 @@ impl Tester {
     /// `crash1`: disconnect, kill (the persister keeps what was written).
     pub fn crash1(&self, i: usize) {
         self.disconnect(i);
-        self.h.kill(self.servers[i], CrashMode::Process);
+        self.h.inject(Fault::Kill { server: self.servers[i], mode: CrashMode::Process });
     }
 
     /// `start1`: crash the old instance if any, start a new one on the same
@@ -100,8 +100,8 @@ impl Tester {
         self.connected.borrow_mut()[i] = true;
         for j in 0..self.n {
             if self.is_connected(j) {
-                self.h.set_enabled(self.servers[i], self.servers[j], true);
-                self.h.set_enabled(self.servers[j], self.servers[i], true);
+                self.h.inject(Fault::Link { from: self.servers[i], to: self.servers[j], enabled: true });
+                self.h.inject(Fault::Link { from: self.servers[j], to: self.servers[i], enabled: true });
             }
         }
     }
@@ -110,17 +110,17 @@ impl Tester {
     pub fn disconnect(&self, i: usize) {
         self.connected.borrow_mut()[i] = false;
         for j in 0..self.n {
-            self.h.set_enabled(self.servers[i], self.servers[j], false);
-            self.h.set_enabled(self.servers[j], self.servers[i], false);
+            self.h.inject(Fault::Link { from: self.servers[i], to: self.servers[j], enabled: false });
+            self.h.inject(Fault::Link { from: self.servers[j], to: self.servers[i], enabled: false });
         }
     }
 
     pub fn set_unreliable(&self, unreliable: bool) {
-        self.h.set_reliable(!unreliable);
+        self.h.inject(Fault::Net(NetConfig { reliable: !unreliable, ..self.h.net_config() }));
     }
 
     pub fn set_long_reordering(&self, on: bool) {
-        self.h.set_long_reordering(on);
+        self.h.inject(Fault::Net(NetConfig { long_reordering: on, ..self.h.net_config() }));
     }
 
     // ----- talking to rafts -----

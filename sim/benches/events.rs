@@ -7,7 +7,7 @@
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
-use sim::{ms, secs, Addr, CallId, Ctx, Latency, Node, ReplyToken, RpcError, Sim, SimConfig};
+use sim::{ms, secs, Addr, Ctx, Fault, Latency, Node, ReplyToken, RpcError, Sim, SimConfig};
 use std::cell::Cell;
 use std::rc::Rc;
 
@@ -29,21 +29,23 @@ impl Pinger {
         }
         let peer = self.peers[self.next_peer % self.peers.len()];
         self.next_peer += 1;
-        ctx.call(peer, self.next_peer as u64);
+        ctx.call(peer, self.next_peer as u64, ());
     }
 }
 
 impl Node for Pinger {
     type Msg = u64;
+    type Timer = ();
+    type CallPurpose = ();
     fn on_request(&mut self, ctx: &mut Ctx<'_, Self>, _: Addr, token: ReplyToken, msg: u64) {
         self.delivered.set(self.delivered.get() + 1);
         ctx.reply(token, msg);
     }
-    fn on_reply(&mut self, ctx: &mut Ctx<'_, Self>, _: Addr, _: CallId, _: Result<u64, RpcError>) {
+    fn on_reply(&mut self, ctx: &mut Ctx<'_, Self>, _: Addr, _: (), _: Result<u64, RpcError>) {
         self.delivered.set(self.delivered.get() + 1);
         self.ping(ctx);
     }
-    fn on_timer(&mut self, ctx: &mut Ctx<'_, Self>, _: u64) {
+    fn on_timer(&mut self, ctx: &mut Ctx<'_, Self>, _: ()) {
         for _ in 0..IN_FLIGHT_PER_NODE {
             self.ping(ctx);
         }
@@ -60,14 +62,14 @@ fn run_workload(seed: u64) -> (u64, u64) {
         let addrs: Vec<Addr> = (0..NODES).map(|i| h.add_server(format!("n{i}"))).collect();
         for &a in &addrs {
             for &b in &addrs {
-                h.set_latency(a, b, Latency::Fixed(ms(1)));
+                h.inject(Fault::Latency { from: a, to: b, latency: Latency::Fixed(ms(1)) });
             }
         }
         for &a in &addrs {
             let peers = addrs.iter().copied().filter(|p| *p != a).collect();
             let d = d.clone();
             h.start(a, move |ctx| {
-                ctx.set_timer(0, 0);
+                ctx.set_timer(0, ());
                 Pinger { peers, next_peer: 0, delivered: d }
             });
         }

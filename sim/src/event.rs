@@ -8,30 +8,30 @@ use std::cmp::Reverse;
 use std::collections::BinaryHeap;
 use std::task::Waker;
 
-pub(crate) enum EventKind<M> {
+pub(crate) enum EventKind<M, T> {
     WakeTask(Waker),
     Request { call: CallId, msg: M },
     Reply { call: CallId, msg: M },
     Fail { call: CallId },
     PollDead { call: CallId },
-    Timer { server: usize, incarnation: u32, tag: u64 },
+    Timer { server: usize, incarnation: u32, timer: T },
 }
 
 /// The event queue: a heap of small (time, sequence, slot) keys, with each
 /// event's payload in a slab, so that heap operations move 24 bytes rather
 /// than whole messages.
-pub(crate) struct EventQueue<M> {
+pub(crate) struct EventQueue<M, T> {
     heap: BinaryHeap<Reverse<(Nanos, u64, u32)>>,
-    payloads: Vec<Option<EventKind<M>>>,
+    payloads: Vec<Option<EventKind<M, T>>>,
     free: Vec<u32>,
 }
 
-impl<M> EventQueue<M> {
+impl<M, T> EventQueue<M, T> {
     pub(crate) fn new() -> Self {
         EventQueue { heap: BinaryHeap::new(), payloads: Vec::new(), free: Vec::new() }
     }
 
-    pub(crate) fn push(&mut self, at: Nanos, seq: u64, kind: EventKind<M>) {
+    pub(crate) fn push(&mut self, at: Nanos, seq: u64, kind: EventKind<M, T>) {
         let slot = match self.free.pop() {
             Some(slot) => {
                 self.payloads[slot as usize] = Some(kind);
@@ -46,7 +46,7 @@ impl<M> EventQueue<M> {
     }
 
     /// The earliest event: (time, payload).
-    pub(crate) fn pop(&mut self) -> Option<(Nanos, EventKind<M>)> {
+    pub(crate) fn pop(&mut self) -> Option<(Nanos, EventKind<M, T>)> {
         let Reverse((at, _, slot)) = self.heap.pop()?;
         let kind = self.payloads[slot as usize].take().expect("a queued slot holds its event");
         self.free.push(slot);

@@ -1,16 +1,19 @@
-//! Faults and other changes the tester makes to the world: crashes, pauses,
-//! timer drift, link and network settings. Each is logged and folded into
-//! the trace.
+//! Faults: the changes a tester makes to the world (links, the network's
+//! settings, crashes, pauses, timer drift), each a plain value handed to one
+//! entry point, `World::inject`. A fault is logged and folded into the trace
+//! from its encoding, so a schedule of faults can be drawn, stored, replayed
+//! and shrunk as data.
 
 use crate::call::CallId;
 use crate::event::TRACE_FAULT;
-use crate::net::{LinkState, NetConfig};
+use crate::net::{Latency, LinkState, NetConfig};
 use crate::node::{Addr, Node};
 use crate::time;
 use crate::world::{World, FAULT_LOG_LIMIT};
+use serde::Serialize;
 
 /// How a server dies.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 pub enum CrashMode {
     /// The process dies; everything written survives (the lab's crash).
     Process,
@@ -18,45 +21,71 @@ pub enum CrashMode {
     LoseUnsynced,
 }
 
-/// Faults and other world changes made by the tester; each is a trace event.
-#[derive(Clone, Debug, PartialEq)]
+/// One change to the world. Links are directed, from an endpoint to a
+/// server: disabling one direction only is a one-way partition.
+#[derive(Clone, Debug, PartialEq, Serialize)]
 pub enum Fault {
-    SetLink { from: Addr, to: Addr, state: LinkState },
-    SetNet(NetConfig),
+    /// labrpc's `Enable(end, enabled)` for the link `from -> to`.
+    Link { from: Addr, to: Addr, enabled: bool },
+    /// A clogged link holds requests (in order) until it is unclogged.
+    Clog { from: Addr, to: Addr, clogged: bool },
+    /// Extra one-way latency on the link, beyond the network's own.
+    Latency { from: Addr, to: Addr, latency: Latency },
+    /// The whole network's settings (labrpc's knobs, duplication, latency).
+    Net(NetConfig),
+    /// The server's instance dies (`start` brings up a new one).
     Kill { server: Addr, mode: CrashMode },
-    Start { server: Addr },
+    /// The server stalls: it handles nothing and fires no timer until resumed.
     Pause { server: Addr },
     Resume { server: Addr },
+    /// The server's clock runs at 1 / (1 + ppm / 1e6) of virtual time.
     TimerDrift { server: Addr, ppm: i32 },
 }
 
+/// The trace code of a server start (not a fault, but traced beside them).
+const START_CODE: u64 = 4;
+
 impl Fault {
-    pub(crate) fn code(&self) -> (u64, u64) {
-        match self {
-            Fault::SetLink { from, to, state } => (
-                1,
-                (u64::from(from.0) << 32)
-                    | u64::from(to.0) ^ (u64::from(state.enabled) << 63) ^ (u64::from(state.clogged) << 62),
-            ),
-            Fault::SetNet(c) => (
-                2,
-                u64::from(c.reliable)
-                    | u64::from(c.long_delays) << 1
-                    | u64::from(c.long_reordering) << 2
-                    | u64::from(c.duplicate_per_mille) << 3,
-            ),
-            Fault::Kill { server, mode } => (3, u64::from(server.0) | (*mode as u64) << 32),
-            Fault::Start { server } => (4, u64::from(server.0)),
-            Fault::Pause { server } => (5, u64::from(server.0)),
-            Fault::Resume { server } => (6, u64::from(server.0)),
-            Fault::TimerDrift { server, ppm } => (7, u64::from(server.0) | (*ppm as u32 as u64) << 32),
-        }
+    /// Two trace words from the fault's encoding: its variant and a hash of
+    /// its bytes.
+    fn trace_words(&self) -> (u64, u64) {
+        let bytes = bincode::serde::encode_to_vec(self, bincode::config::standard()).expect("faults encode");
+        let hash = bytes.iter().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| (h ^ u64::from(*b)).wrapping_mul(0x100_0000_01b3));
+        (u64::from(bytes[0]) + 16, hash)
     }
 }
 
 impl<N: Node> World<N> {
-    pub(crate) fn record_fault(&mut self, fault: &Fault) {
-        let (code, arg) = fault.code();
+    /// Applies one fault. A change that changes nothing (enabling an enabled
+    /// link, killing a dead server) is neither logged nor traced.
+    pub fn inject(&mut self, fault: Fault) {
+        match fault {
+            Fault::Link { from, to, enabled } => self.set_link(from, to, LinkState { enabled, ..self.link(from, to) }),
+            Fault::Clog { from, to, clogged } => self.set_link(from, to, LinkState { clogged, ..self.link(from, to) }),
+            Fault::Latency { from, to, latency } => {
+                self.set_link(from, to, LinkState { latency, ..self.link(from, to) })
+            }
+            Fault::Net(config) => {
+                if config != self.net {
+                    self.record_fault(&fault);
+                    self.net = config;
+                }
+            }
+            Fault::Kill { server, mode } => self.kill(server, mode),
+            Fault::Pause { server } => self.set_paused(server, true),
+            Fault::Resume { server } => self.set_paused(server, false),
+            Fault::TimerDrift { server, ppm } => {
+                assert!(ppm > -1_000_000, "timer drift must leave timers positive");
+                let index = self.server_index(server);
+                self.record_fault(&fault);
+                let now = self.now;
+                self.servers[index].clock.set_ppm(now, ppm);
+            }
+        }
+    }
+
+    fn record_fault(&mut self, fault: &Fault) {
+        let (code, arg) = fault.trace_words();
         self.trace.fold(self.now, TRACE_FAULT, code, arg, || format!("fault {fault:?}"));
         if self.fault_log.len() < FAULT_LOG_LIMIT {
             self.fault_log.push((self.now, fault.clone()));
@@ -66,21 +95,23 @@ impl<N: Node> World<N> {
         }
     }
 
+    /// A server start enters the trace beside the faults.
+    pub(crate) fn record_start(&mut self, server: Addr) {
+        self.trace.fold(self.now, TRACE_FAULT, START_CODE, u64::from(server.0), || format!("start {server:?}"));
+        if self.log_enabled {
+            tracing::debug!(target: "sim::fault", "{} start {}", time::format(self.now), self.name(server));
+        }
+    }
+
     /// A fault in words, with endpoint names.
     pub fn describe_fault(&self, fault: &Fault) -> String {
         let name = |a: &Addr| self.name(*a);
         match fault {
-            Fault::SetLink { from, to, state } => format!(
-                "link {} -> {}: enabled={} clogged={} latency={:?}",
-                name(from),
-                name(to),
-                state.enabled,
-                state.clogged,
-                state.latency
-            ),
-            Fault::SetNet(c) => format!("network: {c:?}"),
+            Fault::Link { from, to, enabled } => format!("link {} -> {}: enabled={enabled}", name(from), name(to)),
+            Fault::Clog { from, to, clogged } => format!("link {} -> {}: clogged={clogged}", name(from), name(to)),
+            Fault::Latency { from, to, latency } => format!("link {} -> {}: latency {latency:?}", name(from), name(to)),
+            Fault::Net(c) => format!("network: {c:?}"),
             Fault::Kill { server, mode } => format!("kill {} ({mode:?})", name(server)),
-            Fault::Start { server } => format!("start {}", name(server)),
             Fault::Pause { server } => format!("pause {}", name(server)),
             Fault::Resume { server } => format!("resume {}", name(server)),
             Fault::TimerDrift { server, ppm } => format!("timer drift of {}: {ppm} ppm", name(server)),
@@ -89,14 +120,14 @@ impl<N: Node> World<N> {
 
     /// Kills a server: its instance is dropped, in-flight and future calls to
     /// it fail, its pending timers are void.
-    pub fn kill(&mut self, server: Addr, mode: CrashMode) {
+    fn kill(&mut self, server: Addr, mode: CrashMode) {
         let index = self.server_index(server);
+        if !self.servers[index].alive {
+            return;
+        }
         self.record_fault(&Fault::Kill { server, mode });
         let now = self.now;
         let slot = &mut self.servers[index];
-        if !slot.alive {
-            return;
-        }
         slot.alive = false;
         slot.node = None;
         slot.incarnation += 1;
@@ -114,19 +145,16 @@ impl<N: Node> World<N> {
         }
     }
 
-    pub fn pause(&mut self, server: Addr) {
+    /// Pauses or resumes a server; on resume, what arrived while it was
+    /// paused is handed over now, in arrival order.
+    fn set_paused(&mut self, server: Addr, paused: bool) {
         let index = self.server_index(server);
-        self.record_fault(&Fault::Pause { server });
-        self.servers[index].paused = true;
-    }
-
-    /// Resumes a paused server; what arrived while paused is handed over now,
-    /// in arrival order.
-    pub fn resume(&mut self, server: Addr) {
-        let index = self.server_index(server);
-        self.record_fault(&Fault::Resume { server });
+        if self.servers[index].paused == paused {
+            return;
+        }
+        self.record_fault(&if paused { Fault::Pause { server } } else { Fault::Resume { server } });
         let slot = &mut self.servers[index];
-        slot.paused = false;
+        slot.paused = paused;
         let parked = std::mem::take(&mut slot.parked);
         let now = self.now;
         for kind in parked {
@@ -138,67 +166,59 @@ impl<N: Node> World<N> {
         self.servers[self.server_index(server)].paused
     }
 
-    /// Makes the server's clock run at 1 / (1 + ppm / 1e6) of virtual time:
-    /// its timers take (1 + ppm / 1e6) times longer, and the time it reads
-    /// moves accordingly (see `DriftingClock`).
-    pub fn set_timer_drift_ppm(&mut self, server: Addr, ppm: i32) {
-        assert!(ppm > -1_000_000, "timer drift must leave timers positive");
-        let index = self.server_index(server);
-        self.record_fault(&Fault::TimerDrift { server, ppm });
-        let now = self.now;
-        self.servers[index].clock.set_ppm(now, ppm);
-    }
-
-    // ----- links and network settings -----
-
     pub fn link(&self, from: Addr, to: Addr) -> LinkState {
         self.links[from.0 as usize][self.server_index(to)]
-    }
-
-    pub fn set_link(&mut self, from: Addr, to: Addr, state: LinkState) {
-        let index = self.server_index(to);
-        let old = self.links[from.0 as usize][index];
-        if old == state {
-            return;
-        }
-        self.record_fault(&Fault::SetLink { from, to, state });
-        self.links[from.0 as usize][index] = state;
-        if old.enabled && !state.enabled {
-            // Dispatched calls on this link see a dead server at the next poll.
-            let pending: Vec<CallId> = self.servers[index]
-                .pending
-                .iter()
-                .copied()
-                .filter(|c| self.calls.get(*c).is_some_and(|r| r.caller == from))
-                .collect();
-            for call in pending {
-                self.schedule_dead_poll(call);
-            }
-        }
-        if old.clogged && !state.clogged {
-            let now = self.now;
-            let (release, keep): (Vec<_>, Vec<_>) =
-                std::mem::take(&mut self.clogged).into_iter().partition(|(f, t, _)| *f == from && *t == index);
-            self.clogged = keep;
-            for (_, _, kind) in release {
-                self.schedule(now, kind);
-            }
-        }
-    }
-
-    pub fn set_enabled(&mut self, from: Addr, to: Addr, enabled: bool) {
-        let state = LinkState { enabled, ..self.link(from, to) };
-        self.set_link(from, to, state);
     }
 
     pub fn net_config(&self) -> NetConfig {
         self.net
     }
 
-    pub fn set_net_config(&mut self, config: NetConfig) {
-        if config != self.net {
-            self.record_fault(&Fault::SetNet(config));
-            self.net = config;
+    fn set_link(&mut self, from: Addr, to: Addr, state: LinkState) {
+        let index = self.server_index(to);
+        let old = self.links[from.0 as usize][index];
+        if old == state {
+            return;
+        }
+        let fault = if old.enabled != state.enabled {
+            Fault::Link { from, to, enabled: state.enabled }
+        } else if old.clogged != state.clogged {
+            Fault::Clog { from, to, clogged: state.clogged }
+        } else {
+            Fault::Latency { from, to, latency: state.latency }
+        };
+        self.record_fault(&fault);
+        self.links[from.0 as usize][index] = state;
+        if old.enabled && !state.enabled {
+            self.poll_calls_on_disabled_link(from, index);
+        }
+        if old.clogged && !state.clogged {
+            self.release_clogged(from, index);
+        }
+    }
+
+    /// Dispatched calls on a link just disabled see a dead server at their
+    /// next poll.
+    fn poll_calls_on_disabled_link(&mut self, from: Addr, index: usize) {
+        let pending: Vec<CallId> = self.servers[index]
+            .pending
+            .iter()
+            .copied()
+            .filter(|c| self.calls.get(*c).is_some_and(|r| r.caller == from))
+            .collect();
+        for call in pending {
+            self.schedule_dead_poll(call);
+        }
+    }
+
+    /// Requests held on an unclogged link go now, in the order they were sent.
+    fn release_clogged(&mut self, from: Addr, index: usize) {
+        let now = self.now;
+        let (release, keep): (Vec<_>, Vec<_>) =
+            std::mem::take(&mut self.clogged).into_iter().partition(|(f, t, _)| *f == from && *t == index);
+        self.clogged = keep;
+        for (_, _, kind) in release {
+            self.schedule(now, kind);
         }
     }
 }

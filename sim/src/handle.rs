@@ -5,14 +5,14 @@
 
 use crate::call::{CallSlot, RpcError, Waiter};
 use crate::executor::{with_join_handle, Executor, JoinHandle};
-use crate::fault::CrashMode;
-use crate::net::{Latency, LinkState, NetConfig, NetStats};
+use crate::fault::Fault;
+use crate::net::{LinkState, NetConfig, NetStats};
 use crate::node::{Addr, Ctx, Node};
 use crate::persist::Persister;
 use crate::rng::SimRng;
 use crate::time::Nanos;
 use crate::trace::Trace;
-use crate::world::{SimConfig, SimError, World};
+use crate::world::{SimConfig, SimError, Stuck, World, OPEN_CALLS_LISTED};
 use std::cell::RefCell;
 use std::future::Future;
 use std::pin::Pin;
@@ -65,14 +65,19 @@ impl<N: Node> Sim<N> {
             if result.is_finished() {
                 break;
             }
-            let stepped = shared.world.borrow_mut().run_until_task_wakes()?;
+            let stepped = shared.world.borrow_mut().run_until_task_wakes();
+            let stepped = match stepped {
+                Ok(stepped) => stepped,
+                Err(SimError::TimeLimit { limit, .. }) => return Err(SimError::TimeLimit { limit, stuck: self.stuck() }),
+                Err(e) => return Err(e),
+            };
             if !stepped {
                 polls += shared.executor.run_ready();
                 if result.is_finished() {
                     break;
                 }
                 let at = shared.world.borrow().now();
-                return Err(SimError::Deadlock { waiting_tasks: shared.executor.waiting_task_names(), at });
+                return Err(SimError::Deadlock { at, stuck: self.stuck() });
             }
         }
         self.task_polls.set(polls);
@@ -80,6 +85,15 @@ impl<N: Node> Sim<N> {
         match Pin::new(&mut result).poll(&mut Context::from_waker(waker)) {
             Poll::Ready(v) => Ok(v),
             Poll::Pending => unreachable!("the main task finished"),
+        }
+    }
+
+    /// What the run is waiting for: unfinished tasks and open calls.
+    fn stuck(&self) -> Stuck {
+        let shared = &self.handle.shared;
+        Stuck {
+            waiting_tasks: shared.executor.waiting_task_names(),
+            open_calls: shared.world.borrow().describe_open_calls(OPEN_CALLS_LISTED),
         }
     }
 
@@ -159,7 +173,7 @@ impl<N: Node> SimHandle<N> {
         self.shared.world.borrow_mut().record_failure(reason.into());
     }
 
-    // ----- endpoints and servers -----
+    // ----- endpoints, servers and faults -----
 
     pub fn add_server(&self, name: impl Into<String>) -> Addr {
         self.with_world(|w| w.add_server(name))
@@ -177,10 +191,6 @@ impl<N: Node> SimHandle<N> {
         self.with_world(|w| w.try_start(server, make))
     }
 
-    pub fn kill(&self, server: Addr, mode: CrashMode) {
-        self.with_world(|w| w.kill(server, mode))
-    }
-
     pub fn is_alive(&self, server: Addr) -> bool {
         self.shared.world.borrow().is_alive(server)
     }
@@ -194,16 +204,10 @@ impl<N: Node> SimHandle<N> {
         f(self.shared.world.borrow().persister(server))
     }
 
-    pub fn pause(&self, server: Addr) {
-        self.with_world(|w| w.pause(server))
-    }
-
-    pub fn resume(&self, server: Addr) {
-        self.with_world(|w| w.resume(server))
-    }
-
-    pub fn set_timer_drift_ppm(&self, server: Addr, ppm: i32) {
-        self.with_world(|w| w.set_timer_drift_ppm(server, ppm))
+    /// Applies a fault (see `Fault`): links, network settings, crashes,
+    /// pauses, timer drift.
+    pub fn inject(&self, fault: Fault) {
+        self.with_world(|w| w.inject(fault))
     }
 
     // ----- the network -----
@@ -216,54 +220,12 @@ impl<N: Node> SimHandle<N> {
         CallFuture { slot }
     }
 
-    pub fn set_enabled(&self, from: Addr, to: Addr, enabled: bool) {
-        self.with_world(|w| w.set_enabled(from, to, enabled))
-    }
-
     pub fn link(&self, from: Addr, to: Addr) -> LinkState {
         self.shared.world.borrow().link(from, to)
     }
 
-    pub fn set_latency(&self, from: Addr, to: Addr, latency: Latency) {
-        self.with_world(|w| {
-            let state = LinkState { latency, ..w.link(from, to) };
-            w.set_link(from, to, state)
-        })
-    }
-
-    /// Holds requests on the link until `unclog`.
-    pub fn clog(&self, from: Addr, to: Addr) {
-        self.with_world(|w| {
-            let state = LinkState { clogged: true, ..w.link(from, to) };
-            w.set_link(from, to, state)
-        })
-    }
-
-    pub fn unclog(&self, from: Addr, to: Addr) {
-        self.with_world(|w| {
-            let state = LinkState { clogged: false, ..w.link(from, to) };
-            w.set_link(from, to, state)
-        })
-    }
-
     pub fn net_config(&self) -> NetConfig {
         self.shared.world.borrow().net_config()
-    }
-
-    pub fn set_net_config(&self, config: NetConfig) {
-        self.with_world(|w| w.set_net_config(config))
-    }
-
-    pub fn set_reliable(&self, reliable: bool) {
-        self.set_net_config(NetConfig { reliable, ..self.net_config() })
-    }
-
-    pub fn set_long_delays(&self, long_delays: bool) {
-        self.set_net_config(NetConfig { long_delays, ..self.net_config() })
-    }
-
-    pub fn set_long_reordering(&self, long_reordering: bool) {
-        self.set_net_config(NetConfig { long_reordering, ..self.net_config() })
     }
 
     pub fn net_stats(&self) -> NetStats {

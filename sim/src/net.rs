@@ -6,9 +6,10 @@
 use crate::rng::SimRng;
 use crate::time::{ms, Nanos};
 use rand::Rng;
+use serde::Serialize;
 
 /// The labrpc knobs plus duplication, for the whole network.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 pub struct NetConfig {
     /// labrpc `Reliable`: when false, requests are delayed 0-26 ms, 10% of
     /// requests and 10% of replies (after the handler ran) are dropped.
@@ -48,7 +49,7 @@ pub const REORDER_DELAY_MS_MIN: u64 = 200;
 pub const REORDER_DELAY_MS_SPREAD: u64 = 2000;
 
 /// One-way latency added on a link, beyond labrpc's own delays.
-#[derive(Clone, Copy, Debug, PartialEq, Default)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default, Serialize)]
 pub enum Latency {
     #[default]
     Zero,

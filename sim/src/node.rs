@@ -4,7 +4,6 @@
 
 use crate::call::{CallId, ReplyToken, RpcError, Waiter};
 use crate::event::EventKind;
-use crate::fault::Fault;
 use crate::persist::Persister;
 use crate::rng::SimRng;
 use crate::time::{self, Nanos};
@@ -14,14 +13,37 @@ use std::collections::BTreeSet;
 use std::fmt;
 
 /// What travels over the network. Its wire size (for labrpc's byte counts) is
-/// the size of its bincode encoding.
-pub trait Message: Clone + fmt::Debug + 'static {
-    fn wire_size(&self) -> usize;
-}
-
-impl<T: Serialize + Clone + fmt::Debug + 'static> Message for T {
+/// the size of its bincode encoding unless a type says otherwise.
+pub trait Message: Clone + fmt::Debug + Serialize + 'static {
     fn wire_size(&self) -> usize {
         bincode_size(self)
+    }
+    /// A short name for the kind of message ("AppendEntries", "Get"), shown
+    /// when a run stops with calls still open.
+    fn label(&self) -> &'static str {
+        "message"
+    }
+}
+
+impl Message for u32 {}
+impl Message for u64 {}
+impl Message for String {}
+impl Message for Vec<u8> {}
+
+/// A value that enters the determinism trace as one word (a node's timers).
+pub trait TraceWord {
+    fn trace_word(&self) -> u64;
+}
+
+impl TraceWord for u64 {
+    fn trace_word(&self) -> u64 {
+        *self
+    }
+}
+
+impl TraceWord for () {
+    fn trace_word(&self) -> u64 {
+        0
     }
 }
 
@@ -36,16 +58,31 @@ pub fn bincode_size<T: Serialize + ?Sized>(value: &T) -> usize {
 /// A sans-IO server hosted by the simulator.
 pub trait Node: Sized + 'static {
     type Msg: Message;
+    /// What a timer is for (a Raft deadline, a configuration poll, ...).
+    type Timer: TraceWord + Copy + fmt::Debug + 'static;
+    /// What a call is for; handed back with its outcome, so that a failed
+    /// call (which carries no message) is still known.
+    type CallPurpose: Copy + fmt::Debug + 'static;
     /// A request arrived. Answer with `ctx.reply(token, ..)`, now or later.
     fn on_request(&mut self, ctx: &mut Ctx<'_, Self>, from: Addr, token: ReplyToken, msg: Self::Msg);
-    /// A call this node made came back, or failed (labrpc's `Call` returning false).
-    fn on_reply(&mut self, ctx: &mut Ctx<'_, Self>, from: Addr, call: CallId, reply: Result<Self::Msg, RpcError>);
+    /// A call this node made came back, or failed (labrpc's `Call` returning
+    /// false), with the purpose it was made for.
+    fn on_reply(
+        &mut self,
+        ctx: &mut Ctx<'_, Self>,
+        from: Addr,
+        purpose: Self::CallPurpose,
+        reply: Result<Self::Msg, RpcError>,
+    );
     /// A timer set with `ctx.set_timer` fired.
-    fn on_timer(&mut self, ctx: &mut Ctx<'_, Self>, tag: u64);
+    fn on_timer(&mut self, ctx: &mut Ctx<'_, Self>, timer: Self::Timer);
 }
 
+/// An event of a world of nodes `N`.
+pub(crate) type Event<N> = EventKind<<N as Node>::Msg, <N as Node>::Timer>;
+
 /// A network endpoint: a server or a client.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
 pub struct Addr(pub u32);
 
 pub(crate) struct ServerSlot<N: Node> {
@@ -57,7 +94,7 @@ pub(crate) struct ServerSlot<N: Node> {
     pub(crate) incarnation: u32,
     pub(crate) persister: Persister,
     pub(crate) paused: bool,
-    pub(crate) parked: Vec<EventKind<N::Msg>>,
+    pub(crate) parked: Vec<Event<N>>,
     /// The node's own clock (drift survives restarts: it is the machine's).
     pub(crate) clock: crate::time::DriftingClock,
     pub(crate) rng: SimRng,
@@ -83,7 +120,7 @@ impl<N: Node> World<N> {
     pub fn try_start<E>(&mut self, server: Addr, make: impl FnOnce(&mut Ctx<'_, N>) -> Result<N, E>) -> Result<(), E> {
         let index = self.server_index(server);
         assert!(!self.servers[index].alive, "{} is already running", self.name(server));
-        self.record_fault(&Fault::Start { server });
+        self.record_start(server);
         let slot = &mut self.servers[index];
         slot.alive = true;
         slot.incarnation += 1;
@@ -168,10 +205,11 @@ impl<N: Node> Ctx<'_, N> {
         &mut self.world.servers[self.server].persister
     }
 
-    /// Calls the server `to`; the outcome arrives as `on_reply` with this id.
-    pub fn call(&mut self, to: Addr, msg: N::Msg) -> CallId {
+    /// Calls the server `to`; the outcome arrives as `on_reply` with
+    /// `purpose`.
+    pub fn call(&mut self, to: Addr, msg: N::Msg, purpose: N::CallPurpose) -> CallId {
         let me = self.me();
-        self.world.send_call(me, to, msg, Waiter::Node)
+        self.world.send_call(me, to, msg, Waiter::Node(purpose))
     }
 
     /// Answers a request.
@@ -179,13 +217,13 @@ impl<N: Node> Ctx<'_, N> {
         self.world.reply(token, msg);
     }
 
-    /// `on_timer(tag)` once this node's clock has advanced by `after`.
-    pub fn set_timer(&mut self, after: Nanos, tag: u64) {
+    /// `on_timer(timer)` once this node's clock has advanced by `after`.
+    pub fn set_timer(&mut self, after: Nanos, timer: N::Timer) {
         let slot = &self.world.servers[self.server];
         let delay = slot.clock.virtual_delay(self.world.now, after);
         let (server, incarnation) = (self.server, slot.incarnation);
         let at = self.world.now + delay;
-        self.world.schedule(at, EventKind::Timer { server, incarnation, tag });
+        self.world.schedule(at, EventKind::Timer { server, incarnation, timer });
     }
 
     /// Fails the run, as the lab's `log.Fatalf` from inside a server or applier.

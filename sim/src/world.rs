@@ -6,13 +6,13 @@
 //! Events run in (time, sequence) order. Tasks (the tester, clerks) use the
 //! same world through `SimHandle` (handle.rs).
 
-use crate::call::{CallTable, RpcError};
+use crate::call::{CallTable, Calls, RpcError};
 use crate::event::{
     EventKind, EventQueue, TRACE_FAIL, TRACE_POLL, TRACE_REPLY, TRACE_REQUEST, TRACE_TIMER, TRACE_WAKE,
 };
 use crate::fault::Fault;
 use crate::net::{LinkState, NetConfig, NetStats};
-use crate::node::{Addr, Message, Node, ServerSlot};
+use crate::node::{Addr, Event, Message, Node, ServerSlot, TraceWord};
 use crate::persist::Persister;
 use crate::rng::{stream, SimRng, Stream};
 use crate::time::{self, Nanos};
@@ -48,33 +48,44 @@ impl SimConfig {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum SimError {
     /// Every task waits and no event is pending.
-    Deadlock {
-        waiting_tasks: Vec<String>,
-        at: Nanos,
-    },
-    TimeLimit {
-        limit: Nanos,
-    },
-    EventLimit {
-        limit: u64,
-    },
+    Deadlock { at: Nanos, stuck: Stuck },
+    /// Virtual time would pass the limit.
+    TimeLimit { limit: Nanos, stuck: Stuck },
+    EventLimit { limit: u64 },
     /// A task or a node called `fail`.
-    Failed {
-        reason: String,
-        at: Nanos,
-    },
+    Failed { reason: String, at: Nanos },
+}
+
+/// What a run that could not finish was waiting for: its unfinished tasks
+/// and the calls still open.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Stuck {
+    pub waiting_tasks: Vec<String>,
+    pub open_calls: Vec<String>,
+}
+
+/// How many open calls a stuck run lists.
+pub const OPEN_CALLS_LISTED: usize = 20;
+
+impl fmt::Display for Stuck {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "waiting tasks: {}", self.waiting_tasks.join(", "))?;
+        if self.open_calls.is_empty() {
+            return f.write_str("; no call is open");
+        }
+        write!(f, "; open calls: {}", self.open_calls.join("; "))
+    }
 }
 
 impl fmt::Display for SimError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            SimError::Deadlock { waiting_tasks, at } => write!(
-                f,
-                "deadlock at {}: every task waits and no event is pending; waiting tasks: {}",
-                time::format(*at),
-                waiting_tasks.join(", ")
-            ),
-            SimError::TimeLimit { limit } => write!(f, "virtual time limit of {} reached", time::format(*limit)),
+            SimError::Deadlock { at, stuck } => {
+                write!(f, "deadlock at {}: every task waits and no event is pending; {stuck}", time::format(*at))
+            }
+            SimError::TimeLimit { limit, stuck } => {
+                write!(f, "virtual time limit of {} reached; {stuck}", time::format(*limit))
+            }
             SimError::EventLimit { limit } => write!(f, "event limit of {limit} reached"),
             SimError::Failed { reason, at } => write!(f, "{reason} (at {})", time::format(*at)),
         }
@@ -86,7 +97,7 @@ pub struct World<N: Node> {
     pub(crate) config: SimConfig,
     pub(crate) now: Nanos,
     pub(crate) next_seq: u64,
-    pub(crate) queue: EventQueue<N::Msg>,
+    pub(crate) queue: EventQueue<N::Msg, N::Timer>,
     pub(crate) trace: Trace,
     pub(crate) net: NetConfig,
     pub(crate) stats: NetStats,
@@ -97,8 +108,8 @@ pub struct World<N: Node> {
     /// `links[from endpoint][to server index]`.
     pub(crate) links: Vec<Vec<LinkState>>,
     /// Requests held on clogged links: (from, to server index, event).
-    pub(crate) clogged: Vec<(Addr, usize, EventKind<N::Msg>)>,
-    pub(crate) calls: CallTable<N::Msg>,
+    pub(crate) clogged: Vec<(Addr, usize, Event<N>)>,
+    pub(crate) calls: Calls<N>,
     pub(crate) failure: Option<(String, Nanos)>,
     pub(crate) log_enabled: bool,
     /// Set when an event wakes a task; the run loop then polls tasks.
@@ -146,7 +157,7 @@ impl<N: Node> World<N> {
         &self.config
     }
 
-    pub(crate) fn schedule(&mut self, at: Nanos, kind: EventKind<N::Msg>) {
+    pub(crate) fn schedule(&mut self, at: Nanos, kind: Event<N>) {
         debug_assert!(at >= self.now, "events are never scheduled in the past");
         let seq = self.next_seq;
         self.next_seq += 1;
@@ -256,7 +267,7 @@ impl<N: Node> World<N> {
         match self.queue.peek_time() {
             None => return Ok(false),
             Some(at) if at > self.config.time_limit => {
-                return Err(SimError::TimeLimit { limit: self.config.time_limit })
+                return Err(SimError::TimeLimit { limit: self.config.time_limit, stuck: Stuck::default() })
             }
             Some(_) => {}
         }
@@ -278,22 +289,14 @@ impl<N: Node> World<N> {
                 self.complete(call, Ok(msg));
             }
             EventKind::Fail { call } => self.complete(call, Err(RpcError::Failed)),
-            EventKind::PollDead { call } => {
-                let dead =
-                    self.calls.get(call).is_some_and(|r| r.dispatched_at.is_some() && self.server_is_dead_for(r));
-                if dead {
-                    let server = self.calls.get(call).expect("checked above").server;
-                    self.servers[server].pending.remove(&call);
-                    self.complete(call, Err(RpcError::Failed));
-                }
-            }
-            EventKind::Timer { server, incarnation, tag } => {
+            EventKind::PollDead { call } => self.poll_dead(call),
+            EventKind::Timer { server, incarnation, timer } => {
                 let slot = &mut self.servers[server];
                 if slot.alive && slot.incarnation == incarnation {
                     if slot.paused {
-                        slot.parked.push(EventKind::Timer { server, incarnation, tag });
+                        slot.parked.push(EventKind::Timer { server, incarnation, timer });
                     } else {
-                        self.in_node(server, |node, ctx| node.on_timer(ctx, tag));
+                        self.in_node(server, |node, ctx| node.on_timer(ctx, timer));
                     }
                 }
             }
@@ -301,15 +304,15 @@ impl<N: Node> World<N> {
         Ok(true)
     }
 
-    fn trace_event(&mut self, at: Nanos, event: &EventKind<N::Msg>) {
+    fn trace_event(&mut self, at: Nanos, event: &Event<N>) {
         let (kind, a, b) = match event {
             EventKind::WakeTask(_) => (TRACE_WAKE, 0, 0),
             EventKind::Request { call, .. } => (TRACE_REQUEST, call.0, 0),
             EventKind::Reply { call, .. } => (TRACE_REPLY, call.0, 0),
             EventKind::Fail { call } => (TRACE_FAIL, call.0, 0),
             EventKind::PollDead { call } => (TRACE_POLL, call.0, 0),
-            EventKind::Timer { server, incarnation, tag } => {
-                (TRACE_TIMER, (*server as u64) << 32 | u64::from(*incarnation), *tag)
+            EventKind::Timer { server, incarnation, timer } => {
+                (TRACE_TIMER, (*server as u64) << 32 | u64::from(*incarnation), timer.trace_word())
             }
         };
         let describe = || {
@@ -319,7 +322,7 @@ impl<N: Node> World<N> {
                 EventKind::Reply { call, msg } => format!("reply of call {} : {msg:?}", call.0),
                 EventKind::Fail { call } => format!("failure of call {}", call.0),
                 EventKind::PollDead { call } => format!("dead-server poll of call {}", call.0),
-                EventKind::Timer { server, tag, .. } => format!("timer {tag} of server #{server}"),
+                EventKind::Timer { server, timer, .. } => format!("timer {timer:?} of server #{server}"),
             };
             format!("at {}: {what}", time::format(at))
         };
