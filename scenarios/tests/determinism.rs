@@ -22,7 +22,7 @@ fn random_workload_replays_from_its_seed() {
 fn nondeterministic(seed: u64, trace: sim::TraceMode) -> scenarios::Outcome {
     static RUNS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
     let run = RUNS.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-    scenarios::runner::simulate::<scenarios::sim_scenarios::EchoNode, _>(seed, trace, move |h| async move {
+    scenarios::runner::simulate::<sim::testing::EchoNode, _>(seed, trace, move |h| async move {
         h.sleep(sim::ms(1)).await;
         h.sleep(sim::ms(1 + run % 2)).await;
         Ok(())
