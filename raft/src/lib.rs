@@ -8,15 +8,21 @@
 //! vote and log are durable before any message that depends on them. Nothing
 //! here knows about a network, a clock or a simulator.
 //!
+//! [`RaftHost`] carries that order out once for every service built on Raft:
+//! a service is a [`StateMachine`], and the host's effects go through a
+//! [`HostIo`] that the runtime implements.
+//!
 //! Log indices start at 1. Followers reject AppendEntries with the
 //! conflicting term, the first index of that term and their log length, so a
 //! leader backs up a whole term per round trip.
 
+pub mod host;
 pub mod log;
 pub mod message;
 pub mod node;
 pub mod storage;
 
+pub use host::{HostIo, RaftHost, StateMachine};
 pub use message::{Command, Conflict, Entry, Request, Response};
 pub use node::{Apply, Config, Output, Raft, Role};
 pub use storage::{decode, HardState, StateDelta, StorageError};

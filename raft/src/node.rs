@@ -194,6 +194,17 @@ impl Raft {
         self.log.snapshot_index()
     }
 
+    pub fn snapshot_term(&self) -> u64 {
+        self.log.snapshot_term()
+    }
+
+    /// The size in bytes of the durable image once the pending output is
+    /// persisted (what the lab's `RaftStateSize` reads): a service decides
+    /// when to snapshot from this, without asking its storage.
+    pub fn durable_size(&self) -> usize {
+        crate::storage::HEADER_LEN + self.log.encoded_len()
+    }
+
     /// When the host must call `tick` next.
     pub fn next_deadline_ms(&self) -> u64 {
         match self.role {

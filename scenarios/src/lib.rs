@@ -6,6 +6,7 @@
 //! many threads. The `labsim` binary (main.rs) is the command line over these.
 
 pub mod raft_host;
+pub mod raft_io;
 pub mod raft_scenarios;
 pub mod raft_tester;
 pub mod registry;

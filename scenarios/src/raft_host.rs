@@ -1,14 +1,14 @@
 //! Hosting `raft::Raft` in the simulator, with the lab tester's appliers.
 //!
-//! `RaftNode` turns sim events into Raft inputs and Raft outputs into sim
-//! actions: persist first, then send, then apply. Applied entries go to the
-//! tester's `Applier` at once, which runs the lab's checks (`checkLogs`, the
-//! out-of-order checks, and in snapshot mode `applierSnap`'s snapshot every
-//! 10 entries); a failed check fails the run, like the lab's `log.Fatalf`.
+//! `RaftNode` is a `raft::RaftHost` (which persists, then sends, then
+//! applies) whose service is the tester's `Applier`: it runs the lab's checks
+//! (`checkLogs`, the out-of-order checks, and in snapshot mode
+//! `applierSnap`'s snapshot every 10 entries) on every applied entry; a
+//! failed check fails the run, like the lab's `log.Fatalf`.
 
-use raft::{Apply, Config, Raft, Request, Response};
+use crate::raft_io::{now_ms, peer_index, start_host, RaftCarrier, SimIo};
+use raft::{Raft, RaftHost, Request, Response, StateMachine};
 use serde::{Deserialize, Serialize};
-use sim::time::NANOS_PER_MS;
 use sim::{Addr, Ctx, Message, Node, ReplyToken, RpcError};
 use std::cell::RefCell;
 use std::rc::Rc;
@@ -121,165 +121,146 @@ impl Applier {
         Ok(())
     }
 
-    /// Handles one applied message of server i. Returns a snapshot for Raft
-    /// when one is due (snapshot mode, every SNAPSHOT_INTERVAL entries).
-    fn apply(&mut self, i: usize, apply: Apply) -> Result<Option<(u64, Vec<u8>)>, String> {
-        match apply {
-            Apply::Snapshot { index, data, .. } => {
-                assert!(self.snapshot_mode, "raft sends snapshots only after the service made one");
-                self.ingest_snapshot(i, &data, Some(index))?;
-                Ok(None)
-            }
-            Apply::Command { index, command, .. } => {
-                let cmd = Cmd::decode(&command)?;
-                if self.snapshot_mode && index != self.last_applied[i] + 1 {
-                    return Err(format!(
-                        "server {i} apply out of order, expected index {}, got {index}",
-                        self.last_applied[i] + 1
-                    ));
-                }
-                self.check_logs(i, index, cmd)?;
-                if !self.snapshot_mode {
-                    return Ok(None);
-                }
-                self.last_applied[i] = index;
-                if (index + 1) % SNAPSHOT_INTERVAL != 0 {
-                    return Ok(None);
-                }
-                let history: &[Option<Cmd>] = &self.logs[i][..=index as usize];
-                let data = bincode::serde::encode_to_vec((index, history), bincode::config::standard())
-                    .expect("snapshots encode");
-                Ok(Some((index, data)))
-            }
+    /// Handles one command server i applied at `index`. Returns a snapshot
+    /// for Raft when one is due (snapshot mode, every SNAPSHOT_INTERVAL
+    /// entries).
+    fn apply(&mut self, i: usize, index: u64, command: &[u8]) -> Result<Option<Vec<u8>>, String> {
+        let cmd = Cmd::decode(command)?;
+        if self.snapshot_mode && index != self.last_applied[i] + 1 {
+            return Err(format!(
+                "server {i} apply out of order, expected index {}, got {index}",
+                self.last_applied[i] + 1
+            ));
         }
+        self.check_logs(i, index, cmd)?;
+        if !self.snapshot_mode {
+            return Ok(None);
+        }
+        self.last_applied[i] = index;
+        if (index + 1) % SNAPSHOT_INTERVAL != 0 {
+            return Ok(None);
+        }
+        let history: &[Option<Cmd>] = &self.logs[i][..=index as usize];
+        let data =
+            bincode::serde::encode_to_vec((index, history), bincode::config::standard()).expect("snapshots encode");
+        Ok(Some(data))
     }
 }
 
-/// Timer tags are the deadline in milliseconds, so a stale timer is known.
-pub struct RaftNode {
-    pub raft: Raft,
+/// The lab's applier as a Raft-backed service: every applied command goes
+/// through the tester's checks, and in snapshot mode a snapshot is handed
+/// back every SNAPSHOT_INTERVAL entries.
+pub struct LabService {
     me: usize,
-    peers: Vec<Addr>,
     applier: Rc<RefCell<Applier>>,
-    timer_at_ms: Option<u64>,
+    /// The snapshot the applier produced with the last apply, if any.
+    due: Option<Vec<u8>>,
 }
 
-fn now_ms(ctx: &Ctx<'_, RaftNode>) -> u64 {
-    ctx.now() / NANOS_PER_MS
+impl LabService {
+    /// As the lab's start1: a new instance applies from scratch, or from
+    /// the persisted snapshot (restored by the host).
+    pub fn new(me: usize, applier: Rc<RefCell<Applier>>) -> LabService {
+        applier.borrow_mut().last_applied[me] = 0;
+        LabService { me, applier, due: None }
+    }
+
+    fn record(&self, result: Result<(), String>) -> Result<(), String> {
+        if let Err(e) = &result {
+            self.applier.borrow_mut().error.get_or_insert(e.clone());
+        }
+        result
+    }
+}
+
+impl StateMachine for LabService {
+    fn apply(&mut self, index: u64, _term: u64, command: &[u8]) -> Result<(), String> {
+        let result = self.applier.borrow_mut().apply(self.me, index, command);
+        match result {
+            Ok(due) => {
+                self.due = due;
+                Ok(())
+            }
+            Err(e) => self.record(Err(e)),
+        }
+    }
+
+    fn restore(&mut self, index: u64, _term: u64, snapshot: &[u8]) -> Result<(), String> {
+        assert!(self.applier.borrow().snapshot_mode, "raft hands over snapshots only after the service made one");
+        let result = self.applier.borrow_mut().ingest_snapshot(self.me, snapshot, Some(index));
+        self.record(result)
+    }
+
+    fn snapshot(&mut self, _index: u64, _raft_state_bytes: usize) -> Option<Vec<u8>> {
+        self.due.take()
+    }
+}
+
+/// A Raft peer with the lab's applier, hosted in the simulator.
+pub struct RaftNode {
+    pub host: RaftHost<LabService>,
+    peers: Vec<Addr>,
+}
+
+impl RaftCarrier for RaftNode {
+    fn raft_request(request: Request) -> RaftRpc {
+        RaftRpc::Request(request)
+    }
+    fn raft_timer(at_ms: u64) -> u64 {
+        at_ms
+    }
+    fn raft_call(_peer: usize) {}
 }
 
 impl RaftNode {
-    /// Starts (or restarts) server `me` from its persister, like `start1`:
-    /// a persisted snapshot is ingested by the applier before Raft starts.
+    /// Starts (or restarts) server `me` from its persister, like `start1`.
     pub fn start(
         ctx: &mut Ctx<'_, RaftNode>,
         me: usize,
         peers: Vec<Addr>,
         applier: Rc<RefCell<Applier>>,
     ) -> Result<RaftNode, String> {
-        use rand::RngCore;
-        let seed = ctx.rng().next_u64();
-        let image = ctx.persister().raft_state().to_vec();
-        let snapshot = ctx.persister().snapshot().to_vec();
-        // As the lab's start1: applying restarts from scratch, or from the
-        // persisted snapshot (ingested now, like a service would).
-        applier.borrow_mut().last_applied[me] = 0;
-        if applier.borrow().snapshot_mode && !snapshot.is_empty() {
-            applier.borrow_mut().ingest_snapshot(me, &snapshot, None)?;
-        }
-        let config = Config::new(me, peers.len(), seed);
-        let raft = Raft::restart(config, now_ms(ctx), &image, &snapshot)
-            .map_err(|e| format!("server {me} cannot restart: {e}"))?;
-        let mut node = RaftNode { raft, me, peers, applier, timer_at_ms: None };
-        node.flush(ctx);
-        Ok(node)
+        let host = start_host(ctx, me, &peers, LabService::new(me, applier))?;
+        Ok(RaftNode { host, peers })
     }
 
-    fn peer_index(&self, addr: Addr) -> usize {
-        self.peers.iter().position(|p| *p == addr).expect("raft messages come from peers")
+    pub fn raft(&self) -> &Raft {
+        self.host.raft()
     }
 
     /// The lab's `Start`.
     pub fn start_command(&mut self, ctx: &mut Ctx<'_, RaftNode>, cmd: &Cmd) -> Option<(u64, u64)> {
-        if !self.raft.state().1 {
+        if !self.host.raft().state().1 {
             return None; // not the leader: nothing to encode or do
         }
-        let r = self.raft.start(cmd.encode());
-        self.flush(ctx);
-        r
-    }
-
-    /// Carries out Raft's output: persist, then send, then apply (which may
-    /// produce a snapshot, whose output is carried out in turn); then makes
-    /// sure a timer is set for Raft's next deadline.
-    fn flush(&mut self, ctx: &mut Ctx<'_, RaftNode>) {
-        loop {
-            let out = self.raft.take_output();
-            if out.is_empty() {
-                break;
-            }
-            match (out.persist, out.snapshot) {
-                (Some(delta), None) => delta.apply(ctx.persister().raft_state_mut()),
-                (delta, Some(snapshot)) => {
-                    let mut image = ctx.persister().raft_state().to_vec();
-                    if let Some(delta) = delta {
-                        delta.apply(&mut image);
-                    }
-                    ctx.persister().save(image, snapshot);
-                }
-                (None, None) => {}
-            }
-            for (peer, request) in out.messages {
-                ctx.call(self.peers[peer], RaftRpc::Request(request), ());
-            }
-            for apply in out.applies {
-                let result = self.applier.borrow_mut().apply(self.me, apply);
-                match result {
-                    Ok(Some((index, data))) => self.raft.snapshot(index, data),
-                    Ok(None) => {}
-                    Err(e) => {
-                        self.applier.borrow_mut().error.get_or_insert(e.clone());
-                        ctx.fail(e);
-                    }
-                }
-            }
-        }
-        let deadline = self.raft.next_deadline_ms();
-        if self.timer_at_ms.is_none_or(|t| deadline < t) {
-            self.timer_at_ms = Some(deadline);
-            let now = ctx.now();
-            ctx.set_timer((deadline * NANOS_PER_MS).saturating_sub(now), deadline);
-        }
+        self.host.start_command(&mut SimIo { ctx, peers: &self.peers }, cmd.encode())
     }
 }
 
 impl Node for RaftNode {
     type Msg = RaftRpc;
+    /// Raft's deadline in milliseconds, so a stale timer is known.
     type Timer = u64;
     type CallPurpose = ();
 
     fn on_request(&mut self, ctx: &mut Ctx<'_, Self>, from: Addr, token: ReplyToken, msg: RaftRpc) {
         let RaftRpc::Request(request) = msg else { panic!("raft requests only") };
-        let from = self.peer_index(from);
-        let response = self.raft.handle_request(from, request, now_ms(ctx));
-        self.flush(ctx); // persist before answering
+        let from = peer_index(&self.peers, from);
+        let now = now_ms(ctx);
+        let response = self.host.handle_request(&mut SimIo { ctx, peers: &self.peers }, from, request, now);
         ctx.reply(token, RaftRpc::Response(response));
     }
 
     fn on_reply(&mut self, ctx: &mut Ctx<'_, Self>, from: Addr, _: (), reply: Result<RaftRpc, RpcError>) {
         if let Ok(RaftRpc::Response(response)) = reply {
-            let from = self.peer_index(from);
-            self.raft.handle_response(from, response, now_ms(ctx));
-            self.flush(ctx);
+            let from = peer_index(&self.peers, from);
+            let now = now_ms(ctx);
+            self.host.handle_response(&mut SimIo { ctx, peers: &self.peers }, from, response, now);
         }
     }
 
-    fn on_timer(&mut self, ctx: &mut Ctx<'_, Self>, tag: u64) {
-        if self.timer_at_ms != Some(tag) {
-            return; // superseded by an earlier deadline
-        }
-        self.timer_at_ms = None;
-        self.raft.tick(now_ms(ctx));
-        self.flush(ctx);
+    fn on_timer(&mut self, ctx: &mut Ctx<'_, Self>, at_ms: u64) {
+        let now = now_ms(ctx);
+        self.host.on_timer(&mut SimIo { ctx, peers: &self.peers }, at_ms, now);
     }
 }

@@ -127,7 +127,7 @@ impl Tester {
 
     /// `GetState` of a running server.
     pub fn get_state(&self, i: usize) -> Option<(u64, bool)> {
-        self.h.with_node(self.servers[i], |n, _| n.raft.state())
+        self.h.with_node(self.servers[i], |n, _| n.raft().state())
     }
 
     /// `Start` on a running server: (index, term, is_leader).
@@ -135,7 +135,7 @@ impl Tester {
         self.h.with_node(self.servers[i], |n, ctx| match n.start_command(ctx, cmd) {
             Some((index, term)) => (index, term, true),
             None => {
-                let (term, _) = n.raft.state();
+                let (term, _) = n.raft().state();
                 (0, term, false)
             }
         })

@@ -507,7 +507,11 @@ mod tests {
             h.inject(Fault::Kill { server: s[0], mode: CrashMode::Process });
             let (failed, returned_at) = waiter.await;
             ensure!(failed, "the stuck call must return false");
-            ensure!(returned_at - killed_at <= ms(100), "returned {} ms after the kill", (returned_at - killed_at) / ms(1));
+            ensure!(
+                returned_at - killed_at <= ms(100),
+                "returned {} ms after the kill",
+                (returned_at - killed_at) / ms(1)
+            );
             Ok(())
         })
     }

@@ -26,20 +26,42 @@ pub enum CrashMode {
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub enum Fault {
     /// labrpc's `Enable(end, enabled)` for the link `from -> to`.
-    Link { from: Addr, to: Addr, enabled: bool },
+    Link {
+        from: Addr,
+        to: Addr,
+        enabled: bool,
+    },
     /// A clogged link holds requests (in order) until it is unclogged.
-    Clog { from: Addr, to: Addr, clogged: bool },
+    Clog {
+        from: Addr,
+        to: Addr,
+        clogged: bool,
+    },
     /// Extra one-way latency on the link, beyond the network's own.
-    Latency { from: Addr, to: Addr, latency: Latency },
+    Latency {
+        from: Addr,
+        to: Addr,
+        latency: Latency,
+    },
     /// The whole network's settings (labrpc's knobs, duplication, latency).
     Net(NetConfig),
     /// The server's instance dies (`start` brings up a new one).
-    Kill { server: Addr, mode: CrashMode },
+    Kill {
+        server: Addr,
+        mode: CrashMode,
+    },
     /// The server stalls: it handles nothing and fires no timer until resumed.
-    Pause { server: Addr },
-    Resume { server: Addr },
+    Pause {
+        server: Addr,
+    },
+    Resume {
+        server: Addr,
+    },
     /// The server's clock runs at 1 / (1 + ppm / 1e6) of virtual time.
-    TimerDrift { server: Addr, ppm: i32 },
+    TimerDrift {
+        server: Addr,
+        ppm: i32,
+    },
 }
 
 /// The trace code of a server start (not a fault, but traced beside them).
@@ -50,7 +72,8 @@ impl Fault {
     /// its bytes.
     fn trace_words(&self) -> (u64, u64) {
         let bytes = bincode::serde::encode_to_vec(self, bincode::config::standard()).expect("faults encode");
-        let hash = bytes.iter().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| (h ^ u64::from(*b)).wrapping_mul(0x100_0000_01b3));
+        let hash =
+            bytes.iter().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| (h ^ u64::from(*b)).wrapping_mul(0x100_0000_01b3));
         (u64::from(bytes[0]) + 16, hash)
     }
 }

@@ -68,7 +68,9 @@ impl<N: Node> Sim<N> {
             let stepped = shared.world.borrow_mut().run_until_task_wakes();
             let stepped = match stepped {
                 Ok(stepped) => stepped,
-                Err(SimError::TimeLimit { limit, .. }) => return Err(SimError::TimeLimit { limit, stuck: self.stuck() }),
+                Err(SimError::TimeLimit { limit, .. }) => {
+                    return Err(SimError::TimeLimit { limit, stuck: self.stuck() })
+                }
                 Err(e) => return Err(e),
             };
             if !stepped {

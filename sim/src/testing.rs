@@ -3,8 +3,8 @@
 //! sets timers, and gossips with peers.
 
 use crate::call::{ReplyToken, RpcError};
-use crate::node::{Addr, Ctx, Message, Node, TraceWord};
 use crate::handle::SimHandle;
+use crate::node::{Addr, Ctx, Message, Node, TraceWord};
 use crate::time::{ms, Nanos};
 use serde::Serialize;
 
@@ -153,7 +153,6 @@ impl Node for EchoNode {
         }
     }
 }
-
 
 /// An echo request with this payload.
 pub fn echo(payload: Vec<u8>) -> EchoMsg {

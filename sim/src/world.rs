@@ -48,12 +48,23 @@ impl SimConfig {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum SimError {
     /// Every task waits and no event is pending.
-    Deadlock { at: Nanos, stuck: Stuck },
+    Deadlock {
+        at: Nanos,
+        stuck: Stuck,
+    },
     /// Virtual time would pass the limit.
-    TimeLimit { limit: Nanos, stuck: Stuck },
-    EventLimit { limit: u64 },
+    TimeLimit {
+        limit: Nanos,
+        stuck: Stuck,
+    },
+    EventLimit {
+        limit: u64,
+    },
     /// A task or a node called `fail`.
-    Failed { reason: String, at: Nanos },
+    Failed {
+        reason: String,
+        at: Nanos,
+    },
 }
 
 /// What a run that could not finish was waiting for: its unfinished tasks

@@ -1,0 +1,81 @@
+//! Hosting Raft-backed servers in the simulator, once for every service:
+//! `SimIo` carries a `raft::RaftHost`'s effects out through a node's `Ctx`
+//! (persist into the lab persister, send to peers, set the node's timer),
+//! and `start_host` builds a host from the server's persister, like the
+//! lab's `start1`/`StartServer`.
+
+use raft::{Config, HostIo, RaftHost, Request, StateDelta, StateMachine};
+use sim::time::NANOS_PER_MS;
+use sim::{Addr, Ctx, Node};
+
+/// What a node type that hosts Raft provides: how a Raft request travels in
+/// its messages, and how its timers and calls name Raft's.
+pub trait RaftCarrier: Node {
+    fn raft_request(request: Request) -> Self::Msg;
+    fn raft_timer(at_ms: u64) -> Self::Timer;
+    fn raft_call(peer: usize) -> Self::CallPurpose;
+}
+
+/// A `HostIo` over a node's context; `peers[i]` is Raft peer i's address.
+pub struct SimIo<'a, 'w, N: Node> {
+    pub ctx: &'a mut Ctx<'w, N>,
+    pub peers: &'a [Addr],
+}
+
+impl<N: RaftCarrier> HostIo for SimIo<'_, '_, N> {
+    fn persist(&mut self, delta: Option<StateDelta>, snapshot: Option<Vec<u8>>) {
+        let persister = self.ctx.persister();
+        match (delta, snapshot) {
+            (Some(delta), None) => delta.apply(persister.raft_state_mut()),
+            (delta, Some(snapshot)) => {
+                let mut image = persister.raft_state().to_vec();
+                if let Some(delta) = delta {
+                    delta.apply(&mut image);
+                }
+                persister.save(image, snapshot);
+            }
+            (None, None) => {}
+        }
+    }
+
+    fn send(&mut self, peer: usize, request: Request) {
+        self.ctx.call(self.peers[peer], N::raft_request(request), N::raft_call(peer));
+    }
+
+    fn set_timer(&mut self, at_ms: u64) {
+        let now = self.ctx.now();
+        self.ctx.set_timer((at_ms * NANOS_PER_MS).saturating_sub(now), N::raft_timer(at_ms));
+    }
+
+    fn fail(&mut self, reason: String) {
+        self.ctx.fail(reason);
+    }
+}
+
+/// The node's clock in milliseconds, as Raft reads it.
+pub fn now_ms<N: Node>(ctx: &Ctx<'_, N>) -> u64 {
+    ctx.now() / NANOS_PER_MS
+}
+
+/// Starts (or restarts) Raft peer `me` of `peers` with `service`, from the
+/// node's persister: the service is restored from the persisted snapshot and
+/// Raft from its image. Election timeouts come from the node's own stream.
+pub fn start_host<N: RaftCarrier, S: StateMachine>(
+    ctx: &mut Ctx<'_, N>,
+    me: usize,
+    peers: &[Addr],
+    service: S,
+) -> Result<RaftHost<S>, String> {
+    use rand::RngCore;
+    let seed = ctx.rng().next_u64();
+    let image = ctx.persister().raft_state().to_vec();
+    let snapshot = ctx.persister().snapshot().to_vec();
+    let config = Config::new(me, peers.len(), seed);
+    let now = now_ms(ctx);
+    RaftHost::start(config, now, &image, &snapshot, service, &mut SimIo { ctx, peers })
+}
+
+/// The index of a peer's address.
+pub fn peer_index(peers: &[Addr], addr: Addr) -> usize {
+    peers.iter().position(|p| *p == addr).expect("raft messages come from peers")
+}
