@@ -66,7 +66,7 @@ impl StateMachine for Concat {
     }
     fn snapshot(&mut self, index: u64, raft_state_bytes: usize) -> Option<Vec<u8>> {
         self.sizes_seen.push(raft_state_bytes);
-        (self.every > 0 && index % self.every == 0).then(|| [&[index as u8][..], &self.text].concat())
+        (self.every > 0 && index.is_multiple_of(self.every)).then(|| [&[index as u8][..], &self.text].concat())
     }
 }
 

@@ -137,7 +137,7 @@ impl Applier {
             return Ok(None);
         }
         self.last_applied[i] = index;
-        if (index + 1) % SNAPSHOT_INTERVAL != 0 {
+        if !(index + 1).is_multiple_of(SNAPSHOT_INTERVAL) {
             return Ok(None);
         }
         let history: &[Option<Cmd>] = &self.logs[i][..=index as usize];
