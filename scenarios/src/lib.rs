@@ -5,6 +5,7 @@
 //! (optionally twice, to check determinism) and `soak` runs many seeds on
 //! many threads. The `labsim` binary (main.rs) is the command line over these.
 
+pub mod cluster;
 pub mod raft_host;
 pub mod raft_io;
 pub mod raft_scenarios;

@@ -6,29 +6,34 @@
 //! during 2 s without failures; here that is a failure.
 
 use crate::raft_host::Cmd;
-use crate::raft_tester::{TestResult, Tester, ELECTION_TIMEOUT, H, MAX_LOG_SIZE};
+use crate::raft_tester::{Setup, TestResult, Tester, ELECTION_TIMEOUT, H, MAX_LOG_SIZE};
 use crate::runner::{simulate, Outcome};
 use crate::Scenario;
 use sim::{ms, secs, Fault, TraceMode};
 use std::future::Future;
 use std::rc::Rc;
 
-/// Runs one lab test: a cluster of `n` (`make_config`), `begin`, the body,
+/// Runs one lab test: a cluster (`make_config`), `begin`, the body,
 /// then `end` (the 120 s limit).
 fn lab_test<F: Future<Output = TestResult> + 'static>(
     seed: u64,
     trace: TraceMode,
-    n: usize,
-    unreliable: bool,
-    snapshot: bool,
+    setup: Setup,
     body: impl FnOnce(Rc<Tester>) -> F + 'static,
 ) -> Outcome {
     simulate(seed, trace, move |h: H| async move {
-        let t = Tester::new(&h, n, unreliable, snapshot);
+        let t = Tester::new(&h, setup);
         t.begin();
         body(t.clone()).await?;
         t.end()
     })
+}
+
+/// The network a test runs on.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Net {
+    Reliable,
+    Unreliable,
 }
 
 fn int(x: i64) -> Cmd {
@@ -38,7 +43,7 @@ fn int(x: i64) -> Cmd {
 // ----- 2A -----
 
 fn initial_election_2a(seed: u64, trace: TraceMode) -> Outcome {
-    lab_test(seed, trace, 3, false, false, |t| async move {
+    lab_test(seed, trace, Setup::servers(3), |t| async move {
         t.check_one_leader().await?;
         t.sleep(ms(50)).await;
         let term1 = t.check_terms()?;
@@ -58,7 +63,7 @@ fn initial_election_2a(seed: u64, trace: TraceMode) -> Outcome {
 }
 
 fn re_election_2a(seed: u64, trace: TraceMode) -> Outcome {
-    lab_test(seed, trace, 3, false, false, |t| async move {
+    lab_test(seed, trace, Setup::servers(3), |t| async move {
         let leader1 = t.check_one_leader().await?;
         t.disconnect(leader1);
         t.check_one_leader().await?;
@@ -77,7 +82,7 @@ fn re_election_2a(seed: u64, trace: TraceMode) -> Outcome {
 }
 
 fn many_elections_2a(seed: u64, trace: TraceMode) -> Outcome {
-    lab_test(seed, trace, 7, false, false, |t| async move {
+    lab_test(seed, trace, Setup::servers(7), |t| async move {
         let n = t.n;
         t.check_one_leader().await?;
         for _ in 1..10 {
@@ -98,7 +103,7 @@ fn many_elections_2a(seed: u64, trace: TraceMode) -> Outcome {
 // ----- 2B -----
 
 fn basic_agree_2b(seed: u64, trace: TraceMode) -> Outcome {
-    lab_test(seed, trace, 3, false, false, |t| async move {
+    lab_test(seed, trace, Setup::servers(3), |t| async move {
         for index in 1..=3u64 {
             let (nd, _) = t.n_committed(index)?;
             if nd > 0 {
@@ -113,7 +118,7 @@ fn basic_agree_2b(seed: u64, trace: TraceMode) -> Outcome {
 /// Each command should be sent to each peer about once: the bound is the
 /// lab's, re-derived for our encoding (servers x total command bytes + 50000).
 fn rpc_bytes_2b(seed: u64, trace: TraceMode) -> Outcome {
-    lab_test(seed, trace, 3, false, false, |t| async move {
+    lab_test(seed, trace, Setup::servers(3), |t| async move {
         let n = t.n;
         t.one(int(99), n, false).await?;
         let bytes0 = t.bytes_total();
@@ -137,7 +142,7 @@ fn rpc_bytes_2b(seed: u64, trace: TraceMode) -> Outcome {
 }
 
 fn follower_failure_2b(seed: u64, trace: TraceMode) -> Outcome {
-    lab_test(seed, trace, 3, false, false, |t| async move {
+    lab_test(seed, trace, Setup::servers(3), |t| async move {
         let n = t.n;
         t.one(int(101), n, false).await?;
         let leader1 = t.check_one_leader().await?;
@@ -159,7 +164,7 @@ fn follower_failure_2b(seed: u64, trace: TraceMode) -> Outcome {
 }
 
 fn leader_failure_2b(seed: u64, trace: TraceMode) -> Outcome {
-    lab_test(seed, trace, 3, false, false, |t| async move {
+    lab_test(seed, trace, Setup::servers(3), |t| async move {
         let n = t.n;
         t.one(int(101), n, false).await?;
         let leader1 = t.check_one_leader().await?;
@@ -179,7 +184,7 @@ fn leader_failure_2b(seed: u64, trace: TraceMode) -> Outcome {
 }
 
 fn fail_agree_2b(seed: u64, trace: TraceMode) -> Outcome {
-    lab_test(seed, trace, 3, false, false, |t| async move {
+    lab_test(seed, trace, Setup::servers(3), |t| async move {
         let n = t.n;
         t.one(int(101), n, false).await?;
         let leader = t.check_one_leader().await?;
@@ -198,7 +203,7 @@ fn fail_agree_2b(seed: u64, trace: TraceMode) -> Outcome {
 }
 
 fn fail_no_agree_2b(seed: u64, trace: TraceMode) -> Outcome {
-    lab_test(seed, trace, 5, false, false, |t| async move {
+    lab_test(seed, trace, Setup::servers(5), |t| async move {
         let n = t.n;
         t.one(int(10), n, false).await?;
         let leader = t.check_one_leader().await?;
@@ -225,7 +230,7 @@ fn fail_no_agree_2b(seed: u64, trace: TraceMode) -> Outcome {
 }
 
 fn concurrent_starts_2b(seed: u64, trace: TraceMode) -> Outcome {
-    lab_test(seed, trace, 3, false, false, |t| async move {
+    lab_test(seed, trace, Setup::servers(3), |t| async move {
         let n = t.n;
         let mut success = false;
         'tries: for attempt in 0..5 {
@@ -273,7 +278,7 @@ fn concurrent_starts_2b(seed: u64, trace: TraceMode) -> Outcome {
 }
 
 fn rejoin_2b(seed: u64, trace: TraceMode) -> Outcome {
-    lab_test(seed, trace, 3, false, false, |t| async move {
+    lab_test(seed, trace, Setup::servers(3), |t| async move {
         let n = t.n;
         t.one(int(101), n, true).await?;
         let leader1 = t.check_one_leader().await?;
@@ -293,7 +298,7 @@ fn rejoin_2b(seed: u64, trace: TraceMode) -> Outcome {
 }
 
 fn backup_2b(seed: u64, trace: TraceMode) -> Outcome {
-    lab_test(seed, trace, 5, false, false, |t| async move {
+    lab_test(seed, trace, Setup::servers(5), |t| async move {
         let n = t.n;
         t.one(t.rand_cmd(), n, true).await?;
         // Put the leader and one follower in a partition.
@@ -345,7 +350,7 @@ fn backup_2b(seed: u64, trace: TraceMode) -> Outcome {
 }
 
 fn count_2b(seed: u64, trace: TraceMode) -> Outcome {
-    lab_test(seed, trace, 3, false, false, |t| async move {
+    lab_test(seed, trace, Setup::servers(3), |t| async move {
         let n = t.n;
         t.check_one_leader().await?;
         let total1 = t.rpc_total();
@@ -419,7 +424,7 @@ fn count_2b(seed: u64, trace: TraceMode) -> Outcome {
 // ----- 2C -----
 
 fn persist1_2c(seed: u64, trace: TraceMode) -> Outcome {
-    lab_test(seed, trace, 3, false, false, |t| async move {
+    lab_test(seed, trace, Setup::servers(3), |t| async move {
         let n = t.n;
         t.one(int(11), n, true).await?;
         // Crash and restart all.
@@ -453,7 +458,7 @@ fn persist1_2c(seed: u64, trace: TraceMode) -> Outcome {
 }
 
 fn persist2_2c(seed: u64, trace: TraceMode) -> Outcome {
-    lab_test(seed, trace, 5, false, false, |t| async move {
+    lab_test(seed, trace, Setup::servers(5), |t| async move {
         let n = t.n;
         let mut index = 1;
         for _ in 0..5 {
@@ -485,7 +490,7 @@ fn persist2_2c(seed: u64, trace: TraceMode) -> Outcome {
 }
 
 fn persist3_2c(seed: u64, trace: TraceMode) -> Outcome {
-    lab_test(seed, trace, 3, false, false, |t| async move {
+    lab_test(seed, trace, Setup::servers(3), |t| async move {
         let n = t.n;
         t.one(int(101), 3, true).await?;
         let leader = t.check_one_leader().await?;
@@ -515,7 +520,7 @@ fn figure_8_pause(t: &Tester) -> sim::Nanos {
 }
 
 fn figure_8_2c(seed: u64, trace: TraceMode) -> Outcome {
-    lab_test(seed, trace, 5, false, false, |t| async move {
+    lab_test(seed, trace, Setup::servers(5), |t| async move {
         let n = t.n;
         t.one(t.rand_cmd(), 1, true).await?;
         let mut nup = n;
@@ -561,7 +566,7 @@ fn spawn_one(t: &Rc<Tester>, name: String, cmd: Cmd, expected: usize) -> sim::Jo
 }
 
 fn unreliable_agree_2c(seed: u64, trace: TraceMode) -> Outcome {
-    lab_test(seed, trace, 5, true, false, |t| async move {
+    lab_test(seed, trace, Setup::servers(5).unreliable(), |t| async move {
         let n = t.n;
         let mut helpers = Vec::new();
         for iters in 1..50i64 {
@@ -580,7 +585,7 @@ fn unreliable_agree_2c(seed: u64, trace: TraceMode) -> Outcome {
 }
 
 fn figure_8_unreliable_2c(seed: u64, trace: TraceMode) -> Outcome {
-    lab_test(seed, trace, 5, true, false, |t| async move {
+    lab_test(seed, trace, Setup::servers(5).unreliable(), |t| async move {
         let n = t.n;
         let small = |t: &Tester| Cmd::Int(t.rand(10_000) as i64);
         t.one(small(&t), 1, true).await?;
@@ -660,18 +665,18 @@ async fn churn_client(t: Rc<Tester>, me: u64, stop: Rc<std::cell::Cell<bool>>) -
     Ok(committed)
 }
 
-fn churn(seed: u64, trace: TraceMode, unreliable: bool) -> Outcome {
-    churn_with(seed, trace, unreliable, false)
+fn churn(seed: u64, trace: TraceMode, net: Net) -> Outcome {
+    churn_with(seed, trace, net, false)
 }
 
 /// Beyond the lab: the unreliable churn test with 5% duplicated requests,
 /// clocks drifting by up to 10%, and servers paused for up to 400 ms.
 fn churn_chaos(seed: u64, trace: TraceMode) -> Outcome {
-    churn_with(seed, trace, true, true)
+    churn_with(seed, trace, Net::Unreliable, true)
 }
 
-fn churn_with(seed: u64, trace: TraceMode, unreliable: bool, chaos: bool) -> Outcome {
-    lab_test(seed, trace, 5, unreliable, false, move |t| async move {
+fn churn_with(seed: u64, trace: TraceMode, net: Net, chaos: bool) -> Outcome {
+    lab_test(seed, trace, Setup::servers(5).reliable_if(net == Net::Reliable), move |t| async move {
         let n = t.n;
         let mut pauses = 0;
         if chaos {
@@ -759,11 +764,11 @@ fn churn_with(seed: u64, trace: TraceMode, unreliable: bool, chaos: bool) -> Out
 }
 
 fn reliable_churn_2c(seed: u64, trace: TraceMode) -> Outcome {
-    churn(seed, trace, false)
+    churn(seed, trace, Net::Reliable)
 }
 
 fn unreliable_churn_2c(seed: u64, trace: TraceMode) -> Outcome {
-    churn(seed, trace, true)
+    churn(seed, trace, Net::Unreliable)
 }
 
 // ----- 2D -----
@@ -771,8 +776,17 @@ fn unreliable_churn_2c(seed: u64, trace: TraceMode) -> Outcome {
 /// The `snapcommon` family: 30 rounds of (maybe disconnect or crash a
 /// victim), a burst of Starts that crosses a snapshot, agreement, the raft
 /// state bound, and the victim's return (which may need InstallSnapshot).
-fn snap_common(seed: u64, trace: TraceMode, disconnect: bool, reliable: bool, crash: bool) -> Outcome {
-    lab_test(seed, trace, 3, !reliable, true, move |t| async move {
+/// What happens to the victim in each `snapcommon` round.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Victim {
+    Kept,
+    Disconnected,
+    Crashed,
+}
+
+fn snap_common(seed: u64, trace: TraceMode, victim_fate: Victim, net: Net) -> Outcome {
+    let (disconnect, crash) = (victim_fate == Victim::Disconnected, victim_fate == Victim::Crashed);
+    lab_test(seed, trace, Setup::servers(3).reliable_if(net == Net::Reliable).snapshots(), move |t| async move {
         let servers = t.n;
         t.one(t.rand_cmd(), servers, true).await?;
         let mut leader1 = t.check_one_leader().await?;
@@ -824,27 +838,27 @@ fn snap_common(seed: u64, trace: TraceMode, disconnect: bool, reliable: bool, cr
 }
 
 fn snapshot_basic_2d(seed: u64, trace: TraceMode) -> Outcome {
-    snap_common(seed, trace, false, true, false)
+    snap_common(seed, trace, Victim::Kept, Net::Reliable)
 }
 
 fn snapshot_install_2d(seed: u64, trace: TraceMode) -> Outcome {
-    snap_common(seed, trace, true, true, false)
+    snap_common(seed, trace, Victim::Disconnected, Net::Reliable)
 }
 
 fn snapshot_install_unreliable_2d(seed: u64, trace: TraceMode) -> Outcome {
-    snap_common(seed, trace, true, false, false)
+    snap_common(seed, trace, Victim::Disconnected, Net::Unreliable)
 }
 
 fn snapshot_install_crash_2d(seed: u64, trace: TraceMode) -> Outcome {
-    snap_common(seed, trace, false, true, true)
+    snap_common(seed, trace, Victim::Crashed, Net::Reliable)
 }
 
 fn snapshot_install_uncrash_2d(seed: u64, trace: TraceMode) -> Outcome {
-    snap_common(seed, trace, false, false, true)
+    snap_common(seed, trace, Victim::Crashed, Net::Unreliable)
 }
 
 fn snapshot_all_crash_2d(seed: u64, trace: TraceMode) -> Outcome {
-    lab_test(seed, trace, 3, false, true, |t| async move {
+    lab_test(seed, trace, Setup::servers(3).snapshots(), |t| async move {
         let servers = t.n;
         t.one(t.rand_cmd(), servers, true).await?;
         for _ in 0..5 {
@@ -877,7 +891,7 @@ fn snapshot_all_crash_2d(seed: u64, trace: TraceMode) -> Outcome {
 /// labrpc's unreliable network. The same safety checks apply (the appliers,
 /// nCommitted), and the cluster must still agree at the end.
 fn figure_8_chaos(seed: u64, trace: TraceMode) -> Outcome {
-    lab_test(seed, trace, 5, true, false, |t| async move {
+    lab_test(seed, trace, Setup::servers(5).unreliable(), |t| async move {
         let n = t.n;
         t.h.inject(Fault::Net(sim::NetConfig {
             reliable: false,

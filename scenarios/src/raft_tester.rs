@@ -4,9 +4,10 @@
 //! cross-server comparison, one(), wait(), crash and restart with the
 //! persister, connect and disconnect, RPC and byte counts, the 120 s limit.
 
+use crate::cluster::{Cluster, MakeNode, NetOptions};
 use crate::raft_host::{Applier, Cmd, RaftNode};
 use rand::Rng;
-use sim::{ms, secs, Addr, CrashMode, Fault, Nanos, NetConfig, SimHandle};
+use sim::{ms, secs, Addr, Nanos, SimHandle};
 use std::cell::RefCell;
 use std::collections::BTreeMap;
 use std::rc::Rc;
@@ -22,31 +23,65 @@ pub type TestResult<T = ()> = Result<T, String>;
 
 pub type H = SimHandle<RaftNode>;
 
+/// How a raft lab test starts (the lab's `make_config(n, unreliable,
+/// snapshot)`), with named options: `Setup::servers(5).unreliable()`.
+#[derive(Clone, Copy, Debug)]
+pub struct Setup {
+    pub servers: usize,
+    pub unreliable: bool,
+    /// The applier snapshots every 10 entries (2D's `applierSnap`).
+    pub snapshots: bool,
+}
+
+impl Setup {
+    pub fn servers(servers: usize) -> Setup {
+        Setup { servers, unreliable: false, snapshots: false }
+    }
+
+    pub fn unreliable(self) -> Setup {
+        Setup { unreliable: true, ..self }
+    }
+
+    pub fn reliable_if(self, reliable: bool) -> Setup {
+        Setup { unreliable: !reliable, ..self }
+    }
+
+    pub fn snapshots(self) -> Setup {
+        Setup { snapshots: true, ..self }
+    }
+}
+
 /// One cluster under test.
 pub struct Tester {
     pub h: H,
     pub n: usize,
     pub servers: Vec<Addr>,
-    connected: RefCell<Vec<bool>>,
+    pub cluster: Cluster<RaftNode>,
     pub applier: Rc<RefCell<Applier>>,
     started_at: std::cell::Cell<Nanos>,
 }
 
 impl Tester {
-    /// `make_config(n, unreliable, snapshot)`: n servers, all started and
-    /// connected; long delays on, as in the raft lab.
-    pub fn new(h: &H, n: usize, unreliable: bool, snapshot: bool) -> Rc<Tester> {
-        let servers = (0..n).map(|i| h.add_server(format!("raft-{i}"))).collect();
+    /// `make_config`: the servers, all started and connected; long delays
+    /// on, as in the raft lab.
+    pub fn new(h: &H, setup: Setup) -> Rc<Tester> {
+        let n = setup.servers;
+        let applier = Rc::new(RefCell::new(Applier::new(n, setup.snapshots)));
+        let servers: Rc<RefCell<Vec<Addr>>> = Rc::default();
+        let (peers, app) = (servers.clone(), applier.clone());
+        let make: MakeNode<RaftNode> =
+            Rc::new(move |ctx, i| RaftNode::start(ctx, i, peers.borrow().clone(), app.clone()));
+        let net = NetOptions { unreliable: setup.unreliable, long_delays: true };
+        let cluster = Cluster::new(h, "raft", n, net, make);
+        *servers.borrow_mut() = cluster.servers.clone();
         let t = Rc::new(Tester {
             h: h.clone(),
             n,
-            servers,
-            connected: RefCell::new(vec![false; n]),
-            applier: Rc::new(RefCell::new(Applier::new(n, snapshot))),
+            servers: cluster.servers.clone(),
+            cluster,
+            applier,
             started_at: std::cell::Cell::new(h.now()),
         });
-        h.inject(Fault::Net(NetConfig { long_delays: true, ..h.net_config() }));
-        h.inject(Fault::Net(NetConfig { reliable: !unreliable, ..h.net_config() }));
         for i in 0..n {
             t.start1(i);
             t.connect(i);
@@ -67,60 +102,40 @@ impl Tester {
         self.h.sleep(d).await
     }
 
-    // ----- membership -----
+    // ----- membership (the shared vocabulary, under the lab's names) -----
 
     pub fn is_up(&self, i: usize) -> bool {
-        self.h.is_alive(self.servers[i])
+        self.cluster.is_up(i)
     }
 
     pub fn is_connected(&self, i: usize) -> bool {
-        self.connected.borrow()[i]
+        self.cluster.is_connected(i)
     }
 
-    /// `crash1`: disconnect, kill (the persister keeps what was written).
+    /// `crash1`.
     pub fn crash1(&self, i: usize) {
-        self.disconnect(i);
-        self.h.inject(Fault::Kill { server: self.servers[i], mode: CrashMode::Process });
+        self.cluster.crash(i);
     }
 
-    /// `start1`: crash the old instance if any, start a new one on the same
-    /// persister (not connected).
+    /// `start1`: a new instance on the same persister, not connected.
     pub fn start1(&self, i: usize) {
-        if self.is_up(i) {
-            self.crash1(i);
-        }
-        let (peers, applier) = (self.servers.clone(), self.applier.clone());
-        if let Err(e) = self.h.try_start(self.servers[i], |ctx| RaftNode::start(ctx, i, peers, applier)) {
-            self.h.fail(e);
-        }
+        self.cluster.restart(i);
     }
 
-    /// `connect`: links between i and every connected server, both ways.
     pub fn connect(&self, i: usize) {
-        self.connected.borrow_mut()[i] = true;
-        for j in 0..self.n {
-            if self.is_connected(j) {
-                self.h.inject(Fault::Link { from: self.servers[i], to: self.servers[j], enabled: true });
-                self.h.inject(Fault::Link { from: self.servers[j], to: self.servers[i], enabled: true });
-            }
-        }
+        self.cluster.connect(i);
     }
 
-    /// `disconnect`: no links to or from i.
     pub fn disconnect(&self, i: usize) {
-        self.connected.borrow_mut()[i] = false;
-        for j in 0..self.n {
-            self.h.inject(Fault::Link { from: self.servers[i], to: self.servers[j], enabled: false });
-            self.h.inject(Fault::Link { from: self.servers[j], to: self.servers[i], enabled: false });
-        }
+        self.cluster.disconnect(i);
     }
 
     pub fn set_unreliable(&self, unreliable: bool) {
-        self.h.inject(Fault::Net(NetConfig { reliable: !unreliable, ..self.h.net_config() }));
+        self.cluster.set_unreliable(unreliable);
     }
 
     pub fn set_long_reordering(&self, on: bool) {
-        self.h.inject(Fault::Net(NetConfig { long_reordering: on, ..self.h.net_config() }));
+        self.cluster.set_long_reordering(on);
     }
 
     // ----- talking to rafts -----
@@ -310,7 +325,7 @@ impl Tester {
 
     /// Sum of the per-server dispatched counts (what TestCount2B uses).
     pub fn rpc_count(&self, i: usize) -> u64 {
-        self.h.dispatched_count(self.servers[i])
+        self.cluster.rpc_count(i)
     }
 
     pub fn rpc_total(&self) -> u64 {
@@ -323,7 +338,7 @@ impl Tester {
 
     /// `LogSize`: the largest raft state among the persisters.
     pub fn log_size(&self) -> usize {
-        self.servers.iter().map(|s| self.h.with_persister(*s, |p| p.raft_state_size())).max().unwrap_or(0)
+        (0..self.n).map(|i| self.cluster.raft_state_size(i)).max().unwrap_or(0)
     }
 
     /// `begin`.
