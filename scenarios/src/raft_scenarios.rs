@@ -695,7 +695,7 @@ fn churn_with(seed: u64, trace: TraceMode, net: Net, chaos: bool) -> Outcome {
         let clients: Vec<_> = (0..3)
             .map(|me| t.h.spawn(format!("churn-client-{me}"), churn_client(t.clone(), me, stop.clone())))
             .collect();
-        for _ in 0..20 {
+        for round in 0..20 {
             if t.rand(1000) < 200 {
                 t.disconnect(t.rand(n as u64) as usize);
             }
@@ -712,8 +712,11 @@ fn churn_with(seed: u64, trace: TraceMode, net: Net, chaos: bool) -> Outcome {
                     t.crash1(i);
                 }
             }
-            if chaos && t.rand(1000) < 300 {
-                let i = t.rand(n as u64) as usize;
+            // The first round always pauses a live server (at most one has
+            // crashed by then), so the fault certainly happens.
+            let up: Vec<usize> = (0..n).filter(|&i| t.is_up(i)).collect();
+            if chaos && !up.is_empty() && (round == 0 || t.rand(1000) < 300) {
+                let i = up[t.rand(up.len() as u64) as usize];
                 if t.is_up(i) {
                     pauses += 1;
                     t.h.inject(Fault::Pause { server: t.servers[i] });

@@ -20,12 +20,19 @@ macro_rules! ensure {
 type H = SimHandle<EchoNode>;
 type Check = Result<(), String>;
 
+/// These scenarios check a fault's own numbers exactly, so the network's
+/// base latency (every other scenario has it) is set to zero.
+fn exact_timing(h: &H) {
+    h.inject(Fault::Net(NetConfig { latency: Latency::Zero, ..h.net_config() }));
+}
+
 fn run<F: Future<Output = Check> + 'static>(seed: u64, trace: TraceMode, body: impl FnOnce(H) -> F) -> Outcome {
     simulate(seed, trace, body)
 }
 
 fn fault_long_reordering(seed: u64, trace: TraceMode) -> Outcome {
     run(seed, trace, |h| async move {
+        exact_timing(&h);
         let (c, s) = setup(&h, 1);
         h.inject(Fault::Net(NetConfig { long_reordering: true, ..h.net_config() }));
         let start = h.now();
@@ -107,6 +114,7 @@ fn fault_duplicate_delivery(seed: u64, trace: TraceMode) -> Outcome {
 
 fn fault_link_latency(seed: u64, trace: TraceMode) -> Outcome {
     run(seed, trace, |h| async move {
+        exact_timing(&h);
         let (c, s) = setup(&h, 1);
         h.inject(Fault::Latency { from: c, to: s[0], latency: Latency::Fixed(ms(5)) });
         let t = h.now();
@@ -150,6 +158,7 @@ fn fault_pause(seed: u64, trace: TraceMode) -> Outcome {
 /// time, and the node's own clock reads 1 s more when it fires.
 fn fault_timer_drift(seed: u64, trace: TraceMode) -> Outcome {
     run(seed, trace, |h| async move {
+        exact_timing(&h);
         let (c, s) = setup(&h, 1);
         h.inject(Fault::TimerDrift { server: s[0], ppm: 100_000 });
         let local_start = h.with_node(s[0], |_, ctx| ctx.now()).expect("runs");

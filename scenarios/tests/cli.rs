@@ -38,12 +38,12 @@ fn bad_usage_exits_2_with_one_line() {
 
 #[test]
 fn run_and_list() {
-    let (code, out, _) = labsim(&["run", "sim/basic", "--seed", "3"]);
+    let (code, out, _) = labsim(&["run", "sim/fault_pause", "--seed", "3"]);
     assert_eq!(code, 0, "{out}");
-    assert!(out.starts_with("PASS sim/basic seed 3"), "{out}");
+    assert!(out.starts_with("PASS sim/fault_pause seed 3"), "{out}");
     let (code, out, _) = labsim(&["list", "sim/fault_"]);
     assert_eq!(code, 0);
-    assert!(out.lines().count() >= 9 && out.lines().all(|l| l.starts_with("sim/fault_")), "{out}");
+    assert!(out.lines().count() >= 8 && out.lines().all(|l| l.starts_with("sim/fault_")), "{out}");
 }
 
 #[test]

@@ -100,6 +100,10 @@ impl<M, P> CallTable<M, P> {
     }
 }
 
+/// Directions of a link, for `in_order`.
+const REQUEST: usize = 0;
+const REPLY: usize = 1;
+
 /// The calls of a world of nodes `N`.
 pub(crate) type Calls<N> = CallTable<<N as Node>::Msg, <N as Node>::CallPurpose>;
 type Record<N> = CallRecord<<N as Node>::Msg, <N as Node>::CallPurpose>;
@@ -176,7 +180,9 @@ impl<N: Node> World<N> {
                 self.schedule(self.now + delay, EventKind::Fail { call });
             }
             SendFate::Deliver(delay) => {
-                let delay = delay + link.latency.sample(&mut self.net_rng);
+                let delay = self.in_order_arrival(caller, index, REQUEST) - self.now
+                    + delay
+                    + link.latency.sample(&mut self.net_rng);
                 if let Some(extra) = self.net.duplicate_delay(&mut self.net_rng) {
                     self.stats.requests_duplicated += 1;
                     let original = self.calls.get(call).expect("just inserted");
@@ -189,6 +195,18 @@ impl<N: Node> World<N> {
         }
         call
     }
+    /// When a message sent now between `caller` and server `index` gets
+    /// through the network's latency: a connection delivers in order, so
+    /// never before the one sent before it in the same direction. (labrpc's
+    /// unreliable delays, long reordering, duplicates and per-link latency
+    /// come on top, and do reorder.)
+    fn in_order_arrival(&mut self, caller: Addr, index: usize, direction: usize) -> Nanos {
+        let sampled = self.now + self.net.latency.sample(&mut self.net_rng);
+        let last = &mut self.in_order[caller.0 as usize][index][direction];
+        *last = sampled.max(*last);
+        *last
+    }
+
     pub(crate) fn send_request(
         &mut self,
         caller: Addr,
@@ -234,7 +252,8 @@ impl<N: Node> World<N> {
             self.schedule(self.now, EventKind::Fail { call });
             return;
         }
-        let mut delay = self.links[caller.0 as usize][server].latency.sample(&mut self.net_rng);
+        let mut delay = self.in_order_arrival(caller, server, REPLY) - self.now
+            + self.links[caller.0 as usize][server].latency.sample(&mut self.net_rng);
         if let Some(hold) = NetConfig::reorder_delay(long_reordering, &mut self.net_rng) {
             self.stats.replies_reordered += 1;
             delay += hold;

@@ -23,6 +23,18 @@ pub struct NetConfig {
     pub duplicate_per_mille: u32,
     /// The duplicate arrives up to this long after the original.
     pub duplicate_delay_max: Nanos,
+    /// The one-way latency of every delivered request and reply (beyond
+    /// labrpc, which delivers in no time): no message is instantaneous.
+    pub latency: Latency,
+}
+
+/// A datacenter network's one-way latency: mostly 150-650 us, and 2% of
+/// messages 0.65-5 ms (a mean of about 0.45 ms; a round trip about 0.9 ms).
+pub const DATACENTER_LATENCY: Latency =
+    Latency::Tail { min: us(150), typical_max: us(650), tail_per_mille: 20, max: ms(5) };
+
+const fn us(x: u64) -> Nanos {
+    x * 1000
 }
 
 impl Default for NetConfig {
@@ -33,6 +45,7 @@ impl Default for NetConfig {
             long_reordering: false,
             duplicate_per_mille: 0,
             duplicate_delay_max: ms(50),
+            latency: DATACENTER_LATENCY,
         }
     }
 }
@@ -65,6 +78,15 @@ pub enum Latency {
         mean: Nanos,
         max: Nanos,
     },
+    /// Uniform in `[min, typical_max]`, except `tail_per_mille` of samples
+    /// uniform in `[typical_max, max]`: a bounded tail, drawn with integers
+    /// only.
+    Tail {
+        min: Nanos,
+        typical_max: Nanos,
+        tail_per_mille: u32,
+        max: Nanos,
+    },
 }
 
 impl Latency {
@@ -78,6 +100,13 @@ impl Latency {
                 let u = 1.0 - rng.random::<f64>();
                 let tail = -(u.ln()) * mean as f64;
                 (min + tail as Nanos).min(max)
+            }
+            Latency::Tail { min, typical_max, tail_per_mille, max } => {
+                if rng.random_range(0..1000) < tail_per_mille {
+                    rng.random_range(typical_max..=max)
+                } else {
+                    rng.random_range(min..=typical_max)
+                }
             }
         }
     }
@@ -203,6 +232,17 @@ mod tests {
         }
         assert!((19_000..21_000).contains(&held), "held {held}");
         assert!(NetConfig::reorder_delay(false, &mut rng).is_none());
+    }
+
+    #[test]
+    fn datacenter_latency_has_a_sub_millisecond_mean_and_a_bounded_tail() {
+        let mut rng = stream(4, Stream::Network);
+        let samples: Vec<Nanos> = (0..100_000).map(|_| DATACENTER_LATENCY.sample(&mut rng)).collect();
+        let mean = samples.iter().sum::<Nanos>() / samples.len() as Nanos;
+        assert!((us(400)..us(500)).contains(&mean), "mean {mean}");
+        assert!(samples.iter().all(|d| (us(150)..=ms(5)).contains(d)));
+        let tail = samples.iter().filter(|d| **d > us(650)).count();
+        assert!((1_500..2_500).contains(&tail), "tail {tail}");
     }
 
     #[test]

@@ -118,6 +118,10 @@ pub struct World<N: Node> {
     pub(crate) servers: Vec<ServerSlot<N>>,
     /// `links[from endpoint][to server index]`.
     pub(crate) links: Vec<Vec<LinkState>>,
+    /// `in_order[from endpoint][to server index]`: when the last request and
+    /// the last reply on the link got through the network's latency (a
+    /// connection delivers in order; see `call.rs`).
+    pub(crate) in_order: Vec<Vec<[Nanos; 2]>>,
     /// Requests held on clogged links: (from, to server index, event).
     pub(crate) clogged: Vec<(Addr, usize, Event<N>)>,
     pub(crate) calls: Calls<N>,
@@ -147,6 +151,7 @@ impl<N: Node> World<N> {
             endpoints: Vec::new(),
             servers: Vec::new(),
             links: Vec::new(),
+            in_order: Vec::new(),
             clogged: Vec::new(),
             calls: CallTable { first_id: 0, slots: VecDeque::new() },
             failure: None,
@@ -191,6 +196,7 @@ impl<N: Node> World<N> {
         let addr = Addr(self.endpoints.len() as u32);
         self.endpoints.push(Endpoint { name, server });
         self.links.push(vec![LinkState::default(); self.servers.len()]);
+        self.in_order.push(vec![[0; 2]; self.servers.len()]);
         addr
     }
 
@@ -211,6 +217,9 @@ impl<N: Node> World<N> {
             dispatched: 0,
             pending: BTreeSet::new(),
         });
+        for row in &mut self.in_order {
+            row.push([0; 2]);
+        }
         for row in &mut self.links {
             row.push(LinkState::default());
         }
