@@ -1,4 +1,23 @@
-//! kvraft: a key/value service replicated with `raft`.
+//! kvraft: a key/value service replicated with `raft`, linearizable and
+//! exactly-once, with its clerk.
 //!
-//! Not built yet: this crate exists so that the workspace has the layout and
-//! the dependency direction of DESIGN.md (raft <- kv <- shardkv).
+//! - `rpc`: requests, replies and log entries.
+//! - `store`: the replicated map and the duplicate table (in snapshots too).
+//! - `server`: `KvServer`, a `raft::RaftHost` over the store that answers a
+//!   clerk once its entry is applied at the index it was given, in the same
+//!   term; snapshots as Raft's state nears `maxraftstate`.
+//! - `clerk`: `Clerk`, async over a small `Transport` trait, so that it runs
+//!   on any runtime (the simulator's in the scenarios).
+//!
+//! Nothing here knows about a network, a clock or the simulator: the
+//! server's effects go through `KvIo`, the clerk's through `Transport`.
+
+pub mod clerk;
+pub mod rpc;
+pub mod server;
+pub mod store;
+
+pub use clerk::{Clerk, Transport};
+pub use rpc::{Op, Outcome, Reply, Request};
+pub use server::{KvIo, KvServer, REQUEST_TIMEOUT_MS};
+pub use store::Store;

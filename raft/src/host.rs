@@ -115,9 +115,22 @@ impl<S: StateMachine> RaftHost<S> {
     /// Appends a command if this peer leads: (index, term). Check
     /// `raft().state()` first to avoid encoding a command for nothing.
     pub fn start_command(&mut self, io: &mut impl HostIo, command: Vec<u8>) -> Option<(u64, u64)> {
-        let started = self.raft.start(command)?;
+        self.start_command_then(io, command, |_, _, _| {})
+    }
+
+    /// `start_command`, with `started(service, index, term)` called before
+    /// anything is carried out, so the service can expect the entry before
+    /// it could be applied (at once, in a one-peer cluster).
+    pub fn start_command_then(
+        &mut self,
+        io: &mut impl HostIo,
+        command: Vec<u8>,
+        started: impl FnOnce(&mut S, u64, u64),
+    ) -> Option<(u64, u64)> {
+        let (index, term) = self.raft.start(command)?;
+        started(&mut self.service, index, term);
         self.flush(io);
-        Some(started)
+        Some((index, term))
     }
 
     /// Carries out Raft's output: persist, then send, then apply (which may

@@ -1,0 +1,78 @@
+//! The clerk: a client of the kvraft service, sans-IO and free of any
+//! runtime. It runs over a [`Transport`] that the host provides (the
+//! simulator's, in the scenarios), issues one operation at a time, numbers
+//! them for exactly-once, retries across servers until one succeeds, and
+//! remembers the last leader.
+
+use crate::rpc::{Op, Outcome, Reply, Request};
+use std::future::Future;
+
+/// How a clerk reaches the servers and waits.
+pub trait Transport {
+    /// Sends `request` to server `server`; `None` when the call failed (no
+    /// answer came back: labrpc's `Call` returning false).
+    fn call(&self, server: usize, request: Request) -> impl Future<Output = Option<Reply>>;
+    /// Waits this long (between rounds of retries).
+    fn sleep_ms(&self, ms: u64) -> impl Future<Output = ()>;
+}
+
+/// How long a clerk waits after every server failed it once.
+pub const ROUND_BACKOFF_MS: u64 = 10;
+
+pub struct Clerk<T> {
+    transport: T,
+    servers: usize,
+    client: u64,
+    /// The sequence number of the last operation issued.
+    seq: u64,
+    /// The server that answered last.
+    leader: usize,
+}
+
+impl<T: Transport> Clerk<T> {
+    /// A clerk with a unique `client` id, for `servers` servers.
+    pub fn new(transport: T, servers: usize, client: u64) -> Clerk<T> {
+        assert!(servers > 0, "a clerk needs servers");
+        Clerk { transport, servers, client, seq: 0, leader: 0 }
+    }
+
+    pub fn client(&self) -> u64 {
+        self.client
+    }
+
+    /// The value of `key` ("" if it was never written).
+    pub async fn get(&mut self, key: &str) -> String {
+        match self.run(Op::Get { key: key.to_string() }).await {
+            Outcome::Value(v) => v,
+            Outcome::Done => unreachable!("a Get returns a value"),
+        }
+    }
+
+    pub async fn put(&mut self, key: &str, value: &str) {
+        self.run(Op::Put { key: key.to_string(), value: value.to_string() }).await;
+    }
+
+    pub async fn append(&mut self, key: &str, value: &str) {
+        self.run(Op::Append { key: key.to_string(), value: value.to_string() }).await;
+    }
+
+    /// Runs one operation until a server applies it; retries forever.
+    pub async fn run(&mut self, op: Op) -> Outcome {
+        self.seq += 1;
+        let request = Request { client: self.client, seq: self.seq, op };
+        let mut failures_in_round = 0;
+        loop {
+            match self.transport.call(self.leader, request.clone()).await {
+                Some(Reply::Ok(outcome)) => return outcome,
+                Some(Reply::WrongLeader | Reply::TimedOut) | None => {
+                    self.leader = (self.leader + 1) % self.servers;
+                    failures_in_round += 1;
+                    if failures_in_round == self.servers {
+                        failures_in_round = 0;
+                        self.transport.sleep_ms(ROUND_BACKOFF_MS).await;
+                    }
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,70 @@
+//! What clerks and servers say to each other, and what goes into the log.
+//! A clerk numbers its operations (client id, sequence number from 1), so a
+//! server applies each one once however often it is retried.
+
+use serde::{Deserialize, Serialize};
+
+/// A key/value operation.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Op {
+    Get { key: String },
+    Put { key: String, value: String },
+    Append { key: String, value: String },
+}
+
+impl Op {
+    pub fn key(&self) -> &str {
+        match self {
+            Op::Get { key } | Op::Put { key, .. } | Op::Append { key, .. } => key,
+        }
+    }
+
+    /// "Get", "Put" or "Append".
+    pub fn name(&self) -> &'static str {
+        match self {
+            Op::Get { .. } => "Get",
+            Op::Put { .. } => "Put",
+            Op::Append { .. } => "Append",
+        }
+    }
+}
+
+/// A clerk's request: its `seq`-th operation (from 1).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Request {
+    pub client: u64,
+    pub seq: u64,
+    pub op: Op,
+}
+
+/// What applying an operation gave: a Get's value (the empty string for a
+/// key never written), or done for Put and Append.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Outcome {
+    Value(String),
+    Done,
+}
+
+/// A server's answer.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Reply {
+    /// The operation was applied (now or by an earlier copy of it).
+    Ok(Outcome),
+    /// This server does not lead, or lost leadership before the operation
+    /// was applied at the index it was given: try another.
+    WrongLeader,
+    /// The operation did not commit in time (a leader cut off from its
+    /// majority): try another server.
+    TimedOut,
+}
+
+/// A log entry: the request, encoded with bincode.
+pub fn encode_command(request: &Request) -> Vec<u8> {
+    bincode::serde::encode_to_vec(request, bincode::config::standard()).expect("requests encode")
+}
+
+pub fn decode_command(bytes: &[u8]) -> Result<Request, String> {
+    bincode::serde::decode_from_slice(bytes, bincode::config::standard())
+        .map(|(r, _)| r)
+        .map_err(|e| format!("a log entry is not a kv command: {e}"))
+}

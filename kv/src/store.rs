@@ -1,0 +1,78 @@
+//! The replicated state: the key/value map and, per client, the sequence
+//! number of its last applied operation (the duplicate table). Both go into
+//! snapshots, so a restarted or lagging server still applies each write once.
+//!
+//! Only writes need the table: a Get changes nothing, so applying a retried
+//! Get again, later but still within the clerk's wait, is linearizable.
+
+use crate::rpc::{Op, Request};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Store {
+    data: BTreeMap<String, String>,
+    /// Client id -> the highest sequence number applied for it.
+    last_seq: BTreeMap<u64, u64>,
+}
+
+/// What applying a request did.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Applied {
+    /// A Put or Append that changed the map.
+    Written,
+    /// A Put or Append that was applied before (a retry): no effect.
+    Duplicate,
+    /// A Get: nothing changed; its value is read with `get`.
+    Read,
+}
+
+impl Store {
+    /// Applies a committed request, once for writes.
+    pub fn apply(&mut self, request: &Request) -> Applied {
+        let last = self.last_seq.entry(request.client).or_insert(0);
+        let fresh = request.seq > *last;
+        if fresh {
+            *last = request.seq;
+        }
+        match &request.op {
+            Op::Get { .. } => Applied::Read,
+            _ if !fresh => Applied::Duplicate,
+            Op::Put { key, value } => {
+                self.data.insert(key.clone(), value.clone());
+                Applied::Written
+            }
+            Op::Append { key, value } => {
+                self.data.entry(key.clone()).or_default().push_str(value);
+                Applied::Written
+            }
+        }
+    }
+
+    /// Whether this client's write `seq` has been applied already.
+    pub fn is_applied(&self, client: u64, seq: u64) -> bool {
+        self.last_seq.get(&client).is_some_and(|last| seq <= *last)
+    }
+
+    /// A key's value; the empty string for a key never written.
+    pub fn get(&self, key: &str) -> &str {
+        self.data.get(key).map_or("", String::as_str)
+    }
+
+    pub fn keys(&self) -> usize {
+        self.data.len()
+    }
+
+    pub fn encode(&self) -> Vec<u8> {
+        bincode::serde::encode_to_vec(self, bincode::config::standard()).expect("the store encodes")
+    }
+
+    /// A store from a snapshot; an error (never a panic) when it is corrupt.
+    pub fn decode(bytes: &[u8]) -> Result<Store, String> {
+        match bincode::serde::decode_from_slice(bytes, bincode::config::standard()) {
+            Ok((store, used)) if used == bytes.len() => Ok(store),
+            Ok((_, used)) => Err(format!("corrupt kv snapshot: {} bytes left over after {used}", bytes.len() - used)),
+            Err(e) => Err(format!("corrupt kv snapshot: {e}")),
+        }
+    }
+}
