@@ -6,6 +6,9 @@
 //! many threads. The `labsim` binary (main.rs) is the command line over these.
 
 pub mod cluster;
+pub mod kv_host;
+pub mod kv_scenarios;
+pub mod kv_tester;
 pub mod raft_host;
 pub mod raft_io;
 pub mod raft_scenarios;

@@ -66,13 +66,34 @@ pub fn start_host<N: RaftCarrier, S: StateMachine>(
     peers: &[Addr],
     service: S,
 ) -> Result<RaftHost<S>, String> {
-    use rand::RngCore;
-    let seed = ctx.rng().next_u64();
-    let image = ctx.persister().raft_state().to_vec();
-    let snapshot = ctx.persister().snapshot().to_vec();
-    let config = Config::new(me, peers.len(), seed);
-    let now = now_ms(ctx);
-    RaftHost::start(config, now, &image, &snapshot, service, &mut SimIo { ctx, peers })
+    let restart = Restart::read(ctx, me, peers.len());
+    RaftHost::start(
+        restart.config,
+        restart.now_ms,
+        &restart.image,
+        &restart.snapshot,
+        service,
+        &mut SimIo { ctx, peers },
+    )
+}
+
+/// What a Raft peer starts from: its configuration (with a fresh seed from
+/// the node's own stream), the time, and its persisted image and snapshot.
+pub struct Restart {
+    pub config: Config,
+    pub now_ms: u64,
+    pub image: Vec<u8>,
+    pub snapshot: Vec<u8>,
+}
+
+impl Restart {
+    pub fn read<N: Node>(ctx: &mut Ctx<'_, N>, me: usize, peers: usize) -> Restart {
+        use rand::RngCore;
+        let seed = ctx.rng().next_u64();
+        let image = ctx.persister().raft_state().to_vec();
+        let snapshot = ctx.persister().snapshot().to_vec();
+        Restart { config: Config::new(me, peers, seed), now_ms: now_ms(ctx), image, snapshot }
+    }
 }
 
 /// The index of a peer's address.

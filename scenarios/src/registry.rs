@@ -16,6 +16,7 @@ pub fn registry() -> Vec<Scenario> {
     let mut all = Vec::new();
     all.extend(crate::sim_scenarios::scenarios());
     all.extend(crate::raft_scenarios::scenarios());
+    all.extend(crate::kv_scenarios::scenarios());
     all
 }
 

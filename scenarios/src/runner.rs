@@ -2,8 +2,11 @@
 //! tester's main task, turning every way a run can end into an `Outcome`,
 //! and checking determinism by running a seed twice.
 
+use crate::kv_tester::KvHistory;
+use sim::linearizability::{Counterexample, KvModel};
 use sim::{check_determinism, Divergence, Node, RunStats, Sim, SimConfig, SimHandle, TraceMode};
 use std::future::Future;
+use std::path::PathBuf;
 
 /// How one run ended.
 #[derive(Clone, Debug)]
@@ -11,6 +14,16 @@ pub struct Outcome {
     /// `Err` carries the failure reason.
     pub result: Result<(), String>,
     pub stats: RunStats,
+    /// The clients' history, for labs that record one (kv, shardkv).
+    pub history: Option<KvHistory>,
+    /// Why the history is not linearizable, when it is not.
+    pub illegal: Option<Counterexample>,
+}
+
+impl Outcome {
+    pub fn new(result: Result<(), String>, stats: RunStats) -> Outcome {
+        Outcome { result, stats, history: None, illegal: None }
+    }
 }
 
 /// The virtual-time limit of every lab test (LABSPEC.md: 120 s per test),
@@ -29,29 +42,32 @@ where
         Ok(r) => r,
         Err(e) => Err(e.to_string()),
     };
-    Outcome { result, stats: sim.stats() }
+    Outcome::new(result, sim.stats())
 }
 
-/// Runs a scenario, turning a panic into a failure.
+/// Runs a scenario, turning a panic into a failure. An illegal history is
+/// drawn as HTML to a file whose path the failure reason gives.
 pub fn run_scenario(scenario: &crate::Scenario, seed: u64, trace: TraceMode) -> Outcome {
     let run = scenario.run;
     match std::panic::catch_unwind(move || run(seed, trace)) {
-        Ok(outcome) => outcome,
+        Ok(mut outcome) => {
+            if let (Some(cx), Some(history), Err(reason)) = (&outcome.illegal, &outcome.history, &mut outcome.result) {
+                match draw_illegal_history(scenario.name, seed, history, cx) {
+                    Ok(path) => reason.push_str(&format!("\n  drawing: {}", path.display())),
+                    Err(e) => reason.push_str(&format!("\n  (the drawing could not be written: {e})")),
+                }
+            }
+            outcome
+        }
         Err(panic) => {
             let message = panic
                 .downcast_ref::<String>()
                 .map(String::as_str)
                 .or_else(|| panic.downcast_ref::<&str>().copied())
                 .unwrap_or("(no message)");
-            Outcome {
-                result: Err(format!("panicked: {message}")),
-                stats: RunStats {
-                    trace: sim::Trace::default(),
-                    virtual_time: 0,
-                    net: Default::default(),
-                    task_polls: 0,
-                },
-            }
+            let stats =
+                RunStats { trace: sim::Trace::default(), virtual_time: 0, net: Default::default(), task_polls: 0 };
+            Outcome::new(Err(format!("panicked: {message}")), stats)
         }
     }
 }
@@ -75,9 +91,36 @@ pub fn run_checking_determinism(scenario: &crate::Scenario, seed: u64) -> Outcom
                 "NOT DETERMINISTIC: two runs of seed {seed} part at event #{event_index}: \
                  first run: {first_run}; second run: {second_run}"
             )),
-            stats: first.stats,
+            ..first
         },
     }
+}
+
+/// Where failing runs leave their drawings: `$LABSIM_OUT_DIR`, or `labsim`
+/// in the temporary directory.
+pub fn out_dir() -> PathBuf {
+    std::env::var_os("LABSIM_OUT_DIR").map(PathBuf::from).unwrap_or_else(|| std::env::temp_dir().join("labsim"))
+}
+
+/// Writes the HTML drawing of an illegal history; returns its path. The file
+/// is written beside and then renamed over its name, so a link at that name
+/// is replaced, never followed.
+fn draw_illegal_history(
+    scenario: &str,
+    seed: u64,
+    history: &KvHistory,
+    cx: &Counterexample,
+) -> std::io::Result<PathBuf> {
+    let dir = out_dir();
+    std::fs::create_dir_all(&dir)?;
+    let stem = format!("{}-seed{seed}", scenario.replace('/', "-"));
+    let path = dir.join(format!("{stem}.linearizability.html"));
+    let title = format!("{scenario} seed {seed}: the history is not linearizable");
+    let page = sim::linearizability::report::html(&KvModel, history, cx, &title);
+    let partial = dir.join(format!(".{stem}.{}.partial", std::process::id()));
+    std::fs::write(&partial, page)?;
+    std::fs::rename(&partial, &path)?;
+    Ok(path)
 }
 
 /// The one command that replays a failing run with logs.

@@ -152,3 +152,49 @@ fn register_history(steps: &[(u8, u64, u64, bool)]) -> Vec<Operation<RegisterInp
         })
         .collect()
 }
+
+/// Appends of unique values and gets on one or two keys, from a real run,
+/// widened; then one operation's interval may be moved at random (which
+/// may or may not break linearizability).
+fn append_history(
+    steps: &[(bool, u8, u64, u64)],
+    moved: Option<(usize, u64, u64)>,
+) -> Vec<Operation<KvInput, KvOutput>> {
+    let mut values = std::collections::BTreeMap::<String, String>::new();
+    let mut history: Vec<_> = steps
+        .iter()
+        .enumerate()
+        .map(|(i, &(is_get, k, before, after))| {
+            let key = (k % 2).to_string();
+            if is_get {
+                let seen = values.get(&key).cloned().unwrap_or_default();
+                widen(i, KvInput::Get { key }, KvOutput::Value(seen), i as u64 % 5, before, after, false)
+            } else {
+                let value = format!("x {i} y");
+                values.entry(key.clone()).or_default().push_str(&value);
+                widen(i, KvInput::Append { key, value }, KvOutput::Done, i as u64 % 5, before, after, false)
+            }
+        })
+        .collect();
+    if let Some((pick, call, length)) = moved {
+        let op = &mut history[pick % steps.len()];
+        op.call = call;
+        op.ret = Some(call + length);
+    }
+    history
+}
+
+proptest! {
+    /// The exact fast paths (sequential parts, unique appends) give the
+    /// search's verdict.
+    #[test]
+    fn fast_paths_agree_with_the_search(
+        steps in prop::collection::vec((prop::bool::weighted(0.3), 0..2u8, 0..4 * SPACING, 0..4 * SPACING), 1..24),
+        moved in prop::option::of((0..24usize, 0..250u64, 0..40u64)),
+    ) {
+        let history = append_history(&steps, moved);
+        let fast = check(&KvModel, &history, CheckOptions::default());
+        let search = check(&KvModel, &history, CheckOptions { search_only: true, ..CheckOptions::default() });
+        prop_assert_eq!(fast.is_linearizable(), search.is_linearizable(), "{:?}", history);
+    }
+}

@@ -12,7 +12,8 @@
 //! entry: it may be linearized anywhere after its call, or never.
 
 use super::history::Operation;
-use super::model::{Model, Transition};
+use super::linear::decide_sequential;
+use super::model::{Model, PartVerdict, Transition};
 use indexmap::IndexSet;
 use rustc_hash::{FxBuildHasher, FxHashSet};
 use std::hash::{Hash, Hasher};
@@ -53,6 +54,9 @@ pub struct Counterexample {
 #[derive(Clone, Copy, Debug, Default)]
 pub struct CheckOptions {
     pub step_budget: Option<u64>,
+    /// Search every part, skipping the exact fast paths (`linear.rs`); for
+    /// cross-checking them.
+    pub search_only: bool,
 }
 
 const NONE: u32 = u32::MAX;
@@ -387,11 +391,28 @@ const TURN_STEPS: u64 = 1 << 14;
 /// decides: one hard part does not hide an easy counterexample elsewhere.
 pub fn check<M: Model>(model: &M, history: &[Operation<M::Input, M::Output>], options: CheckOptions) -> Verdict {
     let parts = model.partition(history);
-    let mut searches: Vec<(usize, PartSearch<'_, M>)> = parts
-        .iter()
-        .enumerate()
-        .map(|(k, part)| (k, PartSearch::new(model, part.iter().map(|&i| &history[i]).collect())))
-        .collect();
+    let mut searches = Vec::new();
+    for (k, part) in parts.iter().enumerate() {
+        // Parts with one possible order, or a faster exact decision, need no search.
+        let decided = if options.search_only {
+            None
+        } else {
+            decide_sequential(model, history, part).or_else(|| model.decide_part(history, part))
+        };
+        match decided {
+            Some(PartVerdict::Linearizable) => {}
+            Some(PartVerdict::Illegal { longest_prefix, unplaceable }) => {
+                return Verdict::NotLinearizable(Box::new(counterexample(
+                    model,
+                    history,
+                    part,
+                    longest_prefix,
+                    unplaceable,
+                )));
+            }
+            None => searches.push((k, PartSearch::new(model, part.iter().map(|&i| &history[i]).collect()))),
+        }
+    }
     let mut used = 0u64;
     while !searches.is_empty() {
         let mut k = 0;

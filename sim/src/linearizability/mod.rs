@@ -10,6 +10,7 @@
 
 pub mod checker;
 pub mod history;
+pub mod linear;
 pub mod model;
 pub mod models;
 pub mod parse;
@@ -17,7 +18,7 @@ pub mod report;
 
 pub use checker::{check, CheckOptions, Counterexample, Verdict};
 pub use history::{EventRecorder, Operation};
-pub use model::{Model, Transition};
+pub use model::{Model, PartVerdict, Transition};
 pub use models::{KvInput, KvModel, KvOutput, RegisterInput, RegisterModel, RegisterOutput};
 
 #[cfg(test)]
@@ -97,7 +98,7 @@ mod tests {
     #[test]
     fn a_budget_gives_unknown_never_a_pass() {
         let history = ops((0..40).map(|i| (i, put("k", &i.to_string()), 0, 100)).collect());
-        let verdict = check(&KvModel, &history, CheckOptions { step_budget: Some(10) });
+        let verdict = check(&KvModel, &history, CheckOptions { step_budget: Some(10), ..CheckOptions::default() });
         assert_eq!(verdict, Verdict::Unknown);
         assert!(!verdict.is_linearizable());
     }

@@ -26,6 +26,18 @@ impl<S: Clone> Transition<S> {
     }
 }
 
+/// A verdict on one part; positions index into the part.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum PartVerdict {
+    Linearizable,
+    /// `longest_prefix` is a linearization of some of the part's
+    /// operations (in order); none of `unplaceable` can come next.
+    Illegal {
+        longest_prefix: Vec<usize>,
+        unplaceable: Vec<usize>,
+    },
+}
+
 /// A sequential object. `step` is the specification: from `state`, may the
 /// operation `input` return `output` (`None`: any output), and to what state?
 pub trait Model {
@@ -55,6 +67,27 @@ pub trait Model {
                 Transition::To(())
             }
         }
+    }
+
+    /// `step`, changing `state` in place; false (leaving `state`
+    /// unspecified) when the operation is illegal. The checker's linear
+    /// paths use it; override it when a state can change in place cheaply.
+    fn step_in_place(&self, state: &mut Self::State, input: &Self::Input, output: Option<&Self::Output>) -> bool {
+        match self.step(state, input, output) {
+            Transition::Illegal => false,
+            Transition::Unchanged => true,
+            Transition::To(next) => {
+                *state = next;
+                true
+            }
+        }
+    }
+
+    /// An exact verdict on one part without a search, when the model knows
+    /// a faster decision for its shape (positions index into `part`).
+    /// `None`: search it.
+    fn decide_part(&self, _history: &[Operation<Self::Input, Self::Output>], _part: &[usize]) -> Option<PartVerdict> {
+        None
     }
 
     /// Splits the history into independent parts (indexes), e.g. one per key.

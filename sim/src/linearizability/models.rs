@@ -3,7 +3,7 @@
 //! compare-and-set (read, write, cas; starts as nil).
 
 use super::history::Operation;
-use super::model::{Model, Transition};
+use super::model::{Model, PartVerdict, Transition};
 use std::collections::BTreeMap;
 
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
@@ -128,6 +128,29 @@ impl Model for KvModel {
                 Transition::To(())
             }
         }
+    }
+
+    fn step_in_place(&self, state: &mut KvState, input: &KvInput, output: Option<&KvOutput>) -> bool {
+        match input {
+            KvInput::Get { .. } => match output {
+                None => true,
+                Some(KvOutput::Value(v)) => *v == state.text,
+                Some(KvOutput::Done) => false,
+            },
+            KvInput::Put { value, .. } => {
+                state.set(value);
+                true
+            }
+            KvInput::Append { value, .. } => {
+                state.hash = extend_hash(state.hash, value.as_bytes());
+                state.text.push_str(value);
+                true
+            }
+        }
+    }
+
+    fn decide_part(&self, history: &[Operation<KvInput, KvOutput>], part: &[usize]) -> Option<PartVerdict> {
+        super::linear::decide_unique_appends(history, part)
     }
 
     fn partition(&self, history: &[Operation<KvInput, KvOutput>]) -> Vec<Vec<usize>> {

@@ -1,0 +1,292 @@
+//! The kvraft tester: a port of the lab's `kvraft/config.go` onto the shared
+//! cluster vocabulary. Clerks are the real `kv::Clerk` over the simulated
+//! network; every operation any clerk completes is recorded in one history
+//! (call and return in virtual time), which every test checks for
+//! linearizability at its end, with no budget.
+
+use crate::cluster::{Cluster, MakeNode, NetOptions};
+use crate::kv_host::{KvNode, SimTransport};
+use kv::{Clerk, Op, Outcome};
+use rand::seq::SliceRandom;
+use rand::Rng;
+use sim::linearizability::{check, CheckOptions, Counterexample, KvInput, KvModel, KvOutput, Operation, Verdict};
+use sim::{ms, secs, Addr, Nanos, SimHandle};
+use std::cell::{Cell, RefCell};
+use std::rc::Rc;
+
+/// The lab's assumption of how long an election takes.
+pub const ELECTION_TIMEOUT: Nanos = ms(1000);
+/// The lab's per-test limit.
+pub const TEST_TIME_LIMIT: Nanos = secs(120);
+
+pub type H = SimHandle<KvNode>;
+pub type TestResult<T = ()> = Result<T, String>;
+pub type KvHistory = Vec<Operation<KvInput, KvOutput>>;
+
+/// How a kvraft test starts (the lab's `make_config(n, unreliable,
+/// maxraftstate)`), with named options.
+#[derive(Clone, Copy, Debug)]
+pub struct KvSetup {
+    pub servers: usize,
+    pub unreliable: bool,
+    /// Snapshot as Raft's state nears this many bytes; `None` is the lab's -1.
+    pub max_raft_state: Option<usize>,
+}
+
+impl KvSetup {
+    pub fn servers(servers: usize) -> KvSetup {
+        KvSetup { servers, unreliable: false, max_raft_state: None }
+    }
+
+    pub fn unreliable_if(self, unreliable: bool) -> KvSetup {
+        KvSetup { unreliable, ..self }
+    }
+
+    pub fn max_raft_state(self, bytes: Option<usize>) -> KvSetup {
+        KvSetup { max_raft_state: bytes, ..self }
+    }
+}
+
+/// One kvraft cluster under test, with its history.
+pub struct KvTester {
+    pub h: H,
+    pub n: usize,
+    pub cluster: Cluster<KvNode>,
+    pub max_raft_state: Option<usize>,
+    history: Rc<RefCell<KvHistory>>,
+    next_client: Cell<u64>,
+    started_at: Cell<Nanos>,
+}
+
+impl KvTester {
+    /// `make_config`: every server started and connected, then the network
+    /// made unreliable if asked. `history` receives every operation.
+    pub fn new(h: &H, setup: KvSetup, history: Rc<RefCell<KvHistory>>) -> Rc<KvTester> {
+        let n = setup.servers;
+        let servers: Rc<RefCell<Vec<Addr>>> = Rc::default();
+        let (peers, max) = (servers.clone(), setup.max_raft_state);
+        let make: MakeNode<KvNode> = Rc::new(move |ctx, i| KvNode::start(ctx, i, peers.borrow().clone(), max));
+        let cluster = Cluster::new(h, "kv", n, NetOptions::default(), make);
+        *servers.borrow_mut() = cluster.servers.clone();
+        for i in 0..n {
+            cluster.restart(i);
+        }
+        cluster.connect_all();
+        cluster.set_unreliable(setup.unreliable);
+        Rc::new(KvTester {
+            h: h.clone(),
+            n,
+            cluster,
+            max_raft_state: setup.max_raft_state,
+            history,
+            next_client: Cell::new(1),
+            started_at: Cell::new(h.now()),
+        })
+    }
+
+    pub fn all(&self) -> Vec<usize> {
+        (0..self.n).collect()
+    }
+
+    pub fn rand(&self, below: u64) -> u64 {
+        self.h.with_rng(|r| r.random_range(0..below))
+    }
+
+    pub async fn sleep(&self, d: Nanos) {
+        self.h.sleep(d).await
+    }
+
+    /// `makeClient(to)`: a clerk whose ends reach only the servers in `to`,
+    /// knowing the servers in a shuffled order (the lab's `random_handles`).
+    pub fn make_client(self: &Rc<Self>, to: &[usize]) -> Client {
+        let id = self.next_client.get();
+        self.next_client.set(id + 1);
+        let me = self.cluster.add_client(format!("clerk-{id}"), to);
+        let mut servers = self.cluster.servers.clone();
+        self.h.with_rng(|r| servers.shuffle(r));
+        let transport = SimTransport { h: self.h.clone(), me, servers };
+        Client { clerk: Clerk::new(transport, self.n, id), addr: me, tester: self.clone() }
+    }
+
+    /// `ConnectClient`: the clerk's ends reach exactly the servers in `to`.
+    pub fn connect_client(&self, client: &Client, to: &[usize]) {
+        self.cluster.connect_client(client.addr, to);
+    }
+
+    /// `partition(p1, p2)`; clients' ends are not touched.
+    pub fn partition(&self, p1: &[usize], p2: &[usize]) {
+        self.cluster.partition(&[p1, p2]);
+    }
+
+    /// `make_partition`: a majority of non-leaders, and a minority of the
+    /// other non-leaders with the current leader last.
+    pub fn make_partition(&self) -> (Vec<usize>, Vec<usize>) {
+        let leader = self.leader().unwrap_or(0);
+        let others: Vec<usize> = (0..self.n).filter(|&i| i != leader).collect();
+        let (p1, rest) = others.split_at(self.n / 2 + 1);
+        let mut p2 = rest.to_vec();
+        p2.push(leader);
+        (p1.to_vec(), p2)
+    }
+
+    /// `Leader`: the first server that believes it leads.
+    pub fn leader(&self) -> Option<usize> {
+        (0..self.n).find(|&i| self.h.with_node(self.cluster.servers[i], |n, _| n.server.raft().state().1) == Some(true))
+    }
+
+    /// `ShutdownServer`.
+    pub fn shutdown_server(&self, i: usize) {
+        self.cluster.crash(i);
+    }
+
+    /// `StartServer`: a new instance on the saved state, not connected.
+    pub fn start_server(&self, i: usize) {
+        self.cluster.restart(i);
+    }
+
+    pub fn connect_all(&self) {
+        self.cluster.connect_all();
+    }
+
+    /// `LogSize`: the largest raft state.
+    pub fn log_size(&self) -> usize {
+        (0..self.n).map(|i| self.cluster.raft_state_size(i)).max().unwrap_or(0)
+    }
+
+    /// `SnapshotSize`: the largest snapshot.
+    pub fn snapshot_size(&self) -> usize {
+        (0..self.n).map(|i| self.cluster.snapshot_size(i)).max().unwrap_or(0)
+    }
+
+    /// The lab's checks on the logs and snapshots after an iteration.
+    pub fn check_sizes(&self) -> TestResult {
+        match self.max_raft_state {
+            Some(max) => {
+                let size = self.log_size();
+                if size > 8 * max {
+                    return Err(format!("logs were not trimmed ({size} > 8*{max})"));
+                }
+            }
+            None => {
+                let size = self.snapshot_size();
+                if size > 0 {
+                    return Err(format!("snapshot too large ({size}), should not be used when maxraftstate = -1"));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    pub fn begin(&self) {
+        self.started_at.set(self.h.now());
+    }
+
+    /// `end`: the 120 s limit, in virtual time.
+    pub fn end(&self) -> TestResult {
+        let took = self.h.now() - self.started_at.get();
+        if took > TEST_TIME_LIMIT {
+            return Err(format!("test took longer than 120 seconds ({})", sim::time::format(took)));
+        }
+        Ok(())
+    }
+
+    /// How many operations the clerks have completed so far.
+    pub fn operations(&self) -> usize {
+        self.history.borrow().len()
+    }
+}
+
+/// A clerk whose operations go into the tester's history.
+pub struct Client {
+    pub clerk: Clerk<SimTransport>,
+    pub addr: Addr,
+    tester: Rc<KvTester>,
+}
+
+impl Client {
+    pub async fn get(&mut self, key: &str) -> String {
+        match self.run(Op::Get { key: key.to_string() }).await {
+            Outcome::Value(v) => v,
+            Outcome::Done => unreachable!("a Get returns a value"),
+        }
+    }
+
+    pub async fn put(&mut self, key: &str, value: &str) {
+        self.run(Op::Put { key: key.to_string(), value: value.to_string() }).await;
+    }
+
+    pub async fn append(&mut self, key: &str, value: &str) {
+        self.run(Op::Append { key: key.to_string(), value: value.to_string() }).await;
+    }
+
+    /// `check`: the key must hold exactly `value`.
+    pub async fn check(&mut self, key: &str, value: &str) -> TestResult {
+        let got = self.get(key).await;
+        if got != value {
+            return Err(format!("Get({key:?}): expected:\n{value:?}\nreceived:\n{got:?}"));
+        }
+        Ok(())
+    }
+
+    async fn run(&mut self, op: Op) -> Outcome {
+        let input = match &op {
+            Op::Get { key } => KvInput::Get { key: key.clone() },
+            Op::Put { key, value } => KvInput::Put { key: key.clone(), value: value.clone() },
+            Op::Append { key, value } => KvInput::Append { key: key.clone(), value: value.clone() },
+        };
+        let call = self.tester.h.now();
+        let outcome = self.clerk.run(op).await;
+        let output = match &outcome {
+            Outcome::Value(v) => KvOutput::Value(v.clone()),
+            Outcome::Done => KvOutput::Done,
+        };
+        let op = Operation {
+            client: self.clerk.client(),
+            input,
+            output: Some(output),
+            call,
+            ret: Some(self.tester.h.now()),
+        };
+        self.tester.history.borrow_mut().push(op);
+        outcome
+    }
+}
+
+/// `checkClntAppends`: every "x clnt j y" for j < count appears exactly once
+/// in `v`, in increasing order.
+pub fn check_clnt_appends(clnt: usize, v: &str, count: usize) -> TestResult {
+    let mut last_offset = None;
+    for j in 0..count {
+        let wanted = format!("x {clnt} {j} y");
+        let Some(offset) = v.find(&wanted) else {
+            return Err(format!("{clnt} missing element {wanted} in Append result {v}"));
+        };
+        if v.rfind(&wanted) != Some(offset) {
+            return Err(format!("duplicate element {wanted} in Append result"));
+        }
+        if last_offset.is_some_and(|last| offset <= last) {
+            return Err(format!("wrong order for element {wanted} in Append result"));
+        }
+        last_offset = Some(offset);
+    }
+    Ok(())
+}
+
+/// `checkConcurrentAppends`: client i's elements "x i j y" for j <
+/// counts[i] appear exactly once each, in order.
+pub fn check_concurrent_appends(v: &str, counts: &[usize]) -> TestResult {
+    for (i, &count) in counts.iter().enumerate() {
+        check_clnt_appends(i, v, count)?;
+    }
+    Ok(())
+}
+
+/// The verdict on a history, with no budget: `Err` carries the
+/// counterexample of an illegal one.
+pub fn check_history(history: &KvHistory) -> Result<(), Counterexample> {
+    match check(&KvModel, history, CheckOptions::default()) {
+        Verdict::Linearizable => Ok(()),
+        Verdict::NotLinearizable(cx) => Err(*cx),
+        Verdict::Unknown => unreachable!("no budget was set"),
+    }
+}
