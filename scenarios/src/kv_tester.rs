@@ -54,6 +54,8 @@ pub struct KvTester {
     pub cluster: Cluster<KvNode>,
     pub max_raft_state: Option<usize>,
     history: Rc<RefCell<KvHistory>>,
+    /// The last time stamped on an operation's call or return.
+    last_stamp: Cell<Nanos>,
     next_client: Cell<u64>,
     started_at: Cell<Nanos>,
 }
@@ -79,6 +81,7 @@ impl KvTester {
             cluster,
             max_raft_state: setup.max_raft_state,
             history,
+            last_stamp: Cell::new(0),
             next_client: Cell::new(1),
             started_at: Cell::new(h.now()),
         })
@@ -190,6 +193,16 @@ impl KvTester {
         Ok(())
     }
 
+    /// The time of a call or return for the history: virtual time, made
+    /// strictly increasing (by a nanosecond where events share an instant),
+    /// so that a return and a call at one instant keep the order in which
+    /// they happened.
+    fn stamp(&self) -> Nanos {
+        let stamp = self.h.now().max(self.last_stamp.get() + 1);
+        self.last_stamp.set(stamp);
+        stamp
+    }
+
     /// How many operations the clerks have completed so far.
     pub fn operations(&self) -> usize {
         self.history.borrow().len()
@@ -234,7 +247,7 @@ impl Client {
             Op::Put { key, value } => KvInput::Put { key: key.clone(), value: value.clone() },
             Op::Append { key, value } => KvInput::Append { key: key.clone(), value: value.clone() },
         };
-        let call = self.tester.h.now();
+        let call = self.tester.stamp();
         let outcome = self.clerk.run(op).await;
         let output = match &outcome {
             Outcome::Value(v) => KvOutput::Value(v.clone()),
@@ -245,7 +258,7 @@ impl Client {
             input,
             output: Some(output),
             call,
-            ret: Some(self.tester.h.now()),
+            ret: Some(self.tester.stamp()),
         };
         self.tester.history.borrow_mut().push(op);
         outcome

@@ -31,6 +31,10 @@ enum Command {
         /// Also run it a second time and compare the traces event by event.
         #[arg(long)]
         check_determinism: bool,
+        /// Write the clients' history (kv labs) to this file, in the format
+        /// `labsim check --model kv` reads.
+        #[arg(long)]
+        history: Option<std::path::PathBuf>,
     },
     /// Every matching scenario for seeds S..S+N on J threads.
     Soak {
@@ -113,10 +117,13 @@ fn main() -> ExitCode {
             }
             ExitCode::SUCCESS
         }
-        Command::Run { name, seed, check_determinism } => {
+        Command::Run { name, seed, check_determinism, history } => {
             let Some(scenario) = find(&name) else {
                 return usage_error(format!("unknown scenario '{name}' (labsim list shows them)"));
             };
+            if history.is_some() && !name.starts_with("kv/") {
+                return usage_error(format!("{name} records no client history (--history is for kv/ scenarios)"));
+            }
             sim::log::init_from_env();
             let outcome = if check_determinism {
                 runner::run_checking_determinism(&scenario, seed)
@@ -124,13 +131,21 @@ fn main() -> ExitCode {
                 runner::run_scenario(&scenario, seed, sim::TraceMode::HashOnly)
             };
             let stats = &outcome.stats;
+            let operations =
+                outcome.history.as_ref().map_or(String::new(), |h| format!(", {} client operations", h.len()));
             let detail = format!(
-                "virtual {}, {} events, {} RPCs, trace {:016x}",
+                "virtual {}, {} events, {} RPCs{operations}, trace {:016x}",
                 sim::time::format(stats.virtual_time),
                 stats.trace.events(),
                 stats.net.total_calls,
                 stats.trace.hash()
             );
+            if let (Some(path), Some(recorded)) = (&history, &outcome.history) {
+                if let Err(e) = std::fs::write(path, sim::linearizability::parse::write_kv(recorded)) {
+                    return usage_error(format!("cannot write {}: {e}", path.display()));
+                }
+                eprintln!("history: {} ({} operations)", path.display(), recorded.len());
+            }
             match outcome.result {
                 Ok(()) => {
                     println!("PASS {name} seed {seed} ({detail})");

@@ -29,6 +29,8 @@ pub struct RunRecord {
     pub cpu_ms: f64,
     pub virtual_ms: f64,
     pub events: u64,
+    /// Client operations completed (labs with clients; 0 otherwise).
+    pub operations: u64,
     pub trace_hash: String,
 }
 
@@ -41,6 +43,9 @@ pub struct ScenarioSummary {
     pub cpu_ms_per_run: f64,
     pub virtual_s_per_run: f64,
     pub events_per_run: f64,
+    pub operations_per_run: f64,
+    /// CPU microseconds per client operation (simulation and check).
+    pub cpu_us_per_operation: Option<f64>,
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -70,6 +75,7 @@ fn record(scenario: &Scenario, seed: u64, outcome: Outcome, cpu_ms: f64) -> RunR
         cpu_ms,
         virtual_ms: outcome.stats.virtual_time as f64 / 1e6,
         events: outcome.stats.trace.events(),
+        operations: outcome.history.as_ref().map_or(0, |h| h.len() as u64),
         trace_hash: format!("{:016x}", outcome.stats.trace.hash()),
     }
 }
@@ -126,6 +132,11 @@ fn summarize(plan: &SoakPlan, results: Vec<(usize, RunRecord)>) -> SoakReport {
             cpu_ms_per_run: runs.iter().map(|r| r.cpu_ms).sum::<f64>() / n,
             virtual_s_per_run: runs.iter().map(|r| r.virtual_ms).sum::<f64>() / n / 1e3,
             events_per_run: runs.iter().map(|r| r.events as f64).sum::<f64>() / n,
+            operations_per_run: runs.iter().map(|r| r.operations as f64).sum::<f64>() / n,
+            cpu_us_per_operation: {
+                let ops: u64 = runs.iter().map(|r| r.operations).sum();
+                (ops > 0).then(|| runs.iter().map(|r| r.cpu_ms).sum::<f64>() * 1e3 / ops as f64)
+            },
         });
     }
     let total_cpu_ms = results.iter().map(|(_, r)| r.cpu_ms).sum();
@@ -146,15 +157,23 @@ pub fn format_report(report: &SoakReport) -> String {
     let width = report.summaries.iter().map(|s| s.scenario.len()).max().unwrap_or(8).max(8);
     writeln!(
         out,
-        "{:width$}  {:>6}  {:>8}  {:>10}  {:>10}  {:>10}",
-        "scenario", "runs", "failures", "cpu ms/run", "virt s/run", "events/run"
+        "{:width$}  {:>6}  {:>8}  {:>10}  {:>10}  {:>10}  {:>8}  {:>8}",
+        "scenario", "runs", "failures", "cpu ms/run", "virt s/run", "events/run", "ops/run", "cpu us/op"
     )
     .unwrap();
     for s in &report.summaries {
+        let per_op = s.cpu_us_per_operation.map_or("-".to_string(), |us| format!("{us:.2}"));
         writeln!(
             out,
-            "{:width$}  {:>6}  {:>8}  {:>10.2}  {:>10.2}  {:>10.0}",
-            s.scenario, s.runs, s.failures, s.cpu_ms_per_run, s.virtual_s_per_run, s.events_per_run
+            "{:width$}  {:>6}  {:>8}  {:>10.2}  {:>10.2}  {:>10.0}  {:>8.0}  {:>8}",
+            s.scenario,
+            s.runs,
+            s.failures,
+            s.cpu_ms_per_run,
+            s.virtual_s_per_run,
+            s.events_per_run,
+            s.operations_per_run,
+            per_op
         )
         .unwrap();
     }
@@ -163,9 +182,15 @@ pub fn format_report(report: &SoakReport) -> String {
     } else {
         report.summaries.iter().map(|s| s.cpu_ms_per_run).sum::<f64>()
     };
+    let ops_per_seed: f64 = report.summaries.iter().map(|s| s.operations_per_run).sum();
+    let per_op = if ops_per_seed > 0.0 {
+        format!("; {:.2} us CPU per client operation", per_seed * 1e3 / ops_per_seed)
+    } else {
+        String::new()
+    };
     writeln!(
         out,
-        "total: {} runs, {} failed, {:.1} s CPU; {:.2} ms CPU per seed for all scenarios",
+        "total: {} runs, {} failed, {:.1} s CPU; {:.2} ms CPU per seed for all scenarios{per_op}",
         report.total_runs,
         report.total_failures,
         report.total_cpu_ms / 1e3,

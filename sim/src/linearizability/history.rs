@@ -53,24 +53,40 @@ impl std::fmt::Display for SequenceError {
 
 impl<I, O> EventRecorder<I, O> {
     pub fn call(&mut self, client: u64, input: I) -> Result<(), SequenceError> {
+        let time = self.tick();
+        self.call_at(client, input, time)
+    }
+
+    /// `call`, at a given time (times must not go back).
+    pub fn call_at(&mut self, client: u64, input: I, time: u64) -> Result<(), SequenceError> {
         if self.open.contains_key(&client) {
             return Err(SequenceError::CallWhileOpen { client });
         }
         self.open.insert(client, self.ops.len());
-        self.ops.push(Operation { client, input, output: None, call: self.clock, ret: None });
-        self.clock += 1;
+        self.ops.push(Operation { client, input, output: None, call: time, ret: None });
         Ok(())
     }
 
     /// Completes the client's open operation; `output` `None` is unknown.
     /// Returns the completed operation so the caller can check it.
     pub fn ret(&mut self, client: u64, output: Option<O>) -> Result<&Operation<I, O>, SequenceError> {
+        let time = self.tick();
+        self.ret_at(client, output, time)
+    }
+
+    /// `ret`, at a given time.
+    pub fn ret_at(&mut self, client: u64, output: Option<O>, time: u64) -> Result<&Operation<I, O>, SequenceError> {
         let i = self.open.remove(&client).ok_or(SequenceError::ReturnWithoutCall { client })?;
         let op = &mut self.ops[i];
         op.output = output;
-        op.ret = Some(self.clock);
-        self.clock += 1;
+        op.ret = Some(time);
         Ok(&self.ops[i])
+    }
+
+    /// The next position, for events without times.
+    fn tick(&mut self) -> u64 {
+        self.clock += 1;
+        self.clock - 1
     }
 
     /// The client's open operation stays pending forever (Jepsen's `:info`):

@@ -220,11 +220,24 @@ fn edn_map(line: &str) -> Result<Vec<(String, Edn)>, String> {
     Ok(pairs)
 }
 
-fn kv_line(rec: &mut EventRecorder<KvInput, KvOutput>, line: &str) -> Result<(), String> {
+fn kv_line(rec: &mut EventRecorder<KvInput, KvOutput>, line: &str, last_time: &mut Option<u64>) -> Result<(), String> {
     if line.trim().is_empty() {
         return Ok(());
     }
     let pairs = edn_map(line)?;
+    // An optional :time (virtual nanoseconds, as `write_kv` records them);
+    // without it, an event's time is its position in the file.
+    let time = match pairs.iter().find(|(k, _)| k == "time").map(|(_, v)| v) {
+        None => None,
+        Some(Edn::Int(t)) if *t >= 0 && last_time.is_none_or(|last| *t as u64 >= last) => Some(*t as u64),
+        Some(Edn::Int(t)) if *t >= 0 => {
+            return Err(format!(":time {t} goes back (the last event was at {last_time:?})"))
+        }
+        Some(other) => return Err(format!(":time must be a non-negative integer, found {other:?}")),
+    };
+    if time.is_some() {
+        *last_time = time;
+    }
     let field = |name: &str| pairs.iter().find(|(k, _)| k == name).map(|(_, v)| v).ok_or(format!("missing :{name}"));
     let process = match field("process")? {
         Edn::Int(p) if *p >= 0 => *p as u64,
@@ -251,7 +264,11 @@ fn kv_line(rec: &mut EventRecorder<KvInput, KvOutput>, line: &str) -> Result<(),
                 ("append", Edn::Str(v)) => KvInput::Append { key, value: v.clone() },
                 (_, other) => return Err(format!("an invoked {f} needs a string :value, found {other:?}")),
             };
-            rec.call(process, input).map_err(seq)
+            match time {
+                Some(t) => rec.call_at(process, input, t),
+                None => rec.call(process, input),
+            }
+            .map_err(seq)
         }
         "ok" => {
             let open =
@@ -266,7 +283,12 @@ fn kv_line(rec: &mut EventRecorder<KvInput, KvOutput>, line: &str) -> Result<(),
                 ("get", other) => return Err(format!("a completed get needs a string :value, found {other:?}")),
                 _ => KvOutput::Done,
             };
-            rec.ret(process, Some(output)).map(|_| ()).map_err(seq)
+            match time {
+                Some(t) => rec.ret_at(process, Some(output), t),
+                None => rec.ret(process, Some(output)),
+            }
+            .map(|_| ())
+            .map_err(seq)
         }
         // Unknown outcome: pending forever.
         "info" | "fail" => rec.abandon(process).map_err(seq),
@@ -276,7 +298,61 @@ fn kv_line(rec: &mut EventRecorder<KvInput, KvOutput>, line: &str) -> Result<(),
 
 /// Parses a key/value history of EDN maps, one per line.
 pub fn parse_kv(path: &Path, text: &str) -> Result<Vec<Operation<KvInput, KvOutput>>, ParseError> {
-    parse_lines(path, text, kv_line)
+    let mut last_time = None;
+    parse_lines(path, text, |rec, line| kv_line(rec, line, &mut last_time))
+}
+
+/// Writes a key/value history in the format `parse_kv` reads: one EDN map
+/// per event, in time order (at equal times calls first), each with its
+/// `:time`. Operations that never returned have an invoke only.
+pub fn write_kv(history: &[Operation<KvInput, KvOutput>]) -> String {
+    let mut events: Vec<(u64, bool, usize)> = Vec::with_capacity(2 * history.len());
+    for (i, op) in history.iter().enumerate() {
+        events.push((op.call, false, i));
+        if let Some(ret) = op.ret {
+            events.push((ret, true, i));
+        }
+    }
+    events.sort_unstable();
+    let mut out = String::new();
+    for (time, is_return, i) in events {
+        let op = &history[i];
+        let (f, key, written) = match &op.input {
+            KvInput::Get { key } => ("get", key, None),
+            KvInput::Put { key, value } => ("put", key, Some(value)),
+            KvInput::Append { key, value } => ("append", key, Some(value)),
+        };
+        let (kind, value) = match (is_return, &op.output, written) {
+            (false, _, None) => (":invoke", "nil".to_string()),
+            (false, _, Some(v)) | (true, Some(KvOutput::Done), Some(v)) => {
+                (if is_return { ":ok" } else { ":invoke" }, edn_string(v))
+            }
+            (true, Some(KvOutput::Value(v)), _) => (":ok", edn_string(v)),
+            (true, _, _) => (":info", "nil".to_string()),
+        };
+        out.push_str(&format!(
+            "{{:process {}, :type {kind}, :f :{f}, :key {}, :value {value}, :time {time}}}\n",
+            op.client,
+            edn_string(key)
+        ));
+    }
+    out
+}
+
+fn edn_string(text: &str) -> String {
+    let mut out = String::with_capacity(text.len() + 2);
+    out.push('"');
+    for c in text.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\t' => out.push_str("\\t"),
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
 }
 
 pub fn read_kv(path: &Path) -> Result<Vec<Operation<KvInput, KvOutput>>, ParseError> {
