@@ -237,12 +237,12 @@ mod tests {
     }
 
     impl HostIo for Io {
-        fn persist(&mut self, delta: Option<StateDelta>, snapshot: Option<Vec<u8>>) {
+        fn persist(&mut self, delta: Option<StateDelta>, snapshot: Option<raft::Snapshot>) {
             if let Some(d) = delta {
                 d.apply(&mut self.image);
             }
             if let Some(s) = snapshot {
-                self.snapshot = s;
+                self.snapshot = s.to_vec();
             }
         }
         fn send(&mut self, _peer: usize, _request: RaftRequest) {

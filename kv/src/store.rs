@@ -63,8 +63,16 @@ impl Store {
         self.data.len()
     }
 
+    /// The snapshot bytes, written into a buffer of the exact size (growing
+    /// one would copy a large store several times).
     pub fn encode(&self) -> Vec<u8> {
-        bincode::serde::encode_to_vec(self, bincode::config::standard()).expect("the store encodes")
+        let config = bincode::config::standard();
+        let mut size = bincode::enc::write::SizeWriter::default();
+        bincode::serde::encode_into_writer(self, &mut size, config).expect("the store encodes");
+        let mut bytes = Vec::with_capacity(size.bytes_written);
+        bincode::serde::encode_into_std_write(self, &mut bytes, config).expect("the store encodes");
+        debug_assert_eq!(bytes.len(), size.bytes_written);
+        bytes
     }
 
     /// A store from a snapshot; an error (never a panic) when it is corrupt.

@@ -9,7 +9,7 @@
 //! network and disk), so the host stays sans-IO: it never blocks and owns no
 //! socket, clock or file.
 
-use crate::message::{Request, Response};
+use crate::message::{Request, Response, Snapshot};
 use crate::node::{Apply, Config, Raft};
 use crate::storage::StateDelta;
 
@@ -33,7 +33,7 @@ pub trait StateMachine {
 pub trait HostIo {
     /// Make the state delta (and the snapshot, saved together with it)
     /// durable before anything else happens.
-    fn persist(&mut self, delta: Option<StateDelta>, snapshot: Option<Vec<u8>>);
+    fn persist(&mut self, delta: Option<StateDelta>, snapshot: Option<Snapshot>);
     /// Send a request to a peer (by index); its response comes back through
     /// `RaftHost::handle_response`.
     fn send(&mut self, peer: usize, request: Request);

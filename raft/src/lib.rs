@@ -23,6 +23,6 @@ pub mod node;
 pub mod storage;
 
 pub use host::{HostIo, RaftHost, StateMachine};
-pub use message::{Command, Conflict, Entry, Request, Response};
+pub use message::{Command, Conflict, Entry, Request, Response, Snapshot};
 pub use node::{Apply, Config, Output, Raft, Role};
 pub use storage::{decode, HardState, StateDelta, StorageError};

@@ -8,6 +8,10 @@ use std::sync::Arc;
 /// and apply that carries it.
 pub type Command = Arc<[u8]>;
 
+/// A service snapshot: shared (not copied) by Raft, the storage it is
+/// persisted to, and every InstallSnapshot that carries it.
+pub type Snapshot = Arc<Vec<u8>>;
+
 /// One log entry.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Entry {
@@ -24,6 +28,10 @@ fn as_bytes<S: Serializer>(bytes: &[u8], s: S) -> Result<S::Ok, S::Error> {
 
 fn command_from_bytes<'de, D: Deserializer<'de>>(d: D) -> Result<Command, D::Error> {
     Vec::<u8>::deserialize(d).map(Command::from)
+}
+
+fn snapshot_from_bytes<'de, D: Deserializer<'de>>(d: D) -> Result<Snapshot, D::Error> {
+    Vec::<u8>::deserialize(d).map(Arc::new)
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -47,8 +55,8 @@ pub enum Request {
         leader: usize,
         last_included_index: u64,
         last_included_term: u64,
-        #[serde(serialize_with = "as_bytes")]
-        data: Vec<u8>,
+        #[serde(serialize_with = "as_bytes", deserialize_with = "snapshot_from_bytes")]
+        data: Snapshot,
     },
 }
 

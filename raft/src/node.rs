@@ -5,10 +5,11 @@
 //! then messages to send and entries to apply.
 
 use crate::log::Log;
-use crate::message::{Command, Conflict, Entry, Request, Response};
+use crate::message::{Command, Conflict, Entry, Request, Response, Snapshot};
 use crate::storage::{decode, HardState, StateDelta, StorageError};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
+use std::sync::Arc;
 use tracing::{debug, trace};
 
 /// The largest cluster this implementation takes.
@@ -74,7 +75,7 @@ pub enum Apply {
     Snapshot {
         index: u64,
         term: u64,
-        data: Vec<u8>,
+        data: Snapshot,
     },
 }
 
@@ -84,7 +85,7 @@ pub enum Apply {
 pub struct Output {
     pub persist: Option<StateDelta>,
     /// A snapshot to save together with the state delta.
-    pub snapshot: Option<Vec<u8>>,
+    pub snapshot: Option<Snapshot>,
     pub messages: Vec<(usize, Request)>,
     pub applies: Vec<Apply>,
 }
@@ -116,7 +117,7 @@ pub struct Raft {
     /// The last term this node led (at most one leadership per term).
     led_term: Option<u64>,
     /// The latest snapshot, sent to followers that lag behind it.
-    snapshot_data: Vec<u8>,
+    snapshot_data: Snapshot,
     /// Whether the host has yet to persist `snapshot_data`.
     snapshot_dirty: bool,
     output: Output,
@@ -154,7 +155,7 @@ impl Raft {
             replication: vec![Replication::Probe { waiting: false }; n],
             match_index: vec![0; n],
             led_term: None,
-            snapshot_data: snapshot.to_vec(),
+            snapshot_data: Arc::new(snapshot.to_vec()),
             snapshot_dirty: false,
             output: Output::default(),
             config,
@@ -257,7 +258,7 @@ impl Raft {
         let term = self.log.term_at(index).expect("an applied entry after the snapshot is in the log");
         self.log.compact_to(index, term);
         self.set_snapshot_meta(index, term);
-        self.snapshot_data = data;
+        self.snapshot_data = Arc::new(data);
         self.snapshot_dirty = true;
         debug!(index, term, "snapshot");
     }
@@ -508,7 +509,7 @@ impl Raft {
         Response::AppendEntries { term, match_index: Some(last_new), conflict: None }
     }
 
-    fn install_snapshot(&mut self, index: u64, term: u64, data: Vec<u8>) {
+    fn install_snapshot(&mut self, index: u64, term: u64, data: Snapshot) {
         if index <= self.commit_index {
             return; // we have all of it; the service snapshots on its own
         }

@@ -21,14 +21,14 @@ struct Recorder {
 }
 
 impl HostIo for Recorder {
-    fn persist(&mut self, delta: Option<StateDelta>, snapshot: Option<Vec<u8>>) {
+    fn persist(&mut self, delta: Option<StateDelta>, snapshot: Option<raft::Snapshot>) {
         if let Some(delta) = delta {
             delta.apply(&mut self.image);
         }
         if let Some(s) = &snapshot {
-            self.snapshot = s.clone();
+            self.snapshot = s.to_vec();
         }
-        self.effects.push(Effect::Persist { snapshot });
+        self.effects.push(Effect::Persist { snapshot: snapshot.map(|s| s.to_vec()) });
     }
     fn send(&mut self, peer: usize, _request: Request) {
         self.effects.push(Effect::Send(peer));

@@ -34,7 +34,7 @@ impl Cluster {
             delta.apply(&mut self.images[i]);
         }
         if let Some(s) = &out.snapshot {
-            self.snapshots[i] = s.clone();
+            self.snapshots[i] = s.to_vec();
         }
         for (to, req) in &out.messages {
             self.in_flight.push((i, *to, req.clone()));
@@ -305,7 +305,11 @@ fn a_restart_restores_term_vote_and_log_and_resumes_after_the_snapshot() {
     c.deliver_all(&[]);
     c.nodes[0].snapshot(10, b"state@10".to_vec());
     let out = c.drain(0);
-    assert_eq!(out.snapshot.as_deref(), Some(&b"state@10"[..]), "the snapshot is saved with the state");
+    assert_eq!(
+        out.snapshot.as_deref().map(Vec::as_slice),
+        Some(&b"state@10"[..]),
+        "the snapshot is saved with the state"
+    );
     let restarted = Raft::restart(Config::new(0, 3, 99), c.now_ms, &c.images[0], &c.snapshots[0]).unwrap();
     assert_eq!(restarted.state(), (1, false));
     assert_eq!((restarted.snapshot_index(), restarted.last_log_index()), (10, 12));
@@ -328,7 +332,10 @@ fn a_lagging_follower_gets_the_snapshot() {
     c.nodes[0].tick(c.now_ms);
     c.drain(0);
     c.deliver_all(&[]);
-    assert_eq!(c.applied[2].first(), Some(&Apply::Snapshot { index: 15, term: 1, data: b"state@15".to_vec() }));
+    assert_eq!(
+        c.applied[2].first(),
+        Some(&Apply::Snapshot { index: 15, term: 1, data: std::sync::Arc::new(b"state@15".to_vec()) })
+    );
     let after: Vec<u64> = c.applied_commands(2).into_iter().map(|(i, _)| i).collect();
     assert_eq!(after, (16..=20).collect::<Vec<_>>(), "then the entries after it, in order");
     assert_eq!(c.snapshots[2], b"state@15".to_vec(), "the follower persisted the snapshot");

@@ -266,21 +266,33 @@ impl Client {
 }
 
 /// `checkClntAppends`: every "x clnt j y" for j < count appears exactly once
-/// in `v`, in increasing order.
+/// in `v`, in increasing order. One pass over `v` (the Go test searches it
+/// once per element, which is quadratic in the appends).
 pub fn check_clnt_appends(clnt: usize, v: &str, count: usize) -> TestResult {
+    let head = format!("x {clnt} ");
+    // Offsets of every "x clnt j y" in v, by j.
+    let mut offsets: Vec<Vec<usize>> = vec![Vec::new(); count];
+    for (at, _) in v.match_indices(&head) {
+        let rest = &v[at + head.len()..];
+        let digits = rest.bytes().take_while(u8::is_ascii_digit).count();
+        let Ok(j) = rest[..digits].parse::<usize>() else { continue };
+        if j < count && rest[digits..].starts_with(" y") && (digits == 1 || !rest.starts_with('0')) {
+            offsets[j].push(at);
+        }
+    }
     let mut last_offset = None;
-    for j in 0..count {
+    for (j, found) in offsets.iter().enumerate() {
         let wanted = format!("x {clnt} {j} y");
-        let Some(offset) = v.find(&wanted) else {
-            return Err(format!("{clnt} missing element {wanted} in Append result {v}"));
-        };
-        if v.rfind(&wanted) != Some(offset) {
-            return Err(format!("duplicate element {wanted} in Append result"));
+        match found.as_slice() {
+            [] => return Err(format!("{clnt} missing element {wanted} in Append result {v}")),
+            [offset] => {
+                if last_offset.is_some_and(|last| *offset <= last) {
+                    return Err(format!("wrong order for element {wanted} in Append result"));
+                }
+                last_offset = Some(*offset);
+            }
+            _ => return Err(format!("duplicate element {wanted} in Append result")),
         }
-        if last_offset.is_some_and(|last| offset <= last) {
-            return Err(format!("wrong order for element {wanted} in Append result"));
-        }
-        last_offset = Some(offset);
     }
     Ok(())
 }
@@ -288,6 +300,7 @@ pub fn check_clnt_appends(clnt: usize, v: &str, count: usize) -> TestResult {
 /// `checkConcurrentAppends`: client i's elements "x i j y" for j <
 /// counts[i] appear exactly once each, in order.
 pub fn check_concurrent_appends(v: &str, counts: &[usize]) -> TestResult {
+    debug_assert!(counts.len() < 10, "one-digit client numbers keep \"x c \" heads distinct");
     for (i, &count) in counts.iter().enumerate() {
         check_clnt_appends(i, v, count)?;
     }
@@ -301,5 +314,27 @@ pub fn check_history(history: &KvHistory) -> Result<(), Counterexample> {
         Verdict::Linearizable => Ok(()),
         Verdict::NotLinearizable(cx) => Err(*cx),
         Verdict::Unknown => unreachable!("no budget was set"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn client_appends_must_appear_once_each_in_order() {
+        assert_eq!(check_clnt_appends(3, "x 3 0 yx 3 1 yx 3 2 y", 3), Ok(()));
+        assert_eq!(check_clnt_appends(3, "x 3 0 yx 3 1 yx 3 2 y", 2), Ok(()), "later elements are not asked for");
+        let missing = check_clnt_appends(3, "x 3 0 yx 3 2 y", 3).unwrap_err();
+        assert!(missing.contains("missing element x 3 1 y"), "{missing}");
+        let twice = check_clnt_appends(3, "x 3 0 yx 3 1 yx 3 1 y", 2).unwrap_err();
+        assert!(twice.contains("duplicate element x 3 1 y"), "{twice}");
+        let order = check_clnt_appends(3, "x 3 1 yx 3 0 y", 2).unwrap_err();
+        assert!(order.contains("wrong order for element x 3 1 y"), "{order}");
+        assert_eq!(
+            check_clnt_appends(1, "x 1 10 yx 1 1 y", 2).unwrap_err(),
+            "1 missing element x 1 0 y in Append result x 1 10 yx 1 1 y"
+        );
+        assert_eq!(check_concurrent_appends("x 0 0 yx 1 0 yx 1 1 y", &[1, 2]), Ok(()));
     }
 }

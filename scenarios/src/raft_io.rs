@@ -4,7 +4,7 @@
 //! and `start_host` builds a host from the server's persister, like the
 //! lab's `start1`/`StartServer`.
 
-use raft::{Config, HostIo, RaftHost, Request, StateDelta, StateMachine};
+use raft::{Config, HostIo, RaftHost, Request, Snapshot, StateDelta, StateMachine};
 use sim::time::NANOS_PER_MS;
 use sim::{Addr, Ctx, Node};
 
@@ -23,7 +23,7 @@ pub struct SimIo<'a, 'w, N: Node> {
 }
 
 impl<N: RaftCarrier> HostIo for SimIo<'_, '_, N> {
-    fn persist(&mut self, delta: Option<StateDelta>, snapshot: Option<Vec<u8>>) {
+    fn persist(&mut self, delta: Option<StateDelta>, snapshot: Option<Snapshot>) {
         let persister = self.ctx.persister();
         match (delta, snapshot) {
             (Some(delta), None) => delta.apply(persister.raft_state_mut()),
@@ -32,7 +32,7 @@ impl<N: RaftCarrier> HostIo for SimIo<'_, '_, N> {
                 if let Some(delta) = delta {
                     delta.apply(&mut image);
                 }
-                persister.save(image, snapshot);
+                persister.save_shared(image, snapshot);
             }
             (None, None) => {}
         }

@@ -4,12 +4,12 @@
 //! adds unsynced writes, which a process crash keeps but a machine crash
 //! (`CrashMode::LoseUnsynced`) loses.
 
-use std::rc::Rc;
+use std::sync::Arc;
 
 #[derive(Clone, Debug, Default)]
 struct Image {
     raft_state: Vec<u8>,
-    snapshot: Rc<Vec<u8>>,
+    snapshot: Arc<Vec<u8>>,
 }
 
 /// One server's stable storage.
@@ -28,9 +28,14 @@ impl Persister {
 
     /// The lab's `Save(state, snapshot)`: both durable at once, together.
     pub fn save(&mut self, state: Vec<u8>, snapshot: Vec<u8>) {
+        self.save_shared(state, Arc::new(snapshot));
+    }
+
+    /// `save`, keeping a snapshot shared with its writer (no copy).
+    pub fn save_shared(&mut self, state: Vec<u8>, snapshot: Arc<Vec<u8>>) {
         let image = self.current_mut();
         image.raft_state = state;
-        image.snapshot = Rc::new(snapshot);
+        image.snapshot = snapshot;
     }
 
     /// In-place, durable edit of the raft state (for incremental encodings).
@@ -40,7 +45,7 @@ impl Persister {
 
     /// Writes that only become durable at the next `sync`.
     pub fn save_unsynced(&mut self, state: Vec<u8>, snapshot: Vec<u8>) {
-        self.unsynced = Some(Image { raft_state: state, snapshot: Rc::new(snapshot) });
+        self.unsynced = Some(Image { raft_state: state, snapshot: Arc::new(snapshot) });
     }
 
     /// Makes unsynced writes durable.
