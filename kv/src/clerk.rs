@@ -40,22 +40,6 @@ impl<T: Transport> Clerk<T> {
         self.client
     }
 
-    /// The value of `key` ("" if it was never written).
-    pub async fn get(&mut self, key: &str) -> String {
-        match self.run(Op::Get { key: key.to_string() }).await {
-            Outcome::Value(v) => v,
-            Outcome::Done => unreachable!("a Get returns a value"),
-        }
-    }
-
-    pub async fn put(&mut self, key: &str, value: &str) {
-        self.run(Op::Put { key: key.to_string(), value: value.to_string() }).await;
-    }
-
-    pub async fn append(&mut self, key: &str, value: &str) {
-        self.run(Op::Append { key: key.to_string(), value: value.to_string() }).await;
-    }
-
     /// Runs one operation until a server applies it; retries forever.
     pub async fn run(&mut self, op: Op) -> Outcome {
         self.seq += 1;
@@ -74,5 +58,36 @@ impl<T: Transport> Clerk<T> {
                 }
             }
         }
+    }
+}
+
+/// Get, Put and Append, for anything that runs one operation at a time (a
+/// clerk, or a tester's recording wrapper around one).
+// The clerks run on single-threaded runtimes: their futures need not be Send.
+#[allow(async_fn_in_trait)]
+pub trait Operations {
+    /// Runs one operation to its outcome.
+    async fn run_op(&mut self, op: Op) -> Outcome;
+
+    /// The value of `key` ("" if it was never written).
+    async fn get(&mut self, key: &str) -> String {
+        match self.run_op(Op::Get { key: key.to_string() }).await {
+            Outcome::Value(v) => v,
+            Outcome::Done => unreachable!("a Get returns a value"),
+        }
+    }
+
+    async fn put(&mut self, key: &str, value: &str) {
+        self.run_op(Op::Put { key: key.to_string(), value: value.to_string() }).await;
+    }
+
+    async fn append(&mut self, key: &str, value: &str) {
+        self.run_op(Op::Append { key: key.to_string(), value: value.to_string() }).await;
+    }
+}
+
+impl<T: Transport> Operations for Clerk<T> {
+    async fn run_op(&mut self, op: Op) -> Outcome {
+        self.run(op).await
     }
 }

@@ -17,7 +17,7 @@ pub mod rpc;
 pub mod server;
 pub mod store;
 
-pub use clerk::{Clerk, Transport};
+pub use clerk::{Clerk, Operations, Transport};
 pub use rpc::{Op, Outcome, Reply, Request};
 pub use server::{KvIo, KvServer, REQUEST_TIMEOUT_MS};
 pub use store::Store;

@@ -8,8 +8,8 @@
 //! reply travels back over the caller's link, so cutting the servers apart
 //! never touches a client's ends.
 
-use sim::{Addr, CrashMode, Ctx, Fault, NetConfig, Node, SimHandle};
-use std::cell::RefCell;
+use sim::{Addr, CrashMode, Ctx, Fault, Nanos, NetConfig, Node, SimHandle};
+use std::cell::{Cell, RefCell};
 use std::rc::Rc;
 
 /// Builds (or rebuilds, on restart) server `i`'s node from its context.
@@ -32,13 +32,24 @@ pub struct Cluster<N: Node> {
     /// Whether server i is connected (the raft tester's `connected[i]`).
     connected: RefCell<Vec<bool>>,
     make: MakeNode<N>,
+    /// When the current test began (`begin`).
+    test_started_at: Cell<Nanos>,
 }
+
+/// The lab's per-test limit (checked in virtual time).
+pub const TEST_TIME_LIMIT: Nanos = sim::secs(120);
 
 impl<N: Node> Cluster<N> {
     /// Adds the servers; none is started or connected yet.
     pub fn new(h: &SimHandle<N>, prefix: &str, n: usize, net: NetOptions, make: MakeNode<N>) -> Cluster<N> {
         let servers = (0..n).map(|i| h.add_server(format!("{prefix}-{i}"))).collect();
-        let cluster = Cluster { h: h.clone(), servers, connected: RefCell::new(vec![false; n]), make };
+        let cluster = Cluster {
+            h: h.clone(),
+            servers,
+            connected: RefCell::new(vec![false; n]),
+            make,
+            test_started_at: Cell::new(h.now()),
+        };
         cluster.set_net(|c| NetConfig { long_delays: net.long_delays, ..c });
         cluster.set_unreliable(net.unreliable);
         cluster
@@ -46,6 +57,22 @@ impl<N: Node> Cluster<N> {
 
     pub fn n(&self) -> usize {
         self.servers.len()
+    }
+
+    // ----- the test's clock -----
+
+    /// The lab's `begin`: a test (or a part of one) starts now.
+    pub fn begin(&self) {
+        self.test_started_at.set(self.h.now());
+    }
+
+    /// The lab's `end`: the 120 s limit, in virtual time.
+    pub fn end(&self) -> Result<(), String> {
+        let took = self.h.now() - self.test_started_at.get();
+        if took > TEST_TIME_LIMIT {
+            return Err(format!("test took longer than 120 seconds ({})", sim::time::format(took)));
+        }
+        Ok(())
     }
 
     // ----- servers -----

@@ -16,6 +16,7 @@ use crate::kv_tester::{
 };
 use crate::runner::{simulate, Outcome};
 use crate::Scenario;
+use kv::Operations;
 use sim::linearizability::{report, KvModel};
 use sim::{ms, secs, JoinHandle, Nanos, TraceMode};
 use std::cell::{Cell, RefCell};
@@ -32,13 +33,20 @@ fn kv_test<F: Future<Output = TestResult> + 'static>(
 ) -> Outcome {
     let history: Rc<RefCell<KvHistory>> = Rc::default();
     let recorded = history.clone();
-    let mut outcome = simulate(seed, trace, move |h: H| async move {
+    let outcome = simulate(seed, trace, move |h: H| async move {
         let t = KvTester::new(&h, setup, recorded);
         t.begin();
         body(t.clone()).await?;
         t.end()
     });
     let history = std::mem::take(&mut *history.borrow_mut());
+    with_checked_history(outcome, history)
+}
+
+/// The outcome of a run with its clients' history, which must be
+/// linearizable: an illegal history fails the run with its explanation (the
+/// key and the operations) and keeps the counterexample for the drawing.
+pub fn with_checked_history(mut outcome: Outcome, history: KvHistory) -> Outcome {
     if let Err(cx) = check_history(&history) {
         let why = format!("history is not linearizable: {}", report::explain(&KvModel, &history, &cx));
         outcome.result = match outcome.result {

@@ -6,18 +6,16 @@
 
 use crate::cluster::{Cluster, MakeNode, NetOptions};
 use crate::kv_host::{KvNode, SimTransport};
-use kv::{Clerk, Op, Outcome};
+use kv::{Clerk, Op, Operations, Outcome};
 use rand::seq::SliceRandom;
 use rand::Rng;
 use sim::linearizability::{check, CheckOptions, Counterexample, KvInput, KvModel, KvOutput, Operation, Verdict};
-use sim::{ms, secs, Addr, Nanos, SimHandle};
+use sim::{ms, Addr, Nanos, SimHandle};
 use std::cell::{Cell, RefCell};
 use std::rc::Rc;
 
 /// The lab's assumption of how long an election takes.
 pub const ELECTION_TIMEOUT: Nanos = ms(1000);
-/// The lab's per-test limit.
-pub const TEST_TIME_LIMIT: Nanos = secs(120);
 
 pub type H = SimHandle<KvNode>;
 pub type TestResult<T = ()> = Result<T, String>;
@@ -57,7 +55,6 @@ pub struct KvTester {
     /// The last time stamped on an operation's call or return.
     last_stamp: Cell<Nanos>,
     next_client: Cell<u64>,
-    started_at: Cell<Nanos>,
 }
 
 impl KvTester {
@@ -83,7 +80,6 @@ impl KvTester {
             history,
             last_stamp: Cell::new(0),
             next_client: Cell::new(1),
-            started_at: Cell::new(h.now()),
         })
     }
 
@@ -181,16 +177,12 @@ impl KvTester {
     }
 
     pub fn begin(&self) {
-        self.started_at.set(self.h.now());
+        self.cluster.begin();
     }
 
     /// `end`: the 120 s limit, in virtual time.
     pub fn end(&self) -> TestResult {
-        let took = self.h.now() - self.started_at.get();
-        if took > TEST_TIME_LIMIT {
-            return Err(format!("test took longer than 120 seconds ({})", sim::time::format(took)));
-        }
-        Ok(())
+        self.cluster.end()
     }
 
     /// The time of a call or return for the history: virtual time, made
@@ -216,32 +208,9 @@ pub struct Client {
     tester: Rc<KvTester>,
 }
 
-impl Client {
-    pub async fn get(&mut self, key: &str) -> String {
-        match self.run(Op::Get { key: key.to_string() }).await {
-            Outcome::Value(v) => v,
-            Outcome::Done => unreachable!("a Get returns a value"),
-        }
-    }
-
-    pub async fn put(&mut self, key: &str, value: &str) {
-        self.run(Op::Put { key: key.to_string(), value: value.to_string() }).await;
-    }
-
-    pub async fn append(&mut self, key: &str, value: &str) {
-        self.run(Op::Append { key: key.to_string(), value: value.to_string() }).await;
-    }
-
-    /// `check`: the key must hold exactly `value`.
-    pub async fn check(&mut self, key: &str, value: &str) -> TestResult {
-        let got = self.get(key).await;
-        if got != value {
-            return Err(format!("Get({key:?}): expected:\n{value:?}\nreceived:\n{got:?}"));
-        }
-        Ok(())
-    }
-
-    async fn run(&mut self, op: Op) -> Outcome {
+impl Operations for Client {
+    /// Runs the operation with the clerk and records it in the history.
+    async fn run_op(&mut self, op: Op) -> Outcome {
         let input = match &op {
             Op::Get { key } => KvInput::Get { key: key.clone() },
             Op::Put { key, value } => KvInput::Put { key: key.clone(), value: value.clone() },
@@ -253,15 +222,21 @@ impl Client {
             Outcome::Value(v) => KvOutput::Value(v.clone()),
             Outcome::Done => KvOutput::Done,
         };
-        let op = Operation {
-            client: self.clerk.client(),
-            input,
-            output: Some(output),
-            call,
-            ret: Some(self.tester.stamp()),
-        };
+        let ret = Some(self.tester.stamp());
+        let op = Operation { client: self.clerk.client(), input, output: Some(output), call, ret };
         self.tester.history.borrow_mut().push(op);
         outcome
+    }
+}
+
+impl Client {
+    /// `check`: the key must hold exactly `value`.
+    pub async fn check(&mut self, key: &str, value: &str) -> TestResult {
+        let got = self.get(key).await;
+        if got != value {
+            return Err(format!("Get({key:?}): expected:\n{value:?}\nreceived:\n{got:?}"));
+        }
+        Ok(())
     }
 }
 

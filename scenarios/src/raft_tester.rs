@@ -14,8 +14,6 @@ use std::rc::Rc;
 
 /// The lab's assumption of how long an election takes.
 pub const ELECTION_TIMEOUT: Nanos = ms(1000);
-/// The lab's per-test limit.
-pub const TEST_TIME_LIMIT: Nanos = secs(120);
 /// The 2D bound on the raft state (MAXLOGSIZE).
 pub const MAX_LOG_SIZE: usize = 2000;
 
@@ -58,7 +56,6 @@ pub struct Tester {
     pub servers: Vec<Addr>,
     pub cluster: Cluster<RaftNode>,
     pub applier: Rc<RefCell<Applier>>,
-    started_at: std::cell::Cell<Nanos>,
 }
 
 impl Tester {
@@ -74,14 +71,7 @@ impl Tester {
         let net = NetOptions { unreliable: setup.unreliable, long_delays: true };
         let cluster = Cluster::new(h, "raft", n, net, make);
         *servers.borrow_mut() = cluster.servers.clone();
-        let t = Rc::new(Tester {
-            h: h.clone(),
-            n,
-            servers: cluster.servers.clone(),
-            cluster,
-            applier,
-            started_at: std::cell::Cell::new(h.now()),
-        });
+        let t = Rc::new(Tester { h: h.clone(), n, servers: cluster.servers.clone(), cluster, applier });
         for i in 0..n {
             t.start1(i);
             t.connect(i);
@@ -343,15 +333,11 @@ impl Tester {
 
     /// `begin`.
     pub fn begin(&self) {
-        self.started_at.set(self.h.now());
+        self.cluster.begin();
     }
 
     /// `end`: the 120 s limit, in virtual time.
     pub fn end(&self) -> TestResult {
-        let took = self.h.now() - self.started_at.get();
-        if took > TEST_TIME_LIMIT {
-            return Err(format!("test took longer than 120 seconds ({})", sim::time::format(took)));
-        }
-        Ok(())
+        self.cluster.end()
     }
 }

@@ -402,13 +402,7 @@ pub fn check<M: Model>(model: &M, history: &[Operation<M::Input, M::Output>], op
         match decided {
             Some(PartVerdict::Linearizable) => {}
             Some(PartVerdict::Illegal { longest_prefix, unplaceable }) => {
-                return Verdict::NotLinearizable(Box::new(counterexample(
-                    model,
-                    history,
-                    part,
-                    longest_prefix,
-                    unplaceable,
-                )));
+                return illegal(model, history, part, longest_prefix, unplaceable);
             }
             None => searches.push((k, PartSearch::new(model, part.iter().map(|&i| &history[i]).collect()))),
         }
@@ -428,19 +422,22 @@ pub fn check<M: Model>(model: &M, history: &[Operation<M::Input, M::Output>], op
                     searches.remove(k);
                 }
                 Some(PartResult::Illegal { longest_prefix, unplaceable }) => {
-                    let part = &parts[searches[k].0];
-                    return Verdict::NotLinearizable(Box::new(counterexample(
-                        model,
-                        history,
-                        part,
-                        longest_prefix,
-                        unplaceable,
-                    )));
+                    return illegal(model, history, &parts[searches[k].0], longest_prefix, unplaceable);
                 }
             }
         }
     }
     Verdict::Linearizable
+}
+
+fn illegal<M: Model>(
+    model: &M,
+    history: &[Operation<M::Input, M::Output>],
+    part: &[usize],
+    longest_prefix: Vec<usize>,
+    unplaceable: Vec<usize>,
+) -> Verdict {
+    Verdict::NotLinearizable(Box::new(counterexample(model, history, part, longest_prefix, unplaceable)))
 }
 
 fn counterexample<M: Model>(
