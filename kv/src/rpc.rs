@@ -63,8 +63,11 @@ pub fn encode_command(request: &Request) -> Vec<u8> {
     bincode::serde::encode_to_vec(request, bincode::config::standard()).expect("requests encode")
 }
 
+/// A log entry back; an error (never a panic) when it is corrupt, however
+/// its lengths lie.
 pub fn decode_command(bytes: &[u8]) -> Result<Request, String> {
-    bincode::serde::decode_from_slice(bytes, bincode::config::standard())
+    const LIMIT: usize = 1 << 24;
+    bincode::serde::decode_from_slice(bytes, bincode::config::standard().with_limit::<LIMIT>())
         .map(|(r, _)| r)
         .map_err(|e| format!("a log entry is not a kv command: {e}"))
 }

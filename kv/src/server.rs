@@ -378,5 +378,9 @@ mod tests {
             .err()
             .expect("refused");
         assert!(err.starts_with("server 0: corrupt kv snapshot"), "{err}");
+        let err = KvServer::<u32>::start(Config::new(1, 3, 2), 0, b"garbage", &[], None, &mut Io::default())
+            .err()
+            .expect("a corrupt raft image is refused");
+        assert!(err.starts_with("server 1: corrupt raft state"), "{err}");
     }
 }

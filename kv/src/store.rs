@@ -9,6 +9,9 @@ use crate::rpc::{Op, Request};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
+/// The most bytes a snapshot decodes into (a bound, not a size).
+pub const SNAPSHOT_LIMIT: usize = 1 << 30;
+
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Store {
     data: BTreeMap<String, String>,
@@ -76,11 +79,32 @@ impl Store {
     }
 
     /// A store from a snapshot; an error (never a panic) when it is corrupt.
+    /// No length in it may claim more than the snapshot holds (a corrupt
+    /// length would otherwise allocate first and fail after, or abort).
     pub fn decode(bytes: &[u8]) -> Result<Store, String> {
-        match bincode::serde::decode_from_slice(bytes, bincode::config::standard()) {
+        match bincode::serde::decode_from_slice(bytes, bincode::config::standard().with_limit::<SNAPSHOT_LIMIT>()) {
             Ok((store, used)) if used == bytes.len() => Ok(store),
             Ok((_, used)) => Err(format!("corrupt kv snapshot: {} bytes left over after {used}", bytes.len() - used)),
             Err(e) => Err(format!("corrupt kv snapshot: {e}")),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn corrupt_lengths_are_errors_not_panics() {
+        // A map claiming 2^64 - 1 entries; a key claiming 2^64 - 1 bytes.
+        let huge = [253, 255, 255, 255, 255, 255, 255, 255, 255];
+        assert!(Store::decode(&huge).is_err());
+        let key_too_long: Vec<u8> = [&[1][..], &huge].concat();
+        assert!(Store::decode(&key_too_long).unwrap_err().starts_with("corrupt kv snapshot"));
+        let mut store = Store::default();
+        store.apply(&Request { client: 1, seq: 1, op: Op::Put { key: "k".into(), value: "v".into() } });
+        let mut bytes = store.encode();
+        bytes.push(0);
+        assert!(Store::decode(&bytes).unwrap_err().contains("left over"));
     }
 }

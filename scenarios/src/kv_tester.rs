@@ -194,11 +194,6 @@ impl KvTester {
         self.last_stamp.set(stamp);
         stamp
     }
-
-    /// How many operations the clerks have completed so far.
-    pub fn operations(&self) -> usize {
-        self.history.borrow().len()
-    }
 }
 
 /// A clerk whose operations go into the tester's history.
@@ -209,7 +204,8 @@ pub struct Client {
 }
 
 impl Operations for Client {
-    /// Runs the operation with the clerk and records it in the history.
+    /// Runs the operation with the clerk, recorded in the history from its
+    /// call: one that never returns (the run stopped first) stays pending.
     async fn run_op(&mut self, op: Op) -> Outcome {
         let input = match &op {
             Op::Get { key } => KvInput::Get { key: key.clone() },
@@ -217,14 +213,19 @@ impl Operations for Client {
             Op::Append { key, value } => KvInput::Append { key: key.clone(), value: value.clone() },
         };
         let call = self.tester.stamp();
+        let at = {
+            let mut history = self.tester.history.borrow_mut();
+            history.push(Operation { client: self.clerk.client(), input, output: None, call, ret: None });
+            history.len() - 1
+        };
         let outcome = self.clerk.run(op).await;
-        let output = match &outcome {
+        let ret = self.tester.stamp();
+        let recorded = &mut self.tester.history.borrow_mut()[at];
+        recorded.output = Some(match &outcome {
             Outcome::Value(v) => KvOutput::Value(v.clone()),
             Outcome::Done => KvOutput::Done,
-        };
-        let ret = Some(self.tester.stamp());
-        let op = Operation { client: self.clerk.client(), input, output: Some(output), call, ret };
-        self.tester.history.borrow_mut().push(op);
+        });
+        recorded.ret = Some(ret);
         outcome
     }
 }

@@ -32,7 +32,7 @@ impl Cmd {
     }
 
     pub fn decode(bytes: &[u8]) -> Result<Cmd, String> {
-        bincode::serde::decode_from_slice(bytes, bincode::config::standard())
+        bincode::serde::decode_from_slice(bytes, bincode::config::standard().with_limit::<{ 1 << 24 }>())
             .map(|(c, _)| c)
             .map_err(|e| format!("a command does not decode: {e}"))
     }
@@ -110,7 +110,7 @@ impl Applier {
     /// `ingestSnap`: the snapshot holds (last index, every command up to it).
     pub fn ingest_snapshot(&mut self, i: usize, data: &[u8], expected_index: Option<u64>) -> Result<(), String> {
         let ((index, log), _): ((u64, Vec<Option<Cmd>>), usize) =
-            bincode::serde::decode_from_slice(data, bincode::config::standard())
+            bincode::serde::decode_from_slice(data, bincode::config::standard().with_limit::<{ 1 << 30 }>())
                 .map_err(|e| format!("server {i}: snapshot decode error: {e}"))?;
         if expected_index.is_some_and(|e| e != index) {
             return Err(format!("server {i} snapshot doesn't match m.SnapshotIndex"));

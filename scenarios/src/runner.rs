@@ -24,6 +24,12 @@ impl Outcome {
     pub fn new(result: Result<(), String>, stats: RunStats) -> Outcome {
         Outcome { result, stats, history: None, illegal: None }
     }
+
+    /// Client operations that returned (pending ones, cut off by the end of
+    /// a failed run, do not count).
+    pub fn operations(&self) -> u64 {
+        self.history.as_ref().map_or(0, |h| h.iter().filter(|op| op.ret.is_some()).count() as u64)
+    }
 }
 
 /// The virtual-time limit of every lab test (LABSPEC.md: 120 s per test),

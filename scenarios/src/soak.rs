@@ -67,6 +67,7 @@ pub fn thread_cpu_ms() -> f64 {
 }
 
 fn record(scenario: &Scenario, seed: u64, outcome: Outcome, cpu_ms: f64) -> RunRecord {
+    let operations = outcome.operations();
     RunRecord {
         scenario: scenario.name,
         seed,
@@ -75,7 +76,7 @@ fn record(scenario: &Scenario, seed: u64, outcome: Outcome, cpu_ms: f64) -> RunR
         cpu_ms,
         virtual_ms: outcome.stats.virtual_time as f64 / 1e6,
         events: outcome.stats.trace.events(),
-        operations: outcome.history.as_ref().map_or(0, |h| h.len() as u64),
+        operations,
         trace_hash: format!("{:016x}", outcome.stats.trace.hash()),
     }
 }

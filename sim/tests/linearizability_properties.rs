@@ -198,3 +198,65 @@ proptest! {
         prop_assert_eq!(fast.is_linearizable(), search.is_linearizable(), "{:?}", history);
     }
 }
+
+/// The 14 strings of length 1 to 3 over {a, b}: distinct values, many of
+/// them prefixes of others, so that reads can parse in more than one way.
+fn ab_words() -> Vec<String> {
+    (1..=3)
+        .flat_map(|n| {
+            (0..1u32 << n).map(move |bits| (0..n).map(|k| if bits >> k & 1 == 1 { 'b' } else { 'a' }).collect())
+        })
+        .collect()
+}
+
+proptest! {
+    /// The same agreement on harder shapes: values that are prefixes of one
+    /// another, a Put first, and a read corrupted by one byte.
+    #[test]
+    fn fast_paths_agree_with_the_search_on_ambiguous_values(
+        steps in prop::collection::vec((prop::bool::weighted(0.3), Just(0u8), 0..4 * SPACING, 0..4 * SPACING), 1..14),
+        words in Just(ab_words()).prop_shuffle(),
+        put_first in any::<bool>(),
+        corrupt in prop::option::of((0..14usize, any::<bool>())),
+    ) {
+        let mut history = append_history(&steps, None);
+        for (i, op) in history.iter_mut().enumerate() {
+            if let KvInput::Append { value, .. } = &mut op.input {
+                *value = words[i].clone();
+            }
+        }
+        // Recompute the reads for the new values (same order as before).
+        let mut state = String::new();
+        let mut order: Vec<usize> = (0..history.len()).collect();
+        order.sort_by_key(|&i| i); // the sequential run's order is the index order
+        for &i in &order {
+            match &history[i].input {
+                KvInput::Append { value, .. } => state.push_str(value),
+                KvInput::Get { .. } => history[i].output = Some(KvOutput::Value(state.clone())),
+                KvInput::Put { .. } => {}
+            }
+        }
+        if let Some((pick, grow)) = corrupt {
+            let k = pick % history.len();
+            if let Some(KvOutput::Value(v)) = &mut history[k].output {
+                if grow { v.push('a') } else { v.pop(); }
+            }
+        }
+        if put_first {
+            for op in history.iter_mut() {
+                op.call += 2;
+                op.ret = op.ret.map(|r| r + 2);
+            }
+            let put = KvInput::Put { key: "0".into(), value: "b".into() };
+            history.insert(0, Operation { client: 9, input: put, output: Some(KvOutput::Done), call: 0, ret: Some(1) });
+            for op in history.iter_mut().skip(1) {
+                if let Some(KvOutput::Value(v)) = &mut op.output {
+                    v.insert(0, 'b');
+                }
+            }
+        }
+        let fast = check(&KvModel, &history, CheckOptions::default());
+        let search = check(&KvModel, &history, CheckOptions { search_only: true, ..CheckOptions::default() });
+        prop_assert_eq!(fast.is_linearizable(), search.is_linearizable(), "{:?}", history);
+    }
+}

@@ -11,7 +11,7 @@
 use super::history::Operation;
 use super::model::{Model, PartVerdict};
 use super::models::{KvInput, KvModel, KvOutput};
-use std::collections::HashMap;
+use std::collections::BTreeMap;
 
 /// The part's positions sorted by call time, when every operation returned
 /// with a known output.
@@ -75,7 +75,7 @@ pub fn decide_unique_appends(history: &[Operation<KvInput, KvOutput>], part: &[u
     let order = sorted_complete(history, part)?;
     let quiet = quiet_prefix(history, part, &order);
     let (prefix, rest) = order.split_at(quiet);
-    let mut appends: HashMap<&str, usize> = HashMap::new();
+    let mut appends: BTreeMap<&str, usize> = BTreeMap::new();
     let mut gets: Vec<(usize, &str)> = Vec::new();
     for &pos in rest {
         let op = &history[part[pos]];
@@ -122,7 +122,7 @@ struct Ambiguous;
 /// second time (the gets reading past there are then illegal).
 fn parse_appends(
     text: &str,
-    appends: &HashMap<&str, usize>,
+    appends: &BTreeMap<&str, usize>,
     part_len: usize,
 ) -> Result<Vec<(usize, usize)>, Ambiguous> {
     let mut seen = vec![false; part_len];
@@ -159,7 +159,7 @@ fn check_candidate(
     base_len: usize,
     gets: &[(usize, &str)],
     fragments: &[(usize, usize)],
-    appends: &HashMap<&str, usize>,
+    appends: &BTreeMap<&str, usize>,
 ) -> PartVerdict {
     let call = |pos: usize| history[part[pos]].call;
     let mut candidate: Vec<usize> = Vec::with_capacity(gets.len() + appends.len());
