@@ -3,7 +3,7 @@
 //! clerk's calls over the simulated network.
 
 use crate::raft_host::RaftRpc;
-use crate::raft_io::{now_ms, peer_index, RaftCarrier, Restart, SimIo};
+use crate::raft_io::{now_ms, peer_index, RaftCall, RaftCarrier, Restart, SimIo};
 use kv::{KvIo, KvServer, Reply, Request, Transport};
 use serde::Serialize;
 use sim::{ms, Addr, Ctx, Message, Node, ReplyToken, RpcError, SimHandle};
@@ -41,7 +41,9 @@ impl RaftCarrier for KvNode {
     fn raft_timer(at_ms: u64) -> u64 {
         at_ms
     }
-    fn raft_call(_peer: usize) {}
+    fn raft_call(peer: usize) -> RaftCall {
+        RaftCall { peer }
+    }
 }
 
 impl KvIo<ReplyToken> for SimIo<'_, '_, KvNode> {
@@ -70,7 +72,7 @@ impl Node for KvNode {
     type Msg = KvRpc;
     /// Raft's deadline in milliseconds.
     type Timer = u64;
-    type CallPurpose = ();
+    type CallPurpose = RaftCall;
 
     fn on_request(&mut self, ctx: &mut Ctx<'_, Self>, from: Addr, token: ReplyToken, msg: KvRpc) {
         let now = now_ms(ctx);
@@ -88,10 +90,9 @@ impl Node for KvNode {
         }
     }
 
-    fn on_reply(&mut self, ctx: &mut Ctx<'_, Self>, from: Addr, _: (), reply: Result<KvRpc, RpcError>) {
+    fn on_reply(&mut self, ctx: &mut Ctx<'_, Self>, _from: Addr, call: RaftCall, reply: Result<KvRpc, RpcError>) {
         if let Ok(KvRpc::Raft(RaftRpc::Response(response))) = reply {
-            let from = peer_index(&self.peers, from);
-            let now = now_ms(ctx);
+            let (from, now) = (call.peer, now_ms(ctx));
             self.server.handle_raft_response(&mut SimIo { ctx, peers: &self.peers }, from, response, now);
         }
     }

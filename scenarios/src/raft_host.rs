@@ -6,7 +6,7 @@
 //! `applierSnap`'s snapshot every 10 entries) on every applied entry; a
 //! failed check fails the run, like the lab's `log.Fatalf`.
 
-use crate::raft_io::{now_ms, peer_index, start_host, RaftCarrier, SimIo};
+use crate::raft_io::{now_ms, peer_index, start_host, RaftCall, RaftCarrier, SimIo};
 use raft::{Raft, RaftHost, Request, Response, StateMachine};
 use serde::{Deserialize, Serialize};
 use sim::{Addr, Ctx, Message, Node, ReplyToken, RpcError};
@@ -209,7 +209,9 @@ impl RaftCarrier for RaftNode {
     fn raft_timer(at_ms: u64) -> u64 {
         at_ms
     }
-    fn raft_call(_peer: usize) {}
+    fn raft_call(peer: usize) -> RaftCall {
+        RaftCall { peer }
+    }
 }
 
 impl RaftNode {
@@ -241,7 +243,7 @@ impl Node for RaftNode {
     type Msg = RaftRpc;
     /// Raft's deadline in milliseconds, so a stale timer is known.
     type Timer = u64;
-    type CallPurpose = ();
+    type CallPurpose = RaftCall;
 
     fn on_request(&mut self, ctx: &mut Ctx<'_, Self>, from: Addr, token: ReplyToken, msg: RaftRpc) {
         let RaftRpc::Request(request) = msg else { panic!("raft requests only") };
@@ -251,10 +253,9 @@ impl Node for RaftNode {
         ctx.reply(token, RaftRpc::Response(response));
     }
 
-    fn on_reply(&mut self, ctx: &mut Ctx<'_, Self>, from: Addr, _: (), reply: Result<RaftRpc, RpcError>) {
+    fn on_reply(&mut self, ctx: &mut Ctx<'_, Self>, _from: Addr, call: RaftCall, reply: Result<RaftRpc, RpcError>) {
         if let Ok(RaftRpc::Response(response)) = reply {
-            let from = peer_index(&self.peers, from);
-            let now = now_ms(ctx);
+            let (from, now) = (call.peer, now_ms(ctx));
             self.host.handle_response(&mut SimIo { ctx, peers: &self.peers }, from, response, now);
         }
     }

@@ -8,6 +8,13 @@ use raft::{Config, HostIo, RaftHost, Request, Snapshot, StateDelta, StateMachine
 use sim::time::NANOS_PER_MS;
 use sim::{Addr, Ctx, Node};
 
+/// What a Raft call was for: a request to this peer (by index), so a
+/// response needs no lookup of who sent it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RaftCall {
+    pub peer: usize,
+}
+
 /// What a node type that hosts Raft provides: how a Raft request travels in
 /// its messages, and how its timers and calls name Raft's.
 pub trait RaftCarrier: Node {

@@ -66,3 +66,22 @@ fn a_panicking_run_is_that_runs_failure() {
         "{text}"
     );
 }
+
+/// Two runs that send different bytes at the same instants.
+fn different_contents(seed: u64, trace: sim::TraceMode) -> scenarios::Outcome {
+    static RUNS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let run = RUNS.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+    scenarios::runner::simulate::<sim::testing::EchoNode, _>(seed, trace, move |h| async move {
+        let (c, s) = sim::testing::setup(&h, 1);
+        h.call(c, s[0], sim::testing::echo(vec![(run % 2) as u8])).await.map_err(|e| e.to_string())?;
+        Ok(())
+    })
+}
+
+#[test]
+fn runs_that_differ_only_in_message_contents_are_caught() {
+    let scenario = scenarios::Scenario { name: "sim/different_contents", run: different_contents };
+    let reason = run_checking_determinism(&scenario, 1).result.expect_err("the contents differ");
+    assert!(reason.contains("NOT DETERMINISTIC") && reason.contains("request of call 0"), "{reason}");
+    assert!(reason.contains("payload: [0]") && reason.contains("payload: [1]"), "{reason}");
+}

@@ -23,6 +23,26 @@ pub trait Message: Clone + fmt::Debug + Serialize + 'static {
     fn label(&self) -> &'static str {
         "message"
     }
+    /// A hash of the message's contents (of its bincode encoding), folded
+    /// into the trace when a run is checked for determinism.
+    fn content_hash(&self) -> u64 {
+        let mut writer = HashWriter(0xcbf2_9ce4_8422_2325);
+        bincode::serde::encode_into_writer(self, &mut writer, bincode::config::standard())
+            .expect("values sent over the simulated network must encode with bincode");
+        writer.0
+    }
+}
+
+/// A bincode writer that keeps an FNV-1a hash of the bytes written.
+struct HashWriter(u64);
+
+impl bincode::enc::write::Writer for HashWriter {
+    fn write(&mut self, bytes: &[u8]) -> Result<(), bincode::error::EncodeError> {
+        for &b in bytes {
+            self.0 = (self.0 ^ u64::from(b)).wrapping_mul(0x100_0000_01b3);
+        }
+        Ok(())
+    }
 }
 
 impl Message for u32 {}

@@ -61,6 +61,10 @@ impl Trace {
         self.hash
     }
 
+    pub fn mode(&self) -> TraceMode {
+        self.mode
+    }
+
     pub fn events(&self) -> u64 {
         self.events
     }
