@@ -8,7 +8,9 @@
 //! - TestOnePartition3A requires the minority's Get to complete after the
 //!   heal, within the same 3 s as its Put (the Go test's `select` has a
 //!   `default:` branch, so it never enforces it);
-//! - every message takes time (see docs/architecture.md).
+//! - every message takes time (see docs/architecture.md);
+//! - `kv/chaos`, beyond the lab, adds duplicated requests, drifting clocks,
+//!   paused servers and one-way cuts to the linearizable partition test.
 
 use crate::kv_tester::{
     check_clnt_appends, check_concurrent_appends, check_history, Client, KvHistory, KvSetup, KvTester, TestResult,
@@ -18,7 +20,7 @@ use crate::runner::{simulate, Outcome};
 use crate::Scenario;
 use kv::Operations;
 use sim::linearizability::{report, KvModel};
-use sim::{ms, secs, JoinHandle, Nanos, TraceMode};
+use sim::{ms, secs, Fault, JoinHandle, Nanos, NetConfig, TraceMode};
 use std::cell::{Cell, RefCell};
 use std::future::Future;
 use std::rc::Rc;
@@ -81,6 +83,9 @@ struct Generic {
     max_raft_state: Option<usize>,
     /// Clients use random keys (and some Puts) instead of one key each.
     random_keys: bool,
+    /// Beyond the lab: duplicated requests, drifting clocks, paused servers
+    /// and one-way cuts (see `chaos_loop`).
+    chaos: bool,
 }
 
 impl Generic {
@@ -93,6 +98,7 @@ impl Generic {
             partitions: false,
             max_raft_state: None,
             random_keys: false,
+            chaos: false,
         }
     }
 }
@@ -105,22 +111,32 @@ fn generic_test(seed: u64, trace: TraceMode, g: Generic) -> Outcome {
     let setup = KvSetup::servers(g.servers).unreliable_if(g.unreliable).max_raft_state(g.max_raft_state);
     kv_test(seed, trace, setup, move |t| async move {
         let mut ck = t.make_client(&t.all());
+        if g.chaos {
+            start_chaos(&t);
+        }
+        let mut pauses = 0;
         for _ in 0..3 {
             let done_clients = Rc::new(Cell::new(false));
             let done_partitioner = Rc::new(Cell::new(false));
             let clients: Vec<JoinHandle<TestResult<usize>>> = (0..g.clients)
                 .map(|cli| t.h.spawn(format!("client-{cli}"), generic_client(t.clone(), cli, g, done_clients.clone())))
                 .collect();
-            let mut partitioner = None;
+            let (mut partitioner, mut chaos) = (None, None);
             if g.partitions {
                 // Allow the clients to perform some operations without
                 // interruption.
                 t.sleep(secs(1)).await;
                 partitioner = Some(t.h.spawn("partitioner", partitioner_loop(t.clone(), done_partitioner.clone())));
             }
+            if g.chaos {
+                chaos = Some(t.h.spawn("chaos", chaos_loop(t.clone(), done_partitioner.clone())));
+            }
             t.sleep(secs(5)).await;
             done_clients.set(true);
             done_partitioner.set(true);
+            if let Some(c) = chaos {
+                pauses += c.await;
+            }
             if let Some(p) = partitioner {
                 p.await;
                 // Reconnect the network and wait for a quorum to appear.
@@ -148,8 +164,47 @@ fn generic_test(seed: u64, trace: TraceMode, g: Generic) -> Outcome {
             }
             t.check_sizes()?;
         }
+        let duplicated = t.h.net_stats().requests_duplicated;
+        if g.chaos && (pauses == 0 || duplicated == 0) {
+            return Err(format!("the faults did not all happen: {pauses} pauses, {duplicated} duplicated requests"));
+        }
         Ok(())
     })
+}
+
+/// Beyond the lab: 5% of requests delivered twice, and every server's clock
+/// drifting by up to 10%.
+fn start_chaos(t: &KvTester) {
+    t.cluster.set_net(|c| NetConfig { duplicate_per_mille: 50, ..c });
+    for i in 0..t.n {
+        let ppm = t.rand(200_001) as i32 - 100_000;
+        t.h.inject(Fault::TimerDrift { server: t.cluster.servers[i], ppm });
+    }
+}
+
+/// Beyond the lab: every 200-600 ms, pause a live server for 50-400 ms, or
+/// cut a link between two servers one way (the partitioner's next round, or
+/// the heal, restores it). The first round always pauses. Returns how many
+/// pauses happened.
+async fn chaos_loop(t: Rc<KvTester>, done: Rc<Cell<bool>>) -> u32 {
+    let mut pauses = 0;
+    while !done.get() {
+        let up: Vec<usize> = (0..t.n).filter(|&i| t.cluster.is_up(i)).collect();
+        if !up.is_empty() && (pauses == 0 || t.rand(2) == 0) {
+            let i = up[t.rand(up.len() as u64) as usize];
+            t.cluster.pause(i);
+            pauses += 1;
+            t.sleep(ms(50 + t.rand(350))).await;
+            t.cluster.resume(i);
+        } else {
+            let (a, b) = (t.rand(t.n as u64) as usize, t.rand(t.n as u64) as usize);
+            if a != b {
+                t.cluster.cut_one_way(a, b);
+            }
+        }
+        t.sleep(ms(200 + t.rand(400))).await;
+    }
+    pauses
 }
 
 /// One GenericTest client: Appends (and with random keys some Puts) and
@@ -497,6 +552,21 @@ fn snapshot_unreliable_recover_concurrent_partition_linearizable_3b(seed: u64, t
     generic_test(seed, trace, with_snapshots(g))
 }
 
+/// Beyond the lab: the linearizable partition test with snapshots, plus
+/// duplicated requests (exactly-once must hold against the network's own
+/// retries), drifting clocks, paused servers and one-way cuts.
+fn chaos(seed: u64, trace: TraceMode) -> Outcome {
+    let g = Generic {
+        unreliable: true,
+        crash: true,
+        partitions: true,
+        random_keys: true,
+        chaos: true,
+        ..Generic::new(7, 5)
+    };
+    generic_test(seed, trace, with_snapshots(g))
+}
+
 pub fn scenarios() -> Vec<Scenario> {
     macro_rules! s {
         ($name:literal, $f:expr) => {
@@ -530,5 +600,6 @@ pub fn scenarios() -> Vec<Scenario> {
             "snapshot_unreliable_recover_concurrent_partition_linearizable_3b",
             snapshot_unreliable_recover_concurrent_partition_linearizable_3b
         ),
+        s!("chaos", chaos),
     ]
 }
