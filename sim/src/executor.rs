@@ -88,6 +88,16 @@ impl Executor {
         polls
     }
 
+    /// Drops every unfinished task. Tasks hold handles to the simulation
+    /// that owns them, so a run that ends with tasks still waiting (it
+    /// failed, or its main task returned first) would otherwise keep its
+    /// whole world alive.
+    pub fn drop_tasks(&self) {
+        let tasks = std::mem::take(&mut *self.tasks.borrow_mut());
+        self.live.set(0);
+        drop(tasks); // outside the borrow: a task's drop may touch the executor
+    }
+
     /// Number of tasks that have not finished.
     pub fn live_tasks(&self) -> usize {
         self.live.get()

@@ -111,6 +111,12 @@ impl<N: Node> Sim<N> {
     }
 }
 
+impl<N: Node> Drop for Sim<N> {
+    fn drop(&mut self) {
+        self.handle.shared.executor.drop_tasks();
+    }
+}
+
 impl<N: Node> std::ops::Deref for Sim<N> {
     type Target = SimHandle<N>;
     fn deref(&self) -> &SimHandle<N> {

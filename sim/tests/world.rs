@@ -179,3 +179,29 @@ fn timeout_gives_the_value_or_none_at_the_deadline() {
     assert_eq!(slow, None);
     assert_eq!(at, ms(50), "the timeout fires exactly at its deadline");
 }
+
+/// A run that fails with tasks still waiting frees its world when the
+/// simulation is dropped (tasks hold handles to it: a cycle otherwise).
+#[test]
+fn a_failed_run_with_waiting_tasks_frees_its_world() {
+    let marker = Rc::new(());
+    {
+        let sim = Sim::<Quiet>::new(SimConfig::new(1));
+        let h = sim.handle();
+        let (h2, m) = (h.clone(), marker.clone());
+        let err = sim
+            .run(async move {
+                h.spawn("holds-the-world", async move {
+                    let _keep = (h2, m);
+                    std::future::pending::<()>().await;
+                });
+                h.sleep(ms(1)).await;
+                h.fail("stop here");
+                std::future::pending::<()>().await;
+            })
+            .unwrap_err();
+        assert!(matches!(err, SimError::Failed { .. }));
+        assert_eq!(Rc::strong_count(&marker), 2, "the waiting task holds it while the simulation lives");
+    }
+    assert_eq!(Rc::strong_count(&marker), 1, "dropping the simulation drops its tasks");
+}
