@@ -73,12 +73,46 @@ enum ModelName {
     Register,
 }
 
+/// A clap error on one line: its message and details (a missing
+/// argument's name is on the line after the message), without the usage.
+fn one_line(text: &str) -> String {
+    let parts: Vec<&str> = text
+        .lines()
+        .map(str::trim)
+        .take_while(|l| !l.starts_with("Usage:") && !l.starts_with("For more information"))
+        .filter(|l| !l.is_empty())
+        .collect();
+    let joined = parts.join(" ");
+    joined.trim_start_matches("error: ").to_string()
+}
+
+/// Up to three scenario names close to `name`, as a hint.
+fn suggest(name: &str) -> String {
+    let mut near: Vec<(f64, &str)> = scenarios::registry()
+        .iter()
+        .map(|s| (strsim::normalized_levenshtein(name, s.name), s.name))
+        .filter(|(score, _)| *score > 0.5)
+        .collect();
+    near.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(b.1)));
+    match near.len() {
+        0 => " (labsim list shows them)".to_string(),
+        _ => format!("; did you mean {}?", near.iter().take(3).map(|(_, n)| *n).collect::<Vec<_>>().join(", ")),
+    }
+}
+
 fn usage_error(message: impl std::fmt::Display) -> ExitCode {
     eprintln!("labsim: {message}");
     ExitCode::from(2)
 }
 
 fn main() -> ExitCode {
+    // A closed pipe (`labsim list | head`) ends the process quietly, as it
+    // does any Unix tool, instead of failing a write and panicking.
+    // SAFETY: setting a signal's disposition to the default, before any
+    // thread exists.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(e) => {
@@ -96,9 +130,7 @@ fn main() -> ExitCode {
                     ExitCode::SUCCESS
                 };
             }
-            let text = e.to_string();
-            let first = text.lines().next().unwrap_or("bad usage").trim_start_matches("error: ");
-            return usage_error(format!("{first} (see labsim --help)"));
+            return usage_error(format!("{} (see labsim --help)", one_line(&e.to_string())));
         }
     };
     match cli.command {
@@ -119,7 +151,7 @@ fn main() -> ExitCode {
         }
         Command::Run { name, seed, check_determinism, history } => {
             let Some(scenario) = find(&name) else {
-                return usage_error(format!("unknown scenario '{name}' (labsim list shows them)"));
+                return usage_error(format!("unknown scenario '{name}'{}", suggest(&name)));
             };
             if history.is_some() && !name.starts_with("kv/") {
                 return usage_error(format!("{name} records no client history (--history is for kv/ scenarios)"));
@@ -163,7 +195,8 @@ fn main() -> ExitCode {
         Command::Soak { filter, seeds, first_seed, jobs, check_determinism, json } => {
             let scenarios = matching(filter.as_deref().unwrap_or(""));
             if scenarios.is_empty() {
-                return usage_error(format!("no scenario matches '{}'", filter.unwrap_or_default()));
+                let filter = filter.unwrap_or_default();
+                return usage_error(format!("no scenario matches '{filter}'{}", suggest(&filter)));
             }
             if first_seed.checked_add(seeds).is_none() {
                 return usage_error("--first-seed plus --seeds overflows a 64-bit seed");
@@ -217,6 +250,9 @@ fn check_file<M: Model>(
         Ok(h) => h,
         Err(e) => return usage_error(e),
     };
+    if history.is_empty() {
+        return usage_error(format!("{}: no operation of this model in the file (is --model right?)", file.display()));
+    }
     match check(model, &history, CheckOptions::default()) {
         Verdict::Linearizable => {
             println!("linearizable: {} ({} operations)", file.display(), history.len());

@@ -73,3 +73,47 @@ fn a_malformed_history_names_file_and_line() {
     assert!(err.contains(&format!("{}:2:", path.display())), "{err}");
     let _ = std::fs::remove_file(path);
 }
+
+#[test]
+fn a_file_with_no_operation_of_the_model_is_bad_input() {
+    let empty = std::env::temp_dir().join(format!("labsim-cli-empty-{}.txt", std::process::id()));
+    std::fs::write(&empty, "").unwrap();
+    for (file, model) in [
+        (empty.to_str().unwrap().to_string(), "kv"),
+        ("/dev/null".to_string(), "register"),
+        (testdata("kv/c01-bad.txt"), "register"),
+    ] {
+        let (code, out, err) = labsim(&["check", &file, "--model", model]);
+        assert_eq!(code, 2, "{file} as {model}: {out}{err}");
+        assert!(err.contains("no operation of this model") && !out.contains("linearizable"), "{err}");
+    }
+    let _ = std::fs::remove_file(empty);
+}
+
+#[test]
+fn a_missing_argument_is_named_and_near_scenario_names_are_suggested() {
+    let (code, _, err) = labsim(&["run", "raft/figure_8_2c"]);
+    assert_eq!((code, err.trim().lines().count()), (2, 1), "{err}");
+    assert!(err.contains("--seed"), "the missing argument is named: {err}");
+    let (code, _, err) = labsim(&["run", "raft/figure8", "--seed", "1"]);
+    assert_eq!(code, 2);
+    assert!(err.contains("did you mean") && err.contains("raft/figure_8_2c"), "{err}");
+    let (code, _, err) = labsim(&["soak", "kv/basic3a"]);
+    assert_eq!(code, 2);
+    assert!(err.contains("kv/basic_3a"), "{err}");
+}
+
+#[test]
+fn a_closed_pipe_ends_labsim_quietly() {
+    use std::process::Stdio;
+    let mut child = Command::new(env!("CARGO_BIN_EXE_labsim"))
+        .args(["run", "sim/fault_pause", "--seed", "1"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("labsim runs");
+    drop(child.stdout.take()); // the reader goes away before anything is read
+    let out = child.wait_with_output().expect("labsim ends");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!err.contains("panicked") && out.status.code() != Some(101), "{:?}: {err}", out.status);
+}
