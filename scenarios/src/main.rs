@@ -198,6 +198,15 @@ fn main() -> ExitCode {
                 let filter = filter.unwrap_or_default();
                 return usage_error(format!("no scenario matches '{filter}'{}", suggest(&filter)));
             }
+            // The report's file is opened before the soak, so an unwritable
+            // path costs a second, not the whole soak.
+            let json_file = match json.as_ref().map(std::fs::File::create).transpose() {
+                Ok(file) => file,
+                Err(e) => {
+                    let path = json.as_ref().expect("a path was given").display();
+                    return usage_error(format!("cannot write the report to {path}: {e}"));
+                }
+            };
             if first_seed.checked_add(seeds).is_none() {
                 return usage_error("--first-seed plus --seeds overflows a 64-bit seed");
             }
@@ -220,16 +229,18 @@ fn main() -> ExitCode {
                 }
             });
             print!("{}", format_report(&report));
-            if let Some(path) = json {
-                let text = serde_json::to_string_pretty(&report).expect("the report serializes");
-                if let Err(e) = std::fs::write(&path, text) {
-                    return usage_error(format!("cannot write {}: {e}", path.display()));
+            let mut write_failed = false;
+            if let (Some(path), Some(file)) = (&json, json_file) {
+                if let Err(e) = serde_json::to_writer_pretty(std::io::BufWriter::new(file), &report) {
+                    eprintln!("labsim: cannot write the report to {}: {e}", path.display());
+                    write_failed = true;
                 }
             }
-            if report.total_failures == 0 {
-                ExitCode::SUCCESS
-            } else {
-                ExitCode::from(1)
+            // Failed runs decide the exit code before a failed write does.
+            match (report.total_failures, write_failed) {
+                (0, false) => ExitCode::SUCCESS,
+                (0, true) => ExitCode::from(2),
+                _ => ExitCode::from(1),
             }
         }
     }

@@ -117,3 +117,11 @@ fn a_closed_pipe_ends_labsim_quietly() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(!err.contains("panicked") && out.status.code() != Some(101), "{:?}: {err}", out.status);
 }
+
+#[test]
+fn an_unwritable_report_path_is_refused_before_the_soak() {
+    let (code, out, err) = labsim(&["soak", "sim/fault_pause", "--seeds", "1", "--json", "/no/such/dir/report.json"]);
+    assert_eq!(code, 2, "{out}{err}");
+    assert!(err.contains("/no/such/dir/report.json") && err.trim().lines().count() == 1, "{err}");
+    assert!(out.is_empty(), "nothing was soaked: {out}");
+}
