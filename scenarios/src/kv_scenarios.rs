@@ -568,38 +568,5 @@ fn chaos(seed: u64, trace: TraceMode) -> Outcome {
 }
 
 pub fn scenarios() -> Vec<Scenario> {
-    macro_rules! s {
-        ($name:literal, $f:expr) => {
-            Scenario { name: concat!("kv/", $name), run: $f }
-        };
-    }
-    vec![
-        s!("basic_3a", basic_3a),
-        s!("speed_3a", speed_3a),
-        s!("concurrent_3a", concurrent_3a),
-        s!("unreliable_3a", unreliable_3a),
-        s!("unreliable_one_key_3a", unreliable_one_key_3a),
-        s!("one_partition_3a", one_partition_3a),
-        s!("many_partitions_one_client_3a", many_partitions_one_client_3a),
-        s!("many_partitions_many_clients_3a", many_partitions_many_clients_3a),
-        s!("persist_one_client_3a", persist_one_client_3a),
-        s!("persist_concurrent_3a", persist_concurrent_3a),
-        s!("persist_concurrent_unreliable_3a", persist_concurrent_unreliable_3a),
-        s!("persist_partition_3a", persist_partition_3a),
-        s!("persist_partition_unreliable_3a", persist_partition_unreliable_3a),
-        s!("persist_partition_unreliable_linearizable_3a", persist_partition_unreliable_linearizable_3a),
-        s!("snapshot_rpc_3b", snapshot_rpc_3b),
-        s!("snapshot_size_3b", snapshot_size_3b),
-        s!("speed_3b", speed_3b),
-        s!("snapshot_recover_3b", snapshot_recover_3b),
-        s!("snapshot_recover_many_clients_3b", snapshot_recover_many_clients_3b),
-        s!("snapshot_unreliable_3b", snapshot_unreliable_3b),
-        s!("snapshot_unreliable_recover_3b", snapshot_unreliable_recover_3b),
-        s!("snapshot_unreliable_recover_concurrent_partition_3b", snapshot_unreliable_recover_concurrent_partition_3b),
-        s!(
-            "snapshot_unreliable_recover_concurrent_partition_linearizable_3b",
-            snapshot_unreliable_recover_concurrent_partition_linearizable_3b
-        ),
-        s!("chaos", chaos),
-    ]
+    lab_scenarios!("kv": basic_3a, speed_3a, concurrent_3a, unreliable_3a, unreliable_one_key_3a, one_partition_3a, many_partitions_one_client_3a, many_partitions_many_clients_3a, persist_one_client_3a, persist_concurrent_3a, persist_concurrent_unreliable_3a, persist_partition_3a, persist_partition_unreliable_3a, persist_partition_unreliable_linearizable_3a, snapshot_rpc_3b, snapshot_size_3b, speed_3b, snapshot_recover_3b, snapshot_recover_many_clients_3b, snapshot_unreliable_3b, snapshot_unreliable_recover_3b, snapshot_unreliable_recover_concurrent_partition_3b, snapshot_unreliable_recover_concurrent_partition_linearizable_3b, chaos)
 }

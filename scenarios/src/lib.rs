@@ -5,6 +5,14 @@
 //! (optionally twice, to check determinism) and `soak` runs many seeds on
 //! many threads. The `labsim` binary (main.rs) is the command line over these.
 
+/// The scenarios of one lab, each named `<lab>/<function name>`:
+/// `lab_scenarios!("kv": basic_3a, speed_3a)`.
+macro_rules! lab_scenarios {
+    ($lab:literal: $($test:ident),* $(,)?) => {
+        vec![$($crate::Scenario { name: concat!($lab, "/", stringify!($test)), run: $test }),*]
+    };
+}
+
 pub mod cluster;
 pub mod kv_host;
 pub mod kv_scenarios;

@@ -962,40 +962,5 @@ fn figure_8_chaos(seed: u64, trace: TraceMode) -> Outcome {
 }
 
 pub fn scenarios() -> Vec<Scenario> {
-    macro_rules! s {
-        ($name:literal, $f:expr) => {
-            Scenario { name: concat!("raft/", $name), run: $f }
-        };
-    }
-    vec![
-        s!("initial_election_2a", initial_election_2a),
-        s!("re_election_2a", re_election_2a),
-        s!("many_elections_2a", many_elections_2a),
-        s!("basic_agree_2b", basic_agree_2b),
-        s!("rpc_bytes_2b", rpc_bytes_2b),
-        s!("follower_failure_2b", follower_failure_2b),
-        s!("leader_failure_2b", leader_failure_2b),
-        s!("fail_agree_2b", fail_agree_2b),
-        s!("fail_no_agree_2b", fail_no_agree_2b),
-        s!("concurrent_starts_2b", concurrent_starts_2b),
-        s!("rejoin_2b", rejoin_2b),
-        s!("backup_2b", backup_2b),
-        s!("count_2b", count_2b),
-        s!("persist1_2c", persist1_2c),
-        s!("persist2_2c", persist2_2c),
-        s!("persist3_2c", persist3_2c),
-        s!("figure_8_2c", figure_8_2c),
-        s!("unreliable_agree_2c", unreliable_agree_2c),
-        s!("figure_8_unreliable_2c", figure_8_unreliable_2c),
-        s!("reliable_churn_2c", reliable_churn_2c),
-        s!("unreliable_churn_2c", unreliable_churn_2c),
-        s!("snapshot_basic_2d", snapshot_basic_2d),
-        s!("snapshot_install_2d", snapshot_install_2d),
-        s!("snapshot_install_unreliable_2d", snapshot_install_unreliable_2d),
-        s!("snapshot_install_crash_2d", snapshot_install_crash_2d),
-        s!("snapshot_install_uncrash_2d", snapshot_install_uncrash_2d),
-        s!("snapshot_all_crash_2d", snapshot_all_crash_2d),
-        s!("figure_8_chaos", figure_8_chaos),
-        s!("churn_chaos", churn_chaos),
-    ]
+    lab_scenarios!("raft": initial_election_2a, re_election_2a, many_elections_2a, basic_agree_2b, rpc_bytes_2b, follower_failure_2b, leader_failure_2b, fail_agree_2b, fail_no_agree_2b, concurrent_starts_2b, rejoin_2b, backup_2b, count_2b, persist1_2c, persist2_2c, persist3_2c, figure_8_2c, unreliable_agree_2c, figure_8_unreliable_2c, reliable_churn_2c, unreliable_churn_2c, snapshot_basic_2d, snapshot_install_2d, snapshot_install_unreliable_2d, snapshot_install_crash_2d, snapshot_install_uncrash_2d, snapshot_all_crash_2d, figure_8_chaos, churn_chaos)
 }

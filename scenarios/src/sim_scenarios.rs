@@ -267,20 +267,5 @@ pub fn random_workload(seed: u64, trace: TraceMode) -> Outcome {
 }
 
 pub fn scenarios() -> Vec<Scenario> {
-    macro_rules! s {
-        ($name:literal, $f:expr) => {
-            Scenario { name: concat!("sim/", $name), run: $f }
-        };
-    }
-    vec![
-        s!("fault_long_reordering", fault_long_reordering),
-        s!("fault_one_way_partition", fault_one_way_partition),
-        s!("fault_clogged_link", fault_clogged_link),
-        s!("fault_duplicate_delivery", fault_duplicate_delivery),
-        s!("fault_link_latency", fault_link_latency),
-        s!("fault_pause", fault_pause),
-        s!("fault_timer_drift", fault_timer_drift),
-        s!("fault_crash_lose_unsynced", fault_crash_lose_unsynced),
-        s!("random_workload", random_workload),
-    ]
+    lab_scenarios!("sim": fault_long_reordering, fault_one_way_partition, fault_clogged_link, fault_duplicate_delivery, fault_link_latency, fault_pause, fault_timer_drift, fault_crash_lose_unsynced, random_workload)
 }

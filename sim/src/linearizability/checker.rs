@@ -430,6 +430,7 @@ pub fn check<M: Model>(model: &M, history: &[Operation<M::Input, M::Output>], op
     Verdict::Linearizable
 }
 
+/// The verdict on an illegal part, with its counterexample.
 fn illegal<M: Model>(
     model: &M,
     history: &[Operation<M::Input, M::Output>],
@@ -437,27 +438,17 @@ fn illegal<M: Model>(
     longest_prefix: Vec<usize>,
     unplaceable: Vec<usize>,
 ) -> Verdict {
-    Verdict::NotLinearizable(Box::new(counterexample(model, history, part, longest_prefix, unplaceable)))
-}
-
-fn counterexample<M: Model>(
-    model: &M,
-    history: &[Operation<M::Input, M::Output>],
-    part: &[usize],
-    longest_prefix: Vec<usize>,
-    unplaceable: Vec<usize>,
-) -> Counterexample {
     let mut state = model.init();
     for &i in &longest_prefix {
         let op = &history[part[i]];
         state =
             model.step(&state, &op.input, op.output.as_ref()).apply(&state).expect("the prefix was found step by step");
     }
-    Counterexample {
+    Verdict::NotLinearizable(Box::new(Counterexample {
         part_name: model.part_name(history, part),
         longest_prefix: longest_prefix.iter().map(|&i| part[i]).collect(),
         unplaceable: unplaceable.iter().map(|&i| part[i]).collect(),
         state_after_prefix: model.describe_state(&state),
         part: part.to_vec(),
-    }
+    }))
 }
