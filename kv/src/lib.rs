@@ -3,7 +3,10 @@
 //!
 //! - `rpc`: requests, replies and log entries.
 //! - `store`: the replicated map and the duplicate table (in snapshots too).
-//! - `server`: `KvServer`, a `raft::RaftHost` over the store that answers a
+//! - `replicated`: `Replicated<S>`, a `raft::RaftHost` over any service that
+//!   answers clients once their entries apply (kv, the shard controller,
+//!   shardkv).
+//! - `server`: `KvServer`, a `Replicated` server over the store that answers a
 //!   clerk once its entry is applied at the index it was given, in the same
 //!   term; snapshots as Raft's state nears `maxraftstate`.
 //! - `clerk`: `Clerk`, async over a small `Transport` trait, so that it runs
@@ -13,11 +16,13 @@
 //! server's effects go through `KvIo`, the clerk's through `Transport`.
 
 pub mod clerk;
+pub mod replicated;
 pub mod rpc;
 pub mod server;
 pub mod store;
 
 pub use clerk::{Clerk, Operations, Transport};
+pub use replicated::{Replicated, ReplyIo, Service};
 pub use rpc::{Op, Outcome, Reply, Request};
 pub use server::{KvIo, KvServer, REQUEST_TIMEOUT_MS};
 pub use store::Store;

@@ -1,116 +1,53 @@
-//! The kvraft server: a `raft::RaftHost` whose service is the store, plus
-//! the clerks' requests waiting for their entries.
+//! The kvraft server: the store as a [`Service`] of a `Replicated` server,
+//! and the clerks' requests.
 //!
-//! A request from a clerk becomes a log entry at once (so operations are
-//! replicated at once, not at the next heartbeat). The server answers only
-//! when the entry at the index Raft gave it is applied with the same term;
-//! if another entry lands there, leadership is lost, or the entry does not
-//! commit in time, the clerk is told to try elsewhere. Reads go through the
-//! log too, so every answer is linearizable. Writes the store has applied
-//! already are answered at once (a retry of an operation that committed).
+//! Reads go through the log too, so every answer is linearizable. Writes the
+//! store has applied already are answered at once (a retry of an operation
+//! that committed).
 
+use crate::replicated::{Replicated, ReplyIo, Service};
 use crate::rpc::{decode_command, encode_command, Op, Outcome, Reply, Request};
 use crate::store::{Applied, Store};
-use raft::{Config, HostIo, RaftHost, StateMachine};
-use std::collections::BTreeMap;
+use raft::Config;
 
-/// How long a request waits for its entry to be applied before the clerk is
-/// told to try another server (a leader cut off from its majority never
-/// learns that it lost).
-pub const REQUEST_TIMEOUT_MS: u64 = 500;
+pub use crate::replicated::{REQUEST_TIMEOUT_MS, SNAPSHOT_AT_PER_MILLE};
 
-/// Snapshot when Raft's durable state reaches this share (per mille) of
-/// `maxraftstate`.
-pub const SNAPSHOT_AT_PER_MILLE: usize = 900;
+/// Where a kv server's effects go: Raft's and the answers to clerks.
+pub trait KvIo<T>: ReplyIo<T, Reply> {}
+impl<T, I: ReplyIo<T, Reply>> KvIo<T> for I {}
 
-/// Where a server's effects go: Raft's (persist, send, timers) and the
-/// answers to clerks, each answering the request its token came with.
-pub trait KvIo<T>: HostIo {
-    fn reply(&mut self, token: T, reply: Reply);
-}
+impl Service for Store {
+    type Reply = Reply;
+    const WRONG_LEADER: Reply = Reply::WrongLeader;
+    const TIMED_OUT: Reply = Reply::TimedOut;
 
-/// A request waiting for its log entry.
-struct Waiter<T> {
-    term: u64,
-    client: u64,
-    seq: u64,
-    deadline_ms: u64,
-    token: T,
-}
-
-/// The store as a Raft service, with the waiting requests.
-pub struct KvService<T> {
-    store: Store,
-    /// Log index -> the request waiting for the entry there.
-    waiting: BTreeMap<u64, Waiter<T>>,
-    /// Answers decided while applying, handed to the runtime afterwards.
-    answers: Vec<(T, Reply)>,
-    /// Snapshot when Raft's state nears this many bytes; `None`: never.
-    max_raft_state: Option<usize>,
-}
-
-impl<T> KvService<T> {
-    pub fn store(&self) -> &Store {
-        &self.store
-    }
-
-    /// Every waiting request at or below `index` is answered with `reply`.
-    fn release_through(&mut self, index: u64, reply: Reply) {
-        while let Some(entry) = self.waiting.first_entry() {
-            if *entry.key() > index {
-                break;
-            }
-            let waiter = entry.remove();
-            self.answers.push((waiter.token, reply.clone()));
+    fn apply(&mut self, _index: u64, command: &[u8], answer: bool) -> Result<Option<Reply>, String> {
+        let request = decode_command(command)?;
+        let applied = Store::apply(self, &request);
+        if !answer {
+            return Ok(None);
         }
-    }
-
-    fn answer(&mut self, index: u64, term: u64, request: &Request, applied: Applied) {
-        let Some(waiter) = self.waiting.remove(&index) else { return };
-        let same_entry = waiter.term == term && waiter.client == request.client && waiter.seq == request.seq;
-        let reply = match (same_entry, &request.op) {
-            (false, _) => Reply::WrongLeader,
-            (true, Op::Get { key }) => Reply::Ok(Outcome::Value(self.store.get(key).to_string())),
-            (true, _) => {
+        Ok(Some(match &request.op {
+            Op::Get { key } => Reply::Ok(Outcome::Value(self.get(key).to_string())),
+            _ => {
                 debug_assert!(applied != Applied::Read, "writes are written or duplicates");
                 Reply::Ok(Outcome::Done)
             }
-        };
-        self.answers.push((waiter.token, reply));
-    }
-}
-
-impl<T> StateMachine for KvService<T> {
-    fn apply(&mut self, index: u64, term: u64, command: &[u8]) -> Result<(), String> {
-        let request = decode_command(command).map_err(|e| format!("at index {index}: {e}"))?;
-        let applied = self.store.apply(&request);
-        // Entries below this one that were waited for were not applied
-        // where they were put (a new leader's log replaced them).
-        self.release_through(index - 1, Reply::WrongLeader);
-        self.answer(index, term, &request, applied);
-        Ok(())
+        }))
     }
 
-    fn restore(&mut self, index: u64, _term: u64, snapshot: &[u8]) -> Result<(), String> {
-        self.store = Store::decode(snapshot)?;
-        // Whatever was waited for up to here is in the snapshot, but whether
-        // it is the waited-for entry is unknown: let the clerks retry.
-        self.release_through(index, Reply::WrongLeader);
-        Ok(())
+    fn decode(snapshot: &[u8]) -> Result<Store, String> {
+        Store::decode(snapshot)
     }
 
-    fn snapshot(&mut self, _index: u64, raft_state_bytes: usize) -> Option<Vec<u8>> {
-        let max = self.max_raft_state?;
-        (raft_state_bytes * 1000 >= max * SNAPSHOT_AT_PER_MILLE).then(|| self.store.encode())
+    fn encode(&self) -> Vec<u8> {
+        Store::encode(self)
     }
 }
 
 /// One kvraft server.
 pub struct KvServer<T> {
-    host: RaftHost<KvService<T>>,
-    /// The term of the leadership under which the waiting requests were
-    /// started.
-    waiting_term: u64,
+    replicated: Replicated<Store, T>,
 }
 
 impl<T> KvServer<T> {
@@ -125,23 +62,21 @@ impl<T> KvServer<T> {
         max_raft_state: Option<usize>,
         io: &mut impl KvIo<T>,
     ) -> Result<KvServer<T>, String> {
-        let service =
-            KvService { store: Store::default(), waiting: BTreeMap::new(), answers: Vec::new(), max_raft_state };
-        let host = RaftHost::start(config, now_ms, image, snapshot, service, io)?;
-        Ok(KvServer { host, waiting_term: 0 })
+        let replicated = Replicated::start(config, now_ms, image, snapshot, Store::default(), max_raft_state, io)?;
+        Ok(KvServer { replicated })
     }
 
     pub fn raft(&self) -> &raft::Raft {
-        self.host.raft()
+        self.replicated.raft()
     }
 
     pub fn store(&self) -> &Store {
-        self.host.service().store()
+        self.replicated.service()
     }
 
     /// How many requests wait for their entries.
     pub fn waiting(&self) -> usize {
-        self.host.service().waiting.len()
+        self.replicated.waiting()
     }
 
     /// A clerk's request; it is answered through `io.reply`, now or later.
@@ -151,24 +86,11 @@ impl<T> KvServer<T> {
             io.reply(token, Reply::Ok(Outcome::Done));
             return;
         }
-        let (term, leader) = self.raft().state();
-        if !leader {
+        if !self.replicated.is_leader() {
             io.reply(token, Reply::WrongLeader);
             return;
         }
-        self.settle(io, now_ms); // older waiters of another term go first
-        let (client, seq) = (request.client, request.seq);
-        let deadline_ms = now_ms + REQUEST_TIMEOUT_MS;
-        let started = self.host.start_command_then(io, encode_command(&request), |service, index, term| {
-            let waiter = Waiter { term, client, seq, deadline_ms, token };
-            if let Some(old) = service.waiting.insert(index, waiter) {
-                // The same index in a new term: the old entry is gone.
-                service.answers.push((old.token, Reply::WrongLeader));
-            }
-        });
-        assert_eq!(started.map(|(_, t)| t), Some(term), "a leader takes commands in its term");
-        self.waiting_term = term;
-        self.settle(io, now_ms);
+        self.replicated.submit(io, token, encode_command(&request), now_ms);
     }
 
     /// A Raft request from peer `from`; returns Raft's response.
@@ -179,45 +101,15 @@ impl<T> KvServer<T> {
         request: raft::Request,
         now_ms: u64,
     ) -> raft::Response {
-        let response = self.host.handle_request(io, from, request, now_ms);
-        self.settle(io, now_ms);
-        response
+        self.replicated.handle_raft_request(io, from, request, now_ms)
     }
 
     pub fn handle_raft_response(&mut self, io: &mut impl KvIo<T>, from: usize, response: raft::Response, now_ms: u64) {
-        self.host.handle_response(io, from, response, now_ms);
-        self.settle(io, now_ms);
+        self.replicated.handle_raft_response(io, from, response, now_ms)
     }
 
     pub fn on_timer(&mut self, io: &mut impl KvIo<T>, at_ms: u64, now_ms: u64) {
-        self.host.on_timer(io, at_ms, now_ms);
-        self.settle(io, now_ms);
-    }
-
-    /// Answers what was decided: applied entries, lost leadership (every
-    /// waiter, when this server no longer leads in the term they were
-    /// started in), and requests past their deadline.
-    fn settle(&mut self, io: &mut impl KvIo<T>, now_ms: u64) {
-        let (term, leader) = self.host.raft().state();
-        let service = self.host.service_mut();
-        if !service.waiting.is_empty() {
-            if !leader || term != self.waiting_term {
-                service.release_through(u64::MAX, Reply::WrongLeader);
-            } else {
-                // Within one leadership, later indexes were started later:
-                // the first waiter has the earliest deadline.
-                while let Some(entry) = service.waiting.first_entry() {
-                    if entry.get().deadline_ms > now_ms {
-                        break;
-                    }
-                    let waiter = entry.remove();
-                    service.answers.push((waiter.token, Reply::TimedOut));
-                }
-            }
-        }
-        for (token, reply) in service.answers.drain(..) {
-            io.reply(token, reply);
-        }
+        self.replicated.on_timer(io, at_ms, now_ms)
     }
 }
 
@@ -225,7 +117,7 @@ impl<T> KvServer<T> {
 mod tests {
     //! The server's state machine alone: inputs in, answers out.
     use super::*;
-    use raft::{Request as RaftRequest, StateDelta};
+    use raft::{HostIo, Request as RaftRequest, StateDelta};
 
     /// Records answers; persists into memory; drops messages.
     #[derive(Default)]
@@ -254,7 +146,7 @@ mod tests {
         }
     }
 
-    impl KvIo<u32> for Io {
+    impl ReplyIo<u32, Reply> for Io {
         fn reply(&mut self, token: u32, reply: Reply) {
             self.answers.push((token, reply));
         }
@@ -299,25 +191,6 @@ mod tests {
         assert_eq!(store.apply(&append(7, 1, "k", "a")), Applied::Written);
         assert_eq!(store.apply(&append(7, 1, "k", "a")), Applied::Duplicate);
         assert_eq!(store.get("k"), "a");
-    }
-
-    #[test]
-    fn another_entry_at_the_waited_index_sends_the_clerk_elsewhere() {
-        let mut service: KvService<u32> =
-            KvService { store: Store::default(), waiting: BTreeMap::new(), answers: Vec::new(), max_raft_state: None };
-        service.waiting.insert(5, Waiter { term: 2, client: 1, seq: 1, deadline_ms: 0, token: 10 });
-        service.waiting.insert(6, Waiter { term: 2, client: 2, seq: 1, deadline_ms: 0, token: 11 });
-        // Index 5 committed in term 3 with another client's entry, and 6 was
-        // skipped by a snapshot: both waiters must retry elsewhere.
-        service.apply(5, 3, &encode_command(&append(9, 1, "k", "v"))).unwrap();
-        assert_eq!(service.answers, vec![(10, Reply::WrongLeader)]);
-        service.restore(6, 3, &Store::default().encode()).unwrap();
-        assert_eq!(service.answers[1], (11, Reply::WrongLeader));
-        assert!(service.waiting.is_empty());
-        // The same entry in the same term is answered with its outcome.
-        service.waiting.insert(7, Waiter { term: 3, client: 1, seq: 1, deadline_ms: 0, token: 12 });
-        service.apply(7, 3, &encode_command(&append(1, 1, "k", "w"))).unwrap();
-        assert_eq!(service.answers[2], (12, Reply::Ok(Outcome::Done)));
     }
 
     #[test]

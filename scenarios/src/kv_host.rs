@@ -4,7 +4,7 @@
 
 use crate::raft_host::RaftRpc;
 use crate::raft_io::{now_ms, peer_index, RaftCall, RaftCarrier, Restart, SimIo};
-use kv::{KvIo, KvServer, Reply, Request, Transport};
+use kv::{KvServer, Reply, Request, Transport};
 use serde::Serialize;
 use sim::{ms, Addr, Ctx, Message, Node, ReplyToken, RpcError, SimHandle};
 use std::future::Future;
@@ -46,7 +46,7 @@ impl RaftCarrier for KvNode {
     }
 }
 
-impl KvIo<ReplyToken> for SimIo<'_, '_, KvNode> {
+impl kv::ReplyIo<ReplyToken, Reply> for SimIo<'_, '_, KvNode> {
     fn reply(&mut self, token: ReplyToken, reply: Reply) {
         self.ctx.reply(token, KvRpc::Reply(reply));
     }

@@ -1,0 +1,271 @@
+//! A service that answers clients through Raft, written once for kvraft, the
+//! shard controller and shardkv: `Replicated<S, T>` is a `raft::RaftHost`
+//! over a [`Service`], plus the clients' requests waiting for their entries.
+//!
+//! A request becomes a log entry at once (so it is replicated at once, not at
+//! the next heartbeat). It is answered only when the entry at the index Raft
+//! gave it is applied in the same term: Raft puts one entry at an index per
+//! term, so that entry is the request's own. If another entry lands there,
+//! leadership is lost, or the entry does not commit in time, the client is
+//! told to try elsewhere. `T` is the runtime's token for answering a request.
+
+use raft::{Config, HostIo, Raft, RaftHost, StateMachine};
+use std::collections::BTreeMap;
+
+/// How long a request waits for its entry to be applied before the client is
+/// told to try another server (a leader cut off from its majority never
+/// learns that it lost).
+pub const REQUEST_TIMEOUT_MS: u64 = 500;
+
+/// Snapshot when Raft's durable state reaches this share (per mille) of
+/// `maxraftstate`.
+pub const SNAPSHOT_AT_PER_MILLE: usize = 900;
+
+/// The replicated state of a service: it applies committed entries and
+/// round-trips through snapshots.
+pub trait Service: Sized {
+    type Reply: Clone;
+    /// The answer for a request whose entry went elsewhere or whose server
+    /// does not lead.
+    const WRONG_LEADER: Self::Reply;
+    /// The answer for a request whose entry did not commit in time.
+    const TIMED_OUT: Self::Reply;
+
+    /// Applies a committed entry. `answer`: a request waits for this entry,
+    /// so return its reply (otherwise the reply is not read, and need not be
+    /// built). An error is fatal for the server (a corrupt entry).
+    fn apply(&mut self, index: u64, command: &[u8], answer: bool) -> Result<Option<Self::Reply>, String>;
+    /// The state from a snapshot; an error (never a panic) when it is corrupt.
+    fn decode(snapshot: &[u8]) -> Result<Self, String>;
+    fn encode(&self) -> Vec<u8>;
+}
+
+/// Where a server's effects go: Raft's (persist, send, timers) and the
+/// answers to clients, each answering the request its token came with.
+pub trait ReplyIo<T, R>: HostIo {
+    fn reply(&mut self, token: T, reply: R);
+}
+
+/// A request waiting for its log entry.
+struct Waiter<T> {
+    term: u64,
+    deadline_ms: u64,
+    token: T,
+}
+
+/// The service as Raft's state machine, with the waiting requests.
+struct Waiting<S: Service, T> {
+    service: S,
+    /// Log index -> the request waiting for the entry there.
+    waiting: BTreeMap<u64, Waiter<T>>,
+    /// Answers decided while applying, handed to the runtime afterwards.
+    answers: Vec<(T, S::Reply)>,
+    /// Snapshot when Raft's state nears this many bytes; `None`: never.
+    max_raft_state: Option<usize>,
+}
+
+impl<S: Service, T> Waiting<S, T> {
+    /// Every waiting request at or below `index` is answered with `reply`.
+    fn release_through(&mut self, index: u64, reply: S::Reply) {
+        while let Some(entry) = self.waiting.first_entry() {
+            if *entry.key() > index {
+                break;
+            }
+            let waiter = entry.remove();
+            self.answers.push((waiter.token, reply.clone()));
+        }
+    }
+}
+
+impl<S: Service, T> StateMachine for Waiting<S, T> {
+    fn apply(&mut self, index: u64, term: u64, command: &[u8]) -> Result<(), String> {
+        // Entries below this one that were waited for were not applied
+        // where they were put (a new leader's log replaced them).
+        self.release_through(index - 1, S::WRONG_LEADER);
+        let waiter = self.waiting.remove(&index);
+        let own_entry = waiter.as_ref().is_some_and(|w| w.term == term);
+        let reply = self.service.apply(index, command, own_entry).map_err(|e| format!("at index {index}: {e}"))?;
+        if let Some(waiter) = waiter {
+            let reply = if own_entry { reply.expect("a reply was asked for") } else { S::WRONG_LEADER };
+            self.answers.push((waiter.token, reply));
+        }
+        Ok(())
+    }
+
+    fn restore(&mut self, index: u64, _term: u64, snapshot: &[u8]) -> Result<(), String> {
+        self.service = S::decode(snapshot)?;
+        // Whatever was waited for up to here is in the snapshot, but whether
+        // it is the waited-for entry is unknown: let the clients retry.
+        self.release_through(index, S::WRONG_LEADER);
+        Ok(())
+    }
+
+    fn snapshot(&mut self, _index: u64, raft_state_bytes: usize) -> Option<Vec<u8>> {
+        let max = self.max_raft_state?;
+        (raft_state_bytes * 1000 >= max * SNAPSHOT_AT_PER_MILLE).then(|| self.service.encode())
+    }
+}
+
+/// One server of a Raft-replicated service.
+pub struct Replicated<S: Service, T> {
+    host: RaftHost<Waiting<S, T>>,
+    /// The term of the leadership under which the waiting requests were
+    /// started.
+    waiting_term: u64,
+}
+
+impl<S: Service, T> Replicated<S, T> {
+    /// Starts (or restarts) a server from its durable Raft image and
+    /// snapshot, with `service` as the state before any entry.
+    /// `max_raft_state`: snapshot as Raft's state nears this many bytes
+    /// (`None`: never). Corrupt state is an error naming the server.
+    pub fn start(
+        config: Config,
+        now_ms: u64,
+        image: &[u8],
+        snapshot: &[u8],
+        service: S,
+        max_raft_state: Option<usize>,
+        io: &mut impl ReplyIo<T, S::Reply>,
+    ) -> Result<Replicated<S, T>, String> {
+        let waiting = Waiting { service, waiting: BTreeMap::new(), answers: Vec::new(), max_raft_state };
+        let host = RaftHost::start(config, now_ms, image, snapshot, waiting, io)?;
+        Ok(Replicated { host, waiting_term: 0 })
+    }
+
+    pub fn raft(&self) -> &Raft {
+        self.host.raft()
+    }
+
+    pub fn service(&self) -> &S {
+        &self.host.service().service
+    }
+
+    /// Whether this server leads (in its own view).
+    pub fn is_leader(&self) -> bool {
+        self.raft().state().1
+    }
+
+    /// How many requests wait for their entries.
+    pub fn waiting(&self) -> usize {
+        self.host.service().waiting.len()
+    }
+
+    /// Starts `command` for a client, answered through `io.reply` once its
+    /// entry is applied (or at once with `WRONG_LEADER` by a follower).
+    pub fn submit(&mut self, io: &mut impl ReplyIo<T, S::Reply>, token: T, command: Vec<u8>, now_ms: u64) {
+        let (term, leader) = self.raft().state();
+        if !leader {
+            io.reply(token, S::WRONG_LEADER);
+            return;
+        }
+        self.settle(io, now_ms); // older waiters of another term go first
+        let deadline_ms = now_ms + REQUEST_TIMEOUT_MS;
+        let started = self.host.start_command_then(io, command, |waiting, index, term| {
+            let waiter = Waiter { term, deadline_ms, token };
+            if let Some(old) = waiting.waiting.insert(index, waiter) {
+                // The same index in a new term: the old entry is gone.
+                waiting.answers.push((old.token, S::WRONG_LEADER));
+            }
+        });
+        assert_eq!(started.map(|(_, t)| t), Some(term), "a leader takes commands in its term");
+        self.waiting_term = term;
+        self.settle(io, now_ms);
+    }
+
+    /// Starts an entry of the server's own (no client waits for it), if this
+    /// server leads; returns whether it did.
+    pub fn propose(&mut self, io: &mut impl ReplyIo<T, S::Reply>, command: Vec<u8>, now_ms: u64) -> bool {
+        if !self.is_leader() {
+            return false;
+        }
+        let started = self.host.start_command(io, command).is_some();
+        self.settle(io, now_ms);
+        started
+    }
+
+    /// A Raft request from peer `from`; returns Raft's response.
+    pub fn handle_raft_request(
+        &mut self,
+        io: &mut impl ReplyIo<T, S::Reply>,
+        from: usize,
+        request: raft::Request,
+        now_ms: u64,
+    ) -> raft::Response {
+        let response = self.host.handle_request(io, from, request, now_ms);
+        self.settle(io, now_ms);
+        response
+    }
+
+    pub fn handle_raft_response(
+        &mut self,
+        io: &mut impl ReplyIo<T, S::Reply>,
+        from: usize,
+        response: raft::Response,
+        now_ms: u64,
+    ) {
+        self.host.handle_response(io, from, response, now_ms);
+        self.settle(io, now_ms);
+    }
+
+    pub fn on_timer(&mut self, io: &mut impl ReplyIo<T, S::Reply>, at_ms: u64, now_ms: u64) {
+        self.host.on_timer(io, at_ms, now_ms);
+        self.settle(io, now_ms);
+    }
+
+    /// Answers what was decided: applied entries, lost leadership (every
+    /// waiter, when this server no longer leads in the term they were
+    /// started in), and requests past their deadline.
+    fn settle(&mut self, io: &mut impl ReplyIo<T, S::Reply>, now_ms: u64) {
+        let (term, leader) = self.host.raft().state();
+        let waiting = self.host.service_mut();
+        if !waiting.waiting.is_empty() {
+            if !leader || term != self.waiting_term {
+                waiting.release_through(u64::MAX, S::WRONG_LEADER);
+            } else {
+                // Within one leadership, later indexes were started later:
+                // the first waiter has the earliest deadline.
+                while let Some(entry) = waiting.waiting.first_entry() {
+                    if entry.get().deadline_ms > now_ms {
+                        break;
+                    }
+                    let waiter = entry.remove();
+                    waiting.answers.push((waiter.token, S::TIMED_OUT));
+                }
+            }
+        }
+        for (token, reply) in waiting.answers.drain(..) {
+            io.reply(token, reply);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::rpc::{encode_command, Op, Outcome, Reply, Request};
+    use crate::store::Store;
+
+    fn append(client: u64, seq: u64, key: &str, value: &str) -> Request {
+        Request { client, seq, op: Op::Append { key: key.into(), value: value.into() } }
+    }
+
+    #[test]
+    fn another_entry_at_the_waited_index_sends_the_clerk_elsewhere() {
+        let mut service: Waiting<Store, u32> =
+            Waiting { service: Store::default(), waiting: BTreeMap::new(), answers: Vec::new(), max_raft_state: None };
+        service.waiting.insert(5, Waiter { term: 2, deadline_ms: 0, token: 10 });
+        service.waiting.insert(6, Waiter { term: 2, deadline_ms: 0, token: 11 });
+        // Index 5 committed in term 3 with another client's entry, and 6 was
+        // skipped by a snapshot: both waiters must retry elsewhere.
+        service.apply(5, 3, &encode_command(&append(9, 1, "k", "v"))).unwrap();
+        assert_eq!(service.answers, vec![(10, Reply::WrongLeader)]);
+        service.restore(6, 3, &Store::default().encode()).unwrap();
+        assert_eq!(service.answers[1], (11, Reply::WrongLeader));
+        assert!(service.waiting.is_empty());
+        // The same entry in the same term is answered with its outcome.
+        service.waiting.insert(7, Waiter { term: 3, deadline_ms: 0, token: 12 });
+        service.apply(7, 3, &encode_command(&append(1, 1, "k", "w"))).unwrap();
+        assert_eq!(service.answers[2], (12, Reply::Ok(Outcome::Done)));
+    }
+}
