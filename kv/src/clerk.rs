@@ -7,11 +7,15 @@
 use crate::rpc::{Op, Outcome, Reply, Request};
 use std::future::Future;
 
-/// How a clerk reaches the servers and waits.
+/// How a clerk reaches the servers and waits. kv's clerk sends
+/// [`Request`]s and gets [`Reply`]s; other services' clerks (the shard
+/// controller's) reuse the retry loop with their own messages.
 pub trait Transport {
+    type Request: Clone;
+    type Reply;
     /// Sends `request` to server `server`; `None` when the call failed (no
     /// answer came back: labrpc's `Call` returning false).
-    fn call(&self, server: usize, request: Request) -> impl Future<Output = Option<Reply>>;
+    fn call(&self, server: usize, request: Self::Request) -> impl Future<Output = Option<Self::Reply>>;
     /// Waits this long (between rounds of retries).
     fn sleep_ms(&self, ms: u64) -> impl Future<Output = ()>;
 }
@@ -40,15 +44,20 @@ impl<T: Transport> Clerk<T> {
         self.client
     }
 
-    /// Runs one operation until a server applies it; retries forever.
-    pub async fn run(&mut self, op: Op) -> Outcome {
+    /// The sequence number for the next operation (from 1).
+    pub fn next_seq(&mut self) -> u64 {
         self.seq += 1;
-        let request = Request { client: self.client, seq: self.seq, op };
+        self.seq
+    }
+
+    /// Sends `request` to the servers in turn, from the one that answered
+    /// last, until one gives a reply that `accept` takes; retries forever.
+    pub async fn call_until<O>(&mut self, request: T::Request, mut accept: impl FnMut(T::Reply) -> Option<O>) -> O {
         let mut failures_in_round = 0;
         loop {
-            match self.transport.call(self.leader, request.clone()).await {
-                Some(Reply::Ok(outcome)) => return outcome,
-                Some(Reply::WrongLeader | Reply::TimedOut) | None => {
+            match self.transport.call(self.leader, request.clone()).await.and_then(&mut accept) {
+                Some(outcome) => return outcome,
+                None => {
                     self.leader = (self.leader + 1) % self.servers;
                     failures_in_round += 1;
                     if failures_in_round == self.servers {
@@ -86,7 +95,19 @@ pub trait Operations {
     }
 }
 
-impl<T: Transport> Operations for Clerk<T> {
+impl<T: Transport<Request = Request, Reply = Reply>> Clerk<T> {
+    /// Runs one operation until a server applies it; retries forever.
+    pub async fn run(&mut self, op: Op) -> Outcome {
+        let request = Request { client: self.client, seq: self.next_seq(), op };
+        self.call_until(request, |reply| match reply {
+            Reply::Ok(outcome) => Some(outcome),
+            Reply::WrongLeader | Reply::TimedOut => None,
+        })
+        .await
+    }
+}
+
+impl<T: Transport<Request = Request, Reply = Reply>> Operations for Clerk<T> {
     async fn run_op(&mut self, op: Op) -> Outcome {
         self.run(op).await
     }

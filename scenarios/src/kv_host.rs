@@ -111,6 +111,9 @@ pub struct SimTransport {
 }
 
 impl Transport for SimTransport {
+    type Request = Request;
+    type Reply = Reply;
+
     fn call(&self, server: usize, request: Request) -> impl Future<Output = Option<Reply>> {
         let call = self.h.call(self.me, self.servers[server], KvRpc::Client(request));
         async move {
