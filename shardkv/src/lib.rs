@@ -1,4 +1,19 @@
 //! The shard controller and the sharded key/value store, on `raft` and `kv`.
 //!
-//! Not built yet: this crate exists so that the workspace has the layout and
-//! the dependency direction of DESIGN.md (raft <- kv <- shardkv).
+//! - `config`: configurations (shard -> group, group -> servers), `key2shard`.
+//! - `rebalance`: Join, Leave and Move: even, minimal, deterministic.
+//! - `ctrler`: the shard controller, a `kv::Replicated` service of numbered
+//!   configurations, and its clerk's operations.
+//! - `shard`: one shard's data and duplicate table, and where it stands
+//!   (serving, being pulled in, being handed off).
+//! - `server`: a shardkv group member: serves the shards its group owns,
+//!   learns configurations in order, pulls shards from their previous
+//!   owners and tells them when to delete them.
+//! - `clerk`: the sharded store's clerk.
+//!
+//! Like `kv`, nothing here knows about a network, a clock or the simulator.
+
+pub mod config;
+pub mod rebalance;
+
+pub use config::{key2shard, Config, Gid, NSHARDS};
