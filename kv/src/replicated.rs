@@ -24,6 +24,8 @@ pub const SNAPSHOT_AT_PER_MILLE: usize = 900;
 /// The replicated state of a service: it applies committed entries and
 /// round-trips through snapshots.
 pub trait Service: Sized {
+    /// A client's request.
+    type Request;
     type Reply: Clone;
     /// The answer for a request whose entry went elsewhere or whose server
     /// does not lead.
@@ -35,6 +37,13 @@ pub trait Service: Sized {
     /// so return its reply (otherwise the reply is not read, and need not be
     /// built). An error is fatal for the server (a corrupt entry).
     fn apply(&mut self, index: u64, command: &[u8], answer: bool) -> Result<Option<Self::Reply>, String>;
+    /// The log entry for a client's request.
+    fn encode_request(request: &Self::Request) -> Vec<u8>;
+    /// The reply to a request that needs no new entry (a retried write that
+    /// was applied already), if it is one.
+    fn answer_at_once(&self, _request: &Self::Request) -> Option<Self::Reply> {
+        None
+    }
     /// The state from a snapshot; an error (never a panic) when it is corrupt.
     fn decode(snapshot: &[u8]) -> Result<Self, String>;
     fn encode(&self) -> Vec<u8>;
@@ -149,6 +158,21 @@ impl<S: Service, T> Replicated<S, T> {
     /// How many requests wait for their entries.
     pub fn waiting(&self) -> usize {
         self.host.service().waiting.len()
+    }
+
+    /// A client's request: answered through `io.reply`, at once (by a
+    /// follower, or from the service's duplicate table) or once its entry is
+    /// applied.
+    pub fn handle_client(&mut self, io: &mut impl ReplyIo<T, S::Reply>, token: T, request: S::Request, now_ms: u64) {
+        if let Some(reply) = self.service().answer_at_once(&request) {
+            io.reply(token, reply);
+            return;
+        }
+        if !self.is_leader() {
+            io.reply(token, S::WRONG_LEADER);
+            return;
+        }
+        self.submit(io, token, S::encode_request(&request), now_ms);
     }
 
     /// Starts `command` for a client, answered through `io.reply` once its

@@ -8,7 +8,6 @@
 use crate::replicated::{Replicated, ReplyIo, Service};
 use crate::rpc::{decode_command, encode_command, Op, Outcome, Reply, Request};
 use crate::store::{Applied, Store};
-use raft::Config;
 
 pub use crate::replicated::{REQUEST_TIMEOUT_MS, SNAPSHOT_AT_PER_MILLE};
 
@@ -17,6 +16,7 @@ pub trait KvIo<T>: ReplyIo<T, Reply> {}
 impl<T, I: ReplyIo<T, Reply>> KvIo<T> for I {}
 
 impl Service for Store {
+    type Request = Request;
     type Reply = Reply;
     const WRONG_LEADER: Reply = Reply::WrongLeader;
     const TIMED_OUT: Reply = Reply::TimedOut;
@@ -36,6 +36,15 @@ impl Service for Store {
         }))
     }
 
+    fn encode_request(request: &Request) -> Vec<u8> {
+        encode_command(request)
+    }
+
+    fn answer_at_once(&self, request: &Request) -> Option<Reply> {
+        let is_write = !matches!(request.op, Op::Get { .. });
+        (is_write && self.is_applied(request.client, request.seq)).then_some(Reply::Ok(Outcome::Done))
+    }
+
     fn decode(snapshot: &[u8]) -> Result<Store, String> {
         Store::decode(snapshot)
     }
@@ -45,79 +54,14 @@ impl Service for Store {
     }
 }
 
-/// One kvraft server.
-pub struct KvServer<T> {
-    replicated: Replicated<Store, T>,
-}
-
-impl<T> KvServer<T> {
-    /// Starts (or restarts) a server from its durable Raft image and
-    /// snapshot. `max_raft_state`: snapshot as Raft's state nears this many
-    /// bytes (`None`: never). Corrupt state is an error naming the server.
-    pub fn start(
-        config: Config,
-        now_ms: u64,
-        image: &[u8],
-        snapshot: &[u8],
-        max_raft_state: Option<usize>,
-        io: &mut impl KvIo<T>,
-    ) -> Result<KvServer<T>, String> {
-        let replicated = Replicated::start(config, now_ms, image, snapshot, Store::default(), max_raft_state, io)?;
-        Ok(KvServer { replicated })
-    }
-
-    pub fn raft(&self) -> &raft::Raft {
-        self.replicated.raft()
-    }
-
-    pub fn store(&self) -> &Store {
-        self.replicated.service()
-    }
-
-    /// How many requests wait for their entries.
-    pub fn waiting(&self) -> usize {
-        self.replicated.waiting()
-    }
-
-    /// A clerk's request; it is answered through `io.reply`, now or later.
-    pub fn handle_client(&mut self, io: &mut impl KvIo<T>, token: T, request: Request, now_ms: u64) {
-        let is_write = !matches!(request.op, Op::Get { .. });
-        if is_write && self.store().is_applied(request.client, request.seq) {
-            io.reply(token, Reply::Ok(Outcome::Done));
-            return;
-        }
-        if !self.replicated.is_leader() {
-            io.reply(token, Reply::WrongLeader);
-            return;
-        }
-        self.replicated.submit(io, token, encode_command(&request), now_ms);
-    }
-
-    /// A Raft request from peer `from`; returns Raft's response.
-    pub fn handle_raft_request(
-        &mut self,
-        io: &mut impl KvIo<T>,
-        from: usize,
-        request: raft::Request,
-        now_ms: u64,
-    ) -> raft::Response {
-        self.replicated.handle_raft_request(io, from, request, now_ms)
-    }
-
-    pub fn handle_raft_response(&mut self, io: &mut impl KvIo<T>, from: usize, response: raft::Response, now_ms: u64) {
-        self.replicated.handle_raft_response(io, from, response, now_ms)
-    }
-
-    pub fn on_timer(&mut self, io: &mut impl KvIo<T>, at_ms: u64, now_ms: u64) {
-        self.replicated.on_timer(io, at_ms, now_ms)
-    }
-}
+/// One kvraft server: the store, replicated.
+pub type KvServer<T> = Replicated<Store, T>;
 
 #[cfg(test)]
 mod tests {
     //! The server's state machine alone: inputs in, answers out.
     use super::*;
-    use raft::{HostIo, Request as RaftRequest, StateDelta};
+    use raft::{Config, HostIo, Request as RaftRequest, StateDelta};
 
     /// Records answers; persists into memory; drops messages.
     #[derive(Default)]
@@ -162,7 +106,8 @@ mod tests {
 
     /// A one-server cluster that leads: every command commits at once.
     fn leader(max_raft_state: Option<usize>, io: &mut Io) -> KvServer<u32> {
-        let mut server = KvServer::start(Config::new(0, 1, 1), 0, &[], &[], max_raft_state, io).expect("fresh");
+        let mut server =
+            KvServer::start(Config::new(0, 1, 1), 0, &[], &[], Store::default(), max_raft_state, io).expect("fresh");
         let deadline = server.raft().next_deadline_ms();
         server.on_timer(io, deadline, deadline);
         assert!(server.raft().state().1);
@@ -196,7 +141,7 @@ mod tests {
     #[test]
     fn a_request_that_does_not_commit_in_time_is_timed_out() {
         let mut io = Io::default();
-        let mut s = KvServer::start(Config::new(0, 3, 1), 0, &[], &[], None, &mut io).expect("fresh");
+        let mut s = KvServer::start(Config::new(0, 3, 1), 0, &[], &[], Store::default(), None, &mut io).expect("fresh");
         let deadline = s.raft().next_deadline_ms();
         s.on_timer(&mut io, deadline, deadline);
         for peer in 1..3 {
@@ -229,12 +174,19 @@ mod tests {
         }
         assert!(s.raft().snapshot_index() > 0, "snapshotted as raft state neared 200 bytes");
         assert!(io.image.len() < 200, "raft state {} bytes", io.image.len());
-        let restarted: KvServer<u32> =
-            KvServer::start(Config::new(0, 1, 2), 0, &io.image, &io.snapshot, Some(200), &mut Io::default())
-                .expect("restart");
+        let restarted: KvServer<u32> = KvServer::start(
+            Config::new(0, 1, 2),
+            0,
+            &io.image,
+            &io.snapshot,
+            Store::default(),
+            Some(200),
+            &mut Io::default(),
+        )
+        .expect("restart");
         assert_eq!(Store::decode(&io.snapshot).unwrap().get("k").len() % 2, 0);
-        assert!(restarted.store().is_applied(4, restarted.raft().snapshot_index()), "the table survives");
-        let store = restarted.store().clone();
+        assert!(restarted.service().is_applied(4, restarted.raft().snapshot_index()), "the table survives");
+        let store = restarted.service().clone();
         assert_eq!(Store::decode(&store.encode()), Ok(store));
     }
 
@@ -247,13 +199,29 @@ mod tests {
         }
         let mut bad = io.snapshot.clone();
         bad.truncate(bad.len() / 2);
-        let err = KvServer::<u32>::start(Config::new(0, 1, 2), 0, &io.image, &bad, Some(100), &mut Io::default())
-            .err()
-            .expect("refused");
+        let err = KvServer::<u32>::start(
+            Config::new(0, 1, 2),
+            0,
+            &io.image,
+            &bad,
+            Store::default(),
+            Some(100),
+            &mut Io::default(),
+        )
+        .err()
+        .expect("refused");
         assert!(err.starts_with("server 0: corrupt kv snapshot"), "{err}");
-        let err = KvServer::<u32>::start(Config::new(1, 3, 2), 0, b"garbage", &[], None, &mut Io::default())
-            .err()
-            .expect("a corrupt raft image is refused");
+        let err = KvServer::<u32>::start(
+            Config::new(1, 3, 2),
+            0,
+            b"garbage",
+            &[],
+            Store::default(),
+            None,
+            &mut Io::default(),
+        )
+        .err()
+        .expect("a corrupt raft image is refused");
         assert!(err.starts_with("server 1: corrupt raft state"), "{err}");
     }
 }

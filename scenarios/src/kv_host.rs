@@ -63,7 +63,8 @@ impl KvNode {
     ) -> Result<KvNode, String> {
         let r = Restart::read(ctx, me, peers.len());
         let io = &mut SimIo { ctx, peers: &peers };
-        let server = KvServer::start(r.config, r.now_ms, &r.image, &r.snapshot, max_raft_state, io)?;
+        let server =
+            KvServer::start(r.config, r.now_ms, &r.image, &r.snapshot, kv::Store::default(), max_raft_state, io)?;
         Ok(KvNode { server, peers })
     }
 }

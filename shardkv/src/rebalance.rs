@@ -104,11 +104,7 @@ mod tests {
     #[test]
     fn a_fourth_group_takes_shards_only_from_groups_with_too_many() {
         // 3, 4, 3 on gids 1, 2, 3.
-        let prev = Config {
-            num: 5,
-            shards: [1, 1, 1, 2, 2, 2, 2, 3, 3, 3],
-            groups: (1..=3).flat_map(group).collect(),
-        };
+        let prev = Config { num: 5, shards: [1, 1, 1, 2, 2, 2, 2, 3, 3, 3], groups: (1..=3).flat_map(group).collect() };
         let next = join(&prev, &group(4));
         assert_eq!(next.num, 6);
         // gid 2 gives up its fourth; of the 3s, gid 1 (lowest gid) keeps a third.
