@@ -4,6 +4,8 @@
 //! - `rebalance`: Join, Leave and Move: even, minimal, deterministic.
 //! - `ctrler`: the shard controller, a `kv::Replicated` service of numbered
 //!   configurations, and its clerk's operations.
+//! - `rpc`: messages between clerks, servers and groups; log entries.
+//! - `group`: a group's replicated state (configurations, shards).
 //! - `shard`: one shard's data and duplicate table, and where it stands
 //!   (serving, being pulled in, being handed off).
 //! - `server`: a shardkv group member: serves the shards its group owns,
@@ -13,7 +15,17 @@
 //!
 //! Like `kv`, nothing here knows about a network, a clock or the simulator.
 
+pub mod clerk;
 pub mod config;
+pub mod ctrler;
+pub mod group;
 pub mod rebalance;
+pub mod rpc;
+pub mod server;
+pub mod shard;
 
+pub use clerk::{GroupTransport, ShardClerk};
 pub use config::{key2shard, Config, Gid, NSHARDS};
+pub use ctrler::{Configs, CtrlerClerk, CtrlerOp, CtrlerReply, CtrlerRequest, CtrlerServer};
+pub use rpc::{DeleteShard, Entry, FetchReply, FetchShard, ShardReply};
+pub use server::{GroupSetup, Incoming, Outgoing, ShardIo, ShardKvServer, Task};

@@ -1,0 +1,195 @@
+//! A shardkv group's replicated state: its current and previous
+//! configuration and what it holds of every shard. Configurations are
+//! applied one at a time, in order, and only once every shard has settled
+//! from the previous one; shards move by entries in the log, so every
+//! replica of the group sees the same moves at the same points.
+
+use crate::config::{key2shard, Config, Gid, NSHARDS};
+use crate::ctrler::{decode_all, encode};
+use crate::rpc::{Entry, FetchReply, ShardReply};
+use crate::shard::{Shard, Status};
+use kv::{Op, Outcome, Service};
+use serde::{Deserialize, Serialize};
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Group {
+    gid: Gid,
+    config: Config,
+    previous: Config,
+    shards: Vec<Shard>,
+    /// Counts the shard and configuration changes applied, so a server sees
+    /// at a glance that there is new migration work.
+    changes: u64,
+}
+
+impl Group {
+    pub fn new(gid: Gid) -> Group {
+        assert_ne!(gid, 0, "gid 0 means no group");
+        Group { gid, config: Config::default(), previous: Config::default(), shards: vec![Shard::default(); NSHARDS], changes: 0 }
+    }
+
+    pub fn gid(&self) -> Gid {
+        self.gid
+    }
+
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    pub fn previous(&self) -> &Config {
+        &self.previous
+    }
+
+    pub fn shard(&self, shard: usize) -> &Shard {
+        &self.shards[shard]
+    }
+
+    pub fn changes(&self) -> u64 {
+        self.changes
+    }
+
+    /// No shard in motion: the next configuration may be applied.
+    pub fn is_settled(&self) -> bool {
+        self.shards.iter().all(Shard::is_settled)
+    }
+
+    /// Whether the group serves `key` now.
+    pub fn serves(&self, key: &str) -> bool {
+        self.shards[key2shard(key)].serves()
+    }
+
+    /// A shard as it stood when it left this group in configuration
+    /// `config`, for its new owner: frozen since, so any replica that
+    /// applied that configuration gives the same copy.
+    pub fn fetch(&self, config: u64, shard: usize) -> FetchReply {
+        let held = &self.shards[shard];
+        if config == self.config.num && held.status == Status::Leaving {
+            FetchReply::Shard(held.store.clone())
+        } else {
+            FetchReply::NotReady
+        }
+    }
+
+    fn apply_client(&mut self, request: &kv::Request, answer: bool) -> Option<ShardReply> {
+        let shard = &mut self.shards[key2shard(request.op.key())];
+        if !shard.serves() {
+            return answer.then_some(ShardReply::WrongGroup);
+        }
+        shard.store.apply(request);
+        answer.then(|| {
+            let outcome = match &request.op {
+                Op::Get { key } => Outcome::Value(shard.store.get(key).to_string()),
+                _ => Outcome::Done,
+            };
+            ShardReply::Ok { outcome, config: self.config.num }
+        })
+    }
+
+    /// Moves to the next configuration: shards this group keeps are served,
+    /// shards it gains are pulled (or start empty when no one had them),
+    /// shards it loses are frozen for their new owner.
+    fn apply_config(&mut self, next: &Config) {
+        if next.num != self.config.num + 1 || !self.is_settled() {
+            return; // a duplicate, or one whose time has not come
+        }
+        for (s, shard) in self.shards.iter_mut().enumerate() {
+            let (was, now) = (self.config.shards[s] == self.gid, next.shards[s] == self.gid);
+            shard.status = match (was, now) {
+                (true, true) => Status::Serving,
+                (false, true) if self.config.shards[s] == 0 => Status::Serving,
+                (false, true) => Status::Pulling,
+                // With no group left to take it, the shard is dropped.
+                (true, false) if next.shards[s] == 0 => Status::Absent,
+                (true, false) => Status::Leaving,
+                (false, false) => Status::Absent,
+            };
+            if shard.status == Status::Absent {
+                shard.store = kv::Store::default();
+            }
+        }
+        self.previous = std::mem::replace(&mut self.config, next.clone());
+        self.changes += 1;
+    }
+
+    /// Moves shard `s` from status `from` to `to` if the entry is for the
+    /// current configuration and the shard is where it expects.
+    fn step_shard(&mut self, config: u64, s: usize, from: Status, to: Status) -> bool {
+        let shard = &mut self.shards[s];
+        if config != self.config.num || shard.status != from {
+            return false;
+        }
+        shard.status = to;
+        self.changes += 1;
+        true
+    }
+
+    fn apply_entry(&mut self, entry: Entry, answer: bool) -> Option<ShardReply> {
+        match entry {
+            Entry::Client(request) => return self.apply_client(&request, answer),
+            Entry::Config(next) => self.apply_config(&next),
+            Entry::Install { config, shard, store } => {
+                if self.step_shard(config, shard, Status::Pulling, Status::Confirming) {
+                    self.shards[shard].store = store;
+                }
+            }
+            Entry::Delete { config, shard } => {
+                if self.step_shard(config, shard, Status::Leaving, Status::Absent) {
+                    self.shards[shard].store = kv::Store::default();
+                }
+                let done = config <= self.config.num;
+                return answer.then_some(if done { ShardReply::Deleted } else { ShardReply::NotReady });
+            }
+            Entry::Confirmed { config, shard } => {
+                self.step_shard(config, shard, Status::Confirming, Status::Serving);
+            }
+        }
+        answer.then_some(ShardReply::Deleted)
+    }
+}
+
+impl Service for Group {
+    type Request = Entry;
+    type Reply = ShardReply;
+    const WRONG_LEADER: ShardReply = ShardReply::WrongLeader;
+    const TIMED_OUT: ShardReply = ShardReply::TimedOut;
+
+    fn apply(&mut self, _index: u64, command: &[u8], answer: bool) -> Result<Option<ShardReply>, String> {
+        let entry: Entry = decode_all(command, "shardkv entry")?;
+        Ok(self.apply_entry(entry, answer))
+    }
+
+    fn encode_request(entry: &Entry) -> Vec<u8> {
+        encode(entry)
+    }
+
+    /// A retried write already applied to a shard served here is answered
+    /// from the shard's table; a deletion already done, at once.
+    fn answer_at_once(&self, entry: &Entry) -> Option<ShardReply> {
+        match entry {
+            Entry::Client(request) => {
+                let shard = &self.shards[key2shard(request.op.key())];
+                let is_write = !matches!(request.op, Op::Get { .. });
+                (is_write && shard.serves() && shard.store.is_applied(request.client, request.seq))
+                    .then_some(ShardReply::Ok { outcome: Outcome::Done, config: self.config.num })
+            }
+            Entry::Delete { config, shard } => {
+                let done = *config < self.config.num
+                    || (*config == self.config.num && self.shards[*shard].status != Status::Leaving);
+                done.then_some(ShardReply::Deleted)
+            }
+            _ => None,
+        }
+    }
+
+    fn decode(snapshot: &[u8]) -> Result<Group, String> {
+        let group: Group = decode_all(snapshot, "shardkv snapshot")?;
+        if group.shards.len() != NSHARDS {
+            return Err(format!("corrupt shardkv snapshot: {} shards", group.shards.len()));
+        }
+        Ok(group)
+    }
+
+    fn encode(&self) -> Vec<u8> {
+        encode(self)
+    }
+}

@@ -1,0 +1,284 @@
+//! A shardkv server: a member of one replica group, a `kv::Replicated`
+//! server over the group's state, plus the work only its leader does.
+//!
+//! The leader, every `TICK_MS` and whenever the group's state changed:
+//! - when every shard has settled, asks the controller for the next
+//!   configuration and puts it in the log;
+//! - for each shard it gains, fetches the shard from the previous owner and
+//!   puts it in the log (`Install`);
+//! - for each shard installed, tells the previous owner to delete its copy,
+//!   and logs that it did (`Confirmed`).
+//!
+//! A group keeps serving the shards it holds while others are in motion,
+//! and answers `WrongGroup` for a shard it does not serve when the
+//! operation is applied. Its effects go through `ShardIo`: calls to the
+//! controllers and to other groups' servers (by name) come back through
+//! `on_call_result` with the `Task` they were for.
+
+use crate::config::Gid;
+use crate::ctrler::{CtrlerOp, CtrlerReply, CtrlerRequest};
+use crate::group::Group;
+use crate::rpc::{DeleteShard, Entry, FetchReply, FetchShard, ShardReply};
+use crate::shard::Status;
+use kv::{Replicated, ReplyIo};
+use raft::Config;
+use std::collections::BTreeMap;
+
+/// How often the leader looks for migration work and polls the controller.
+pub const TICK_MS: u64 = 100;
+
+/// How long a task waits after its call before it may be sent again: the
+/// call's answer, or the entry proposed on it, normally comes well before.
+pub const TASK_RETRY_MS: u64 = 500;
+
+/// A piece of migration work; a call made for it comes back with it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Task {
+    /// Ask the controller for configuration `next`.
+    Query { next: u64 },
+    /// Pull `shard`, gained in configuration `config`.
+    Fetch { config: u64, shard: usize },
+    /// Tell the previous owner of `shard` (pulled in `config`) to delete it.
+    Delete { config: u64, shard: usize },
+}
+
+/// A call a server makes.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Outgoing {
+    /// To controller `ctrler` (an index).
+    Ctrler { ctrler: usize, request: CtrlerRequest },
+    Fetch { server: String, request: FetchShard },
+    Delete { server: String, request: DeleteShard },
+}
+
+/// The answer to an `Outgoing` call.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Incoming {
+    Ctrler(CtrlerReply),
+    Fetch(FetchReply),
+    Delete(ShardReply),
+}
+
+/// Where a server's effects go: Raft's, the answers to clerks and groups,
+/// calls, and the tick timer.
+pub trait ShardIo<T>: ReplyIo<T, ShardReply> {
+    fn call(&mut self, task: Task, call: Outgoing);
+    /// Call `on_tick(at_ms)` when the clock reaches `at_ms`.
+    fn set_tick(&mut self, at_ms: u64);
+}
+
+/// How a group is started: which it is, and the controllers' count.
+#[derive(Clone, Copy, Debug)]
+pub struct GroupSetup {
+    pub gid: Gid,
+    pub ctrlers: usize,
+    /// Snapshot as Raft's state nears this many bytes (`None`: never).
+    pub max_raft_state: Option<usize>,
+}
+
+pub struct ShardKvServer<T> {
+    replicated: Replicated<Group, T>,
+    setup: GroupSetup,
+    /// Task -> when it may be sent again (a call is out, or its entry was
+    /// proposed).
+    busy_until_ms: BTreeMap<Task, u64>,
+    /// Per group, the server to try first (the last that answered).
+    next_server: BTreeMap<Gid, usize>,
+    next_ctrler: usize,
+    /// `Group::changes` when the work was last looked at.
+    driven_at_change: Option<u64>,
+    tick_at_ms: Option<u64>,
+}
+
+impl<T> ShardKvServer<T> {
+    /// Starts (or restarts) a server from its durable Raft image and
+    /// snapshot. Corrupt state is an error naming the server.
+    pub fn start(
+        raft: Config,
+        now_ms: u64,
+        image: &[u8],
+        snapshot: &[u8],
+        setup: GroupSetup,
+        io: &mut impl ShardIo<T>,
+    ) -> Result<ShardKvServer<T>, String> {
+        assert!(setup.ctrlers > 0, "a group needs controllers");
+        let group = Group::new(setup.gid);
+        let replicated = Replicated::start(raft, now_ms, image, snapshot, group, setup.max_raft_state, io)?;
+        let mut server = ShardKvServer {
+            replicated,
+            setup,
+            busy_until_ms: BTreeMap::new(),
+            next_server: BTreeMap::new(),
+            next_ctrler: 0,
+            driven_at_change: None,
+            tick_at_ms: None,
+        };
+        server.schedule_tick(io, now_ms);
+        Ok(server)
+    }
+
+    pub fn raft(&self) -> &raft::Raft {
+        self.replicated.raft()
+    }
+
+    pub fn group(&self) -> &Group {
+        self.replicated.service()
+    }
+
+    /// A clerk's operation: refused at once for a shard not served here
+    /// (by the leader: a follower's view may lag), else through the log.
+    pub fn handle_client(&mut self, io: &mut impl ShardIo<T>, token: T, request: kv::Request, now_ms: u64) {
+        if self.replicated.is_leader() && !self.group().serves(request.op.key()) {
+            io.reply(token, ShardReply::WrongGroup);
+            return;
+        }
+        self.replicated.handle_client(io, token, Entry::Client(request), now_ms);
+        self.after_input(io, now_ms);
+    }
+
+    /// Another group asks for a shard it gained (read-only: any replica
+    /// that applied the configuration has the same frozen copy).
+    pub fn handle_fetch(&self, request: &FetchShard) -> FetchReply {
+        self.group().fetch(request.config, request.shard)
+    }
+
+    /// Another group has a shard this one handed off: delete it, through
+    /// the log.
+    pub fn handle_delete(&mut self, io: &mut impl ShardIo<T>, token: T, request: DeleteShard, now_ms: u64) {
+        let entry = Entry::Delete { config: request.config, shard: request.shard };
+        self.replicated.handle_client(io, token, entry, now_ms);
+        self.after_input(io, now_ms);
+    }
+
+    pub fn handle_raft_request(
+        &mut self,
+        io: &mut impl ShardIo<T>,
+        from: usize,
+        request: raft::Request,
+        now_ms: u64,
+    ) -> raft::Response {
+        let response = self.replicated.handle_raft_request(io, from, request, now_ms);
+        self.after_input(io, now_ms);
+        response
+    }
+
+    pub fn handle_raft_response(&mut self, io: &mut impl ShardIo<T>, from: usize, response: raft::Response, now_ms: u64) {
+        self.replicated.handle_raft_response(io, from, response, now_ms);
+        self.after_input(io, now_ms);
+    }
+
+    pub fn on_raft_timer(&mut self, io: &mut impl ShardIo<T>, at_ms: u64, now_ms: u64) {
+        self.replicated.on_timer(io, at_ms, now_ms);
+        self.after_input(io, now_ms);
+    }
+
+    /// The tick timer fired (one superseded by another is ignored).
+    pub fn on_tick(&mut self, io: &mut impl ShardIo<T>, at_ms: u64, now_ms: u64) {
+        if self.tick_at_ms != Some(at_ms) {
+            return;
+        }
+        self.tick_at_ms = None;
+        self.drive(io, now_ms);
+        self.schedule_tick(io, now_ms);
+    }
+
+    /// The answer to a call made for `task` (`None`: the call failed).
+    pub fn on_call_result(&mut self, io: &mut impl ShardIo<T>, task: Task, answer: Option<Incoming>, now_ms: u64) {
+        self.busy_until_ms.remove(&task);
+        let entry = match (task, answer) {
+            (Task::Query { next }, Some(Incoming::Ctrler(CtrlerReply::Config(config)))) if config.num == next => {
+                Some(Entry::Config(config))
+            }
+            (Task::Query { .. }, answer) => {
+                if !matches!(answer, Some(Incoming::Ctrler(CtrlerReply::Config(_)))) {
+                    self.next_ctrler = (self.next_ctrler + 1) % self.setup.ctrlers;
+                }
+                None
+            }
+            (Task::Fetch { config, shard }, Some(Incoming::Fetch(FetchReply::Shard(store)))) => {
+                Some(Entry::Install { config, shard, store })
+            }
+            (Task::Delete { config, shard }, Some(Incoming::Delete(ShardReply::Deleted))) => {
+                Some(Entry::Confirmed { config, shard })
+            }
+            (Task::Fetch { shard, .. } | Task::Delete { shard, .. }, _) => {
+                let gid = self.group().previous().shards[shard];
+                *self.next_server.entry(gid).or_insert(0) += 1;
+                None
+            }
+        };
+        if let Some(entry) = entry {
+            if self.replicated.propose(io, crate::ctrler::encode(&entry), now_ms) {
+                self.busy_until_ms.insert(task, now_ms + TASK_RETRY_MS);
+            }
+        }
+        self.after_input(io, now_ms);
+    }
+
+    fn schedule_tick(&mut self, io: &mut impl ShardIo<T>, now_ms: u64) {
+        let at = now_ms + TICK_MS;
+        self.tick_at_ms = Some(at);
+        io.set_tick(at);
+    }
+
+    /// Looks for work at once when the group's state changed.
+    fn after_input(&mut self, io: &mut impl ShardIo<T>, now_ms: u64) {
+        if self.driven_at_change != Some(self.group().changes()) {
+            self.drive(io, now_ms);
+        }
+    }
+
+    /// The leader's migration work: the next configuration once settled,
+    /// shards to pull, previous owners to tell.
+    fn drive(&mut self, io: &mut impl ShardIo<T>, now_ms: u64) {
+        self.driven_at_change = Some(self.group().changes());
+        if !self.replicated.is_leader() {
+            return;
+        }
+        let config = self.group().config().num;
+        self.busy_until_ms.retain(|_, until| *until > now_ms);
+        let mut tasks = Vec::new();
+        if self.group().is_settled() {
+            tasks.push(Task::Query { next: config + 1 });
+        }
+        for shard in 0..crate::NSHARDS {
+            match self.group().shard(shard).status {
+                Status::Pulling => tasks.push(Task::Fetch { config, shard }),
+                Status::Confirming => tasks.push(Task::Delete { config, shard }),
+                _ => {}
+            }
+        }
+        for task in tasks {
+            if !self.busy_until_ms.contains_key(&task) {
+                self.busy_until_ms.insert(task, now_ms + TASK_RETRY_MS);
+                let call = self.call_for(task);
+                io.call(task, call);
+            }
+        }
+    }
+
+    fn call_for(&self, task: Task) -> Outgoing {
+        match task {
+            Task::Query { next } => {
+                let request = CtrlerRequest { client: 0, seq: 0, op: CtrlerOp::Query { num: next as i64 } };
+                Outgoing::Ctrler { ctrler: self.next_ctrler, request }
+            }
+            Task::Fetch { config, shard } => {
+                Outgoing::Fetch { server: self.previous_owner(shard), request: FetchShard { config, shard } }
+            }
+            Task::Delete { config, shard } => {
+                Outgoing::Delete { server: self.previous_owner(shard), request: DeleteShard { config, shard } }
+            }
+        }
+    }
+
+    /// A server of the group that owned `shard` in the previous
+    /// configuration, in turn.
+    fn previous_owner(&self, shard: usize) -> String {
+        let previous = self.group().previous();
+        let gid = previous.shards[shard];
+        let servers = &previous.groups[&gid];
+        let next = self.next_server.get(&gid).copied().unwrap_or(0);
+        servers[next % servers.len()].clone()
+    }
+}
