@@ -23,6 +23,9 @@ pub mod raft_scenarios;
 pub mod raft_tester;
 pub mod registry;
 pub mod runner;
+pub mod shard_host;
+pub mod shard_tester;
+pub mod shardctrler_scenarios;
 pub mod sim_scenarios;
 pub mod soak;
 

@@ -17,6 +17,7 @@ pub fn registry() -> Vec<Scenario> {
     all.extend(crate::sim_scenarios::scenarios());
     all.extend(crate::raft_scenarios::scenarios());
     all.extend(crate::kv_scenarios::scenarios());
+    all.extend(crate::shardctrler_scenarios::scenarios());
     all
 }
 

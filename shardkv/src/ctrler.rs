@@ -15,11 +15,20 @@ use std::collections::BTreeMap;
 /// A controller operation.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum CtrlerOp {
-    Join { servers: BTreeMap<Gid, Vec<String>> },
-    Leave { gids: Vec<Gid> },
-    Move { shard: usize, gid: Gid },
+    Join {
+        servers: BTreeMap<Gid, Vec<String>>,
+    },
+    Leave {
+        gids: Vec<Gid>,
+    },
+    Move {
+        shard: usize,
+        gid: Gid,
+    },
     /// Configuration `num`; -1, or any number past the latest: the latest.
-    Query { num: i64 },
+    Query {
+        num: i64,
+    },
 }
 
 impl CtrlerOp {

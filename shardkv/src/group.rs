@@ -20,12 +20,21 @@ pub struct Group {
     /// Counts the shard and configuration changes applied, so a server sees
     /// at a glance that there is new migration work.
     changes: u64,
+    /// How many shards this group has pulled in from others.
+    shards_pulled: u64,
 }
 
 impl Group {
     pub fn new(gid: Gid) -> Group {
         assert_ne!(gid, 0, "gid 0 means no group");
-        Group { gid, config: Config::default(), previous: Config::default(), shards: vec![Shard::default(); NSHARDS], changes: 0 }
+        Group {
+            gid,
+            config: Config::default(),
+            previous: Config::default(),
+            shards: vec![Shard::default(); NSHARDS],
+            changes: 0,
+            shards_pulled: 0,
+        }
     }
 
     pub fn gid(&self) -> Gid {
@@ -46,6 +55,10 @@ impl Group {
 
     pub fn changes(&self) -> u64 {
         self.changes
+    }
+
+    pub fn shards_pulled(&self) -> u64 {
+        self.shards_pulled
     }
 
     /// No shard in motion: the next configuration may be applied.
@@ -130,6 +143,7 @@ impl Group {
             Entry::Install { config, shard, store } => {
                 if self.step_shard(config, shard, Status::Pulling, Status::Confirming) {
                     self.shards[shard].store = store;
+                    self.shards_pulled += 1;
                 }
             }
             Entry::Delete { config, shard } => {

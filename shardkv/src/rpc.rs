@@ -9,7 +9,10 @@ use serde::{Deserialize, Serialize};
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum ShardReply {
     /// Applied, in the group's configuration `config`.
-    Ok { outcome: Outcome, config: u64 },
+    Ok {
+        outcome: Outcome,
+        config: u64,
+    },
     /// The group does not serve the key's shard (now, or when the operation
     /// was applied): ask the controller.
     WrongGroup,

@@ -46,9 +46,18 @@ pub enum Task {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Outgoing {
     /// To controller `ctrler` (an index).
-    Ctrler { ctrler: usize, request: CtrlerRequest },
-    Fetch { server: String, request: FetchShard },
-    Delete { server: String, request: DeleteShard },
+    Ctrler {
+        ctrler: usize,
+        request: CtrlerRequest,
+    },
+    Fetch {
+        server: String,
+        request: FetchShard,
+    },
+    Delete {
+        server: String,
+        request: DeleteShard,
+    },
 }
 
 /// The answer to an `Outgoing` call.
@@ -162,7 +171,13 @@ impl<T> ShardKvServer<T> {
         response
     }
 
-    pub fn handle_raft_response(&mut self, io: &mut impl ShardIo<T>, from: usize, response: raft::Response, now_ms: u64) {
+    pub fn handle_raft_response(
+        &mut self,
+        io: &mut impl ShardIo<T>,
+        from: usize,
+        response: raft::Response,
+        now_ms: u64,
+    ) {
         self.replicated.handle_raft_response(io, from, response, now_ms);
         self.after_input(io, now_ms);
     }

@@ -1,0 +1,345 @@
+//! The shard controller's and shardkv's testers: ports of the lab's
+//! `shardctrler/config.go` and `shardkv/config.go` onto the shared cluster
+//! vocabulary. Controllers and group servers share one world (`LabNode`);
+//! group servers are named `server-<gid>-<i>` as in the lab, and reach each
+//! other by name. Every operation of every shardkv clerk is recorded, with
+//! the configuration it was served under, and the history is checked for
+//! linearizability at the end of every test.
+
+use crate::cluster::{Cluster, MakeNode, NetOptions};
+use crate::kv_tester::{KvHistory, TestResult};
+use crate::shard_host::{CtrlerTransport, Directory, GroupEnds, LabNode};
+use kv::{Clerk, Op, Operations, Outcome};
+use rand::seq::SliceRandom;
+use rand::Rng;
+use shardkv::{Config, CtrlerClerk, Gid, GroupSetup, ShardClerk};
+use sim::linearizability::{KvInput, KvOutput, Operation};
+use sim::{Addr, Nanos, SimHandle};
+use std::cell::{Cell, OnceCell, RefCell};
+use std::collections::BTreeMap;
+use std::rc::Rc;
+
+pub type H = SimHandle<LabNode>;
+pub type CtrlerClient = Clerk<CtrlerTransport>;
+
+/// The controllers: 3 servers, reliable, no snapshots.
+pub struct Ctrlers {
+    pub h: H,
+    pub cluster: Cluster<LabNode>,
+    next_client: Cell<u64>,
+}
+
+impl Ctrlers {
+    /// Every controller started and connected.
+    pub fn new(h: &H, n: usize) -> Ctrlers {
+        let peers: Rc<RefCell<Vec<Addr>>> = Rc::default();
+        let known = peers.clone();
+        let make: MakeNode<LabNode> = Rc::new(move |ctx, i| LabNode::start_ctrler(ctx, i, known.borrow().clone()));
+        let cluster = Cluster::new(h, "ctrler", n, NetOptions::default(), make);
+        *peers.borrow_mut() = cluster.servers.clone();
+        for i in 0..n {
+            cluster.restart(i);
+        }
+        cluster.connect_all();
+        Ctrlers { h: h.clone(), cluster, next_client: Cell::new(1) }
+    }
+
+    /// A clerk reaching every controller, in a shuffled order.
+    pub fn make_client(&self) -> CtrlerClient {
+        let id = self.next_client.get();
+        self.next_client.set(id + 1);
+        let me = self.h.add_client(format!("ctrler-clerk-{id}"));
+        Clerk::new(self.transport(me), self.cluster.n(), id)
+    }
+
+    /// Ends from `me` to every controller, in a shuffled order.
+    fn transport(&self, me: Addr) -> CtrlerTransport {
+        let mut servers = self.cluster.servers.clone();
+        self.h.with_rng(|r| servers.shuffle(r));
+        CtrlerTransport { h: self.h.clone(), me, servers }
+    }
+
+    /// `Leader`: the first controller that believes it leads.
+    pub fn leader(&self) -> Option<usize> {
+        (0..self.cluster.n())
+            .find(|&i| self.h.with_node(self.cluster.servers[i], |n, _| n.raft().state().1) == Some(true))
+    }
+}
+
+/// `check(groups, ck)`: the latest configuration has exactly these groups,
+/// every shard on one of them, and shard counts within one of each other.
+pub async fn check_groups(ck: &mut CtrlerClient, groups: &[Gid]) -> TestResult {
+    let c = ck.query(-1).await;
+    let present: Vec<Gid> = c.groups.keys().copied().collect();
+    let mut wanted = groups.to_vec();
+    wanted.sort_unstable();
+    if present != wanted {
+        return Err(format!("wanted groups {wanted:?}, configuration {} has {present:?}", c.num));
+    }
+    if !groups.is_empty() {
+        if let Some(s) = c.shards.iter().position(|g| !c.groups.contains_key(g)) {
+            return Err(format!("shard {s} -> invalid group {}", c.shards[s]));
+        }
+    }
+    let counts: Vec<usize> = c.shard_counts().into_values().collect();
+    let (min, max) = (counts.iter().min().copied().unwrap_or(0), counts.iter().max().copied().unwrap_or(0));
+    if max > min + 1 {
+        return Err(format!("max {max} too much larger than min {min} in configuration {}", c.num));
+    }
+    Ok(())
+}
+
+/// `check_same_config`.
+pub fn check_same_config(want: &Config, got: &Config) -> TestResult {
+    if want != got {
+        return Err(format!("configurations differ:\n  wanted {want:?}\n  got    {got:?}"));
+    }
+    Ok(())
+}
+
+/// How a shardkv test starts (`make_config(n, unreliable, maxraftstate)`).
+#[derive(Clone, Copy, Debug)]
+pub struct ShardSetup {
+    pub servers_per_group: usize,
+    pub unreliable: bool,
+    pub max_raft_state: Option<usize>,
+}
+
+/// The gids of the lab's three groups.
+pub const GIDS: [Gid; 3] = [100, 101, 102];
+
+/// A sharded deployment under test: 3 controllers, 3 groups (none joined),
+/// the controller clerk `mck`, and the history of every clerk.
+pub struct ShardTester {
+    pub h: H,
+    pub ctrlers: Ctrlers,
+    pub groups: Vec<Cluster<LabNode>>,
+    pub setup: ShardSetup,
+    pub mck: RefCell<Option<CtrlerClient>>,
+    directory: Rc<Directory>,
+    pub history: Rc<RefCell<KvHistory>>,
+    /// For each operation in the history, the configuration it was served
+    /// under (`None` while pending).
+    pub served_under: Rc<RefCell<Vec<Option<u64>>>>,
+    last_stamp: Cell<Nanos>,
+}
+
+impl ShardTester {
+    pub fn new(
+        h: &H,
+        setup: ShardSetup,
+        history: Rc<RefCell<KvHistory>>,
+        served_under: Rc<RefCell<Vec<Option<u64>>>>,
+    ) -> Rc<ShardTester> {
+        let ctrlers = Ctrlers::new(h, 3);
+        let directory_cell: Rc<OnceCell<Rc<Directory>>> = Rc::default();
+        let groups: Vec<Cluster<LabNode>> = GIDS
+            .iter()
+            .map(|&gid| {
+                let dir = directory_cell.clone();
+                let group_setup = GroupSetup { gid, ctrlers: 3, max_raft_state: setup.max_raft_state };
+                let make: MakeNode<LabNode> = Rc::new(move |ctx, i| {
+                    let directory = dir.get().expect("the directory is built before any server starts").clone();
+                    let peers = (0..group_setup_size(&directory, gid))
+                        .map(|j| directory.servers[&server_name(gid, j)])
+                        .collect();
+                    LabNode::start_group(ctx, i, peers, group_setup, directory)
+                });
+                Cluster::new(h, &format!("server-{gid}"), setup.servers_per_group, NetOptions::default(), make)
+            })
+            .collect();
+        let mut directory = Directory { ctrlers: ctrlers.cluster.servers.clone(), servers: BTreeMap::new() };
+        for (gi, group) in groups.iter().enumerate() {
+            for (i, &addr) in group.servers.iter().enumerate() {
+                directory.servers.insert(server_name(GIDS[gi], i), addr);
+            }
+        }
+        let directory = Rc::new(directory);
+        directory_cell.set(directory.clone()).expect("set once");
+        for group in &groups {
+            for i in 0..group.n() {
+                group.restart(i);
+            }
+            group.connect_all();
+        }
+        let mck = ctrlers.make_client();
+        let t = Rc::new(ShardTester {
+            h: h.clone(),
+            ctrlers,
+            groups,
+            setup,
+            mck: RefCell::new(Some(mck)),
+            directory,
+            history,
+            served_under,
+            last_stamp: Cell::new(0),
+        });
+        t.set_unreliable(setup.unreliable);
+        t
+    }
+
+    pub fn set_unreliable(&self, unreliable: bool) {
+        self.ctrlers.cluster.set_unreliable(unreliable);
+    }
+
+    pub fn rand(&self, below: u64) -> u64 {
+        self.h.with_rng(|r| r.random_range(0..below))
+    }
+
+    pub async fn sleep(&self, d: Nanos) {
+        self.h.sleep(d).await
+    }
+
+    /// Runs a controller operation with the tester's clerk `mck`.
+    async fn with_mck<T>(&self, f: impl AsyncFnOnce(&mut CtrlerClient) -> T) -> T {
+        let mut mck = self.mck.borrow_mut().take().expect("one controller operation at a time");
+        let out = f(&mut mck).await;
+        *self.mck.borrow_mut() = Some(mck);
+        out
+    }
+
+    fn group_servers(&self, gi: usize) -> Vec<String> {
+        (0..self.setup.servers_per_group).map(|i| server_name(GIDS[gi], i)).collect()
+    }
+
+    /// `join(gi)` / `joinm(gis)`.
+    pub async fn join(&self, gis: &[usize]) {
+        let servers = gis.iter().map(|&gi| (GIDS[gi], self.group_servers(gi))).collect();
+        self.with_mck(async |ck| ck.join(servers).await).await
+    }
+
+    /// `leave(gi)` / `leavem(gis)`.
+    pub async fn leave(&self, gis: &[usize]) {
+        let gids = gis.iter().map(|&gi| GIDS[gi]).collect();
+        self.with_mck(async |ck| ck.leave(gids).await).await
+    }
+
+    pub async fn query(&self) -> Config {
+        self.with_mck(async |ck| ck.query(-1).await).await
+    }
+
+    /// `ShutdownServer(gi, i)`.
+    pub fn shutdown_server(&self, gi: usize, i: usize) {
+        self.groups[gi].crash(i);
+    }
+
+    /// `StartServer(gi, i)`: a new instance on its saved state, reaching its
+    /// group.
+    pub fn start_server(&self, gi: usize, i: usize) {
+        self.groups[gi].restart(i);
+        self.groups[gi].connect(i);
+    }
+
+    pub fn shutdown_group(&self, gi: usize) {
+        for i in 0..self.setup.servers_per_group {
+            self.shutdown_server(gi, i);
+        }
+    }
+
+    pub fn start_group(&self, gi: usize) {
+        for i in 0..self.setup.servers_per_group {
+            self.start_server(gi, i);
+        }
+    }
+
+    /// `checklogs`: Raft state within 8 x maxraftstate, or no snapshot at
+    /// all without one.
+    pub fn check_logs(&self) -> TestResult {
+        for (gi, group) in self.groups.iter().enumerate() {
+            for i in 0..group.n() {
+                let (raft, snap) = (group.raft_state_size(i), group.snapshot_size(i));
+                match self.setup.max_raft_state {
+                    Some(max) if raft > 8 * max => {
+                        return Err(format!(
+                            "persister.RaftStateSize() {raft}, but maxraftstate {max} (server {gi}/{i})"
+                        ))
+                    }
+                    None if snap > 0 => {
+                        return Err(format!("maxraftstate is -1, but snapshot is non-empty ({snap} bytes)"))
+                    }
+                    _ => {}
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Raft state plus snapshot bytes over every group server.
+    pub fn total_size(&self) -> usize {
+        self.groups.iter().map(|g| (0..g.n()).map(|i| g.raft_state_size(i) + g.snapshot_size(i)).sum::<usize>()).sum()
+    }
+
+    /// A clerk whose operations go into the history (`makeClient`).
+    pub fn make_client(self: &Rc<Self>) -> ShardClient {
+        let ctrler = self.ctrlers.make_client();
+        let me = self.h.add_client(format!("shard-clerk-{}", ctrler.client()));
+        let ends = GroupEnds { h: self.h.clone(), me, directory: self.directory.clone() };
+        ShardClient { clerk: ShardClerk::new(ctrler, ends), tester: self.clone() }
+    }
+
+    /// Call and return times for the history: virtual time, made strictly
+    /// increasing so a return and a call at one instant keep their order.
+    fn stamp(&self) -> Nanos {
+        let stamp = self.h.now().max(self.last_stamp.get() + 1);
+        self.last_stamp.set(stamp);
+        stamp
+    }
+
+    /// Shards in motion between groups so far: each shard a group pulled.
+    pub fn shards_moved(&self) -> u64 {
+        let pulled = |addr| self.h.with_node(addr, |n, _| n.group().map_or(0, |g| g.group().shards_pulled()));
+        self.groups.iter().map(|g| g.servers.iter().filter_map(|&a| pulled(a)).max().unwrap_or(0)).sum()
+    }
+}
+
+fn server_name(gid: Gid, i: usize) -> String {
+    format!("server-{gid}-{i}")
+}
+
+fn group_setup_size(directory: &Directory, gid: Gid) -> usize {
+    directory.servers.keys().filter(|name| name.starts_with(&format!("server-{gid}-"))).count()
+}
+
+/// A shardkv clerk whose operations are recorded.
+pub struct ShardClient {
+    pub clerk: ShardClerk<CtrlerTransport, GroupEnds>,
+    tester: Rc<ShardTester>,
+}
+
+impl Operations for ShardClient {
+    async fn run_op(&mut self, op: Op) -> Outcome {
+        let input = match &op {
+            Op::Get { key } => KvInput::Get { key: key.clone() },
+            Op::Put { key, value } => KvInput::Put { key: key.clone(), value: value.clone() },
+            Op::Append { key, value } => KvInput::Append { key: key.clone(), value: value.clone() },
+        };
+        let call = self.tester.stamp();
+        let at = {
+            let mut history = self.tester.history.borrow_mut();
+            history.push(Operation { client: self.clerk.client(), input, output: None, call, ret: None });
+            self.tester.served_under.borrow_mut().push(None);
+            history.len() - 1
+        };
+        let (outcome, config) = self.clerk.run(op).await;
+        let ret = self.tester.stamp();
+        let recorded = &mut self.tester.history.borrow_mut()[at];
+        recorded.output = Some(match &outcome {
+            Outcome::Value(v) => KvOutput::Value(v.clone()),
+            Outcome::Done => KvOutput::Done,
+        });
+        recorded.ret = Some(ret);
+        self.tester.served_under.borrow_mut()[at] = Some(config);
+        outcome
+    }
+}
+
+impl ShardClient {
+    /// `check`: the key must hold exactly `value`.
+    pub async fn check(&mut self, key: &str, value: &str) -> TestResult {
+        let got = self.get(key).await;
+        if got != value {
+            return Err(format!("Get({key:?}): expected:\n{value:?}\nreceived:\n{got:?}"));
+        }
+        Ok(())
+    }
+}
