@@ -26,6 +26,7 @@ pub mod runner;
 pub mod shard_host;
 pub mod shard_tester;
 pub mod shardctrler_scenarios;
+pub mod shardkv_scenarios;
 pub mod sim_scenarios;
 pub mod soak;
 

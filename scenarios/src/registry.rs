@@ -18,6 +18,7 @@ pub fn registry() -> Vec<Scenario> {
     all.extend(crate::raft_scenarios::scenarios());
     all.extend(crate::kv_scenarios::scenarios());
     all.extend(crate::shardctrler_scenarios::scenarios());
+    all.extend(crate::shardkv_scenarios::scenarios());
     all
 }
 

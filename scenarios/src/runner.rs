@@ -18,11 +18,16 @@ pub struct Outcome {
     pub history: Option<KvHistory>,
     /// Why the history is not linearizable, when it is not.
     pub illegal: Option<Counterexample>,
+    /// shardkv: for each operation of the history, the configuration the
+    /// group that served it was in (`None`: it never returned).
+    pub served_under: Option<Vec<Option<u64>>>,
+    /// shardkv: shards pulled from one group into another.
+    pub shards_moved: u64,
 }
 
 impl Outcome {
     pub fn new(result: Result<(), String>, stats: RunStats) -> Outcome {
-        Outcome { result, stats, history: None, illegal: None }
+        Outcome { result, stats, history: None, illegal: None, served_under: None, shards_moved: 0 }
     }
 
     /// Client operations that returned (pending ones, cut off by the end of
