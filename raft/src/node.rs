@@ -191,6 +191,11 @@ impl Raft {
         self.log.last_index()
     }
 
+    /// The term of the last entry (or of the snapshot's, with no entries).
+    pub fn last_log_term(&self) -> u64 {
+        self.log.last_term()
+    }
+
     pub fn snapshot_index(&self) -> u64 {
         self.log.snapshot_index()
     }

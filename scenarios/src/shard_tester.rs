@@ -292,6 +292,29 @@ impl ShardTester {
     }
 }
 
+impl ShardTester {
+    /// Where every live group server stands: its configuration, whether it
+    /// leads, and each shard's status (for a test that got stuck).
+    pub fn describe_groups(&self) -> String {
+        let mut out = String::new();
+        for (gi, group) in self.groups.iter().enumerate() {
+            for (i, &addr) in group.servers.iter().enumerate() {
+                let line = self.h.with_node(addr, |n, _| {
+                    let Some(server) = n.group() else { return String::new() };
+                    let g = server.group();
+                    let statuses: Vec<String> =
+                        (0..shardkv::NSHARDS).map(|s| format!("{:?}", g.shard(s).status)).collect();
+                    let lead = if server.raft().state().1 { " leader" } else { "" };
+                    format!("config {}{lead}: {}", g.config().num, statuses.join(" "))
+                });
+                let line = line.unwrap_or_else(|| "down".into());
+                out.push_str(&format!("\n  server-{}-{i}: {line}", GIDS[gi]));
+            }
+        }
+        out
+    }
+}
+
 fn server_name(gid: Gid, i: usize) -> String {
     format!("server-{gid}-{i}")
 }

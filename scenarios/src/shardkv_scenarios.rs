@@ -53,7 +53,7 @@ fn shard_test<F: Future<Output = TestResult> + 'static>(
         let t = ShardTester::new(&h, setup, recorded, served);
         let result = h.timeout(TEST_TIME_LIMIT, body(t.clone())).await;
         shards_moved.set(t.shards_moved());
-        result.unwrap_or_else(|| Err("test took longer than 120 seconds".into()))
+        result.unwrap_or_else(|| Err(format!("test took longer than 120 seconds; the groups:{}", t.describe_groups())))
     });
     let history = std::mem::take(&mut *history.borrow_mut());
     let mut outcome = with_checked_history(outcome, history);

@@ -156,6 +156,7 @@ impl Group {
             Entry::Confirmed { config, shard } => {
                 self.step_shard(config, shard, Status::Confirming, Status::Serving);
             }
+            Entry::Noop => {}
         }
         answer.then_some(ShardReply::Deleted)
     }

@@ -59,4 +59,8 @@ pub enum Entry {
     Delete { config: u64, shard: usize },
     /// The previous owner deleted the shard pulled in configuration `config`.
     Confirmed { config: u64, shard: usize },
+    /// Nothing: a new leader's first entry, so that the entries of earlier
+    /// terms commit even when no client writes (Raft commits an earlier
+    /// term's entries only under one of the current term).
+    Noop,
 }

@@ -91,8 +91,11 @@ pub struct ShardKvServer<T> {
     /// Task -> when it may be sent again (a call is out, or its entry was
     /// proposed).
     busy_until_ms: BTreeMap<Task, u64>,
-    /// Per group, the server to try first (the last that answered).
+    /// Per group, the server to try first: the one after the last that
+    /// failed a call.
     next_server: BTreeMap<Gid, usize>,
+    /// Task -> the index (in its group) of the server last called for it.
+    called_server: BTreeMap<Task, usize>,
     next_ctrler: usize,
     /// `Group::changes` when the work was last looked at.
     driven_at_change: Option<u64>,
@@ -118,6 +121,7 @@ impl<T> ShardKvServer<T> {
             setup,
             busy_until_ms: BTreeMap::new(),
             next_server: BTreeMap::new(),
+            called_server: BTreeMap::new(),
             next_ctrler: 0,
             driven_at_change: None,
             tick_at_ms: None,
@@ -217,8 +221,11 @@ impl<T> ShardKvServer<T> {
                 Some(Entry::Confirmed { config, shard })
             }
             (Task::Fetch { shard, .. } | Task::Delete { shard, .. }, _) => {
+                // Several tasks may fail on one server: move past it once.
                 let gid = self.group().previous().shards[shard];
-                *self.next_server.entry(gid).or_insert(0) += 1;
+                if let Some(&failed) = self.called_server.get(&task) {
+                    self.next_server.insert(gid, failed + 1);
+                }
                 None
             }
         };
@@ -250,8 +257,17 @@ impl<T> ShardKvServer<T> {
         if !self.replicated.is_leader() {
             return;
         }
+        let raft = self.replicated.raft();
+        if raft.last_log_term() < raft.state().0 && raft.commit_index() < raft.last_log_index() {
+            // Entries of earlier terms wait for one of this term to commit.
+            self.replicated.propose(io, crate::ctrler::encode(&Entry::Noop), now_ms);
+        }
         let config = self.group().config().num;
         self.busy_until_ms.retain(|_, until| *until > now_ms);
+        self.called_server.retain(|task, _| match task {
+            Task::Fetch { config: c, .. } | Task::Delete { config: c, .. } => *c == config,
+            Task::Query { .. } => false,
+        });
         let mut tasks = Vec::new();
         if self.group().is_settled() {
             tasks.push(Task::Query { next: config + 1 });
@@ -267,6 +283,10 @@ impl<T> ShardKvServer<T> {
             if !self.busy_until_ms.contains_key(&task) {
                 self.busy_until_ms.insert(task, now_ms + TASK_RETRY_MS);
                 let call = self.call_for(task);
+                if let Task::Fetch { shard, .. } | Task::Delete { shard, .. } = task {
+                    let gid = self.group().previous().shards[shard];
+                    self.called_server.insert(task, self.next_server.get(&gid).copied().unwrap_or(0));
+                }
                 io.call(task, call);
             }
         }
@@ -293,7 +313,7 @@ impl<T> ShardKvServer<T> {
         let previous = self.group().previous();
         let gid = previous.shards[shard];
         let servers = &previous.groups[&gid];
-        let next = self.next_server.get(&gid).copied().unwrap_or(0);
-        servers[next % servers.len()].clone()
+        let next = self.next_server.get(&gid).copied().unwrap_or(0) % servers.len();
+        servers[next].clone()
     }
 }
