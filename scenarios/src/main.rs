@@ -21,7 +21,8 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Scenario names, one per line; FILTER keeps those containing it.
+    /// Scenario names, one per line. FILTER: a lab (`kv`), a name prefix
+    /// (`raft/figure_8`) or a glob (`'*partition*'`).
     List { filter: Option<String> },
     /// One run of one scenario; logs per RUST_LOG.
     Run {
@@ -36,7 +37,8 @@ enum Command {
         #[arg(long)]
         history: Option<std::path::PathBuf>,
     },
-    /// Every matching scenario for seeds S..S+N on J threads.
+    /// Every matching scenario (FILTER as for list) for seeds S..S+N on J
+    /// threads.
     Soak {
         filter: Option<String>,
         #[arg(long, default_value_t = 100, value_parser = clap::value_parser!(u64).range(1..))]
