@@ -85,6 +85,8 @@ pub struct GroupNode {
 }
 
 /// A shard controller server or a shardkv server.
+// Twelve nodes per world, each in its own slot: the sizes do not matter.
+#[allow(clippy::large_enum_variant)]
 pub enum LabNode {
     Ctrler(CtrlerNode),
     Group(GroupNode),

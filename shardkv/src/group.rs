@@ -208,3 +208,98 @@ impl Service for Group {
         encode(self)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::rebalance;
+    use std::collections::BTreeMap;
+
+    fn apply(group: &mut Group, entry: Entry) -> Option<ShardReply> {
+        Service::apply(group, 1, &encode(&entry), true).expect("entries decode")
+    }
+
+    fn join(prev: &Config, gid: Gid) -> Config {
+        rebalance::join(prev, &BTreeMap::from([(gid, vec![format!("server-{gid}-0")])]))
+    }
+
+    fn put(client: u64, seq: u64, key: &str, value: &str) -> Entry {
+        Entry::Client(kv::Request { client, seq, op: Op::Put { key: key.into(), value: value.into() } })
+    }
+
+    fn statuses(group: &Group) -> Vec<Status> {
+        group.shards.iter().map(|s| s.status).collect()
+    }
+
+    #[test]
+    fn a_shard_moves_by_pull_install_delete_and_confirm() {
+        let c1 = join(&Config::default(), 100);
+        let c2 = join(&c1, 101);
+        let (mut old, mut new) = (Group::new(100), Group::new(101));
+        apply(&mut old, Entry::Config(c1.clone()));
+        apply(&mut new, Entry::Config(c1.clone()));
+        assert!(
+            old.is_settled() && statuses(&old).iter().all(|s| *s == Status::Serving),
+            "from no one: served at once"
+        );
+        let key = "9"; // shard 7
+        let s = key2shard(key);
+        assert!(matches!(apply(&mut old, put(7, 1, key, "v")), Some(ShardReply::Ok { config: 1, .. })));
+        assert_eq!(apply(&mut new, put(7, 1, key, "v")), Some(ShardReply::WrongGroup));
+
+        apply(&mut old, Entry::Config(c2.clone()));
+        apply(&mut new, Entry::Config(c2.clone()));
+        let moving: Vec<usize> = c2.shards_of(101).collect();
+        assert!(moving.contains(&s), "{c2:?}");
+        assert_eq!(old.shard(s).status, Status::Leaving);
+        assert_eq!(new.shard(s).status, Status::Pulling);
+        assert!(!old.is_settled() && !new.is_settled());
+        assert_eq!(apply(&mut old, put(7, 2, key, "w")), Some(ShardReply::WrongGroup), "frozen once leaving");
+        assert_eq!(new.fetch(2, s), FetchReply::NotReady, "the new owner holds nothing to give");
+        assert_eq!(old.fetch(1, s), FetchReply::NotReady, "only for the configuration it left in");
+        let FetchReply::Shard(store) = old.fetch(2, s) else { panic!("the old owner gives the frozen shard") };
+
+        apply(&mut new, Entry::Install { config: 1, shard: s, store: store.clone() });
+        assert_eq!(new.shard(s).status, Status::Pulling, "an install for another configuration is ignored");
+        apply(&mut new, Entry::Install { config: 2, shard: s, store: store.clone() });
+        assert_eq!(new.shard(s).status, Status::Confirming);
+        assert_eq!(new.shards_pulled(), 1);
+        // The duplicate table came along: the retried Put is not applied
+        // again, and is answered from the table.
+        assert!(new.answer_at_once(&put(7, 1, key, "v")).is_some());
+        assert!(matches!(apply(&mut new, put(8, 1, key, "x")), Some(ShardReply::Ok { config: 2, .. })));
+
+        assert_eq!(apply(&mut old, Entry::Delete { config: 2, shard: s }), Some(ShardReply::Deleted));
+        assert_eq!(old.shard(s), &Shard::default(), "deleted");
+        assert_eq!(old.answer_at_once(&Entry::Delete { config: 2, shard: s }), Some(ShardReply::Deleted));
+        apply(&mut new, Entry::Confirmed { config: 2, shard: s });
+        assert_eq!(new.shard(s).status, Status::Serving);
+    }
+
+    #[test]
+    fn a_configuration_waits_until_every_shard_settled() {
+        let c1 = join(&Config::default(), 100);
+        let c2 = join(&c1, 101);
+        let c3 = join(&c2, 102);
+        let mut new = Group::new(101);
+        apply(&mut new, Entry::Config(c1.clone()));
+        apply(&mut new, Entry::Config(c3.clone()));
+        assert_eq!(new.config().num, 1, "configurations are applied in order");
+        apply(&mut new, Entry::Config(c2.clone()));
+        assert_eq!(new.config().num, 2);
+        apply(&mut new, Entry::Config(c3.clone()));
+        assert_eq!(new.config().num, 2, "shards still being pulled");
+        assert_eq!(apply(&mut new, Entry::Delete { config: 3, shard: 0 }), Some(ShardReply::NotReady));
+    }
+
+    #[test]
+    fn snapshots_round_trip_and_corrupt_ones_are_errors() {
+        let mut group = Group::new(100);
+        apply(&mut group, Entry::Config(join(&Config::default(), 100)));
+        apply(&mut group, put(1, 1, "k", "v"));
+        assert_eq!(Group::decode(&group.encode()), Ok(group.clone()));
+        let bytes = group.encode();
+        assert!(Group::decode(&bytes[..bytes.len() - 1]).unwrap_err().starts_with("corrupt shardkv snapshot"));
+        assert!(Service::apply(&mut group, 9, b"\xff", true).is_err());
+    }
+}

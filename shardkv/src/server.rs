@@ -268,6 +268,16 @@ impl<T> ShardKvServer<T> {
             Task::Fetch { config: c, .. } | Task::Delete { config: c, .. } => *c == config,
             Task::Query { .. } => false,
         });
+        for task in self.due_tasks(config) {
+            if let std::collections::btree_map::Entry::Vacant(slot) = self.busy_until_ms.entry(task) {
+                slot.insert(now_ms + TASK_RETRY_MS);
+                self.send(io, task);
+            }
+        }
+    }
+
+    /// The work the group's state asks for now.
+    fn due_tasks(&self, config: u64) -> Vec<Task> {
         let mut tasks = Vec::new();
         if self.group().is_settled() {
             tasks.push(Task::Query { next: config + 1 });
@@ -279,17 +289,16 @@ impl<T> ShardKvServer<T> {
                 _ => {}
             }
         }
-        for task in tasks {
-            if !self.busy_until_ms.contains_key(&task) {
-                self.busy_until_ms.insert(task, now_ms + TASK_RETRY_MS);
-                let call = self.call_for(task);
-                if let Task::Fetch { shard, .. } | Task::Delete { shard, .. } = task {
-                    let gid = self.group().previous().shards[shard];
-                    self.called_server.insert(task, self.next_server.get(&gid).copied().unwrap_or(0));
-                }
-                io.call(task, call);
-            }
+        tasks
+    }
+
+    fn send(&mut self, io: &mut impl ShardIo<T>, task: Task) {
+        let call = self.call_for(task);
+        if let Task::Fetch { shard, .. } | Task::Delete { shard, .. } = task {
+            let gid = self.group().previous().shards[shard];
+            self.called_server.insert(task, self.next_server.get(&gid).copied().unwrap_or(0));
         }
+        io.call(task, call);
     }
 
     fn call_for(&self, task: Task) -> Outgoing {
@@ -315,5 +324,137 @@ impl<T> ShardKvServer<T> {
         let servers = &previous.groups[&gid];
         let next = self.next_server.get(&gid).copied().unwrap_or(0) % servers.len();
         servers[next].clone()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    //! The server alone: inputs in, calls and answers out.
+    use super::*;
+    use crate::config::Config as ShardConfig;
+    use crate::rebalance;
+    use raft::{HostIo, Snapshot, StateDelta};
+
+    #[derive(Default)]
+    struct Io {
+        calls: Vec<(Task, Outgoing)>,
+        replies: Vec<(u32, ShardReply)>,
+        tick_at_ms: Option<u64>,
+    }
+
+    impl HostIo for Io {
+        fn persist(&mut self, _delta: Option<StateDelta>, _snapshot: Option<Snapshot>) {}
+        fn send(&mut self, _peer: usize, _request: raft::Request) {}
+        fn set_timer(&mut self, _at_ms: u64) {}
+        fn fail(&mut self, reason: String) {
+            panic!("the server failed: {reason}");
+        }
+    }
+
+    impl ReplyIo<u32, ShardReply> for Io {
+        fn reply(&mut self, token: u32, reply: ShardReply) {
+            self.replies.push((token, reply));
+        }
+    }
+
+    impl ShardIo<u32> for Io {
+        fn call(&mut self, task: Task, call: Outgoing) {
+            self.calls.push((task, call));
+        }
+        fn set_tick(&mut self, at_ms: u64) {
+            self.tick_at_ms = Some(at_ms);
+        }
+    }
+
+    /// A one-server group 101 that leads: every entry commits at once.
+    fn leader(io: &mut Io) -> ShardKvServer<u32> {
+        let setup = GroupSetup { gid: 101, ctrlers: 3, max_raft_state: None };
+        let mut s = ShardKvServer::start(Config::new(0, 1, 1), 0, &[], &[], setup, io).expect("fresh");
+        let deadline = s.raft().next_deadline_ms();
+        s.on_raft_timer(io, deadline, deadline);
+        assert!(s.replicated.is_leader());
+        s
+    }
+
+    fn tick(s: &mut ShardKvServer<u32>, io: &mut Io) -> Vec<(Task, Outgoing)> {
+        let at = io.tick_at_ms.expect("a tick is always set");
+        s.on_tick(io, at, at);
+        std::mem::take(&mut io.calls)
+    }
+
+    fn configs() -> (ShardConfig, ShardConfig) {
+        let servers = |gid: Gid| (0..3).map(|i| format!("server-{gid}-{i}")).collect();
+        let c1 = rebalance::join(&ShardConfig::default(), &BTreeMap::from([(100, servers(100))]));
+        let c2 = rebalance::join(&c1, &BTreeMap::from([(101, servers(101))]));
+        (c1, c2)
+    }
+
+    fn config_reply(config: &ShardConfig) -> Option<Incoming> {
+        Some(Incoming::Ctrler(CtrlerReply::Config(config.clone())))
+    }
+
+    #[test]
+    fn the_leader_polls_for_the_next_configuration_once_at_a_time() {
+        let mut io = Io::default();
+        let mut s = leader(&mut io);
+        let calls = tick(&mut s, &mut io);
+        let query = |next, ctrler| {
+            let request = CtrlerRequest { client: 0, seq: 0, op: CtrlerOp::Query { num: next as i64 } };
+            (Task::Query { next }, Outgoing::Ctrler { ctrler, request })
+        };
+        assert_eq!(calls, vec![query(1, 0)]);
+        assert_eq!(tick(&mut s, &mut io), vec![], "the query is still out");
+        s.on_call_result(&mut io, Task::Query { next: 1 }, None, 250);
+        assert_eq!(tick(&mut s, &mut io), vec![query(1, 1)], "a failed query goes to the next controller");
+        let (c1, _) = configs();
+        s.on_call_result(&mut io, Task::Query { next: 1 }, config_reply(&c1), 300);
+        assert_eq!(s.group().config().num, 1, "committed and applied at once");
+        assert_eq!(std::mem::take(&mut io.calls), vec![query(2, 1)], "new work is looked at at once");
+    }
+
+    #[test]
+    fn gained_shards_are_fetched_from_the_previous_owner_moving_past_a_failed_server_once() {
+        let mut io = Io::default();
+        let mut s = leader(&mut io);
+        tick(&mut s, &mut io);
+        let (c1, c2) = configs();
+        s.on_call_result(&mut io, Task::Query { next: 1 }, config_reply(&c1), 200);
+        io.calls.clear();
+        s.on_call_result(&mut io, Task::Query { next: 2 }, config_reply(&c2), 300);
+        let fetches = std::mem::take(&mut io.calls);
+        let gained: Vec<usize> = c2.shards_of(101).collect();
+        assert_eq!(fetches.len(), gained.len(), "{fetches:?}");
+        for (task, call) in &fetches {
+            let Outgoing::Fetch { server, request } = call else { panic!("{call:?}") };
+            assert_eq!(server, "server-100-0");
+            assert_eq!(*task, Task::Fetch { config: 2, shard: request.shard });
+        }
+        for (task, _) in &fetches {
+            s.on_call_result(&mut io, *task, None, 400);
+        }
+        // A failed call frees its task for the next tick.
+        let at = io.tick_at_ms.unwrap();
+        let retried = tick(&mut s, &mut io);
+        assert_eq!(retried.len(), gained.len());
+        assert!(
+            retried.iter().all(|(_, c)| matches!(c, Outgoing::Fetch { server, .. } if server == "server-100-1")),
+            "{retried:?}"
+        );
+        // A shard handed over is installed and then confirmed with a delete.
+        let (task, _) = retried[0];
+        let Task::Fetch { shard, .. } = task else { unreachable!() };
+        s.on_call_result(&mut io, task, Some(Incoming::Fetch(FetchReply::Shard(kv::Store::default()))), at);
+        assert_eq!(s.group().shard(shard).status, Status::Confirming);
+        let delete = io.calls.iter().find(|(t, _)| matches!(t, Task::Delete { .. })).expect("a delete is sent at once");
+        assert_eq!(delete.0, Task::Delete { config: 2, shard });
+    }
+
+    #[test]
+    fn a_request_for_a_shard_not_served_is_refused_by_the_leader() {
+        let mut io = Io::default();
+        let mut s = leader(&mut io);
+        let request = kv::Request { client: 1, seq: 1, op: kv::Op::Get { key: "k".into() } };
+        s.handle_client(&mut io, 5, request, 10);
+        assert_eq!(io.replies, vec![(5, ShardReply::WrongGroup)]);
     }
 }
