@@ -32,8 +32,9 @@ enum Command {
         /// Also run it a second time and compare the traces event by event.
         #[arg(long)]
         check_determinism: bool,
-        /// Write the clients' history (kv labs) to this file, in the format
-        /// `labsim check --model kv` reads.
+        /// Write the clients' history (kv and shardkv) to this file, in the
+        /// format `labsim check --model kv` reads; shardkv's returns name the
+        /// configuration they were served under (`:config N`).
         #[arg(long)]
         history: Option<std::path::PathBuf>,
     },
@@ -155,8 +156,10 @@ fn main() -> ExitCode {
             let Some(scenario) = find(&name) else {
                 return usage_error(format!("unknown scenario '{name}'{}", suggest(&name)));
             };
-            if history.is_some() && !name.starts_with("kv/") {
-                return usage_error(format!("{name} records no client history (--history is for kv/ scenarios)"));
+            if history.is_some() && !name.starts_with("kv/") && !name.starts_with("shardkv/") {
+                return usage_error(format!(
+                    "{name} records no client history (--history is for kv/ and shardkv/ scenarios)"
+                ));
             }
             sim::log::init_from_env();
             let outcome = if check_determinism {
@@ -175,7 +178,9 @@ fn main() -> ExitCode {
                 stats.trace.hash()
             );
             if let (Some(path), Some(recorded)) = (&history, &outcome.history) {
-                if let Err(e) = std::fs::write(path, sim::linearizability::parse::write_kv(recorded)) {
+                let served_under = outcome.served_under.as_deref();
+                let edn = sim::linearizability::parse::write_kv_served(recorded, served_under);
+                if let Err(e) = std::fs::write(path, edn) {
                     return usage_error(format!("cannot write {}: {e}", path.display()));
                 }
                 eprintln!("history: {} ({} operations)", path.display(), recorded.len());

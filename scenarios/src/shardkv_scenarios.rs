@@ -57,9 +57,26 @@ fn shard_test<F: Future<Output = TestResult> + 'static>(
     });
     let history = std::mem::take(&mut *history.borrow_mut());
     let mut outcome = with_checked_history(outcome, history);
-    outcome.served_under = Some(std::mem::take(&mut *served_under.borrow_mut()));
+    let served_under = std::mem::take(&mut *served_under.borrow_mut());
+    if let (Some(cx), Err(reason)) = (&outcome.illegal, &mut outcome.result) {
+        reason.push_str(&describe_served_under(&cx.unplaceable, &served_under));
+    }
+    outcome.served_under = Some(served_under);
     outcome.shards_moved = moved.get();
     outcome
+}
+
+/// The configurations the operations that could not be placed were served
+/// under, to read an illegal history against the migrations.
+fn describe_served_under(ops: &[usize], served_under: &[Option<u64>]) -> String {
+    let each: Vec<String> = ops
+        .iter()
+        .map(|&i| match served_under[i] {
+            Some(num) => format!("#{i} in configuration {num}"),
+            None => format!("#{i} never returned"),
+        })
+        .collect();
+    format!("\n  served under: {}", each.join(", "))
 }
 
 /// The lab's `randstring(n)`.

@@ -17,6 +17,17 @@ fn random_workload_replays_from_its_seed() {
     assert_eq!(hashes.len(), 100, "every seed gives its own trace");
 }
 
+#[test]
+fn a_sharded_deployment_replays_from_its_seed() {
+    // Three groups, controllers, migrations and restarts under appenders.
+    let scenario = scenarios::find("shardkv/concurrent1_4b").expect("registered");
+    for seed in 0..3 {
+        let outcome = run_checking_determinism(&scenario, seed);
+        assert!(outcome.result.is_ok(), "seed {seed}: {:?}", outcome.result);
+        assert!(outcome.shards_moved > 0, "seed {seed}: shards moved between groups");
+    }
+}
+
 /// A scenario that is not deterministic on purpose: it reads a process-wide
 /// counter, so its second run sleeps differently from its first.
 fn nondeterministic(seed: u64, trace: sim::TraceMode) -> scenarios::Outcome {

@@ -1,6 +1,7 @@
 //! `cargo test` runs every scenario for a default set of seeds, one test per
 //! lab. Environment: SIM_SEED (first seed, default 0), SIM_SEEDS (how many,
-//! default per lab below: sim 20, raft 50, kv 3), SIM_CHECK_DETERMINISM=1 (run each seed twice and
+//! default per lab below: sim 20, raft 50, kv 3, shardctrler 50,
+//! shardkv 20), SIM_CHECK_DETERMINISM=1 (run each seed twice and
 //! compare traces). A failure names the scenario, the seed and the command
 //! that replays it.
 
@@ -43,4 +44,14 @@ fn raft_scenarios() {
 #[test]
 fn kv_scenarios() {
     run_lab("kv/", 3);
+}
+
+#[test]
+fn shardctrler_scenarios() {
+    run_lab("shardctrler/", 50);
+}
+
+#[test]
+fn shardkv_scenarios() {
+    run_lab("shardkv/", 20);
 }

@@ -306,6 +306,13 @@ pub fn parse_kv(path: &Path, text: &str) -> Result<Vec<Operation<KvInput, KvOutp
 /// per event, in time order (at equal times calls first), each with its
 /// `:time`. Operations that never returned have an invoke only.
 pub fn write_kv(history: &[Operation<KvInput, KvOutput>]) -> String {
+    write_kv_served(history, None)
+}
+
+/// `write_kv`, with `:config N` on each return: the configuration (of a
+/// sharded store) that the operation was served under, `served_under[i]`
+/// for operation i. Readers ignore it.
+pub fn write_kv_served(history: &[Operation<KvInput, KvOutput>], served_under: Option<&[Option<u64>]>) -> String {
     let mut events: Vec<(u64, bool, usize)> = Vec::with_capacity(2 * history.len());
     for (i, op) in history.iter().enumerate() {
         events.push((op.call, false, i));
@@ -330,8 +337,12 @@ pub fn write_kv(history: &[Operation<KvInput, KvOutput>]) -> String {
             (true, Some(KvOutput::Value(v)), _) => (":ok", edn_string(v)),
             (true, _, _) => (":info", "nil".to_string()),
         };
+        let config = match served_under.and_then(|s| s[i]) {
+            Some(num) if is_return => format!(", :config {num}"),
+            _ => String::new(),
+        };
         out.push_str(&format!(
-            "{{:process {}, :type {kind}, :f :{f}, :key {}, :value {value}, :time {time}}}\n",
+            "{{:process {}, :type {kind}, :f :{f}, :key {}, :value {value}, :time {time}{config}}}\n",
             op.client,
             edn_string(key)
         ));
