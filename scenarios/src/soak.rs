@@ -31,6 +31,8 @@ pub struct RunRecord {
     pub events: u64,
     /// Client operations completed (labs with clients; 0 otherwise).
     pub operations: u64,
+    /// shardkv: shards pulled from one group into another.
+    pub shards_moved: u64,
     pub trace_hash: String,
 }
 
@@ -44,6 +46,7 @@ pub struct ScenarioSummary {
     pub virtual_s_per_run: f64,
     pub events_per_run: f64,
     pub operations_per_run: f64,
+    pub shards_moved_per_run: f64,
     /// CPU microseconds per client operation (simulation and check).
     pub cpu_us_per_operation: Option<f64>,
 }
@@ -77,6 +80,7 @@ fn record(scenario: &Scenario, seed: u64, outcome: Outcome, cpu_ms: f64) -> RunR
         virtual_ms: outcome.stats.virtual_time as f64 / 1e6,
         events: outcome.stats.trace.events(),
         operations,
+        shards_moved: outcome.shards_moved,
         trace_hash: format!("{:016x}", outcome.stats.trace.hash()),
     }
 }
@@ -134,6 +138,7 @@ fn summarize(plan: &SoakPlan, results: Vec<(usize, RunRecord)>) -> SoakReport {
             virtual_s_per_run: runs.iter().map(|r| r.virtual_ms).sum::<f64>() / n / 1e3,
             events_per_run: runs.iter().map(|r| r.events as f64).sum::<f64>() / n,
             operations_per_run: runs.iter().map(|r| r.operations as f64).sum::<f64>() / n,
+            shards_moved_per_run: runs.iter().map(|r| r.shards_moved as f64).sum::<f64>() / n,
             cpu_us_per_operation: {
                 let ops: u64 = runs.iter().map(|r| r.operations).sum();
                 (ops > 0).then(|| runs.iter().map(|r| r.cpu_ms).sum::<f64>() * 1e3 / ops as f64)
@@ -184,11 +189,15 @@ pub fn format_report(report: &SoakReport) -> String {
         report.summaries.iter().map(|s| s.cpu_ms_per_run).sum::<f64>()
     };
     let ops_per_seed: f64 = report.summaries.iter().map(|s| s.operations_per_run).sum();
-    let per_op = if ops_per_seed > 0.0 {
+    let mut per_op = if ops_per_seed > 0.0 {
         format!("; {:.2} us CPU per client operation", per_seed * 1e3 / ops_per_seed)
     } else {
         String::new()
     };
+    let moved_per_seed: f64 = report.summaries.iter().map(|s| s.shards_moved_per_run).sum();
+    if moved_per_seed > 0.0 {
+        per_op.push_str(&format!("; {moved_per_seed:.0} shards moved per seed"));
+    }
     writeln!(
         out,
         "total: {} runs, {} failed, {:.1} s CPU; {:.2} ms CPU per seed for all scenarios{per_op}",
