@@ -214,6 +214,11 @@ impl ShardTester {
         self.with_mck(async |ck| ck.leave(gids).await).await
     }
 
+    /// `Move(shard, gid)` through the controller.
+    pub async fn move_shard(&self, shard: usize, gid: Gid) {
+        self.with_mck(async |ck| ck.move_shard(shard, gid).await).await
+    }
+
     pub async fn query(&self) -> Config {
         self.with_mck(async |ck| ck.query(-1).await).await
     }

@@ -11,6 +11,10 @@
 //! - TestChallenge2Unaffected: the Go test marks "owned" by shard but tests
 //!   it by key index (`owned[i]` for key i); here a key counts as owned when
 //!   its shard (`key2shard`) was group 101's, which is what the test means.
+//! - `shardkv/chaos`, beyond the lab, reconfigures (joins, leaves, moves),
+//!   crashes servers and groups, pauses servers, cuts links one way,
+//!   duplicates requests and skews clocks under random clients, then heals
+//!   and demands every key be served within 30 s.
 
 use crate::cluster::TEST_TIME_LIMIT;
 use crate::kv_scenarios::with_checked_history;
@@ -30,7 +34,7 @@ pub fn scenarios() -> Vec<Scenario> {
     lab_scenarios!("shardkv":
         static_shards_4b, join_leave_4b, snapshot_4b, miss_change_4b, concurrent1_4b, concurrent2_4b,
         concurrent3_4b, unreliable1_4b, unreliable2_4b, unreliable3_4b, challenge1_delete,
-        challenge2_unaffected, challenge2_partial)
+        challenge2_unaffected, challenge2_partial, chaos)
 }
 
 fn setup(unreliable: bool, max_raft_state: Option<usize>) -> ShardSetup {
@@ -611,4 +615,147 @@ fn challenge2_partial(seed: u64, trace: TraceMode) -> Outcome {
         }
         Ok(())
     })
+}
+
+// ----- beyond the lab -----
+
+/// What the chaos loop did, so the scenario can check its faults happened.
+#[derive(Default)]
+struct ChaosCount {
+    pauses: u32,
+    crashes: u32,
+    reconfigurations: u32,
+}
+
+/// Beyond the lab: 10 clients doing random Appends, Puts and Gets on 20
+/// keys for 15 s while the groups are joined, left and shards moved at
+/// random (never leaving no group), servers and whole groups crash and
+/// restart, servers pause, links within a group are cut one way, 5% of
+/// requests are delivered twice and every clock drifts by up to 10%, on an
+/// unreliable network with snapshots. Then the network heals, every group
+/// restarts and joins, and every key must be read within 30 s (liveness);
+/// the history must be linearizable.
+fn chaos(seed: u64, trace: TraceMode) -> Outcome {
+    shard_test(seed, trace, setup(true, Some(300)), |t| async move {
+        t.ctrlers.cluster.set_net(|c| sim::NetConfig { duplicate_per_mille: 50, ..c });
+        for group in &t.groups {
+            for &server in &group.servers {
+                let ppm = t.rand(200_001) as i32 - 100_000;
+                t.h.inject(sim::Fault::TimerDrift { server, ppm });
+            }
+        }
+        let mut ck = t.make_client();
+        t.join(&[0]).await;
+        let n = 20;
+        let (ka, _) = put_keys(&t, &mut ck, n, 5).await;
+        let done = Rc::new(Cell::new(false));
+        let clients: Vec<JoinHandle<()>> =
+            (0..10).map(|i| t.h.spawn(format!("client-{i}"), random_client(t.clone(), ka.clone(), done.clone()))).collect();
+        let count = chaos_loop(&t, secs(15)).await;
+        // Heal: a reliable network, every server up and every group joined.
+        t.set_unreliable(false);
+        for gi in 0..GIDS_COUNT {
+            t.start_group(gi);
+        }
+        t.join(&[0, 1, 2]).await;
+        let healed_at = t.h.now();
+        done.set(true);
+        for c in clients {
+            c.await;
+        }
+        for k in &ka {
+            ck.get(k).await;
+        }
+        if t.h.now() - healed_at > secs(30) {
+            return Err(format!("the store took {} to serve every key after the heal", sim::time::format(t.h.now() - healed_at)));
+        }
+        if count.pauses == 0 || count.crashes == 0 || count.reconfigurations == 0 {
+            return Err(format!(
+                "the faults did not all happen: {} pauses, {} crashes, {} reconfigurations",
+                count.pauses, count.crashes, count.reconfigurations
+            ));
+        }
+        Ok(())
+    })
+}
+
+const GIDS_COUNT: usize = crate::shard_tester::GIDS.len();
+
+/// A client of TestUnreliable3's mix: 50% Append, 10% Put, else Get.
+async fn random_client(t: Rc<ShardTester>, ka: Vec<String>, done: Rc<Cell<bool>>) {
+    let mut ck = t.make_client();
+    while !done.get() {
+        let key = &ka[t.rand(ka.len() as u64) as usize];
+        let value = randstring(&t, 5);
+        match t.rand(1000) {
+            0..500 => ck.append(key, &value).await,
+            500..600 => ck.put(key, &value).await,
+            _ => drop(ck.get(key).await),
+        }
+    }
+}
+
+/// For `duration`, every 100-500 ms one of: a reconfiguration (join, leave
+/// while another group stays, or a move), a server crash and restart, a
+/// whole group's, a pause, or a one-way cut within a group. The first rounds
+/// make sure each kind happens.
+async fn chaos_loop(t: &ShardTester, duration: Nanos) -> ChaosCount {
+    let mut count = ChaosCount::default();
+    let mut joined = vec![true, false, false];
+    let start = t.h.now();
+    let mut round = 0;
+    while t.h.now() - start < duration {
+        let kind = if round < 3 { round } else { t.rand(5) };
+        round += 1;
+        let gi = t.rand(GIDS_COUNT as u64) as usize;
+        let i = t.rand(t.setup.servers_per_group as u64) as usize;
+        match kind {
+            0 => {
+                reconfigure(t, &mut joined, gi).await;
+                count.reconfigurations += 1;
+            }
+            1 => {
+                t.shutdown_server(gi, i);
+                t.sleep(ms(50 + t.rand(300))).await;
+                t.start_server(gi, i);
+                count.crashes += 1;
+            }
+            2 if t.groups[gi].is_up(i) => {
+                t.groups[gi].pause(i);
+                t.sleep(ms(50 + t.rand(350))).await;
+                t.groups[gi].resume(i);
+                count.pauses += 1;
+            }
+            3 => {
+                t.shutdown_group(gi);
+                t.sleep(ms(t.rand(500))).await;
+                t.start_group(gi);
+                count.crashes += 1;
+            }
+            _ => {
+                let j = (i + 1 + t.rand(2) as usize) % t.setup.servers_per_group;
+                t.groups[gi].cut_one_way(i, j);
+                t.sleep(ms(100 + t.rand(400))).await;
+                t.groups[gi].connect(i);
+            }
+        }
+        t.sleep(ms(100 + t.rand(400))).await;
+    }
+    count
+}
+
+/// Joins group `gi`, has it leave (if another group stays), or moves a
+/// random shard to it (if joined).
+async fn reconfigure(t: &ShardTester, joined: &mut [bool], gi: usize) {
+    let others_joined = joined.iter().enumerate().any(|(g, &j)| j && g != gi);
+    if !joined[gi] {
+        t.join(&[gi]).await;
+        joined[gi] = true;
+    } else if others_joined && t.rand(2) == 0 {
+        t.leave(&[gi]).await;
+        joined[gi] = false;
+    } else {
+        let shard = t.rand(NSHARDS as u64) as usize;
+        t.move_shard(shard, crate::shard_tester::GIDS[gi]).await;
+    }
 }
