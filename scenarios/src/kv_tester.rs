@@ -6,10 +6,11 @@
 
 use crate::cluster::{Cluster, MakeNode, NetOptions};
 use crate::kv_host::{KvNode, SimTransport};
+use crate::recorder::Recorder;
 use kv::{Clerk, Op, Operations, Outcome};
 use rand::seq::SliceRandom;
 use rand::Rng;
-use sim::linearizability::{check, CheckOptions, Counterexample, KvInput, KvModel, KvOutput, Operation, Verdict};
+use sim::linearizability::{check, CheckOptions, Counterexample, KvModel, Verdict};
 use sim::{ms, Addr, Nanos, SimHandle};
 use std::cell::{Cell, RefCell};
 use std::rc::Rc;
@@ -19,7 +20,7 @@ pub const ELECTION_TIMEOUT: Nanos = ms(1000);
 
 pub type H = SimHandle<KvNode>;
 pub type TestResult<T = ()> = Result<T, String>;
-pub type KvHistory = Vec<Operation<KvInput, KvOutput>>;
+pub use crate::recorder::KvHistory;
 
 /// How a kvraft test starts (the lab's `make_config(n, unreliable,
 /// maxraftstate)`), with named options.
@@ -51,9 +52,7 @@ pub struct KvTester {
     pub n: usize,
     pub cluster: Cluster<KvNode>,
     pub max_raft_state: Option<usize>,
-    history: Rc<RefCell<KvHistory>>,
-    /// The last time stamped on an operation's call or return.
-    last_stamp: Cell<Nanos>,
+    recorder: Recorder,
     next_client: Cell<u64>,
 }
 
@@ -77,8 +76,7 @@ impl KvTester {
             n,
             cluster,
             max_raft_state: setup.max_raft_state,
-            history,
-            last_stamp: Cell::new(0),
+            recorder: Recorder::new(history, None),
             next_client: Cell::new(1),
         })
     }
@@ -184,16 +182,6 @@ impl KvTester {
     pub fn end(&self) -> TestResult {
         self.cluster.end()
     }
-
-    /// The time of a call or return for the history: virtual time, made
-    /// strictly increasing (by a nanosecond where events share an instant),
-    /// so that a return and a call at one instant keep the order in which
-    /// they happened.
-    fn stamp(&self) -> Nanos {
-        let stamp = self.h.now().max(self.last_stamp.get() + 1);
-        self.last_stamp.set(stamp);
-        stamp
-    }
 }
 
 /// A clerk whose operations go into the tester's history.
@@ -207,25 +195,10 @@ impl Operations for Client {
     /// Runs the operation with the clerk, recorded in the history from its
     /// call: one that never returns (the run stopped first) stays pending.
     async fn run_op(&mut self, op: Op) -> Outcome {
-        let input = match &op {
-            Op::Get { key } => KvInput::Get { key: key.clone() },
-            Op::Put { key, value } => KvInput::Put { key: key.clone(), value: value.clone() },
-            Op::Append { key, value } => KvInput::Append { key: key.clone(), value: value.clone() },
-        };
-        let call = self.tester.stamp();
-        let at = {
-            let mut history = self.tester.history.borrow_mut();
-            history.push(Operation { client: self.clerk.client(), input, output: None, call, ret: None });
-            history.len() - 1
-        };
+        let recorder = &self.tester.recorder;
+        let at = recorder.call(self.tester.h.now(), self.clerk.client(), &op);
         let outcome = self.clerk.run(op).await;
-        let ret = self.tester.stamp();
-        let recorded = &mut self.tester.history.borrow_mut()[at];
-        recorded.output = Some(match &outcome {
-            Outcome::Value(v) => KvOutput::Value(v.clone()),
-            Outcome::Done => KvOutput::Done,
-        });
-        recorded.ret = Some(ret);
+        recorder.ret(self.tester.h.now(), at, &outcome, None);
         outcome
     }
 }

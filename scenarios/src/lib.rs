@@ -21,6 +21,7 @@ pub mod raft_host;
 pub mod raft_io;
 pub mod raft_scenarios;
 pub mod raft_tester;
+pub mod recorder;
 pub mod registry;
 pub mod runner;
 pub mod shard_host;

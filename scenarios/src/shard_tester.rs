@@ -8,12 +8,12 @@
 
 use crate::cluster::{Cluster, MakeNode, NetOptions};
 use crate::kv_tester::{KvHistory, TestResult};
+use crate::recorder::Recorder;
 use crate::shard_host::{CtrlerTransport, Directory, GroupEnds, LabNode};
 use kv::{Clerk, Op, Operations, Outcome};
 use rand::seq::SliceRandom;
 use rand::Rng;
 use shardkv::{Config, CtrlerClerk, Gid, GroupSetup, ShardClerk};
-use sim::linearizability::{KvInput, KvOutput, Operation};
 use sim::{Addr, Nanos, SimHandle};
 use std::cell::{Cell, OnceCell, RefCell};
 use std::collections::BTreeMap;
@@ -117,11 +117,8 @@ pub struct ShardTester {
     pub setup: ShardSetup,
     pub mck: RefCell<Option<CtrlerClient>>,
     directory: Rc<Directory>,
-    pub history: Rc<RefCell<KvHistory>>,
-    /// For each operation in the history, the configuration it was served
-    /// under (`None` while pending).
-    pub served_under: Rc<RefCell<Vec<Option<u64>>>>,
-    last_stamp: Cell<Nanos>,
+    /// Every clerk operation, with the configuration it was served under.
+    recorder: Recorder,
 }
 
 impl ShardTester {
@@ -170,9 +167,7 @@ impl ShardTester {
             setup,
             mck: RefCell::new(Some(mck)),
             directory,
-            history,
-            served_under,
-            last_stamp: Cell::new(0),
+            recorder: Recorder::new(history, Some(served_under)),
         });
         t.set_unreliable(setup.unreliable);
         t
@@ -282,14 +277,6 @@ impl ShardTester {
         ShardClient { clerk: ShardClerk::new(ctrler, ends), tester: self.clone() }
     }
 
-    /// Call and return times for the history: virtual time, made strictly
-    /// increasing so a return and a call at one instant keep their order.
-    fn stamp(&self) -> Nanos {
-        let stamp = self.h.now().max(self.last_stamp.get() + 1);
-        self.last_stamp.set(stamp);
-        stamp
-    }
-
     /// Shards in motion between groups so far: each shard a group pulled.
     pub fn shards_moved(&self) -> u64 {
         let pulled = |addr| self.h.with_node(addr, |n, _| n.group().map_or(0, |g| g.group().shards_pulled()));
@@ -336,27 +323,10 @@ pub struct ShardClient {
 
 impl Operations for ShardClient {
     async fn run_op(&mut self, op: Op) -> Outcome {
-        let input = match &op {
-            Op::Get { key } => KvInput::Get { key: key.clone() },
-            Op::Put { key, value } => KvInput::Put { key: key.clone(), value: value.clone() },
-            Op::Append { key, value } => KvInput::Append { key: key.clone(), value: value.clone() },
-        };
-        let call = self.tester.stamp();
-        let at = {
-            let mut history = self.tester.history.borrow_mut();
-            history.push(Operation { client: self.clerk.client(), input, output: None, call, ret: None });
-            self.tester.served_under.borrow_mut().push(None);
-            history.len() - 1
-        };
+        let recorder = &self.tester.recorder;
+        let at = recorder.call(self.tester.h.now(), self.clerk.client(), &op);
         let (outcome, config) = self.clerk.run(op).await;
-        let ret = self.tester.stamp();
-        let recorded = &mut self.tester.history.borrow_mut()[at];
-        recorded.output = Some(match &outcome {
-            Outcome::Value(v) => KvOutput::Value(v.clone()),
-            Outcome::Done => KvOutput::Done,
-        });
-        recorded.ret = Some(ret);
-        self.tester.served_under.borrow_mut()[at] = Some(config);
+        recorder.ret(self.tester.h.now(), at, &outcome, Some(config));
         outcome
     }
 }

@@ -460,21 +460,7 @@ fn unreliable3_4b(seed: u64, trace: TraceMode) -> Outcome {
         let (ka, _) = put_keys(&t, &mut ck, n, 5).await;
         let done = Rc::new(Cell::new(false));
         let clients: Vec<JoinHandle<()>> = (0..n)
-            .map(|i| {
-                let (t, ka, done) = (t.clone(), ka.clone(), done.clone());
-                t.h.clone().spawn(format!("client-{i}"), async move {
-                    let mut ck1 = t.make_client();
-                    while !done.get() {
-                        let key = &ka[t.rand(n as u64) as usize];
-                        let value = randstring(&t, 5);
-                        match t.rand(1000) {
-                            0..500 => ck1.append(key, &value).await,
-                            500..600 => ck1.put(key, &value).await,
-                            _ => drop(ck1.get(key).await),
-                        }
-                    }
-                })
-            })
+            .map(|i| t.h.spawn(format!("client-{i}"), random_client(t.clone(), ka.clone(), done.clone())))
             .collect();
         unreliable_reconfigurations(&t).await;
         done.set(true);
@@ -649,8 +635,9 @@ fn chaos(seed: u64, trace: TraceMode) -> Outcome {
         let n = 20;
         let (ka, _) = put_keys(&t, &mut ck, n, 5).await;
         let done = Rc::new(Cell::new(false));
-        let clients: Vec<JoinHandle<()>> =
-            (0..10).map(|i| t.h.spawn(format!("client-{i}"), random_client(t.clone(), ka.clone(), done.clone()))).collect();
+        let clients: Vec<JoinHandle<()>> = (0..10)
+            .map(|i| t.h.spawn(format!("client-{i}"), random_client(t.clone(), ka.clone(), done.clone())))
+            .collect();
         let count = chaos_loop(&t, secs(15)).await;
         // Heal: a reliable network, every server up and every group joined.
         t.set_unreliable(false);
@@ -667,7 +654,10 @@ fn chaos(seed: u64, trace: TraceMode) -> Outcome {
             ck.get(k).await;
         }
         if t.h.now() - healed_at > secs(30) {
-            return Err(format!("the store took {} to serve every key after the heal", sim::time::format(t.h.now() - healed_at)));
+            return Err(format!(
+                "the store took {} to serve every key after the heal",
+                sim::time::format(t.h.now() - healed_at)
+            ));
         }
         if count.pauses == 0 || count.crashes == 0 || count.reconfigurations == 0 {
             return Err(format!(

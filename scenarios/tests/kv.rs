@@ -1,5 +1,6 @@
-//! kvraft end to end: a run's history written with `--history` reads back
-//! through `labsim check` with the same verdict.
+//! kvraft and shardkv end to end: a run's history written with `--history`
+//! reads back through `labsim check` with the same verdict; shardkv's names
+//! the configuration each operation was served under.
 
 use std::process::Command;
 
@@ -34,5 +35,31 @@ fn a_runs_history_round_trips_through_labsim_check() {
     assert!(out.contains("key \"k\""), "{out}");
     let (code, _, err) = labsim(&["run", "raft/basic_agree_2b", "--seed", "1", "--history", path]);
     assert_eq!((code, err.lines().count()), (2, 1), "raft runs record no client history: {err}");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn a_shardkv_history_names_each_operations_configuration() {
+    let dir = std::env::temp_dir().join(format!("labsim-shardkv-test-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("history.edn");
+    let path = file.to_str().unwrap();
+    let (code, out, err) = labsim(&["run", "shardkv/join_leave_4b", "--seed", "3", "--history", path]);
+    assert_eq!(code, 0, "{out}{err}");
+    let text = std::fs::read_to_string(&file).unwrap();
+    let returns: Vec<&str> = text.lines().filter(|l| l.contains(":type :ok")).collect();
+    assert_eq!(returns.len(), 70, "{out}");
+    let configs: Vec<u64> = returns
+        .iter()
+        .map(|l| l.split(":config ").nth(1).expect("every return names its configuration"))
+        .map(|rest| rest.trim_end_matches('}').parse().expect("a number"))
+        .collect();
+    // Group 0 alone (1), then joined by group 1 (2), then group 0 leaves (3).
+    assert_eq!(configs.first(), Some(&1));
+    assert_eq!(configs.last(), Some(&3));
+    assert!(configs.windows(2).all(|w| w[0] <= w[1]), "one clerk's operations see configurations in order");
+    let (code, out, err) = labsim(&["check", path, "--model", "kv"]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.contains("(70 operations)"), "{out}");
     std::fs::remove_dir_all(&dir).unwrap();
 }
