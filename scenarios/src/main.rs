@@ -56,15 +56,21 @@ enum Command {
         #[arg(long)]
         json: Option<std::path::PathBuf>,
     },
-    /// Checks a recorded history for linearizability (exit 0 yes, 1 no).
+    /// Checks a recorded history for linearizability (exit 0 yes, 1 no, 3
+    /// unknown: the search ran out of its budget).
     Check {
         file: std::path::PathBuf,
         #[arg(long, value_enum)]
         model: ModelName,
-        /// Where to write the HTML drawing of an illegal history
-        /// (default: <file stem>.linearizability.html in the temp directory).
+        /// Draw an illegal history as HTML into this file (never the input).
         #[arg(long)]
         html: Option<std::path::PathBuf>,
+        /// Give up (exit 3, never a pass) after this many search steps.
+        #[arg(long, default_value_t = 100_000_000, value_parser = clap::value_parser!(u64).range(1..))]
+        max_steps: u64,
+        /// Give up (exit 3) when the search's tables reach this many MiB.
+        #[arg(long, default_value_t = 1024, value_parser = clap::value_parser!(u64).range(1..=1 << 20))]
+        max_memory_mb: u64,
     },
 }
 
@@ -137,14 +143,27 @@ fn main() -> ExitCode {
         }
     };
     match cli.command {
-        Command::Check { file, model, html } => match model {
-            ModelName::Kv => {
-                check_file(&file, html, &sim::linearizability::KvModel, sim::linearizability::parse::read_kv)
+        Command::Check { file, model, html, max_steps, max_memory_mb } => {
+            if let Some(path) = &html {
+                if let Err(e) = check_html_path(&file, path) {
+                    return usage_error(e);
+                }
             }
-            ModelName::Register => {
-                check_file(&file, html, &sim::linearizability::RegisterModel, sim::linearizability::parse::read_jepsen)
+            let budget = sim::linearizability::CheckOptions {
+                step_budget: Some(max_steps),
+                memory_budget_bytes: Some((max_memory_mb << 20) as usize),
+                search_only: false,
+            };
+            let check = CheckRequest { file: &file, html, budget };
+            match model {
+                ModelName::Kv => {
+                    check_file(check, &sim::linearizability::KvModel, sim::linearizability::parse::read_kv)
+                }
+                ModelName::Register => {
+                    check_file(check, &sim::linearizability::RegisterModel, sim::linearizability::parse::read_jepsen)
+                }
             }
-        },
+        }
         Command::List { filter } => {
             let mut out = std::io::stdout().lock();
             for s in matching(filter.as_deref().unwrap_or("")) {
@@ -256,14 +275,34 @@ fn main() -> ExitCode {
 type History<M> = Vec<sim::linearizability::Operation<<M as Model>::Input, <M as Model>::Output>>;
 use sim::linearizability::Model;
 
-/// `labsim check`: parse, check with no budget, explain an illegal history.
-fn check_file<M: Model>(
-    file: &std::path::Path,
+/// What `labsim check` was asked.
+struct CheckRequest<'a> {
+    file: &'a std::path::Path,
     html: Option<std::path::PathBuf>,
+    budget: sim::linearizability::CheckOptions,
+}
+
+/// The drawing must not replace the history it draws.
+fn check_html_path(input: &std::path::Path, html: &std::path::Path) -> Result<(), String> {
+    let same = match (std::fs::canonicalize(input), std::fs::canonicalize(html)) {
+        (Ok(a), Ok(b)) => a == b,
+        _ => false,
+    };
+    if same {
+        return Err(format!("--html {} is the input file; give another path", html.display()));
+    }
+    Ok(())
+}
+
+/// `labsim check`: parse, check within the budget, explain an illegal
+/// history (and draw it where `--html` says).
+fn check_file<M: Model>(
+    request: CheckRequest,
     model: &M,
     read: fn(&std::path::Path) -> Result<History<M>, sim::linearizability::parse::ParseError>,
 ) -> ExitCode {
-    use sim::linearizability::{check, report, CheckOptions, Verdict};
+    use sim::linearizability::{check, report, Verdict};
+    let file = request.file;
     let history = match read(file) {
         Ok(h) => h,
         Err(e) => return usage_error(e),
@@ -271,22 +310,34 @@ fn check_file<M: Model>(
     if history.is_empty() {
         return usage_error(format!("{}: no operation of this model in the file (is --model right?)", file.display()));
     }
-    match check(model, &history, CheckOptions::default()) {
+    match check(model, &history, request.budget) {
         Verdict::Linearizable => {
             println!("linearizable: {} ({} operations)", file.display(), history.len());
             ExitCode::SUCCESS
         }
         Verdict::NotLinearizable(cx) => {
             println!("{}: {}", file.display(), report::explain(model, &history, &cx));
-            let stem = file.file_stem().map_or("history".into(), |s| s.to_string_lossy().into_owned());
-            let path = html.unwrap_or_else(|| std::env::temp_dir().join(format!("{stem}.linearizability.html")));
+            let Some(path) = request.html else {
+                println!("(draw it with --html FILE)");
+                return ExitCode::from(1);
+            };
             let page = report::html(model, &history, &cx, &format!("{} is not linearizable", file.display()));
-            match std::fs::write(&path, page) {
+            match runner::write_replacing(&path, &page) {
                 Ok(()) => println!("drawing: {}", path.display()),
                 Err(e) => eprintln!("labsim: cannot write {}: {e}", path.display()),
             }
             ExitCode::from(1)
         }
-        Verdict::Unknown => unreachable!("no budget was set"),
+        Verdict::Unknown => {
+            let (steps, mb) =
+                (request.budget.step_budget.unwrap_or(0), request.budget.memory_budget_bytes.unwrap_or(0) >> 20);
+            println!(
+                "unknown: {} ({} operations): the search exhausted its budget ({steps} steps or {mb} MiB) \
+                 before a verdict; this is not a pass (raise --max-steps or --max-memory-mb)",
+                file.display(),
+                history.len()
+            );
+            ExitCode::from(3)
+        }
     }
 }

@@ -128,10 +128,17 @@ fn draw_illegal_history(
     let path = dir.join(format!("{stem}.linearizability.html"));
     let title = format!("{scenario} seed {seed}: the history is not linearizable");
     let page = sim::linearizability::report::html(&KvModel, history, cx, &title);
-    let partial = dir.join(format!(".{stem}.{}.partial", std::process::id()));
-    std::fs::write(&partial, page)?;
-    std::fs::rename(&partial, &path)?;
+    write_replacing(&path, &page)?;
     Ok(path)
+}
+
+/// Writes `contents` beside `path` and renames it over it, so a link at
+/// that name is replaced, never followed.
+pub fn write_replacing(path: &std::path::Path, contents: &str) -> std::io::Result<()> {
+    let name = path.file_name().map_or("out".into(), |n| n.to_string_lossy().into_owned());
+    let partial = path.with_file_name(format!(".{name}.{}.partial", std::process::id()));
+    std::fs::write(&partial, contents)?;
+    std::fs::rename(&partial, path)
 }
 
 /// The one command that replays a failing run with logs.

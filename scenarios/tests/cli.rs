@@ -58,6 +58,32 @@ fn check_gives_verdicts_as_exit_codes() {
     let page = std::fs::read_to_string(&html).expect("the drawing was written");
     assert!(page.contains("<svg"));
     let _ = std::fs::remove_file(html);
+    // Without --html, nothing is written; the output says how to draw it.
+    let (code, out, _) = labsim(&["check", &testdata("kv/c01-bad.txt"), "--model", "kv"]);
+    assert_eq!(code, 1, "{out}");
+    assert!(out.contains("--html FILE") && !out.contains("drawing:"), "{out}");
+}
+
+#[test]
+fn a_search_out_of_budget_is_unknown_exit_3_never_a_pass() {
+    // (The memory budget is tested with the checker, in sim.)
+    let (code, out, _) = labsim(&["check", &testdata("kv/c50-ok.txt"), "--model", "kv", "--max-steps", "10"]);
+    assert_eq!(code, 3, "{out}");
+    assert!(out.starts_with("unknown:") && out.contains("not a pass"), "{out}");
+    let (code, _, err) = labsim(&["check", &testdata("kv/c50-ok.txt"), "--model", "kv", "--max-steps", "0"]);
+    assert_eq!(code, 2, "a zero budget is bad usage: {err}");
+}
+
+#[test]
+fn the_drawing_never_replaces_its_input() {
+    let path = std::env::temp_dir().join(format!("labsim-cli-self-{}.txt", std::process::id()));
+    std::fs::copy(testdata("kv/c01-bad.txt"), &path).unwrap();
+    let p = path.to_str().unwrap();
+    let (code, _, err) = labsim(&["check", p, "--model", "kv", "--html", p]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("is the input file"), "{err}");
+    assert_eq!(std::fs::read(&path).unwrap(), std::fs::read(testdata("kv/c01-bad.txt")).unwrap());
+    let _ = std::fs::remove_file(path);
 }
 
 #[test]

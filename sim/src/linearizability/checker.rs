@@ -54,6 +54,9 @@ pub struct Counterexample {
 #[derive(Clone, Copy, Debug, Default)]
 pub struct CheckOptions {
     pub step_budget: Option<u64>,
+    /// A bound on the search's memo and state tables, in bytes (an
+    /// estimate: their entries' sizes, not the allocator's overhead).
+    pub memory_budget_bytes: Option<usize>,
     /// Search every part, skipping the exact fast paths (`linear.rs`); for
     /// cross-checking them.
     pub search_only: bool,
@@ -213,6 +216,21 @@ enum Memo {
 }
 
 impl Memo {
+    /// The bytes its keys take (an estimate: a hash table holds about one
+    /// slot in eight spare).
+    fn bytes(&self) -> usize {
+        let (len, key) = match self {
+            Memo::One(set) => (set.len(), std::mem::size_of::<MemoKey<[u64; 1]>>()),
+            Memo::Two(set) => (set.len(), std::mem::size_of::<MemoKey<[u64; 2]>>()),
+            Memo::Four(set) => (set.len(), std::mem::size_of::<MemoKey<[u64; 4]>>()),
+            Memo::Heap(set) => {
+                let words = set.iter().next().map_or(0, |k| k.words.len());
+                (set.len(), std::mem::size_of::<MemoKey<Box<[u64]>>>() + 8 * words)
+            }
+        };
+        len * (key + 1) * 9 / 8
+    }
+
     fn for_words(words: usize) -> Memo {
         match words {
             0 | 1 => Memo::One(FxHashSet::default()),
@@ -284,6 +302,11 @@ impl<'h, M: Model> PartSearch<'h, M> {
             entries,
             ops,
         }
+    }
+
+    /// The bytes its tables hold, roughly: the memo and the states met.
+    fn memory_bytes(&self) -> usize {
+        self.memo.bytes() + self.states.len() * (std::mem::size_of::<M::State>() + 8)
     }
 
     /// The id of the state after `op` from the current state, or NONE.
@@ -417,7 +440,14 @@ pub fn check<M: Model>(model: &M, history: &[Operation<M::Input, M::Output>], op
                 None => TURN_STEPS,
             };
             match searches[k].1.run(model, turn, &mut used) {
-                None => k += 1,
+                None => {
+                    if options.memory_budget_bytes.is_some_and(|max| {
+                        searches.iter().map(|(_, search)| search.memory_bytes()).sum::<usize>() > max
+                    }) {
+                        return Verdict::Unknown;
+                    }
+                    k += 1;
+                }
                 Some(PartResult::Linearizable) => {
                     searches.remove(k);
                 }

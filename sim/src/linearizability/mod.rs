@@ -101,6 +101,12 @@ mod tests {
         let verdict = check(&KvModel, &history, CheckOptions { step_budget: Some(10), ..CheckOptions::default() });
         assert_eq!(verdict, Verdict::Unknown);
         assert!(!verdict.is_linearizable());
+        // 40 concurrent puts to one key, then a get of the first: a search
+        // of up to 2^40 subsets, stopped by its memory long before.
+        let mut many = (0..40).map(|i| (i, put("k", &i.to_string()), 0, 100)).collect::<Vec<_>>();
+        many.push((40, get("k", "0"), 101, 102));
+        let budget = CheckOptions { memory_budget_bytes: Some(1 << 20), ..CheckOptions::default() };
+        assert_eq!(check(&KvModel, &ops(many), budget), Verdict::Unknown);
     }
 
     #[test]
