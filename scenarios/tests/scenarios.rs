@@ -31,6 +31,19 @@ fn run_lab(prefix: &str, default_seeds: u64) {
     );
 }
 
+/// The scenarios are worth running only with the invariant assertions on:
+/// the README's command (`cargo test`, the test profile) keeps them;
+/// `cargo test --release` would not.
+#[test]
+fn invariant_assertions_are_on() {
+    assert!(cfg!(debug_assertions), "run the tests with `cargo test`, not --release: debug assertions are off");
+    let overflow_checked = std::panic::catch_unwind(|| {
+        let max = std::hint::black_box(u64::MAX);
+        max + 1
+    });
+    assert!(overflow_checked.is_err(), "overflow checks are off");
+}
+
 #[test]
 fn sim_scenarios() {
     run_lab("sim/", 20);
