@@ -36,7 +36,12 @@ fn run_lab(prefix: &str, default_seeds: u64) {
 /// `cargo test --release` would not.
 #[test]
 fn invariant_assertions_are_on() {
-    assert!(cfg!(debug_assertions), "run the tests with `cargo test`, not --release: debug assertions are off");
+    let mut debug_assertions_ran = false;
+    debug_assert!({
+        debug_assertions_ran = true;
+        true
+    });
+    assert!(debug_assertions_ran, "run the tests with `cargo test`, not --release: debug assertions are off");
     let overflow_checked = std::panic::catch_unwind(|| {
         let max = std::hint::black_box(u64::MAX);
         max + 1
