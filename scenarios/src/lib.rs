@@ -30,6 +30,7 @@ pub mod shardctrler_scenarios;
 pub mod shardkv_scenarios;
 pub mod sim_scenarios;
 pub mod soak;
+pub mod soak_cli;
 
 pub use registry::{find, matching, registry, Scenario};
 pub use runner::{replay_command, run_scenario, Outcome};

@@ -3,7 +3,7 @@
 //! Exit codes: 0 pass, 1 a run (or a check) failed, 2 bad usage or input.
 
 use clap::{Parser, Subcommand};
-use scenarios::soak::{format_report, soak, SoakPlan};
+use scenarios::soak::SoakPlan;
 use scenarios::{find, matching, replay_command, runner};
 use std::io::Write;
 use std::process::ExitCode;
@@ -42,19 +42,30 @@ enum Command {
     /// threads.
     Soak {
         filter: Option<String>,
-        #[arg(long, default_value_t = 100, value_parser = clap::value_parser!(u64).range(1..))]
+        #[arg(long, default_value_t = 100, value_parser = clap::value_parser!(u64).range(1..=scenarios::soak_cli::MAX_SEEDS))]
         seeds: u64,
         #[arg(long, default_value_t = 0)]
         first_seed: u64,
         /// Threads (default: all cores).
-        #[arg(long, value_parser = clap::value_parser!(u64).range(1..))]
+        #[arg(long, value_parser = clap::value_parser!(u64).range(1..=1024))]
         jobs: Option<u64>,
         /// Run every seed twice and compare the traces.
         #[arg(long)]
         check_determinism: bool,
+        /// Run only the K-th of N slices of the runs (N jobs cover the soak
+        /// with no overlap and no gap), e.g. 2/8.
+        #[arg(long, value_parser = scenarios::soak_cli::parse_shard)]
+        shard: Option<(u64, u64)>,
+        /// Stop and fail a run that takes more than this many seconds of
+        /// wall-clock time.
+        #[arg(long, default_value_t = 300, value_parser = clap::value_parser!(u64).range(1..=86_400))]
+        watchdog_secs: u64,
         /// Also write the report as JSON to this file.
         #[arg(long)]
         json: Option<std::path::PathBuf>,
+        /// Also write the report as JUnit XML to this file.
+        #[arg(long)]
+        junit: Option<std::path::PathBuf>,
     },
     /// Checks a recorded history for linearizability (exit 0 yes, 1 no, 3
     /// unknown: the search ran out of its budget).
@@ -218,56 +229,24 @@ fn main() -> ExitCode {
                 }
             }
         }
-        Command::Soak { filter, seeds, first_seed, jobs, check_determinism, json } => {
+        Command::Soak { filter, seeds, first_seed, jobs, check_determinism, shard, watchdog_secs, json, junit } => {
             let scenarios = matching(filter.as_deref().unwrap_or(""));
             if scenarios.is_empty() {
                 let filter = filter.unwrap_or_default();
                 return usage_error(format!("no scenario matches '{filter}'{}", suggest(&filter)));
             }
-            // The report's file is opened before the soak, so an unwritable
-            // path costs a second, not the whole soak.
-            let json_file = match json.as_ref().map(std::fs::File::create).transpose() {
-                Ok(file) => file,
-                Err(e) => {
-                    let path = json.as_ref().expect("a path was given").display();
-                    return usage_error(format!("cannot write the report to {path}: {e}"));
-                }
-            };
-            if first_seed.checked_add(seeds).is_none() {
+            if first_seed.checked_add(seeds - 1).is_none() {
                 return usage_error("--first-seed plus --seeds overflows a 64-bit seed");
             }
             let jobs =
                 jobs.map(|j| j as usize).unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
-            let plan = SoakPlan { scenarios, first_seed, seeds, jobs, check_determinism };
-            let total = plan.scenarios.len() as u64 * seeds;
-            eprintln!(
-                "soaking {} scenarios x {} seeds (first seed {}) on {} threads{}",
-                plan.scenarios.len(),
-                seeds,
-                first_seed,
-                jobs,
-                if check_determinism { ", each run twice" } else { "" }
-            );
-            let step = (total / 20).max(1) as usize;
-            let report = soak(&plan, &|done, all| {
-                if done % step == 0 || done == all {
-                    eprintln!("  {done}/{all} runs");
-                }
-            });
-            print!("{}", format_report(&report));
-            let mut write_failed = false;
-            if let (Some(path), Some(file)) = (&json, json_file) {
-                if let Err(e) = serde_json::to_writer_pretty(std::io::BufWriter::new(file), &report) {
-                    eprintln!("labsim: cannot write the report to {}: {e}", path.display());
-                    write_failed = true;
-                }
-            }
-            // Failed runs decide the exit code before a failed write does.
-            match (report.total_failures, write_failed) {
-                (0, false) => ExitCode::SUCCESS,
-                (0, true) => ExitCode::from(2),
-                _ => ExitCode::from(1),
-            }
+            let plan = SoakPlan {
+                check_determinism,
+                shard,
+                watchdog: Some(std::time::Duration::from_secs(watchdog_secs)),
+                ..SoakPlan::new(scenarios, first_seed, seeds, jobs)
+            };
+            scenarios::soak_cli::run(plan, scenarios::soak_cli::ReportFiles { json, junit })
         }
     }
 }

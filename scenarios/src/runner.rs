@@ -7,6 +7,7 @@ use sim::linearizability::{Counterexample, KvModel};
 use sim::{check_determinism, Divergence, Node, RunStats, Sim, SimConfig, SimHandle, TraceMode};
 use std::future::Future;
 use std::path::PathBuf;
+use std::sync::atomic::AtomicBool;
 
 /// How one run ended.
 #[derive(Clone, Debug)]
@@ -41,13 +42,30 @@ impl Outcome {
 /// with room for the final checks after the test body.
 pub const LAB_TEST_TIME_LIMIT: sim::Nanos = sim::secs(130);
 
+thread_local! {
+    /// The stop flag of the run this thread is doing, which a soak's
+    /// wall-clock watchdog sets. Not simulation state: it never changes what
+    /// a run does, only whether it goes on.
+    static CANCEL: std::cell::Cell<Option<&'static AtomicBool>> = const { std::cell::Cell::new(None) };
+}
+
+/// Runs `f` with `flag` as the stop flag of every simulation it starts on
+/// this thread.
+pub fn with_cancel_flag<T>(flag: &'static AtomicBool, f: impl FnOnce() -> T) -> T {
+    let previous = CANCEL.with(|c| c.replace(Some(flag)));
+    let out = f();
+    CANCEL.with(|c| c.set(previous));
+    out
+}
+
 /// Runs a tester's `main` in a fresh simulation for `seed`.
 pub fn simulate<N, F>(seed: u64, trace: TraceMode, main: impl FnOnce(SimHandle<N>) -> F) -> Outcome
 where
     N: Node,
     F: Future<Output = Result<(), String>> + 'static,
 {
-    let config = SimConfig { trace_mode: trace, time_limit: LAB_TEST_TIME_LIMIT, ..SimConfig::new(seed) };
+    let cancel = CANCEL.with(|c| c.get());
+    let config = SimConfig { trace_mode: trace, time_limit: LAB_TEST_TIME_LIMIT, cancel, ..SimConfig::new(seed) };
     let sim = Sim::<N>::new(config);
     let result = match sim.run(main(sim.handle())) {
         Ok(r) => r,

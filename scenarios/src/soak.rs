@@ -1,13 +1,25 @@
-//! Soak runs: many scenarios times many seeds on several threads, with a
-//! summary per scenario (runs, failures, CPU and virtual time per run) and
-//! every failure with the command that replays it. Results are reported in a
-//! fixed order whatever the thread interleaving.
+//! Soak runs: many scenarios times many seeds on several threads, streamed:
+//! each run folds into its scenario's totals (counts, sums, a histogram of
+//! CPU time) and only failures are kept (the first `FAILURES_KEPT`), so a
+//! soak's memory does not grow with its seed count.
+//!
+//! The runs of a soak are numbered seed-major (every scenario for the first
+//! seed, then the next seed), so a soak stopped early (Ctrl-C) has covered
+//! every scenario evenly. `--shard K/N` takes the runs whose number is K-1
+//! modulo N: N shards cover the soak with no overlap and no gap. A wall-clock
+//! watchdog stops a run that takes too long and reports it as that seed's
+//! failure. Reports are the same whatever the thread interleaving.
 
-use crate::runner::{replay_command, run_checking_determinism, run_scenario, Outcome};
+use crate::runner::{replay_command, run_checking_determinism, run_scenario, with_cancel_flag, Outcome};
 use crate::Scenario;
+use hdrhistogram::Histogram;
 use serde::Serialize;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+/// Failures listed in a report; more are counted.
+pub const FAILURES_KEPT: usize = 1000;
 
 /// What to soak.
 #[derive(Clone)]
@@ -17,47 +29,148 @@ pub struct SoakPlan {
     pub seeds: u64,
     pub jobs: usize,
     pub check_determinism: bool,
+    /// (k, n): only the k-th (from 1) of n slices of the runs.
+    pub shard: Option<(u64, u64)>,
+    /// A run taking longer than this (wall clock) is stopped and failed.
+    pub watchdog: Option<Duration>,
 }
 
-/// One run's result.
+impl SoakPlan {
+    /// Every scenario for `seeds` seeds from `first_seed`, on `jobs` threads.
+    pub fn new(scenarios: Vec<Scenario>, first_seed: u64, seeds: u64, jobs: usize) -> SoakPlan {
+        SoakPlan { scenarios, first_seed, seeds, jobs, check_determinism: false, shard: None, watchdog: None }
+    }
+
+    /// Runs in the whole soak (all shards).
+    pub fn total_runs(&self) -> u64 {
+        self.scenarios.len() as u64 * self.seeds
+    }
+
+    /// Runs in this plan's shard.
+    pub fn shard_runs(&self) -> u64 {
+        let (k, n) = self.shard.unwrap_or((1, 1));
+        let total = self.total_runs();
+        total / n + u64::from(total % n >= k)
+    }
+
+    /// The j-th run of this shard: (scenario index, seed).
+    fn run_at(&self, j: u64) -> (usize, u64) {
+        let (k, n) = self.shard.unwrap_or((1, 1));
+        let i = j * n + (k - 1);
+        let scenarios = self.scenarios.len() as u64;
+        ((i % scenarios) as usize, self.first_seed + i / scenarios)
+    }
+}
+
+/// A failed run.
 #[derive(Clone, Debug, Serialize)]
-pub struct RunRecord {
+pub struct FailedRun {
     pub scenario: &'static str,
     pub seed: u64,
-    pub passed: bool,
-    pub reason: Option<String>,
-    pub cpu_ms: f64,
-    pub virtual_ms: f64,
-    pub events: u64,
-    /// Client operations completed (labs with clients; 0 otherwise).
-    pub operations: u64,
-    /// shardkv: shards pulled from one group into another.
-    pub shards_moved: u64,
-    pub trace_hash: String,
+    pub reason: String,
+    /// The one command that replays it.
+    pub replay: String,
 }
 
 /// Per-scenario totals.
 #[derive(Clone, Debug, Serialize)]
 pub struct ScenarioSummary {
-    pub scenario: &'static str,
+    pub name: &'static str,
     pub runs: u64,
     pub failures: u64,
     pub cpu_ms_per_run: f64,
+    pub cpu_ms_median: f64,
+    pub cpu_ms_p99: f64,
+    pub cpu_ms_max: f64,
     pub virtual_s_per_run: f64,
+    /// Virtual time covered per second of CPU.
+    pub virtual_per_cpu: f64,
     pub events_per_run: f64,
     pub operations_per_run: f64,
-    pub shards_moved_per_run: f64,
     /// CPU microseconds per client operation (simulation and check).
     pub cpu_us_per_operation: Option<f64>,
+    pub shards_moved_per_run: f64,
 }
 
 #[derive(Clone, Debug, Serialize)]
 pub struct SoakReport {
-    pub summaries: Vec<ScenarioSummary>,
-    pub failures: Vec<RunRecord>,
+    pub first_seed: u64,
+    pub seeds: u64,
+    /// "K/N" when the soak was one shard.
+    pub shard: Option<String>,
+    pub check_determinism: bool,
+    /// False when the soak was stopped before every run was done.
+    pub complete: bool,
     pub total_runs: u64,
     pub total_failures: u64,
     pub total_cpu_ms: f64,
+    pub wall_s: f64,
+    pub runs_per_second: f64,
+    pub scenarios: Vec<ScenarioSummary>,
+    /// The failures (the first `FAILURES_KEPT` by scenario and seed).
+    pub failed_runs: Vec<FailedRun>,
+}
+
+/// One run's measurements.
+struct RunRecord {
+    passed: bool,
+    reason: Option<String>,
+    cpu_ms: f64,
+    virtual_ms: f64,
+    events: u64,
+    operations: u64,
+    shards_moved: u64,
+}
+
+/// A scenario's running totals.
+struct Totals {
+    runs: u64,
+    failures: u64,
+    cpu_ms: f64,
+    virtual_ms: f64,
+    events: u64,
+    operations: u64,
+    shards_moved: u64,
+    /// CPU microseconds per run.
+    cpu_us: Histogram<u64>,
+}
+
+impl Totals {
+    fn new() -> Totals {
+        let cpu_us = Histogram::new(3).expect("3 significant digits is a valid precision");
+        Totals { runs: 0, failures: 0, cpu_ms: 0.0, virtual_ms: 0.0, events: 0, operations: 0, shards_moved: 0, cpu_us }
+    }
+
+    fn add(&mut self, r: &RunRecord) {
+        self.runs += 1;
+        self.failures += u64::from(!r.passed);
+        self.cpu_ms += r.cpu_ms;
+        self.virtual_ms += r.virtual_ms;
+        self.events += r.events;
+        self.operations += r.operations;
+        self.shards_moved += r.shards_moved;
+        self.cpu_us.saturating_record((r.cpu_ms * 1e3) as u64);
+    }
+
+    fn summary(&self, name: &'static str) -> ScenarioSummary {
+        let n = self.runs.max(1) as f64;
+        let quantile_ms = |q: f64| self.cpu_us.value_at_quantile(q) as f64 / 1e3;
+        ScenarioSummary {
+            name,
+            runs: self.runs,
+            failures: self.failures,
+            cpu_ms_per_run: self.cpu_ms / n,
+            cpu_ms_median: quantile_ms(0.5),
+            cpu_ms_p99: quantile_ms(0.99),
+            cpu_ms_max: self.cpu_us.max() as f64 / 1e3,
+            virtual_s_per_run: self.virtual_ms / n / 1e3,
+            virtual_per_cpu: if self.cpu_ms > 0.0 { self.virtual_ms / self.cpu_ms } else { 0.0 },
+            events_per_run: self.events as f64 / n,
+            operations_per_run: self.operations as f64 / n,
+            cpu_us_per_operation: (self.operations > 0).then(|| self.cpu_ms * 1e3 / self.operations as f64),
+            shards_moved_per_run: self.shards_moved as f64 / n,
+        }
+    }
 }
 
 /// CPU time used by the calling thread, in milliseconds.
@@ -69,24 +182,20 @@ pub fn thread_cpu_ms() -> f64 {
     ts.tv_sec as f64 * 1e3 + ts.tv_nsec as f64 / 1e6
 }
 
-fn record(scenario: &Scenario, seed: u64, outcome: Outcome, cpu_ms: f64) -> RunRecord {
-    let operations = outcome.operations();
+fn record(outcome: Outcome, cpu_ms: f64) -> RunRecord {
     RunRecord {
-        scenario: scenario.name,
-        seed,
         passed: outcome.result.is_ok(),
+        operations: outcome.operations(),
         reason: outcome.result.err(),
         cpu_ms,
         virtual_ms: outcome.stats.virtual_time as f64 / 1e6,
         events: outcome.stats.trace.events(),
-        operations,
         shards_moved: outcome.shards_moved,
-        trace_hash: format!("{:016x}", outcome.stats.trace.hash()),
     }
 }
 
 /// Runs one scenario for one seed and measures its CPU time.
-pub fn run_measured(scenario: &Scenario, seed: u64, check_determinism: bool) -> RunRecord {
+fn run_measured(scenario: &Scenario, seed: u64, check_determinism: bool) -> RunRecord {
     let start = thread_cpu_ms();
     let outcome = if check_determinism {
         run_checking_determinism(scenario, seed)
@@ -97,85 +206,164 @@ pub fn run_measured(scenario: &Scenario, seed: u64, check_determinism: bool) -> 
     if check_determinism {
         cpu /= 2.0; // report the cost of one run
     }
-    record(scenario, seed, outcome, cpu)
+    record(outcome, cpu)
 }
 
-/// Runs the plan; `progress` is called after each finished run with
-/// (finished, total).
-pub fn soak(plan: &SoakPlan, progress: &(dyn Fn(usize, usize) + Sync)) -> SoakReport {
+/// How far a soak is, for progress displays.
+#[derive(Clone, Copy, Debug)]
+pub struct Progress {
+    pub done: u64,
+    pub failures: u64,
+    pub total: u64,
+}
+
+/// Each worker's current run start, for the watchdog.
+struct Watch {
+    started: Mutex<Option<Instant>>,
+    stop: &'static AtomicBool,
+}
+
+/// Runs the plan; `progress` is called after each finished run. Workers
+/// stop taking runs once `stop` is set (the report then says incomplete).
+pub fn soak(plan: &SoakPlan, progress: &(dyn Fn(Progress) + Sync), stop: &AtomicBool) -> SoakReport {
     assert!(plan.jobs >= 1, "at least one job");
-    let jobs: Vec<(usize, u64)> =
-        (0..plan.scenarios.len()).flat_map(|i| (0..plan.seeds).map(move |k| (i, plan.first_seed + k))).collect();
-    let next = AtomicUsize::new(0);
-    let done = AtomicUsize::new(0);
-    let results = Mutex::new(Vec::with_capacity(jobs.len()));
+    assert!(!plan.scenarios.is_empty(), "something to soak");
+    let started = Instant::now();
+    let runs = plan.shard_runs();
+    let next = AtomicU64::new(0);
+    let done = AtomicU64::new(0);
+    let failed = AtomicU64::new(0);
+    let totals: Vec<Mutex<Totals>> = plan.scenarios.iter().map(|_| Mutex::new(Totals::new())).collect();
+    let failures: Mutex<Vec<(usize, u64, String)>> = Mutex::new(Vec::new());
+    let threads = plan.jobs.min(runs.max(1) as usize);
+    // One stop flag per worker for the whole process's life: a few bytes.
+    let watches: Vec<Watch> = (0..threads)
+        .map(|_| Watch { started: Mutex::new(None), stop: Box::leak(Box::new(AtomicBool::new(false))) })
+        .collect();
+    let workers_done = AtomicBool::new(false);
     std::thread::scope(|scope| {
-        for _ in 0..plan.jobs.min(jobs.len().max(1)) {
-            scope.spawn(|| loop {
-                let i = next.fetch_add(1, Ordering::Relaxed);
-                let Some(&(scenario, seed)) = jobs.get(i) else { break };
-                let rec = run_measured(&plan.scenarios[scenario], seed, plan.check_determinism);
-                results.lock().expect("no thread panics while holding results").push((scenario, rec));
-                progress(done.fetch_add(1, Ordering::Relaxed) + 1, jobs.len());
-            });
+        if let Some(limit) = plan.watchdog {
+            let (watches, workers_done) = (&watches, &workers_done);
+            scope.spawn(move || watchdog(watches, limit, workers_done));
         }
+        let handles: Vec<_> = watches
+            .iter()
+            .map(|watch| {
+                let (next, done, failed, totals, failures) = (&next, &done, &failed, &totals, &failures);
+                scope.spawn(move || loop {
+                    let j = next.fetch_add(1, Ordering::Relaxed);
+                    if j >= runs || stop.load(Ordering::Relaxed) {
+                        break;
+                    }
+                    let (scenario, seed) = plan.run_at(j);
+                    let rec = run_watched(plan, watch, scenario, seed);
+                    totals[scenario].lock().expect("no thread panics holding totals").add(&rec);
+                    if let Some(reason) = rec.reason {
+                        failed.fetch_add(1, Ordering::Relaxed);
+                        failures.lock().expect("no thread panics holding failures").push((scenario, seed, reason));
+                    }
+                    let done = done.fetch_add(1, Ordering::Relaxed) + 1;
+                    progress(Progress { done, failures: failed.load(Ordering::Relaxed), total: runs });
+                })
+            })
+            .collect();
+        for h in handles {
+            h.join().expect("a worker thread panicked");
+        }
+        workers_done.store(true, Ordering::Relaxed);
     });
-    let mut results = results.into_inner().expect("threads finished");
-    results.sort_by_key(|(i, r)| (*i, r.seed));
-    summarize(plan, results)
+    let complete = done.load(Ordering::Relaxed) == runs;
+    let totals: Vec<Totals> = totals.into_iter().map(|t| t.into_inner().expect("threads finished")).collect();
+    let failures = failures.into_inner().expect("threads finished");
+    summarize(plan, &totals, failures, complete, started.elapsed())
 }
 
-fn summarize(plan: &SoakPlan, results: Vec<(usize, RunRecord)>) -> SoakReport {
-    let mut summaries = Vec::new();
-    for (i, scenario) in plan.scenarios.iter().enumerate() {
-        let runs: Vec<&RunRecord> = results.iter().filter(|(j, _)| *j == i).map(|(_, r)| r).collect();
-        let n = runs.len().max(1) as f64;
-        summaries.push(ScenarioSummary {
-            scenario: scenario.name,
-            runs: runs.len() as u64,
-            failures: runs.iter().filter(|r| !r.passed).count() as u64,
-            cpu_ms_per_run: runs.iter().map(|r| r.cpu_ms).sum::<f64>() / n,
-            virtual_s_per_run: runs.iter().map(|r| r.virtual_ms).sum::<f64>() / n / 1e3,
-            events_per_run: runs.iter().map(|r| r.events as f64).sum::<f64>() / n,
-            operations_per_run: runs.iter().map(|r| r.operations as f64).sum::<f64>() / n,
-            shards_moved_per_run: runs.iter().map(|r| r.shards_moved as f64).sum::<f64>() / n,
-            cpu_us_per_operation: {
-                let ops: u64 = runs.iter().map(|r| r.operations).sum();
-                (ops > 0).then(|| runs.iter().map(|r| r.cpu_ms).sum::<f64>() * 1e3 / ops as f64)
-            },
-        });
+/// A run under the watchdog's eye; a stopped run's reason says so.
+fn run_watched(plan: &SoakPlan, watch: &Watch, scenario: usize, seed: u64) -> RunRecord {
+    watch.stop.store(false, Ordering::Relaxed);
+    *watch.started.lock().expect("no thread panics holding a watch") = Some(Instant::now());
+    let mut rec =
+        with_cancel_flag(watch.stop, || run_measured(&plan.scenarios[scenario], seed, plan.check_determinism));
+    *watch.started.lock().expect("no thread panics holding a watch") = None;
+    if watch.stop.load(Ordering::Relaxed) {
+        let limit = plan.watchdog.expect("only the watchdog stops runs").as_secs_f64();
+        let why = rec.reason.take().unwrap_or_default();
+        rec.passed = false;
+        rec.reason = Some(format!("watchdog: the run took more than {limit:.0} s of wall time; {why}"));
     }
-    let total_cpu_ms = results.iter().map(|(_, r)| r.cpu_ms).sum();
-    let failures: Vec<RunRecord> = results.into_iter().map(|(_, r)| r).filter(|r| !r.passed).collect();
+    rec
+}
+
+/// Sets the stop flag of any run older than `limit`, until the workers end.
+fn watchdog(watches: &[Watch], limit: Duration, workers_done: &AtomicBool) {
+    while !workers_done.load(Ordering::Relaxed) {
+        for watch in watches {
+            let started = *watch.started.lock().expect("no thread panics holding a watch");
+            if started.is_some_and(|t| t.elapsed() > limit) {
+                watch.stop.store(true, Ordering::Relaxed);
+            }
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+fn summarize(
+    plan: &SoakPlan,
+    totals: &[Totals],
+    mut failures: Vec<(usize, u64, String)>,
+    complete: bool,
+    wall: Duration,
+) -> SoakReport {
+    let scenarios: Vec<ScenarioSummary> = plan.scenarios.iter().zip(totals).map(|(s, t)| t.summary(s.name)).collect();
+    let total_failures = failures.len() as u64;
+    failures.sort_by_key(|f| (f.0, f.1));
+    failures.truncate(FAILURES_KEPT);
+    let failed_runs = failures
+        .into_iter()
+        .map(|(i, seed, reason)| {
+            let scenario = plan.scenarios[i].name;
+            FailedRun { scenario, seed, reason, replay: replay_command(scenario, seed) }
+        })
+        .collect();
+    let total_runs: u64 = scenarios.iter().map(|s| s.runs).sum();
     SoakReport {
-        total_runs: summaries.iter().map(|s| s.runs).sum(),
-        total_failures: failures.len() as u64,
-        summaries,
-        failures,
-        total_cpu_ms,
+        first_seed: plan.first_seed,
+        seeds: plan.seeds,
+        shard: plan.shard.map(|(k, n)| format!("{k}/{n}")),
+        check_determinism: plan.check_determinism,
+        complete,
+        total_runs,
+        total_failures,
+        total_cpu_ms: totals.iter().map(|t| t.cpu_ms).sum(),
+        wall_s: wall.as_secs_f64(),
+        runs_per_second: total_runs as f64 / wall.as_secs_f64().max(1e-9),
+        scenarios,
+        failed_runs,
     }
 }
 
-/// The report as text: a table, then every failure with its replay command.
+/// The report as text: a table, then every failure listed with its replay
+/// command.
 pub fn format_report(report: &SoakReport) -> String {
     use std::fmt::Write;
     let mut out = String::new();
-    let width = report.summaries.iter().map(|s| s.scenario.len()).max().unwrap_or(8).max(8);
+    let width = report.scenarios.iter().map(|s| s.name.len()).max().unwrap_or(8).max(8);
     writeln!(
         out,
-        "{:width$}  {:>6}  {:>8}  {:>10}  {:>10}  {:>10}  {:>8}  {:>8}",
-        "scenario", "runs", "failures", "cpu ms/run", "virt s/run", "events/run", "ops/run", "cpu us/op"
+        "{:width$}  {:>6}  {:>8}  {:>10}  {:>8}  {:>10}  {:>10}  {:>8}  {:>8}",
+        "scenario", "runs", "failures", "cpu ms/run", "p99 ms", "virt s/run", "events/run", "ops/run", "cpu us/op"
     )
     .unwrap();
-    for s in &report.summaries {
+    for s in &report.scenarios {
         let per_op = s.cpu_us_per_operation.map_or("-".to_string(), |us| format!("{us:.2}"));
         writeln!(
             out,
-            "{:width$}  {:>6}  {:>8}  {:>10.2}  {:>10.2}  {:>10.0}  {:>8.0}  {:>8}",
-            s.scenario,
+            "{:width$}  {:>6}  {:>8}  {:>10.2}  {:>8.2}  {:>10.2}  {:>10.0}  {:>8.0}  {:>8}",
+            s.name,
             s.runs,
             s.failures,
             s.cpu_ms_per_run,
+            s.cpu_ms_p99,
             s.virtual_s_per_run,
             s.events_per_run,
             s.operations_per_run,
@@ -183,33 +371,67 @@ pub fn format_report(report: &SoakReport) -> String {
         )
         .unwrap();
     }
-    let per_seed = if report.summaries.is_empty() || report.summaries[0].runs == 0 {
-        0.0
-    } else {
-        report.summaries.iter().map(|s| s.cpu_ms_per_run).sum::<f64>()
-    };
-    let ops_per_seed: f64 = report.summaries.iter().map(|s| s.operations_per_run).sum();
-    let mut per_op = if ops_per_seed > 0.0 {
-        format!("; {:.2} us CPU per client operation", per_seed * 1e3 / ops_per_seed)
-    } else {
-        String::new()
-    };
-    let moved_per_seed: f64 = report.summaries.iter().map(|s| s.shards_moved_per_run).sum();
-    if moved_per_seed > 0.0 {
-        per_op.push_str(&format!("; {moved_per_seed:.0} shards moved per seed"));
+    writeln!(out, "{}", summary_line(report)).unwrap();
+    if !report.complete {
+        writeln!(out, "INCOMPLETE: the soak was stopped; the figures cover the runs done").unwrap();
     }
-    writeln!(
-        out,
-        "total: {} runs, {} failed, {:.1} s CPU; {:.2} ms CPU per seed for all scenarios{per_op}",
-        report.total_runs,
-        report.total_failures,
-        report.total_cpu_ms / 1e3,
-        per_seed
-    )
-    .unwrap();
-    for f in &report.failures {
-        writeln!(out, "FAILED {} seed {}: {}", f.scenario, f.seed, f.reason.as_deref().unwrap_or("")).unwrap();
-        writeln!(out, "  replay: {}", replay_command(f.scenario, f.seed)).unwrap();
+    for f in &report.failed_runs {
+        writeln!(out, "FAILED {} seed {}: {}", f.scenario, f.seed, f.reason).unwrap();
+        writeln!(out, "  replay: {}", f.replay).unwrap();
+    }
+    let unlisted = report.total_failures - report.failed_runs.len() as u64;
+    if unlisted > 0 {
+        writeln!(out, "({unlisted} more failures not listed)").unwrap();
     }
     out
+}
+
+/// The totals line: runs, failures, CPU per seed and per operation, speed.
+fn summary_line(report: &SoakReport) -> String {
+    let per_seed: f64 = report.scenarios.iter().map(|s| s.cpu_ms_per_run).sum();
+    let ops_per_seed: f64 = report.scenarios.iter().map(|s| s.operations_per_run).sum();
+    let mut line = format!(
+        "total: {} runs, {} failed, {:.1} s CPU; {per_seed:.2} ms CPU per seed for all scenarios",
+        report.total_runs,
+        report.total_failures,
+        report.total_cpu_ms / 1e3
+    );
+    if ops_per_seed > 0.0 {
+        line.push_str(&format!("; {:.2} us CPU per client operation", per_seed * 1e3 / ops_per_seed));
+    }
+    let moved_per_seed: f64 = report.scenarios.iter().map(|s| s.shards_moved_per_run).sum();
+    if moved_per_seed > 0.0 {
+        line.push_str(&format!("; {moved_per_seed:.0} shards moved per seed"));
+    }
+    line.push_str(&format!("; {:.1} runs per second", report.runs_per_second));
+    line
+}
+
+/// The report as JUnit XML: one test case per scenario, failing with its
+/// failed seeds and their replay commands.
+pub fn junit_xml(report: &SoakReport) -> String {
+    use quick_junit::{NonSuccessKind, Report, TestCase, TestCaseStatus, TestSuite};
+    let mut suite = TestSuite::new("labsim soak");
+    for s in &report.scenarios {
+        let status = if s.failures == 0 {
+            TestCaseStatus::success()
+        } else {
+            let mut status = TestCaseStatus::non_success(NonSuccessKind::Failure);
+            status.set_message(format!("{} of {} seeds failed", s.failures, s.runs));
+            let listed: Vec<String> = report
+                .failed_runs
+                .iter()
+                .filter(|f| f.scenario == s.name)
+                .map(|f| format!("seed {}: {}\n  replay: {}", f.seed, f.reason, f.replay))
+                .collect();
+            status.set_description(listed.join("\n"));
+            status
+        };
+        let mut case = TestCase::new(s.name, status);
+        case.set_time(Duration::from_secs_f64(s.cpu_ms_per_run * s.runs as f64 / 1e3));
+        suite.add_test_case(case);
+    }
+    let mut junit = Report::new("labsim");
+    junit.add_test_suite(suite);
+    junit.to_string().expect("a JUnit report serializes")
 }

@@ -23,6 +23,14 @@ fn bad_usage_exits_2_with_one_line() {
         vec!["run", "no/such", "--seed", "1"],
         vec!["run", "sim/basic", "--seed", "x1"],
         vec!["soak", "--jobs", "0"],
+        vec!["soak", "--jobs", "5000"],
+        vec!["soak", "--seeds", "1e9"],
+        vec!["soak", "--seeds", "18446744073709551615"],
+        vec!["soak", "sim", "--first-seed", "18446744073709551615", "--seeds", "2"],
+        vec!["soak", "--shard", "0/2"],
+        vec!["soak", "--shard", "3/2"],
+        vec!["soak", "--shard", "half"],
+        vec!["soak", "--watchdog-secs", "0"],
         vec!["soak", "no-such-filter"],
         vec!["frobnicate"],
         vec!["check", "/no/such/file", "--model", "kv"],
@@ -34,6 +42,32 @@ fn bad_usage_exits_2_with_one_line() {
         assert!(err.starts_with("labsim: "), "{args:?}: {err}");
         assert!(!err.contains("panicked"), "{args:?}: {err}");
     }
+}
+
+#[test]
+fn ctrl_c_stops_a_huge_soak_and_reports_what_ran() {
+    // A trillion seeds start at once (nothing is allocated per seed); the
+    // first Ctrl-C ends the soak with the summary of the runs done.
+    let dir = std::env::temp_dir().join(format!("labsim-cli-ctrlc-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let json = dir.join("r.json");
+    let child = Command::new(env!("CARGO_BIN_EXE_labsim"))
+        .args(["soak", "sim/fault_", "--seeds", "1000000000000", "--jobs", "2", "--json", json.to_str().unwrap()])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("labsim runs");
+    std::thread::sleep(std::time::Duration::from_millis(1500));
+    // SAFETY: kill sends a signal to the child we started.
+    assert_eq!(unsafe { libc::kill(child.id() as i32, libc::SIGINT) }, 0);
+    let out = child.wait_with_output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(130), "{stdout}");
+    assert!(stdout.contains("INCOMPLETE") && stdout.contains("sim/fault_pause"), "{stdout}");
+    let report: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    assert_eq!(report["complete"], false);
+    assert!(report["total_runs"].as_u64().unwrap() > 0);
+    std::fs::remove_dir_all(&dir).unwrap();
 }
 
 #[test]

@@ -57,18 +57,12 @@ fn panics(_seed: u64, _trace: sim::TraceMode) -> scenarios::Outcome {
 #[test]
 fn a_panicking_run_is_that_runs_failure() {
     let scenario = scenarios::Scenario { name: "sim/panics", run: panics };
-    let plan = scenarios::soak::SoakPlan {
-        scenarios: vec![scenario],
-        first_seed: 5,
-        seeds: 3,
-        jobs: 2,
-        check_determinism: false,
-    };
-    let report = scenarios::soak::soak(&plan, &|_, _| {});
+    let plan = scenarios::soak::SoakPlan::new(vec![scenario], 5, 3, 2);
+    let report = scenarios::soak::soak(&plan, &|_| {}, &std::sync::atomic::AtomicBool::new(false));
     assert_eq!((report.total_runs, report.total_failures), (3, 3));
-    let failure = &report.failures[0];
+    let failure = &report.failed_runs[0];
     assert_eq!(failure.seed, 5);
-    assert!(failure.reason.as_deref().unwrap().contains("panicked: invariant broken on purpose"), "{failure:?}");
+    assert!(failure.reason.contains("panicked: invariant broken on purpose"), "{failure:?}");
     let text = scenarios::soak::format_report(&report);
     assert!(
         text.contains(

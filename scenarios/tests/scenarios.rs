@@ -15,14 +15,14 @@ fn env_u64(name: &str) -> Option<u64> {
 fn run_lab(prefix: &str, default_seeds: u64) {
     let scenarios = scenarios::matching(prefix);
     assert!(!scenarios.is_empty(), "no scenario starts with {prefix}");
+    let first_seed = env_u64("SIM_SEED").unwrap_or(0);
+    let seeds = env_u64("SIM_SEEDS").unwrap_or(default_seeds);
+    let jobs = std::thread::available_parallelism().map_or(1, |n| n.get());
     let plan = SoakPlan {
-        scenarios,
-        first_seed: env_u64("SIM_SEED").unwrap_or(0),
-        seeds: env_u64("SIM_SEEDS").unwrap_or(default_seeds),
-        jobs: std::thread::available_parallelism().map_or(1, |n| n.get()),
         check_determinism: std::env::var("SIM_CHECK_DETERMINISM").is_ok_and(|v| v == "1"),
+        ..SoakPlan::new(scenarios, first_seed, seeds, jobs)
     };
-    let report = soak(&plan, &|_, _| {});
+    let report = soak(&plan, &|_| {}, &std::sync::atomic::AtomicBool::new(false));
     println!("{}", format_report(&report));
     assert_eq!(
         report.total_failures, 0,

@@ -34,4 +34,4 @@ pub use persist::Persister;
 pub use rng::{SimRng, Stream};
 pub use time::{ms, secs, Nanos};
 pub use trace::{check_determinism, Divergence, Trace, TraceMode};
-pub use world::{SimConfig, SimError, Stuck, World};
+pub use world::{SimConfig, SimError, Stuck, World, CANCEL_CHECK_EVENTS};

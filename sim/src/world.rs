@@ -36,11 +36,24 @@ pub struct SimConfig {
     pub time_limit: Nanos,
     /// The run fails after this many events.
     pub event_limit: u64,
+    /// Set from outside (a soak's wall-clock watchdog) to stop the run: it
+    /// is looked at every `CANCEL_CHECK_EVENTS` events. It never changes
+    /// what a run does, only whether it goes on.
+    pub cancel: Option<&'static std::sync::atomic::AtomicBool>,
 }
+
+/// How often (in events) a run looks at its cancel flag.
+pub const CANCEL_CHECK_EVENTS: u64 = 4096;
 
 impl SimConfig {
     pub fn new(seed: u64) -> SimConfig {
-        SimConfig { seed, trace_mode: TraceMode::HashOnly, time_limit: time::secs(3600), event_limit: 200_000_000 }
+        SimConfig {
+            seed,
+            trace_mode: TraceMode::HashOnly,
+            time_limit: time::secs(3600),
+            event_limit: 200_000_000,
+            cancel: None,
+        }
     }
 }
 
@@ -59,6 +72,11 @@ pub enum SimError {
     },
     EventLimit {
         limit: u64,
+    },
+    /// Stopped from outside (`SimConfig::cancel`).
+    Cancelled {
+        at: Nanos,
+        events: u64,
     },
     /// A task or a node called `fail`.
     Failed {
@@ -98,6 +116,9 @@ impl fmt::Display for SimError {
                 write!(f, "virtual time limit of {} reached; {stuck}", time::format(*limit))
             }
             SimError::EventLimit { limit } => write!(f, "event limit of {limit} reached"),
+            SimError::Cancelled { at, events } => {
+                write!(f, "stopped from outside at virtual {} after {events} events", time::format(*at))
+            }
             SimError::Failed { reason, at } => write!(f, "{reason} (at {})", time::format(*at)),
         }
     }
@@ -291,8 +312,14 @@ impl<N: Node> World<N> {
             }
             Some(_) => {}
         }
-        if self.trace.events() >= self.config.event_limit {
+        let events = self.trace.events();
+        if events >= self.config.event_limit {
             return Err(SimError::EventLimit { limit: self.config.event_limit });
+        }
+        if events.is_multiple_of(CANCEL_CHECK_EVENTS)
+            && self.config.cancel.is_some_and(|c| c.load(std::sync::atomic::Ordering::Relaxed))
+        {
+            return Err(SimError::Cancelled { at: self.now, events });
         }
         let (at, kind) = self.queue.pop().expect("peeked");
         debug_assert!(at >= self.now, "virtual time never goes back");

@@ -205,3 +205,23 @@ fn a_failed_run_with_waiting_tasks_frees_its_world() {
     }
     assert_eq!(Rc::strong_count(&marker), 1, "dropping the simulation drops its tasks");
 }
+
+#[test]
+fn a_cancelled_run_stops_and_says_where() {
+    static CANCEL: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+    let sim = Sim::<sim::testing::EchoNode>::new(SimConfig { cancel: Some(&CANCEL), ..SimConfig::new(1) });
+    let h = sim.handle();
+    let err = sim
+        .run(async move {
+            for i in 0.. {
+                if i == 10_000 {
+                    CANCEL.store(true, std::sync::atomic::Ordering::Relaxed);
+                }
+                h.sleep(sim::ms(1)).await;
+            }
+        })
+        .unwrap_err();
+    let sim::SimError::Cancelled { events, .. } = err else { panic!("{err}") };
+    assert_eq!(events % sim::CANCEL_CHECK_EVENTS, 0, "the flag is looked at every CANCEL_CHECK_EVENTS events");
+    assert!((10_000..=10_000 + sim::CANCEL_CHECK_EVENTS).contains(&events), "{events}");
+}
