@@ -73,7 +73,11 @@ impl Log {
 
     /// Removes entries `index` and after.
     pub fn truncate_from(&mut self, index: u64) {
-        assert!(index > self.snapshot_index, "snapshotted entries are committed and never truncated");
+        assert!(
+            index > self.snapshot_index,
+            "truncating at {index}: entries through the snapshot ({}) are committed and never truncated",
+            self.snapshot_index
+        );
         let keep = (index - self.snapshot_index - 1) as usize;
         if keep >= self.entries.len() {
             return;
@@ -87,7 +91,7 @@ impl Log {
 
     /// Clones up to `max` entries from `index` on.
     pub fn entries_from(&self, index: u64, max: usize) -> Vec<Entry> {
-        assert!(index > self.snapshot_index, "entries before the snapshot are gone");
+        assert!(index > self.snapshot_index, "entry {index} is before the snapshot ({}): gone", self.snapshot_index);
         let start = (index - self.snapshot_index - 1) as usize;
         self.entries.iter().skip(start).take(max).cloned().collect()
     }
@@ -111,7 +115,7 @@ impl Log {
     /// log does not reach `index` or disagrees at it, everything is dropped.
     /// The encoding is rebuilt in place, reusing its buffers.
     pub fn compact_to(&mut self, index: u64, term: u64) {
-        assert!(index > self.snapshot_index, "a snapshot moves forward");
+        assert!(index > self.snapshot_index, "a snapshot moves forward ({} -> {index})", self.snapshot_index);
         let drop =
             if self.term_at(index) == Some(term) { (index - self.snapshot_index) as usize } else { self.entries.len() };
         self.entries.drain(..drop);

@@ -256,11 +256,19 @@ impl Raft {
     /// The service has applied through `index` and `data` captures its state:
     /// the log up to `index` is dropped.
     pub fn snapshot(&mut self, index: u64, data: Vec<u8>) {
-        assert!(index <= self.last_applied, "a snapshot covers only applied entries");
+        assert!(
+            index <= self.last_applied,
+            "server {} (term {}): a snapshot through {index} covers only applied entries (applied through {})",
+            self.id(),
+            self.hard.term,
+            self.last_applied
+        );
         if index <= self.log.snapshot_index() {
             return;
         }
-        let term = self.log.term_at(index).expect("an applied entry after the snapshot is in the log");
+        let term = self.log.term_at(index).unwrap_or_else(|| {
+            panic!("server {}: applied entry {index} after the snapshot is not in the log", self.id())
+        });
         self.log.compact_to(index, term);
         self.set_snapshot_meta(index, term);
         self.snapshot_data = Arc::new(data);
@@ -287,7 +295,7 @@ impl Raft {
     // ----- roles -----
 
     fn set_term(&mut self, term: u64) {
-        assert!(term >= self.hard.term, "terms never decrease");
+        assert!(term >= self.hard.term, "server {}: terms never decrease ({} -> {term})", self.id(), self.hard.term);
         if term > self.hard.term {
             self.hard.term = term;
             self.hard.voted_for = None;
@@ -336,7 +344,13 @@ impl Raft {
     }
 
     fn become_leader(&mut self, now_ms: u64) {
-        assert!(self.led_term.is_none_or(|t| t < self.hard.term), "at most one leadership per term");
+        assert!(
+            self.led_term.is_none_or(|t| t < self.hard.term),
+            "server {}: at most one leadership per term (led term {:?}, now term {})",
+            self.id(),
+            self.led_term,
+            self.hard.term
+        );
         self.led_term = Some(self.hard.term);
         self.role = Role::Leader;
         let next = self.log.last_index() + 1;
@@ -393,7 +407,13 @@ impl Raft {
             return;
         }
         let prev_log_index = next - 1;
-        let prev_log_term = self.log.term_at(prev_log_index).expect("prev is the snapshot or in the log");
+        let prev_log_term = self.log.term_at(prev_log_index).unwrap_or_else(|| {
+            panic!(
+                "server {} (term {}): prev index {prev_log_index} is neither the snapshot nor in the log",
+                self.id(),
+                self.hard.term
+            )
+        });
         let entries = self.log.entries_from(next, self.config.max_entries_per_append);
         if self.replication[peer] == Replication::Replicate {
             // Pipelining: assume the entries arrive; a rejection resets this.
@@ -457,7 +477,11 @@ impl Raft {
     /// A valid leader for `term` exists: follow it.
     fn accept_leader(&mut self, term: u64, now_ms: u64) {
         if term > self.hard.term || self.role != Role::Follower {
-            assert!(!(self.role == Role::Leader && term == self.hard.term), "two leaders in one term");
+            assert!(
+                !(self.role == Role::Leader && term == self.hard.term),
+                "server {}: two leaders in term {term} (this one leads it too)",
+                self.id()
+            );
             self.become_follower(term, now_ms);
         }
         self.reset_election_deadline(now_ms);
@@ -501,7 +525,13 @@ impl Raft {
             match self.log.term_at(index) {
                 Some(t) if t == entry.term => continue,
                 Some(_) => {
-                    assert!(index > self.commit_index, "a committed entry is never overwritten");
+                    assert!(
+                        index > self.commit_index,
+                        "server {} (term {}): committed entry {index} (commit index {}) is being overwritten",
+                        self.id(),
+                        self.hard.term,
+                        self.commit_index
+                    );
                     self.log.truncate_from(index);
                     self.log.append(entry);
                 }
@@ -612,11 +642,20 @@ impl Raft {
         if index <= self.commit_index {
             return;
         }
-        assert!(index <= self.log.last_index(), "only entries in the log commit");
+        assert!(
+            index <= self.log.last_index(),
+            "server {} (term {}): commit index {index} passes the last log index {}",
+            self.id(),
+            self.hard.term,
+            self.log.last_index()
+        );
         self.commit_index = index;
         while self.last_applied < self.commit_index {
             let next = self.last_applied + 1;
-            let entry = self.log.entry(next).expect("committed, unapplied entries are in the log");
+            let entry = self
+                .log
+                .entry(next)
+                .unwrap_or_else(|| panic!("server {}: committed, unapplied entry {next} is not in the log", self.id()));
             self.output.applies.push(Apply::Command { index: next, term: entry.term, command: entry.command.clone() });
             self.last_applied = next;
         }

@@ -67,11 +67,57 @@ where
     let cancel = CANCEL.with(|c| c.get());
     let config = SimConfig { trace_mode: trace, time_limit: LAB_TEST_TIME_LIMIT, cancel, ..SimConfig::new(seed) };
     let sim = Sim::<N>::new(config);
-    let result = match sim.run(main(sim.handle())) {
-        Ok(r) => r,
-        Err(e) => Err(e.to_string()),
+    let ran = catching_panics(|| sim.run(main(sim.handle())));
+    let stats = sim.stats();
+    let result = match ran {
+        Ok(Ok(r)) => r,
+        Ok(Err(e)) => Err(e.to_string()),
+        Err(panic) => Err(format!(
+            "panicked at virtual {}, event #{}: {panic}",
+            sim::time::format(stats.virtual_time),
+            stats.trace.events()
+        )),
     };
-    Outcome::new(result, sim.stats())
+    Outcome::new(result, stats)
+}
+
+thread_local! {
+    /// Set while this thread runs a simulation: its panics are recorded
+    /// (message and location) for the failure reason instead of printed.
+    static RECORDING_PANICS: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+    static LAST_PANIC: std::cell::RefCell<Option<String>> = const { std::cell::RefCell::new(None) };
+}
+
+/// Runs `f`; a panic becomes `Err` with its message and where it was
+/// raised. Other threads' panics, and panics outside `f`, print as usual.
+fn catching_panics<T>(f: impl FnOnce() -> T) -> Result<T, String> {
+    static HOOK: std::sync::Once = std::sync::Once::new();
+    HOOK.call_once(|| {
+        let previous = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            if RECORDING_PANICS.with(|r| r.get()) {
+                let at = info.location().map_or(String::new(), |l| format!(" ({}:{})", l.file(), l.line()));
+                LAST_PANIC.with(|p| *p.borrow_mut() = Some(format!("{}{at}", panic_message(info.payload()))));
+            } else {
+                previous(info);
+            }
+        }));
+    });
+    let was_recording = RECORDING_PANICS.with(|r| r.replace(true));
+    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(f));
+    RECORDING_PANICS.with(|r| r.set(was_recording));
+    result.map_err(|payload| {
+        LAST_PANIC.with(|p| p.borrow_mut().take()).unwrap_or_else(|| panic_message(payload.as_ref()).to_string())
+    })
+}
+
+/// The text of a panic's payload.
+fn panic_message(payload: &(dyn std::any::Any + Send)) -> &str {
+    payload
+        .downcast_ref::<String>()
+        .map(String::as_str)
+        .or_else(|| payload.downcast_ref::<&str>().copied())
+        .unwrap_or("(no message)")
 }
 
 /// Runs a scenario, turning a panic into a failure. An illegal history is
@@ -89,11 +135,7 @@ pub fn run_scenario(scenario: &crate::Scenario, seed: u64, trace: TraceMode) -> 
             outcome
         }
         Err(panic) => {
-            let message = panic
-                .downcast_ref::<String>()
-                .map(String::as_str)
-                .or_else(|| panic.downcast_ref::<&str>().copied())
-                .unwrap_or("(no message)");
+            let message = panic_message(panic.as_ref());
             let stats =
                 RunStats { trace: sim::Trace::default(), virtual_time: 0, net: Default::default(), task_polls: 0 };
             Outcome::new(Err(format!("panicked: {message}")), stats)

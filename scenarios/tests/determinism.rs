@@ -90,3 +90,19 @@ fn runs_that_differ_only_in_message_contents_are_caught() {
     assert!(reason.contains("NOT DETERMINISTIC") && reason.contains("request of call 0"), "{reason}");
     assert!(reason.contains("payload: [0]") && reason.contains("payload: [1]"), "{reason}");
 }
+
+/// A run whose tester panics 5 ms into the run.
+fn panics_later(seed: u64, trace: sim::TraceMode) -> scenarios::Outcome {
+    scenarios::runner::simulate::<sim::testing::EchoNode, _>(seed, trace, |h| async move {
+        h.sleep(sim::ms(5)).await;
+        panic!("the invariant broke here");
+    })
+}
+
+#[test]
+fn a_panic_is_reported_where_and_when_it_happened() {
+    let scenario = scenarios::Scenario { name: "sim/panics_later", run: panics_later };
+    let reason = scenarios::run_scenario(&scenario, 1, sim::TraceMode::HashOnly).result.unwrap_err();
+    assert!(reason.starts_with("panicked at virtual 0.005s, event #"), "{reason}");
+    assert!(reason.contains("the invariant broke here (scenarios/tests/determinism.rs:"), "{reason}");
+}
