@@ -53,6 +53,11 @@ impl<M, T> EventQueue<M, T> {
         Some((at, kind))
     }
 
+    /// Events queued.
+    pub(crate) fn len(&self) -> usize {
+        self.heap.len()
+    }
+
     pub(crate) fn peek_time(&self) -> Option<Nanos> {
         self.heap.peek().map(|Reverse((at, _, _))| *at)
     }

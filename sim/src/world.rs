@@ -40,6 +40,11 @@ pub struct SimConfig {
     /// is looked at every `CANCEL_CHECK_EVENTS` events. It never changes
     /// what a run does, only whether it goes on.
     pub cancel: Option<&'static std::sync::atomic::AtomicBool>,
+    /// The run fails when more events than this are queued at once, or the
+    /// call table spans more calls (from the oldest open one): a bound on
+    /// a run's memory, so a node that floods fails alone.
+    pub max_queued_events: usize,
+    pub max_open_calls: usize,
 }
 
 /// How often (in events) a run looks at its cancel flag.
@@ -53,6 +58,8 @@ impl SimConfig {
             time_limit: time::secs(3600),
             event_limit: 200_000_000,
             cancel: None,
+            max_queued_events: 5_000_000,
+            max_open_calls: 1_000_000,
         }
     }
 }
@@ -72,6 +79,12 @@ pub enum SimError {
     },
     EventLimit {
         limit: u64,
+    },
+    /// Too many events queued or calls open at once (`SimConfig`'s bounds).
+    MemoryLimit {
+        what: &'static str,
+        limit: usize,
+        at: Nanos,
     },
     /// Stopped from outside (`SimConfig::cancel`).
     Cancelled {
@@ -116,6 +129,9 @@ impl fmt::Display for SimError {
                 write!(f, "virtual time limit of {} reached; {stuck}", time::format(*limit))
             }
             SimError::EventLimit { limit } => write!(f, "event limit of {limit} reached"),
+            SimError::MemoryLimit { what, limit, at } => {
+                write!(f, "more than {limit} {what} at virtual {} (a flood of messages?)", time::format(*at))
+            }
             SimError::Cancelled { at, events } => {
                 write!(f, "stopped from outside at virtual {} after {events} events", time::format(*at))
             }
@@ -315,6 +331,14 @@ impl<N: Node> World<N> {
         let events = self.trace.events();
         if events >= self.config.event_limit {
             return Err(SimError::EventLimit { limit: self.config.event_limit });
+        }
+        if self.queue.len() > self.config.max_queued_events {
+            let limit = self.config.max_queued_events;
+            return Err(SimError::MemoryLimit { what: "events queued", limit, at: self.now });
+        }
+        if self.calls.slots.len() > self.config.max_open_calls {
+            let limit = self.config.max_open_calls;
+            return Err(SimError::MemoryLimit { what: "calls open (from the oldest open one)", limit, at: self.now });
         }
         if events.is_multiple_of(CANCEL_CHECK_EVENTS)
             && self.config.cancel.is_some_and(|c| c.load(std::sync::atomic::Ordering::Relaxed))

@@ -225,3 +225,43 @@ fn a_cancelled_run_stops_and_says_where() {
     assert_eq!(events % sim::CANCEL_CHECK_EVENTS, 0, "the flag is looked at every CANCEL_CHECK_EVENTS events");
     assert!((10_000..=10_000 + sim::CANCEL_CHECK_EVENTS).contains(&events), "{events}");
 }
+
+/// Sends 100 calls every millisecond to a server that never answers.
+struct Flooder {
+    target: Addr,
+}
+
+impl Node for Flooder {
+    type Msg = u32;
+    type Timer = u64;
+    type CallPurpose = ();
+    fn on_request(&mut self, _: &mut Ctx<'_, Self>, _: Addr, _: ReplyToken, _: u32) {} // never answers
+    fn on_reply(&mut self, _: &mut Ctx<'_, Self>, _: Addr, _: (), _: Result<u32, RpcError>) {}
+    fn on_timer(&mut self, ctx: &mut Ctx<'_, Self>, tag: u64) {
+        for _ in 0..100 {
+            ctx.call(self.target, 0, ());
+        }
+        ctx.set_timer(ms(1), tag);
+    }
+}
+
+#[test]
+fn a_flooding_node_fails_its_run_at_the_memory_bound() {
+    let sim = Sim::<Flooder>::new(SimConfig { max_open_calls: 10_000, ..SimConfig::new(1) });
+    let h = sim.handle();
+    let err = sim
+        .run(async move {
+            let (a, b) = (h.add_server("flooder"), h.add_server("sink"));
+            h.start(b, move |_| Flooder { target: a });
+            h.start(a, move |ctx| {
+                ctx.set_timer(ms(1), 0);
+                Flooder { target: b }
+            });
+            std::future::pending::<()>().await;
+        })
+        .unwrap_err();
+    let SimError::MemoryLimit { what, limit, at } = &err else { panic!("{err}") };
+    assert_eq!((*what, *limit), ("calls open (from the oldest open one)", 10_000));
+    assert!(*at >= ms(100) && *at <= ms(102), "100 calls a millisecond pass 10,000 at 100 ms: {err}");
+    assert!(err.to_string().starts_with("more than 10000 calls open"), "{err}");
+}
