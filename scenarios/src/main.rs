@@ -9,6 +9,9 @@ use std::io::Write;
 use std::process::ExitCode;
 
 /// Simulations and the checker allocate many small, short-lived objects.
+/// Transparent huge pages are turned off for the process (in `main`): under
+/// memory pressure the kernel stalls compacting memory for them, which
+/// doubled a kv soak's system time (1.15 s against 0.53 s without).
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
@@ -132,6 +135,9 @@ fn main() -> ExitCode {
     // thread exists.
     unsafe {
         libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+        // No transparent huge pages for this process's future faults (see
+        // ALLOCATOR); if the kernel refuses, huge pages stay as they were.
+        libc::prctl(libc::PR_SET_THP_DISABLE, 1, 0, 0, 0);
     }
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,

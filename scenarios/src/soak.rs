@@ -104,6 +104,8 @@ pub struct SoakReport {
     pub total_runs: u64,
     pub total_failures: u64,
     pub total_cpu_ms: f64,
+    /// The system (kernel) part of `total_cpu_ms`.
+    pub total_system_ms: f64,
     pub wall_s: f64,
     pub runs_per_second: f64,
     pub scenarios: Vec<ScenarioSummary>,
@@ -116,6 +118,8 @@ struct RunRecord {
     passed: bool,
     reason: Option<String>,
     cpu_ms: f64,
+    /// The system part of `cpu_ms`.
+    system_ms: f64,
     virtual_ms: f64,
     events: u64,
     operations: u64,
@@ -127,6 +131,7 @@ struct Totals {
     runs: u64,
     failures: u64,
     cpu_ms: f64,
+    system_ms: f64,
     virtual_ms: f64,
     events: u64,
     operations: u64,
@@ -138,13 +143,24 @@ struct Totals {
 impl Totals {
     fn new() -> Totals {
         let cpu_us = Histogram::new(3).expect("3 significant digits is a valid precision");
-        Totals { runs: 0, failures: 0, cpu_ms: 0.0, virtual_ms: 0.0, events: 0, operations: 0, shards_moved: 0, cpu_us }
+        Totals {
+            runs: 0,
+            failures: 0,
+            cpu_ms: 0.0,
+            system_ms: 0.0,
+            virtual_ms: 0.0,
+            events: 0,
+            operations: 0,
+            shards_moved: 0,
+            cpu_us,
+        }
     }
 
     fn add(&mut self, r: &RunRecord) {
         self.runs += 1;
         self.failures += u64::from(!r.passed);
         self.cpu_ms += r.cpu_ms;
+        self.system_ms += r.system_ms;
         self.virtual_ms += r.virtual_ms;
         self.events += r.events;
         self.operations += r.operations;
@@ -182,12 +198,24 @@ pub fn thread_cpu_ms() -> f64 {
     ts.tv_sec as f64 * 1e3 + ts.tv_nsec as f64 / 1e6
 }
 
-fn record(outcome: Outcome, cpu_ms: f64) -> RunRecord {
+/// System (kernel) time used by the calling thread, in milliseconds: the
+/// part of its CPU time spent in page faults and the like.
+pub fn thread_system_ms() -> f64 {
+    // SAFETY: an all-zero rusage is a valid value to be overwritten.
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    // SAFETY: getrusage writes one rusage through a valid pointer.
+    let rc = unsafe { libc::getrusage(libc::RUSAGE_THREAD, &mut usage) };
+    assert_eq!(rc, 0, "RUSAGE_THREAD is available on Linux");
+    usage.ru_stime.tv_sec as f64 * 1e3 + usage.ru_stime.tv_usec as f64 / 1e3
+}
+
+fn record(outcome: Outcome, cpu_ms: f64, system_ms: f64) -> RunRecord {
     RunRecord {
         passed: outcome.result.is_ok(),
         operations: outcome.operations(),
         reason: outcome.result.err(),
         cpu_ms,
+        system_ms,
         virtual_ms: outcome.stats.virtual_time as f64 / 1e6,
         events: outcome.stats.trace.events(),
         shards_moved: outcome.shards_moved,
@@ -196,17 +224,14 @@ fn record(outcome: Outcome, cpu_ms: f64) -> RunRecord {
 
 /// Runs one scenario for one seed and measures its CPU time.
 fn run_measured(scenario: &Scenario, seed: u64, check_determinism: bool) -> RunRecord {
-    let start = thread_cpu_ms();
+    let (start, start_system) = (thread_cpu_ms(), thread_system_ms());
     let outcome = if check_determinism {
         run_checking_determinism(scenario, seed)
     } else {
         run_scenario(scenario, seed, sim::TraceMode::HashOnly)
     };
-    let mut cpu = thread_cpu_ms() - start;
-    if check_determinism {
-        cpu /= 2.0; // report the cost of one run
-    }
-    record(outcome, cpu)
+    let runs = if check_determinism { 2.0 } else { 1.0 }; // report the cost of one run
+    record(outcome, (thread_cpu_ms() - start) / runs, (thread_system_ms() - start_system) / runs)
 }
 
 /// How far a soak is, for progress displays.
@@ -335,6 +360,7 @@ fn summarize(
         total_runs,
         total_failures,
         total_cpu_ms: totals.iter().map(|t| t.cpu_ms).sum(),
+        total_system_ms: totals.iter().map(|t| t.system_ms).sum(),
         wall_s: wall.as_secs_f64(),
         runs_per_second: total_runs as f64 / wall.as_secs_f64().max(1e-9),
         scenarios,
@@ -391,10 +417,11 @@ fn summary_line(report: &SoakReport) -> String {
     let per_seed: f64 = report.scenarios.iter().map(|s| s.cpu_ms_per_run).sum();
     let ops_per_seed: f64 = report.scenarios.iter().map(|s| s.operations_per_run).sum();
     let mut line = format!(
-        "total: {} runs, {} failed, {:.1} s CPU; {per_seed:.2} ms CPU per seed for all scenarios",
+        "total: {} runs, {} failed, {:.1} s CPU ({:.1} s system); {per_seed:.2} ms CPU per seed for all scenarios",
         report.total_runs,
         report.total_failures,
-        report.total_cpu_ms / 1e3
+        report.total_cpu_ms / 1e3,
+        report.total_system_ms / 1e3
     );
     if ops_per_seed > 0.0 {
         line.push_str(&format!("; {:.2} us CPU per client operation", per_seed * 1e3 / ops_per_seed));
