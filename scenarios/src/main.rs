@@ -40,6 +40,10 @@ enum Command {
         /// configuration they were served under (`:config N`).
         #[arg(long)]
         history: Option<std::path::PathBuf>,
+        /// Write every event (virtual time, node, kind, message, fault) to
+        /// this file as JSON lines.
+        #[arg(long)]
+        trace: Option<std::path::PathBuf>,
     },
     /// Every matching scenario (FILTER as for list) for seeds S..S+N on J
     /// threads.
@@ -188,7 +192,7 @@ fn main() -> ExitCode {
             }
             ExitCode::SUCCESS
         }
-        Command::Run { name, seed, check_determinism, history } => {
+        Command::Run { name, seed, check_determinism, history, trace } => {
             let Some(scenario) = find(&name) else {
                 return usage_error(format!("unknown scenario '{name}'{}", suggest(&name)));
             };
@@ -198,11 +202,30 @@ fn main() -> ExitCode {
                 ));
             }
             sim::log::init_from_env();
-            let outcome = if check_determinism {
-                runner::run_checking_determinism(&scenario, seed)
-            } else {
-                runner::run_scenario(&scenario, seed, sim::TraceMode::HashOnly)
+            let trace_file = match trace.as_ref().map(std::fs::File::create).transpose() {
+                Ok(file) => file.map(event_writer),
+                Err(e) => {
+                    return usage_error(format!("cannot write {}: {e}", trace.as_ref().expect("given").display()))
+                }
             };
+            let run = || {
+                if check_determinism {
+                    runner::run_checking_determinism(&scenario, seed)
+                } else {
+                    runner::run_scenario(&scenario, seed, sim::TraceMode::HashOnly)
+                }
+            };
+            let outcome = match &trace_file {
+                Some((_, sink)) => runner::with_event_sink(sink(), run),
+                None => run(),
+            };
+            if let (Some(path), Some((writer, _))) = (&trace, trace_file) {
+                let mut file = writer.borrow_mut();
+                if let Err(e) = file.flush().and(file.error()) {
+                    return usage_error(format!("cannot write {}: {e}", path.display()));
+                }
+                eprintln!("trace: {}", path.display());
+            }
             let stats = &outcome.stats;
             let operations =
                 outcome.history.as_ref().map_or(String::new(), |h| format!(", {} client operations", h.len()));
@@ -253,6 +276,48 @@ fn main() -> ExitCode {
                 ..SoakPlan::new(scenarios, first_seed, seeds, jobs)
             };
             scenarios::soak_cli::run(plan, scenarios::soak_cli::ReportFiles { json, junit })
+        }
+    }
+}
+
+/// A JSON-lines writer of a run's events, and a maker of the sink that
+/// feeds it; the first write error is kept for the end.
+fn event_writer(
+    file: std::fs::File,
+) -> (std::rc::Rc<std::cell::RefCell<EventFile>>, impl Fn() -> sim::event_log::EventSink) {
+    let writer =
+        std::rc::Rc::new(std::cell::RefCell::new(EventFile { out: std::io::BufWriter::new(file), error: None }));
+    let shared = writer.clone();
+    let make = move || -> sim::event_log::EventSink {
+        let writer = shared.clone();
+        Box::new(move |line: &sim::event_log::EventLine| {
+            let mut w = writer.borrow_mut();
+            if w.error.is_none() {
+                let written = serde_json::to_writer(&mut w.out, line).map_err(std::io::Error::from);
+                if let Err(e) = written.and_then(|()| w.out.write_all(b"\n")) {
+                    w.error = Some(e);
+                }
+            }
+        })
+    };
+    (writer, make)
+}
+
+/// A file of JSON lines, remembering its first write error.
+struct EventFile {
+    out: std::io::BufWriter<std::fs::File>,
+    error: Option<std::io::Error>,
+}
+
+impl EventFile {
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.out.flush()
+    }
+
+    fn error(&self) -> std::io::Result<()> {
+        match &self.error {
+            Some(e) => Err(std::io::Error::new(e.kind(), e.to_string())),
+            None => Ok(()),
         }
     }
 }

@@ -49,6 +49,20 @@ thread_local! {
     static CANCEL: std::cell::Cell<Option<&'static AtomicBool>> = const { std::cell::Cell::new(None) };
 }
 
+thread_local! {
+    /// Where the next simulation started on this thread sends its events
+    /// (`labsim run --trace`).
+    static EVENT_SINK: std::cell::RefCell<Option<sim::event_log::EventSink>> = const { std::cell::RefCell::new(None) };
+}
+
+/// Runs `f`; the first simulation it starts sends every event to `sink`.
+pub fn with_event_sink<T>(sink: sim::event_log::EventSink, f: impl FnOnce() -> T) -> T {
+    EVENT_SINK.with(|s| *s.borrow_mut() = Some(sink));
+    let out = f();
+    EVENT_SINK.with(|s| s.borrow_mut().take());
+    out
+}
+
 /// Runs `f` with `flag` as the stop flag of every simulation it starts on
 /// this thread.
 pub fn with_cancel_flag<T>(flag: &'static AtomicBool, f: impl FnOnce() -> T) -> T {
@@ -67,6 +81,9 @@ where
     let cancel = CANCEL.with(|c| c.get());
     let config = SimConfig { trace_mode: trace, time_limit: LAB_TEST_TIME_LIMIT, cancel, ..SimConfig::new(seed) };
     let sim = Sim::<N>::new(config);
+    if let Some(sink) = EVENT_SINK.with(|s| s.borrow_mut().take()) {
+        sim.with_world(|w| w.set_event_sink(sink));
+    }
     let ran = catching_panics(|| sim.run(main(sim.handle())));
     let stats = sim.stats();
     let result = match ran {

@@ -185,3 +185,25 @@ fn an_unwritable_report_path_is_refused_before_the_soak() {
     assert!(err.contains("/no/such/dir/report.json") && err.trim().lines().count() == 1, "{err}");
     assert!(out.is_empty(), "nothing was soaked: {out}");
 }
+
+#[test]
+fn a_runs_trace_is_every_event_as_json_lines() {
+    let path = std::env::temp_dir().join(format!("labsim-cli-trace-{}.jsonl", std::process::id()));
+    let (code, out, err) =
+        labsim(&["run", "raft/initial_election_2a", "--seed", "2", "--trace", path.to_str().unwrap()]);
+    assert_eq!(code, 0, "{out}{err}");
+    let events: u64 =
+        out.split(" events").next().unwrap().rsplit(' ').next().unwrap().parse().expect("PASS names the events");
+    let text = std::fs::read_to_string(&path).unwrap();
+    let lines: Vec<serde_json::Value> = text.lines().map(|l| serde_json::from_str(l).expect("a JSON line")).collect();
+    assert_eq!(lines.len() as u64, events, "one line per traced event");
+    assert!(lines.windows(2).all(|w| w[0]["at"].as_u64() <= w[1]["at"].as_u64()), "in virtual time order");
+    for kind in ["fault", "start", "request", "reply", "timer"] {
+        assert!(lines.iter().any(|l| l["kind"] == kind), "{kind}");
+    }
+    let vote = lines.iter().find(|l| l["label"] == "RequestVote").expect("an election asks for votes");
+    assert!(vote["node"].as_str().unwrap().starts_with("raft-") && vote["peer"].is_string(), "{vote}");
+    let _ = std::fs::remove_file(path);
+    let (code, _, err) = labsim(&["run", "sim/fault_pause", "--seed", "1", "--trace", "/no/such/dir/t.jsonl"]);
+    assert_eq!(code, 2, "{err}");
+}

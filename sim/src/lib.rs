@@ -10,6 +10,7 @@
 
 pub mod call;
 pub mod event;
+pub mod event_log;
 pub mod executor;
 pub mod fault;
 pub mod handle;

@@ -168,6 +168,8 @@ pub struct World<N: Node> {
     pub(crate) woke_task: bool,
     /// The faults injected so far (at most `FAULT_LOG_LIMIT` kept).
     pub(crate) fault_log: Vec<(Nanos, Fault)>,
+    /// Where every event goes as a line (`labsim run --trace`), if anywhere.
+    pub(crate) event_sink: Option<crate::event_log::EventSink>,
 }
 
 /// How many faults the fault log keeps; later ones are still traced.
@@ -195,6 +197,7 @@ impl<N: Node> World<N> {
             log_enabled: tracing::dispatcher::has_been_set(),
             woke_task: false,
             fault_log: Vec::new(),
+            event_sink: None,
         }
     }
 
@@ -403,5 +406,6 @@ impl<N: Node> World<N> {
             format!("at {}: {what}", time::format(at))
         };
         self.trace.fold(at, kind, a, b, describe);
+        self.log_event(at, event);
     }
 }

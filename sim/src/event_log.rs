@@ -1,0 +1,121 @@
+//! A run's events as data, for `labsim run --trace FILE.jsonl`: every event
+//! the world processes (a task woken, a request or reply delivered, a call
+//! failed, a dead-server poll, a timer) and every fault and server start,
+//! with its virtual time, the nodes involved and a summary of the message.
+//! Off unless a sink is set; the sink only observes.
+
+use crate::call::CallId;
+use crate::event::EventKind;
+use crate::node::{Message, Node};
+use crate::time::Nanos;
+use crate::world::World;
+use serde::Serialize;
+
+/// The longest message summary kept (longer ones are cut).
+pub const SUMMARY_CHARS: usize = 240;
+
+/// One event.
+#[derive(Clone, Debug, Serialize)]
+pub struct EventLine {
+    /// Virtual nanoseconds.
+    pub at: Nanos,
+    /// "wake", "request", "reply", "fail", "poll", "timer", "fault" or
+    /// "start".
+    pub kind: &'static str,
+    /// The node the event happens at (the receiver of a message, the owner
+    /// of a timer, the server started).
+    pub node: Option<String>,
+    /// The other end of a message.
+    pub peer: Option<String>,
+    pub call: Option<u64>,
+    /// The message's kind (`Message::label`).
+    pub label: Option<&'static str>,
+    /// The message, timer or fault, as text (cut at `SUMMARY_CHARS`).
+    pub summary: String,
+}
+
+/// Where a world sends its event lines.
+pub type EventSink = Box<dyn FnMut(&EventLine)>;
+
+fn cut(mut text: String) -> String {
+    if let Some((at, _)) = text.char_indices().nth(SUMMARY_CHARS) {
+        text.truncate(at);
+        text.push('…');
+    }
+    text
+}
+
+impl<N: Node> World<N> {
+    /// Sends every later event to `sink`.
+    pub fn set_event_sink(&mut self, sink: EventSink) {
+        self.event_sink = Some(sink);
+    }
+
+    /// The (caller, server) names of a call still in the table.
+    fn call_ends(&self, call: CallId) -> (Option<String>, Option<String>) {
+        match self.calls.get(call) {
+            Some(r) => {
+                (Some(self.name(r.caller).to_string()), Some(self.name(self.servers[r.server].addr).to_string()))
+            }
+            None => (None, None),
+        }
+    }
+
+    pub(crate) fn log_event(&mut self, at: Nanos, event: &EventKind<N::Msg, N::Timer>) {
+        if self.event_sink.is_none() {
+            return;
+        }
+        let message = |kind, call: &CallId, msg: &N::Msg, (caller, server): (Option<String>, Option<String>)| {
+            let (node, peer) = if kind == "request" { (server, caller) } else { (caller, server) };
+            let summary = cut(format!("{msg:?}"));
+            EventLine { at, kind, node, peer, call: Some(call.0), label: Some(msg.label()), summary }
+        };
+        let line = match event {
+            EventKind::WakeTask(_) => {
+                EventLine { at, kind: "wake", node: None, peer: None, call: None, label: None, summary: String::new() }
+            }
+            EventKind::Request { call, msg } => message("request", call, msg, self.call_ends(*call)),
+            EventKind::Reply { call, msg } => message("reply", call, msg, self.call_ends(*call)),
+            EventKind::Fail { call } | EventKind::PollDead { call } => {
+                let (caller, server) = self.call_ends(*call);
+                let kind = if matches!(event, EventKind::Fail { .. }) { "fail" } else { "poll" };
+                EventLine {
+                    at,
+                    kind,
+                    node: caller,
+                    peer: server,
+                    call: Some(call.0),
+                    label: None,
+                    summary: String::new(),
+                }
+            }
+            EventKind::Timer { server, timer, .. } => {
+                let node = Some(self.name(self.servers[*server].addr).to_string());
+                EventLine {
+                    at,
+                    kind: "timer",
+                    node,
+                    peer: None,
+                    call: None,
+                    label: None,
+                    summary: format!("{timer:?}"),
+                }
+            }
+        };
+        self.emit(line);
+    }
+
+    /// A fault or a server start.
+    pub(crate) fn log_fault(&mut self, kind: &'static str, node: Option<String>, summary: String) {
+        if self.event_sink.is_some() {
+            let line = EventLine { at: self.now, kind, node, peer: None, call: None, label: None, summary };
+            self.emit(line);
+        }
+    }
+
+    fn emit(&mut self, line: EventLine) {
+        if let Some(sink) = self.event_sink.as_mut() {
+            sink(&line);
+        }
+    }
+}
