@@ -175,6 +175,16 @@ impl Raft {
         (self.hard.term, self.role == Role::Leader)
     }
 
+    /// The role and term, for views of a run: ("leader", 3).
+    pub fn status(&self) -> (&'static str, u64) {
+        let role = match self.role {
+            Role::Follower => "follower",
+            Role::Candidate => "candidate",
+            Role::Leader => "leader",
+        };
+        (role, self.hard.term)
+    }
+
     pub fn role(&self) -> Role {
         self.role
     }

@@ -71,6 +71,10 @@ impl KvNode {
 
 impl Node for KvNode {
     type Msg = KvRpc;
+
+    fn status(&self) -> Option<(&'static str, u64)> {
+        Some(self.server.raft().status())
+    }
     /// Raft's deadline in milliseconds.
     type Timer = u64;
     type CallPurpose = RaftCall;

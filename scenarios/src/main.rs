@@ -44,6 +44,11 @@ enum Command {
         /// this file as JSON lines.
         #[arg(long)]
         trace: Option<std::path::PathBuf>,
+        /// Draw the run as one HTML page: a lane per server (role, term,
+        /// crashes, pauses), cut links and unreliable periods, and the
+        /// clients' operations.
+        #[arg(long)]
+        html: Option<std::path::PathBuf>,
     },
     /// Every matching scenario (FILTER as for list) for seeds S..S+N on J
     /// threads.
@@ -192,7 +197,7 @@ fn main() -> ExitCode {
             }
             ExitCode::SUCCESS
         }
-        Command::Run { name, seed, check_determinism, history, trace } => {
+        Command::Run { name, seed, check_determinism, history, trace, html } => {
             let Some(scenario) = find(&name) else {
                 return usage_error(format!("unknown scenario '{name}'{}", suggest(&name)));
             };
@@ -215,10 +220,27 @@ fn main() -> ExitCode {
                     runner::run_scenario(&scenario, seed, sim::TraceMode::HashOnly)
                 }
             };
-            let outcome = match &trace_file {
-                Some((_, sink)) => runner::with_event_sink(sink(), run),
-                None => run(),
+            let view = std::rc::Rc::new(std::cell::RefCell::new(scenarios::run_view::RunView::default()));
+            let mut sinks: Vec<sim::event_log::EventSink> = Vec::new();
+            if let Some((_, sink)) = &trace_file {
+                sinks.push(sink());
+            }
+            if html.is_some() {
+                sinks.push(scenarios::run_view::RunView::sink(view.clone()));
+            }
+            let outcome = if sinks.is_empty() {
+                run()
+            } else {
+                let all = Box::new(move |line: &sim::event_log::EventLine| sinks.iter_mut().for_each(|s| s(line)));
+                runner::with_event_sink(all, run)
             };
+            if let Some(path) = &html {
+                let title = format!("{name} seed {seed}");
+                if let Err(e) = runner::write_replacing(path, &view.borrow().html(&title, &outcome)) {
+                    return usage_error(format!("cannot write {}: {e}", path.display()));
+                }
+                eprintln!("drawing: {}", path.display());
+            }
             if let (Some(path), Some((writer, _))) = (&trace, trace_file) {
                 let mut file = writer.borrow_mut();
                 if let Err(e) = file.flush().and(file.error()) {

@@ -241,6 +241,10 @@ impl RaftNode {
 
 impl Node for RaftNode {
     type Msg = RaftRpc;
+
+    fn status(&self) -> Option<(&'static str, u64)> {
+        Some(self.host.raft().status())
+    }
     /// Raft's deadline in milliseconds, so a stale timer is known.
     type Timer = u64;
     type CallPurpose = RaftCall;

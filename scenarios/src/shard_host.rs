@@ -261,6 +261,10 @@ impl GroupNode {
 
 impl Node for LabNode {
     type Msg = ShardRpc;
+
+    fn status(&self) -> Option<(&'static str, u64)> {
+        Some(self.raft().status())
+    }
     type Timer = ShardTimer;
     type CallPurpose = ShardCall;
 

@@ -32,6 +32,28 @@ pub struct EventLine {
     pub label: Option<&'static str>,
     /// The message, timer or fault, as text (cut at `SUMMARY_CHARS`).
     pub summary: String,
+    /// A "status" line's role and term (`Node::status`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub role: Option<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub term: Option<u64>,
+}
+
+impl EventLine {
+    /// A line of this kind at this time, with nothing else said.
+    pub fn new(at: Nanos, kind: &'static str) -> EventLine {
+        EventLine {
+            at,
+            kind,
+            node: None,
+            peer: None,
+            call: None,
+            label: None,
+            summary: String::new(),
+            role: None,
+            term: None,
+        }
+    }
 }
 
 /// Where a world sends its event lines.
@@ -68,38 +90,20 @@ impl<N: Node> World<N> {
         let message = |kind, call: &CallId, msg: &N::Msg, (caller, server): (Option<String>, Option<String>)| {
             let (node, peer) = if kind == "request" { (server, caller) } else { (caller, server) };
             let summary = cut(format!("{msg:?}"));
-            EventLine { at, kind, node, peer, call: Some(call.0), label: Some(msg.label()), summary }
+            EventLine { node, peer, call: Some(call.0), label: Some(msg.label()), summary, ..EventLine::new(at, kind) }
         };
         let line = match event {
-            EventKind::WakeTask(_) => {
-                EventLine { at, kind: "wake", node: None, peer: None, call: None, label: None, summary: String::new() }
-            }
+            EventKind::WakeTask(_) => EventLine::new(at, "wake"),
             EventKind::Request { call, msg } => message("request", call, msg, self.call_ends(*call)),
             EventKind::Reply { call, msg } => message("reply", call, msg, self.call_ends(*call)),
             EventKind::Fail { call } | EventKind::PollDead { call } => {
-                let (caller, server) = self.call_ends(*call);
+                let (node, peer) = self.call_ends(*call);
                 let kind = if matches!(event, EventKind::Fail { .. }) { "fail" } else { "poll" };
-                EventLine {
-                    at,
-                    kind,
-                    node: caller,
-                    peer: server,
-                    call: Some(call.0),
-                    label: None,
-                    summary: String::new(),
-                }
+                EventLine { node, peer, call: Some(call.0), ..EventLine::new(at, kind) }
             }
             EventKind::Timer { server, timer, .. } => {
                 let node = Some(self.name(self.servers[*server].addr).to_string());
-                EventLine {
-                    at,
-                    kind: "timer",
-                    node,
-                    peer: None,
-                    call: None,
-                    label: None,
-                    summary: format!("{timer:?}"),
-                }
+                EventLine { node, summary: format!("{timer:?}"), ..EventLine::new(at, "timer") }
             }
         };
         self.emit(line);
@@ -108,9 +112,22 @@ impl<N: Node> World<N> {
     /// A fault or a server start.
     pub(crate) fn log_fault(&mut self, kind: &'static str, node: Option<String>, summary: String) {
         if self.event_sink.is_some() {
-            let line = EventLine { at: self.now, kind, node, peer: None, call: None, label: None, summary };
+            let line = EventLine { node, summary, ..EventLine::new(self.now, kind) };
             self.emit(line);
         }
+    }
+
+    /// A "status" line when server `index`'s status changed.
+    pub(crate) fn note_status(&mut self, index: usize, status: Option<(&'static str, u64)>) {
+        if status.is_none() || self.servers[index].last_status == status {
+            return;
+        }
+        self.servers[index].last_status = status;
+        let (role, term) = status.expect("checked");
+        let node = Some(self.name(self.servers[index].addr).to_string());
+        let (at, summary) = (self.now, format!("{role} {term}"));
+        let line = EventLine { node, summary, role: Some(role), term: Some(term), ..EventLine::new(at, "status") };
+        self.emit(line);
     }
 
     fn emit(&mut self, line: EventLine) {

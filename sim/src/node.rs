@@ -96,6 +96,12 @@ pub trait Node: Sized + 'static {
     );
     /// A timer set with `ctx.set_timer` fired.
     fn on_timer(&mut self, ctx: &mut Ctx<'_, Self>, timer: Self::Timer);
+    /// What the node is now, for run views: a role and a term (a Raft
+    /// node's "leader", 3). Looked at after each handler only while a run's
+    /// events are recorded (`World::set_event_sink`).
+    fn status(&self) -> Option<(&'static str, u64)> {
+        None
+    }
 }
 
 /// An event of a world of nodes `N`.
@@ -122,6 +128,8 @@ pub(crate) struct ServerSlot<N: Node> {
     pub(crate) dispatched: u64,
     /// Dispatched requests not yet answered (for dead-server polling).
     pub(crate) pending: BTreeSet<CallId>,
+    /// The node's last `Node::status` sent to the event sink.
+    pub(crate) last_status: Option<(&'static str, u64)>,
 }
 
 impl<N: Node> World<N> {
@@ -162,6 +170,9 @@ impl<N: Node> World<N> {
     pub(crate) fn in_node<R>(&mut self, index: usize, f: impl FnOnce(&mut N, &mut Ctx<'_, N>) -> R) -> Option<R> {
         let mut node = self.servers[index].node.take()?;
         let result = self.in_node_context(index, |ctx| f(&mut node, ctx));
+        if self.event_sink.is_some() {
+            self.note_status(index, node.status());
+        }
         let slot = &mut self.servers[index];
         if slot.alive {
             slot.node = Some(node);

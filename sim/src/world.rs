@@ -256,6 +256,7 @@ impl<N: Node> World<N> {
             rng: stream(self.config.seed, Stream::Node(index as u32)),
             dispatched: 0,
             pending: BTreeSet::new(),
+            last_status: None,
         });
         for row in &mut self.in_order {
             row.push([0; 2]);

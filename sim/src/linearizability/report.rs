@@ -44,7 +44,7 @@ pub fn explain<M: Model>(model: &M, history: &[Operation<M::Input, M::Output>], 
     out
 }
 
-fn escape(text: &str) -> String {
+pub fn escape(text: &str) -> String {
     text.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
 }
 
