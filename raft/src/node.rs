@@ -425,6 +425,7 @@ impl Raft {
             )
         });
         let entries = self.log.entries_from(next, self.config.max_entries_per_append);
+        debug!(peer, prev_log_index, prev_log_term, entries = entries.len(), commit = self.commit_index, "append sent");
         if self.replication[peer] == Replication::Replicate {
             // Pipelining: assume the entries arrive; a rejection resets this.
             self.next_index[peer] = next + entries.len() as u64;
@@ -463,6 +464,7 @@ impl Raft {
                     }
                     self.reset_election_deadline(now_ms);
                 }
+                debug!(term, candidate, granted, up_to_date, free, "vote");
                 Response::RequestVote { term: self.hard.term, granted }
             }
             Request::AppendEntries { term, leader, prev_log_index, prev_log_term, entries, leader_commit } => {
@@ -586,6 +588,7 @@ impl Raft {
         }
         match response {
             Response::RequestVote { granted, .. } => {
+                debug!(peer = from, granted, "vote answered");
                 if self.role == Role::Candidate && granted {
                     self.votes[from] = true;
                     if self.votes.iter().filter(|v| **v).count() * 2 > self.config.peers {
@@ -597,6 +600,7 @@ impl Raft {
                 if self.role != Role::Leader {
                     return;
                 }
+                debug!(peer = from, ?match_index, ?conflict, "append answered");
                 if let Some(m) = match_index {
                     if m > self.match_index[from] {
                         self.match_index[from] = m;
@@ -659,7 +663,11 @@ impl Raft {
             self.hard.term,
             self.log.last_index()
         );
+        debug!(from = self.commit_index, to = index, term = self.hard.term, "commit");
         self.commit_index = index;
+        if self.last_applied < index {
+            debug!(from = self.last_applied + 1, to = index, "apply");
+        }
         while self.last_applied < self.commit_index {
             let next = self.last_applied + 1;
             let entry = self
