@@ -57,7 +57,8 @@ pub struct CheckOptions {
     /// A bound on the search's memo and state tables, in bytes (an
     /// estimate: their entries' sizes, not the allocator's overhead).
     pub memory_budget_bytes: Option<usize>,
-    /// Search every part, skipping the exact fast paths (`linear.rs`); for
+    /// Search every part as it is, skipping the exact fast paths
+    /// (`linear.rs`) and the dropping of unobserved pending writes; for
     /// cross-checking them.
     pub search_only: bool,
 }
@@ -413,7 +414,10 @@ const TURN_STEPS: u64 = 1 << 14;
 /// `TURN_STEPS` steps, in a fixed order, and the first illegal part found
 /// decides: one hard part does not hide an easy counterexample elsewhere.
 pub fn check<M: Model>(model: &M, history: &[Operation<M::Input, M::Output>], options: CheckOptions) -> Verdict {
-    let parts = model.partition(history);
+    let mut parts = model.partition(history);
+    if !options.search_only {
+        parts = parts.into_iter().map(|part| model.drop_unobserved_pending(history, part)).collect();
+    }
     let mut searches = Vec::new();
     for (k, part) in parts.iter().enumerate() {
         // Parts with one possible order, or a faster exact decision, need no search.

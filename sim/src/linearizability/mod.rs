@@ -110,6 +110,34 @@ mod tests {
     }
 
     #[test]
+    fn unobserved_timed_out_writes_cost_no_search() {
+        use RegisterInput::*;
+        use RegisterOutput as O;
+        let op = |input, output: Option<RegisterOutput>, call, ret: Option<u64>| Operation {
+            client: 0,
+            input,
+            output,
+            call,
+            ret,
+        };
+        // A write of 1, then 24 writes that timed out (values nobody read)
+        // beside reads that all see 1: 2^24 orders of the pending writes
+        // without the dropping, a few steps with it.
+        let mut history = vec![op(Write(1), Some(O::Written), 0, Some(10))];
+        history.extend((0..24).map(|v| op(Write(100 + v), None, 5, None)));
+        history.extend((0..20).map(|k| op(Read, Some(O::Read(Some(1))), 20 + 10 * k, Some(25 + 10 * k))));
+        let budget = CheckOptions { step_budget: Some(10_000), ..CheckOptions::default() };
+        assert_eq!(check(&RegisterModel, &history, budget), Verdict::Linearizable);
+        let searched = CheckOptions { search_only: true, ..budget };
+        assert_eq!(check(&RegisterModel, &history, searched), Verdict::Unknown, "the plain search is exponential here");
+        // A pending write whose value a read saw is kept, and decides.
+        history.push(op(Read, Some(O::Read(Some(107))), 300, Some(310)));
+        assert_eq!(check(&RegisterModel, &history, budget), Verdict::Linearizable);
+        history.push(op(Read, Some(O::Read(Some(1))), 320, Some(330)));
+        assert!(!check(&RegisterModel, &history, CheckOptions::default()).is_linearizable(), "1 after 107 is stale");
+    }
+
+    #[test]
     fn register_cas_semantics() {
         use RegisterInput::*;
         use RegisterOutput as O;

@@ -90,6 +90,20 @@ pub trait Model {
         None
     }
 
+    /// The part without the pending writes that no completed operation of
+    /// it can have observed. Dropping one changes no verdict: a pending
+    /// operation may take effect after everything else (or never), and one
+    /// whose value nothing read changed nothing anyone saw. Such writes (a
+    /// client's time-outs) otherwise multiply the search by two each.
+    /// Default: the part as it is.
+    fn drop_unobserved_pending(
+        &self,
+        _history: &[Operation<Self::Input, Self::Output>],
+        part: Vec<usize>,
+    ) -> Vec<usize> {
+        part
+    }
+
     /// Splits the history into independent parts (indexes), e.g. one per key.
     /// A history is linearizable iff every part is. Default: one part.
     fn partition(&self, history: &[Operation<Self::Input, Self::Output>]) -> Vec<Vec<usize>> {

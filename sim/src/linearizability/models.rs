@@ -161,6 +161,29 @@ impl Model for KvModel {
         by_key.into_values().collect()
     }
 
+    /// A pending Put or Append of text that no completed Get of the key
+    /// returned (as part of its value) was never observed: after a Put of
+    /// `v` every value holds `v` until the next Put, after an Append of `v`
+    /// likewise. (Empty texts are kept: every value contains them.)
+    fn drop_unobserved_pending(&self, history: &[Operation<KvInput, KvOutput>], part: Vec<usize>) -> Vec<usize> {
+        let written = |i: usize| match (&history[i].input, history[i].ret) {
+            (KvInput::Put { value, .. } | KvInput::Append { value, .. }, None) if !value.is_empty() => Some(value),
+            _ => None,
+        };
+        let pending = part.iter().filter(|&&i| written(i).is_some()).count();
+        if pending == 0 || pending > MAX_PENDING_LOOKED_AT {
+            return part;
+        }
+        let read: Vec<&str> = part
+            .iter()
+            .filter_map(|&i| match (&history[i].input, &history[i].output) {
+                (KvInput::Get { .. }, Some(KvOutput::Value(v))) if history[i].ret.is_some() => Some(v.as_str()),
+                _ => None,
+            })
+            .collect();
+        part.into_iter().filter(|&i| written(i).is_none_or(|v| read.iter().any(|r| r.contains(v.as_str())))).collect()
+    }
+
     fn part_name(&self, history: &[Operation<KvInput, KvOutput>], part: &[usize]) -> String {
         part.first().map_or_else(|| "no key".to_string(), |&i| format!("key {:?}", history[i].input.key()))
     }
@@ -178,6 +201,10 @@ impl Model for KvModel {
         format!("{:?}", state.text)
     }
 }
+
+/// The most pending writes of a part looked at for dropping (each is
+/// compared with every read).
+const MAX_PENDING_LOOKED_AT: usize = 256;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum RegisterInput {
@@ -203,6 +230,31 @@ impl Model for RegisterModel {
     type State = Option<i64>;
     type Input = RegisterInput;
     type Output = RegisterOutput;
+
+    /// A pending write of a value no completed read returned was never
+    /// observed. With any cas in the history nothing is dropped (a failed
+    /// cas observes that the value was not its `from`).
+    fn drop_unobserved_pending(
+        &self,
+        history: &[Operation<RegisterInput, RegisterOutput>],
+        part: Vec<usize>,
+    ) -> Vec<usize> {
+        if part.iter().any(|&i| matches!(history[i].input, RegisterInput::Cas { .. })) {
+            return part;
+        }
+        let read: std::collections::BTreeSet<i64> = part
+            .iter()
+            .filter_map(|&i| match history[i].output {
+                Some(RegisterOutput::Read(Some(v))) if history[i].ret.is_some() => Some(v),
+                _ => None,
+            })
+            .collect();
+        let unobserved = |i: usize| match (history[i].input, history[i].ret) {
+            (RegisterInput::Write(v), None) => !read.contains(&v),
+            _ => false,
+        };
+        part.into_iter().filter(|&i| !unobserved(i)).collect()
+    }
 
     fn init(&self) -> Option<i64> {
         None
