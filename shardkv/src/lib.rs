@@ -11,6 +11,7 @@
 //! - `server`: a shardkv group member: serves the shards its group owns,
 //!   learns configurations in order, pulls shards from their previous
 //!   owners and tells them when to delete them.
+//! - `pick`: which server of a set a leader calls next.
 //! - `clerk`: the sharded store's clerk.
 //!
 //! Like `kv`, nothing here knows about a network, a clock or the simulator.
@@ -19,6 +20,7 @@ pub mod clerk;
 pub mod config;
 pub mod ctrler;
 pub mod group;
+pub mod pick;
 pub mod rebalance;
 pub mod rpc;
 pub mod server;

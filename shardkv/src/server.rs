@@ -18,6 +18,7 @@
 use crate::config::Gid;
 use crate::ctrler::{CtrlerOp, CtrlerReply, CtrlerRequest};
 use crate::group::Group;
+use crate::pick::Pick;
 use crate::rpc::{DeleteShard, Entry, FetchReply, FetchShard, ShardReply};
 use crate::shard::Status;
 use kv::{Replicated, ReplyIo};
@@ -40,6 +41,14 @@ pub enum Task {
     Fetch { config: u64, shard: usize },
     /// Tell the previous owner of `shard` (pulled in `config`) to delete it.
     Delete { config: u64, shard: usize },
+}
+
+/// What an answer said of the server that gave it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Heard {
+    Answered,
+    NotMe,
+    Failed,
 }
 
 /// A call a server makes.
@@ -91,12 +100,14 @@ pub struct ShardKvServer<T> {
     /// Task -> when it may be sent again (a call is out, or its entry was
     /// proposed).
     busy_until_ms: BTreeMap<Task, u64>,
-    /// Per group, the server to try first: the one after the last that
-    /// failed a call.
-    next_server: BTreeMap<Gid, usize>,
-    /// Task -> the index (in its group) of the server last called for it.
-    called_server: BTreeMap<Task, usize>,
-    next_ctrler: usize,
+    /// The controller to call next, and per group the server.
+    ctrler_pick: Pick,
+    group_picks: BTreeMap<Gid, Pick>,
+    /// Task -> the index (`Pick::current`) of the server last called for it.
+    called: BTreeMap<Task, usize>,
+    /// Whether a task already went out again at once since the last tick
+    /// (after a "not me"): at most one such retry per tick.
+    retried_since_tick: bool,
     /// `Group::changes` when the work was last looked at.
     driven_at_change: Option<u64>,
     tick_at_ms: Option<u64>,
@@ -120,9 +131,10 @@ impl<T> ShardKvServer<T> {
             replicated,
             setup,
             busy_until_ms: BTreeMap::new(),
-            next_server: BTreeMap::new(),
-            called_server: BTreeMap::new(),
-            next_ctrler: 0,
+            ctrler_pick: Pick::default(),
+            group_picks: BTreeMap::new(),
+            called: BTreeMap::new(),
+            retried_since_tick: false,
             driven_at_change: None,
             tick_at_ms: None,
         };
@@ -197,6 +209,7 @@ impl<T> ShardKvServer<T> {
             return;
         }
         self.tick_at_ms = None;
+        self.retried_since_tick = false;
         self.drive(io, now_ms);
         self.schedule_tick(io, now_ms);
     }
@@ -204,37 +217,58 @@ impl<T> ShardKvServer<T> {
     /// The answer to a call made for `task` (`None`: the call failed).
     pub fn on_call_result(&mut self, io: &mut impl ShardIo<T>, task: Task, answer: Option<Incoming>, now_ms: u64) {
         self.busy_until_ms.remove(&task);
-        let entry = match (task, answer) {
-            (Task::Query { next }, Some(Incoming::Ctrler(CtrlerReply::Config(config)))) if config.num == next => {
-                Some(Entry::Config(config))
+        let called = self.called.remove(&task);
+        let (heard, entry) = Self::read_answer(task, answer);
+        if let Some(called) = called {
+            let pick = self.pick_for(task);
+            match heard {
+                Heard::Answered => pick.answered(called),
+                Heard::NotMe => pick.not_me(called),
+                Heard::Failed => pick.failed(called),
             }
-            (Task::Query { .. }, answer) => {
-                if !matches!(answer, Some(Incoming::Ctrler(CtrlerReply::Config(_)))) {
-                    self.next_ctrler = (self.next_ctrler + 1) % self.setup.ctrlers;
-                }
-                None
-            }
-            (Task::Fetch { config, shard }, Some(Incoming::Fetch(FetchReply::Shard(store)))) => {
-                Some(Entry::Install { config, shard, store })
-            }
-            (Task::Delete { config, shard }, Some(Incoming::Delete(ShardReply::Deleted))) => {
-                Some(Entry::Confirmed { config, shard })
-            }
-            (Task::Fetch { shard, .. } | Task::Delete { shard, .. }, _) => {
-                // Several tasks may fail on one server: move past it once.
-                let gid = self.group().previous().shards[shard];
-                if let Some(&failed) = self.called_server.get(&task) {
-                    self.next_server.insert(gid, failed + 1);
-                }
-                None
-            }
-        };
+        }
         if let Some(entry) = entry {
             if self.replicated.propose(io, crate::ctrler::encode(&entry), now_ms) {
                 self.busy_until_ms.insert(task, now_ms + TASK_RETRY_MS);
             }
+        } else if heard != Heard::Answered && !self.retried_since_tick {
+            // Ask again now (the next server may well be the leader; a lost
+            // message is often just that) rather than a tick later.
+            self.retried_since_tick = true;
+            self.drive(io, now_ms);
         }
         self.after_input(io, now_ms);
+    }
+
+    /// What an answer says of the server asked, and the entry it brings.
+    fn read_answer(task: Task, answer: Option<Incoming>) -> (Heard, Option<Entry>) {
+        match (task, answer) {
+            (_, None) => (Heard::Failed, None),
+            (Task::Query { next }, Some(Incoming::Ctrler(CtrlerReply::Config(config)))) => {
+                let entry = (config.num == next).then_some(Entry::Config(config));
+                (Heard::Answered, entry)
+            }
+            (Task::Fetch { config, shard }, Some(Incoming::Fetch(FetchReply::Shard(store)))) => {
+                (Heard::Answered, Some(Entry::Install { config, shard, store }))
+            }
+            (Task::Delete { config, shard }, Some(Incoming::Delete(ShardReply::Deleted))) => {
+                (Heard::Answered, Some(Entry::Confirmed { config, shard }))
+            }
+            // Not the leader, timed out, not there yet, or an answer that
+            // does not fit: another server may do better.
+            (_, Some(_)) => (Heard::NotMe, None),
+        }
+    }
+
+    /// The pick of servers a task's calls go to.
+    fn pick_for(&mut self, task: Task) -> &mut Pick {
+        match task {
+            Task::Query { .. } => &mut self.ctrler_pick,
+            Task::Fetch { shard, .. } | Task::Delete { shard, .. } => {
+                let gid = self.group().previous().shards[shard];
+                self.group_picks.entry(gid).or_default()
+            }
+        }
     }
 
     fn schedule_tick(&mut self, io: &mut impl ShardIo<T>, now_ms: u64) {
@@ -264,9 +298,9 @@ impl<T> ShardKvServer<T> {
         }
         let config = self.group().config().num;
         self.busy_until_ms.retain(|_, until| *until > now_ms);
-        self.called_server.retain(|task, _| match task {
+        self.called.retain(|task, _| match task {
             Task::Fetch { config: c, .. } | Task::Delete { config: c, .. } => *c == config,
-            Task::Query { .. } => false,
+            Task::Query { next } => *next == config + 1,
         });
         for task in self.due_tasks(config) {
             if let std::collections::btree_map::Entry::Vacant(slot) = self.busy_until_ms.entry(task) {
@@ -294,10 +328,8 @@ impl<T> ShardKvServer<T> {
 
     fn send(&mut self, io: &mut impl ShardIo<T>, task: Task) {
         let call = self.call_for(task);
-        if let Task::Fetch { shard, .. } | Task::Delete { shard, .. } = task {
-            let gid = self.group().previous().shards[shard];
-            self.called_server.insert(task, self.next_server.get(&gid).copied().unwrap_or(0));
-        }
+        let current = self.pick_for(task).current();
+        self.called.insert(task, current);
         io.call(task, call);
     }
 
@@ -305,7 +337,7 @@ impl<T> ShardKvServer<T> {
         match task {
             Task::Query { next } => {
                 let request = CtrlerRequest { client: 0, seq: 0, op: CtrlerOp::Query { num: next as i64 } };
-                Outgoing::Ctrler { ctrler: self.next_ctrler, request }
+                Outgoing::Ctrler { ctrler: self.ctrler_pick.next(self.setup.ctrlers), request }
             }
             Task::Fetch { config, shard } => {
                 Outgoing::Fetch { server: self.previous_owner(shard), request: FetchShard { config, shard } }
@@ -322,8 +354,8 @@ impl<T> ShardKvServer<T> {
         let previous = self.group().previous();
         let gid = previous.shards[shard];
         let servers = &previous.groups[&gid];
-        let next = self.next_server.get(&gid).copied().unwrap_or(0) % servers.len();
-        servers[next].clone()
+        let pick = self.group_picks.get(&gid).copied().unwrap_or_default();
+        servers[pick.next(servers.len())].clone()
     }
 }
 
@@ -404,16 +436,26 @@ mod tests {
         };
         assert_eq!(calls, vec![query(1, 0)]);
         assert_eq!(tick(&mut s, &mut io), vec![], "the query is still out");
-        s.on_call_result(&mut io, Task::Query { next: 1 }, None, 250);
-        assert_eq!(tick(&mut s, &mut io), vec![query(1, 1)], "a failed query goes to the next controller");
+        s.on_call_result(&mut io, Task::Query { next: 1 }, None, 150);
+        let again = std::mem::take(&mut io.calls);
+        assert_eq!(again, vec![query(1, 0)], "one failed call may be the network's: ask again, at once");
+        s.on_call_result(&mut io, Task::Query { next: 1 }, None, 151);
+        assert_eq!(std::mem::take(&mut io.calls), vec![], "at most one retry at once per tick");
+        assert_eq!(tick(&mut s, &mut io), vec![query(1, 1)], "two in a row: the next controller");
+        let wrong = Some(Incoming::Ctrler(CtrlerReply::WrongLeader));
+        s.on_call_result(&mut io, Task::Query { next: 1 }, wrong.clone(), 420);
+        assert_eq!(std::mem::take(&mut io.calls), vec![query(1, 2)], "not the leader: the next one, at once");
+        s.on_call_result(&mut io, Task::Query { next: 1 }, wrong, 421);
+        assert_eq!(std::mem::take(&mut io.calls), vec![], "at most one retry at once per tick");
+        assert_eq!(tick(&mut s, &mut io), vec![query(1, 0)]);
         let (c1, _) = configs();
-        s.on_call_result(&mut io, Task::Query { next: 1 }, config_reply(&c1), 300);
+        s.on_call_result(&mut io, Task::Query { next: 1 }, config_reply(&c1), 600);
         assert_eq!(s.group().config().num, 1, "committed and applied at once");
-        assert_eq!(std::mem::take(&mut io.calls), vec![query(2, 1)], "new work is looked at at once");
+        assert_eq!(std::mem::take(&mut io.calls), vec![query(2, 0)], "new work is looked at at once, same controller");
     }
 
     #[test]
-    fn gained_shards_are_fetched_from_the_previous_owner_moving_past_a_failed_server_once() {
+    fn gained_shards_are_fetched_from_the_previous_owner_moving_past_a_failing_server_once() {
         let mut io = Io::default();
         let mut s = leader(&mut io);
         tick(&mut s, &mut io);
@@ -432,14 +474,19 @@ mod tests {
         for (task, _) in &fetches {
             s.on_call_result(&mut io, *task, None, 400);
         }
-        // A failed call frees its task for the next tick.
+        // The first failure is retried at once, on the same server; the
+        // second moves past it; the rest go out at the next tick.
         let at = io.tick_at_ms.unwrap();
         let retried = tick(&mut s, &mut io);
         assert_eq!(retried.len(), gained.len());
-        assert!(
-            retried.iter().all(|(_, c)| matches!(c, Outgoing::Fetch { server, .. } if server == "server-100-1")),
-            "{retried:?}"
-        );
+        let to = |server: &str| {
+            retried.iter().filter(|(_, c)| matches!(c, Outgoing::Fetch { server: s, .. } if s == server)).count()
+        };
+        assert_eq!((to("server-100-0"), to("server-100-1")), (1, gained.len() - 1), "{retried:?}");
+        let retried: Vec<_> = retried
+            .into_iter()
+            .filter(|(_, c)| matches!(c, Outgoing::Fetch { server, .. } if server == "server-100-1"))
+            .collect();
         // A shard handed over is installed and then confirmed with a delete.
         let (task, _) = retried[0];
         let Task::Fetch { shard, .. } = task else { unreachable!() };
