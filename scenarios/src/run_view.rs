@@ -264,10 +264,10 @@ impl Page {
         format!(
             r##"<!DOCTYPE html>
 <html><head><meta charset="utf-8"><title>{title}</title>
-<style>body {{ font-family: sans-serif; margin: 16px; }} .key span {{ display: inline-block; width: 14px; height: 10px; margin: 0 4px 0 12px; }}</style>
+<style>body {{ font-family: sans-serif; margin: 16px; }} .verdict {{ white-space: pre-wrap; }} .key span {{ display: inline-block; width: 14px; height: 10px; margin: 0 4px 0 12px; }}</style>
 </head><body>
 <h2>{title}</h2>
-<p>{verdict}</p>
+<pre class="verdict">{verdict}</pre>
 <p class="key"><span style="background:#dde3ea"></span>follower<span style="background:#f5c542"></span>candidate<span style="background:#4caf50"></span>leader (term)<span style="background:#3b0a0a"></span>down<span style="background:#f0a030"></span>paused<span style="background:#9ecae1"></span>links cut<span style="background:#c9b3e6"></span>unreliable<span style="background:#5b8def"></span>operation<span style="background:#e53935"></span>could not be placed</p>
 <svg xmlns="http://www.w3.org/2000/svg" width="{}" height="{height:.0}" font-family="monospace" font-size="11">
 <defs><pattern id="paused" width="6" height="6" patternUnits="userSpaceOnUse" patternTransform="rotate(45)"><rect width="3" height="6" fill="#f0a030"/></pattern></defs>

@@ -38,7 +38,7 @@ fn a_raft_run_is_drawn_with_roles_terms_crashes_and_cut_links() {
     assert!(page.contains("leader in term"), "leaderships are drawn");
     assert!(page.contains(" down from "), "crashes are drawn");
     assert!(page.contains("links cut: "), "cut links are shaded");
-    assert!(page.contains("<p>passed</p>"));
+    assert!(page.contains(">passed</pre>"));
 }
 
 #[test]
