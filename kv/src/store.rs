@@ -12,6 +12,18 @@ use std::collections::BTreeMap;
 /// The most bytes a snapshot decodes into (a bound, not a size).
 pub const SNAPSHOT_LIMIT: usize = 1 << 30;
 
+/// The bincode encoding of a value, written into a buffer of the exact size
+/// (growing one copies a large snapshot several times).
+pub fn encode_exact<T: Serialize>(value: &T) -> Vec<u8> {
+    let config = bincode::config::standard();
+    let mut size = bincode::enc::write::SizeWriter::default();
+    bincode::serde::encode_into_writer(value, &mut size, config).expect("values encode");
+    let mut bytes = Vec::with_capacity(size.bytes_written);
+    bincode::serde::encode_into_std_write(value, &mut bytes, config).expect("values encode");
+    debug_assert_eq!(bytes.len(), size.bytes_written);
+    bytes
+}
+
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Store {
     data: BTreeMap<String, String>,
@@ -69,13 +81,7 @@ impl Store {
     /// The snapshot bytes, written into a buffer of the exact size (growing
     /// one would copy a large store several times).
     pub fn encode(&self) -> Vec<u8> {
-        let config = bincode::config::standard();
-        let mut size = bincode::enc::write::SizeWriter::default();
-        bincode::serde::encode_into_writer(self, &mut size, config).expect("the store encodes");
-        let mut bytes = Vec::with_capacity(size.bytes_written);
-        bincode::serde::encode_into_std_write(self, &mut bytes, config).expect("the store encodes");
-        debug_assert_eq!(bytes.len(), size.bytes_written);
-        bytes
+        encode_exact(self)
     }
 
     /// A store from a snapshot; an error (never a panic) when it is corrupt.

@@ -116,16 +116,9 @@ pub(crate) fn decode_all<T: serde::de::DeserializeOwned>(bytes: &[u8], what: &st
     }
 }
 
-/// The bincode encoding, written into a buffer of the exact size (growing
-/// one copies a large snapshot several times).
+/// The bincode encoding, into a buffer of the exact size.
 pub(crate) fn encode<T: Serialize>(value: &T) -> Vec<u8> {
-    let config = bincode::config::standard();
-    let mut size = bincode::enc::write::SizeWriter::default();
-    bincode::serde::encode_into_writer(value, &mut size, config).expect("values encode");
-    let mut bytes = Vec::with_capacity(size.bytes_written);
-    bincode::serde::encode_into_std_write(value, &mut bytes, config).expect("values encode");
-    debug_assert_eq!(bytes.len(), size.bytes_written);
-    bytes
+    kv::store::encode_exact(value)
 }
 
 impl Service for Configs {
