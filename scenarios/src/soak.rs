@@ -142,7 +142,8 @@ struct Totals {
 
 impl Totals {
     fn new() -> Totals {
-        let cpu_us = Histogram::new(3).expect("3 significant digits is a valid precision");
+        // 1 us to 10 hours, to 3 significant digits.
+        let cpu_us = Histogram::new_with_bounds(1, 36_000_000_000, 3).expect("valid bounds and precision");
         Totals {
             runs: 0,
             failures: 0,
@@ -461,4 +462,35 @@ pub fn junit_xml(report: &SoakReport) -> String {
     let mut junit = Report::new("labsim");
     junit.add_test_suite(suite);
     junit.to_string().expect("a JUnit report serializes")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn run_taking(cpu_ms: f64) -> RunRecord {
+        RunRecord {
+            passed: true,
+            reason: None,
+            cpu_ms,
+            system_ms: 0.0,
+            virtual_ms: 1.0,
+            events: 1,
+            operations: 0,
+            shards_moved: 0,
+        }
+    }
+
+    #[test]
+    fn cpu_quantiles_hold_from_microseconds_to_minutes() {
+        let mut totals = Totals::new();
+        for ms in (1..=98).map(|k| k as f64 * 10.0).chain([120_000.0, 0.005]) {
+            totals.add(&run_taking(ms));
+        }
+        let s = totals.summary("x");
+        assert_eq!(s.runs, 100);
+        assert!((s.cpu_ms_median - 490.0).abs() < 1.0, "{}", s.cpu_ms_median);
+        assert!((s.cpu_ms_p99 - 980.0).abs() < 1.0, "{}", s.cpu_ms_p99);
+        assert!((s.cpu_ms_max - 120_000.0).abs() < 120.0, "{}", s.cpu_ms_max);
+    }
 }
