@@ -23,6 +23,7 @@ pub mod raft_scenarios;
 pub mod raft_tester;
 pub mod recorder;
 pub mod registry;
+pub mod run_cli;
 pub mod run_view;
 pub mod runner;
 pub mod shard_host;

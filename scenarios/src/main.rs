@@ -4,7 +4,7 @@
 
 use clap::{Parser, Subcommand};
 use scenarios::soak::SoakPlan;
-use scenarios::{find, matching, replay_command, runner};
+use scenarios::{find, matching, runner};
 use std::io::Write;
 use std::process::ExitCode;
 
@@ -148,47 +148,13 @@ fn main() -> ExitCode {
         // ALLOCATOR); if the kernel refuses, huge pages stay as they were.
         libc::prctl(libc::PR_SET_THP_DISABLE, 1, 0, 0, 0);
     }
-    let cli = match Cli::try_parse() {
+    let cli = match parse_cli() {
         Ok(cli) => cli,
-        Err(e) => {
-            use clap::error::ErrorKind;
-            if matches!(
-                e.kind(),
-                ErrorKind::DisplayHelp
-                    | ErrorKind::DisplayVersion
-                    | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand
-            ) {
-                let _ = e.print();
-                return if e.kind() == ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand {
-                    ExitCode::from(2)
-                } else {
-                    ExitCode::SUCCESS
-                };
-            }
-            return usage_error(format!("{} (see labsim --help)", one_line(&e.to_string())));
-        }
+        Err(code) => return code,
     };
     match cli.command {
         Command::Check { file, model, html, max_steps, max_memory_mb } => {
-            if let Some(path) = &html {
-                if let Err(e) = check_html_path(&file, path) {
-                    return usage_error(e);
-                }
-            }
-            let budget = sim::linearizability::CheckOptions {
-                step_budget: Some(max_steps),
-                memory_budget_bytes: Some((max_memory_mb << 20) as usize),
-                search_only: false,
-            };
-            let check = CheckRequest { file: &file, html, budget };
-            match model {
-                ModelName::Kv => {
-                    check_file(check, &sim::linearizability::KvModel, sim::linearizability::parse::read_kv)
-                }
-                ModelName::Register => {
-                    check_file(check, &sim::linearizability::RegisterModel, sim::linearizability::parse::read_jepsen)
-                }
-            }
+            check_command(&file, model, html, max_steps, max_memory_mb)
         }
         Command::List { filter } => {
             let mut out = std::io::stdout().lock();
@@ -201,84 +167,8 @@ fn main() -> ExitCode {
             let Some(scenario) = find(&name) else {
                 return usage_error(format!("unknown scenario '{name}'{}", suggest(&name)));
             };
-            if history.is_some() && !name.starts_with("kv/") && !name.starts_with("shardkv/") {
-                return usage_error(format!(
-                    "{name} records no client history (--history is for kv/ and shardkv/ scenarios)"
-                ));
-            }
-            sim::log::init_from_env();
-            let trace_file = match trace.as_ref().map(std::fs::File::create).transpose() {
-                Ok(file) => file.map(event_writer),
-                Err(e) => {
-                    return usage_error(format!("cannot write {}: {e}", trace.as_ref().expect("given").display()))
-                }
-            };
-            let run = || {
-                if check_determinism {
-                    runner::run_checking_determinism(&scenario, seed)
-                } else {
-                    runner::run_scenario(&scenario, seed, sim::TraceMode::HashOnly)
-                }
-            };
-            let view = std::rc::Rc::new(std::cell::RefCell::new(scenarios::run_view::RunView::default()));
-            let mut sinks: Vec<sim::event_log::EventSink> = Vec::new();
-            if let Some((_, sink)) = &trace_file {
-                sinks.push(sink());
-            }
-            if html.is_some() {
-                sinks.push(scenarios::run_view::RunView::sink(view.clone()));
-            }
-            let outcome = if sinks.is_empty() {
-                run()
-            } else {
-                let all = Box::new(move |line: &sim::event_log::EventLine| sinks.iter_mut().for_each(|s| s(line)));
-                runner::with_event_sink(all, run)
-            };
-            if let Some(path) = &html {
-                let title = format!("{name} seed {seed}");
-                if let Err(e) = runner::write_replacing(path, &view.borrow().html(&title, &outcome)) {
-                    return usage_error(format!("cannot write {}: {e}", path.display()));
-                }
-                eprintln!("drawing: {}", path.display());
-            }
-            if let (Some(path), Some((writer, _))) = (&trace, trace_file) {
-                let mut file = writer.borrow_mut();
-                if let Err(e) = file.flush().and(file.error()) {
-                    return usage_error(format!("cannot write {}: {e}", path.display()));
-                }
-                eprintln!("trace: {}", path.display());
-            }
-            let stats = &outcome.stats;
-            let operations =
-                outcome.history.as_ref().map_or(String::new(), |h| format!(", {} client operations", h.len()));
-            let detail = format!(
-                "virtual {}, {} events, {} RPCs{operations}, trace {:016x}",
-                sim::time::format(stats.virtual_time),
-                stats.trace.events(),
-                stats.net.total_calls,
-                stats.trace.hash()
-            );
-            if let (Some(path), Some(recorded)) = (&history, &outcome.history) {
-                let served_under = outcome.served_under.as_deref();
-                let edn = sim::linearizability::parse::write_kv_served(recorded, served_under);
-                if let Err(e) = std::fs::write(path, edn) {
-                    return usage_error(format!("cannot write {}: {e}", path.display()));
-                }
-                eprintln!("history: {} ({} operations)", path.display(), recorded.len());
-            }
-            match outcome.result {
-                Ok(()) => {
-                    println!("PASS {name} seed {seed} ({detail})");
-                    ExitCode::SUCCESS
-                }
-                Err(reason) => {
-                    println!(
-                        "FAIL {name} seed {seed}: {reason}\n  ({detail})\n  replay: {}",
-                        replay_command(&name, seed)
-                    );
-                    ExitCode::from(1)
-                }
-            }
+            let outputs = scenarios::run_cli::Outputs { history, trace, html };
+            scenarios::run_cli::run(&scenario, seed, check_determinism, outputs)
         }
         Command::Soak { filter, seeds, first_seed, jobs, check_determinism, shard, watchdog_secs, json, junit } => {
             let scenarios = matching(filter.as_deref().unwrap_or(""));
@@ -302,44 +192,48 @@ fn main() -> ExitCode {
     }
 }
 
-/// A JSON-lines writer of a run's events, and a maker of the sink that
-/// feeds it; the first write error is kept for the end.
-fn event_writer(
-    file: std::fs::File,
-) -> (std::rc::Rc<std::cell::RefCell<EventFile>>, impl Fn() -> sim::event_log::EventSink) {
-    let writer =
-        std::rc::Rc::new(std::cell::RefCell::new(EventFile { out: std::io::BufWriter::new(file), error: None }));
-    let shared = writer.clone();
-    let make = move || -> sim::event_log::EventSink {
-        let writer = shared.clone();
-        Box::new(move |line: &sim::event_log::EventLine| {
-            let mut w = writer.borrow_mut();
-            if w.error.is_none() {
-                let written = serde_json::to_writer(&mut w.out, line).map_err(std::io::Error::from);
-                if let Err(e) = written.and_then(|()| w.out.write_all(b"\n")) {
-                    w.error = Some(e);
-                }
+/// `Cli::try_parse`, with help printed as help (exit 0; 2 when arguments
+/// are missing) and any other error as one line (exit 2).
+fn parse_cli() -> Result<Cli, ExitCode> {
+    Cli::try_parse().map_err(|e| {
+        use clap::error::ErrorKind;
+        match e.kind() {
+            ErrorKind::DisplayHelp | ErrorKind::DisplayVersion => {
+                let _ = e.print();
+                ExitCode::SUCCESS
             }
-        })
-    };
-    (writer, make)
+            ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand => {
+                let _ = e.print();
+                ExitCode::from(2)
+            }
+            _ => usage_error(format!("{} (see labsim --help)", one_line(&e.to_string()))),
+        }
+    })
 }
 
-/// A file of JSON lines, remembering its first write error.
-struct EventFile {
-    out: std::io::BufWriter<std::fs::File>,
-    error: Option<std::io::Error>,
-}
-
-impl EventFile {
-    fn flush(&mut self) -> std::io::Result<()> {
-        self.out.flush()
+/// `labsim check`: the history file under the model, within the budget.
+fn check_command(
+    file: &std::path::Path,
+    model: ModelName,
+    html: Option<std::path::PathBuf>,
+    max_steps: u64,
+    max_memory_mb: u64,
+) -> ExitCode {
+    if let Some(path) = &html {
+        if let Err(e) = check_html_path(file, path) {
+            return usage_error(e);
+        }
     }
-
-    fn error(&self) -> std::io::Result<()> {
-        match &self.error {
-            Some(e) => Err(std::io::Error::new(e.kind(), e.to_string())),
-            None => Ok(()),
+    let budget = sim::linearizability::CheckOptions {
+        step_budget: Some(max_steps),
+        memory_budget_bytes: Some((max_memory_mb << 20) as usize),
+        search_only: false,
+    };
+    let check = CheckRequest { file, html, budget };
+    match model {
+        ModelName::Kv => check_file(check, &sim::linearizability::KvModel, sim::linearizability::parse::read_kv),
+        ModelName::Register => {
+            check_file(check, &sim::linearizability::RegisterModel, sim::linearizability::parse::read_jepsen)
         }
     }
 }
