@@ -24,6 +24,17 @@ pub fn encode_exact<T: Serialize>(value: &T) -> Vec<u8> {
     bytes
 }
 
+/// A value from its whole bincode encoding (nothing left over); an error
+/// naming `what`, never a panic, when the bytes are corrupt. No length in
+/// them may claim more than `SNAPSHOT_LIMIT` bytes.
+pub fn decode_exact<T: serde::de::DeserializeOwned>(bytes: &[u8], what: &str) -> Result<T, String> {
+    match bincode::serde::decode_from_slice(bytes, bincode::config::standard().with_limit::<SNAPSHOT_LIMIT>()) {
+        Ok((value, used)) if used == bytes.len() => Ok(value),
+        Ok((_, used)) => Err(format!("corrupt {what}: {} bytes left over after {used}", bytes.len() - used)),
+        Err(e) => Err(format!("corrupt {what}: {e}")),
+    }
+}
+
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Store {
     data: BTreeMap<String, String>,
@@ -88,11 +99,7 @@ impl Store {
     /// No length in it may claim more than the snapshot holds (a corrupt
     /// length would otherwise allocate first and fail after, or abort).
     pub fn decode(bytes: &[u8]) -> Result<Store, String> {
-        match bincode::serde::decode_from_slice(bytes, bincode::config::standard().with_limit::<SNAPSHOT_LIMIT>()) {
-            Ok((store, used)) if used == bytes.len() => Ok(store),
-            Ok((_, used)) => Err(format!("corrupt kv snapshot: {} bytes left over after {used}", bytes.len() - used)),
-            Err(e) => Err(format!("corrupt kv snapshot: {e}")),
-        }
+        decode_exact(bytes, "kv snapshot")
     }
 }
 

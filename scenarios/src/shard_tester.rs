@@ -135,11 +135,10 @@ impl ShardTester {
             .map(|&gid| {
                 let dir = directory_cell.clone();
                 let group_setup = GroupSetup { gid, ctrlers: 3, max_raft_state: setup.max_raft_state };
+                let n = setup.servers_per_group;
                 let make: MakeNode<LabNode> = Rc::new(move |ctx, i| {
                     let directory = dir.get().expect("the directory is built before any server starts").clone();
-                    let peers = (0..group_setup_size(&directory, gid))
-                        .map(|j| directory.servers[&server_name(gid, j)])
-                        .collect();
+                    let peers = (0..n).map(|j| directory.servers[&server_name(gid, j)]).collect();
                     LabNode::start_group(ctx, i, peers, group_setup, directory)
                 });
                 Cluster::new(h, &format!("server-{gid}"), setup.servers_per_group, NetOptions::default(), make)
@@ -309,10 +308,6 @@ impl ShardTester {
 
 fn server_name(gid: Gid, i: usize) -> String {
     format!("server-{gid}-{i}")
-}
-
-fn group_setup_size(directory: &Directory, gid: Gid) -> usize {
-    directory.servers.keys().filter(|name| name.starts_with(&format!("server-{gid}-"))).count()
 }
 
 /// A shardkv clerk whose operations are recorded.

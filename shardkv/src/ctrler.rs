@@ -8,6 +8,7 @@
 
 use crate::config::{Config, Gid};
 use crate::rebalance;
+use kv::store::{decode_exact, encode_exact};
 use kv::{Clerk, Replicated, Service, Transport};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -103,24 +104,6 @@ impl Configs {
     }
 }
 
-fn bincode_config() -> impl bincode::config::Config {
-    bincode::config::standard().with_limit::<{ 1 << 30 }>()
-}
-
-/// Decodes a whole value; an error (never a panic) when the bytes are corrupt.
-pub(crate) fn decode_all<T: serde::de::DeserializeOwned>(bytes: &[u8], what: &str) -> Result<T, String> {
-    match bincode::serde::decode_from_slice(bytes, bincode_config()) {
-        Ok((value, used)) if used == bytes.len() => Ok(value),
-        Ok((_, used)) => Err(format!("corrupt {what}: {} bytes left over after {used}", bytes.len() - used)),
-        Err(e) => Err(format!("corrupt {what}: {e}")),
-    }
-}
-
-/// The bincode encoding, into a buffer of the exact size.
-pub(crate) fn encode<T: Serialize>(value: &T) -> Vec<u8> {
-    kv::store::encode_exact(value)
-}
-
 impl Service for Configs {
     type Request = CtrlerRequest;
     type Reply = CtrlerReply;
@@ -128,7 +111,7 @@ impl Service for Configs {
     const TIMED_OUT: CtrlerReply = CtrlerReply::TimedOut;
 
     fn apply(&mut self, _index: u64, command: &[u8], answer: bool) -> Result<Option<CtrlerReply>, String> {
-        let request: CtrlerRequest = decode_all(command, "controller entry")?;
+        let request: CtrlerRequest = decode_exact(command, "controller entry")?;
         self.apply_request(&request);
         Ok(answer.then(|| match request.op {
             CtrlerOp::Query { num } => CtrlerReply::Config(self.query(num).clone()),
@@ -137,7 +120,7 @@ impl Service for Configs {
     }
 
     fn encode_request(request: &CtrlerRequest) -> Vec<u8> {
-        encode(request)
+        encode_exact(request)
     }
 
     fn answer_at_once(&self, request: &CtrlerRequest) -> Option<CtrlerReply> {
@@ -146,11 +129,11 @@ impl Service for Configs {
     }
 
     fn decode(snapshot: &[u8]) -> Result<Configs, String> {
-        decode_all(snapshot, "controller snapshot")
+        decode_exact(snapshot, "controller snapshot")
     }
 
     fn encode(&self) -> Vec<u8> {
-        encode(self)
+        encode_exact(self)
     }
 }
 
@@ -207,12 +190,12 @@ mod tests {
     fn changes_are_made_once_and_queries_read_any_configuration() {
         let mut configs = Configs::default();
         let join = CtrlerOp::Join { servers: BTreeMap::from([(5, vec!["a".to_string()])]) };
-        let entry = encode(&request(1, 1, join));
+        let entry = encode_exact(&request(1, 1, join));
         assert_eq!(configs.apply(1, &entry, true), Ok(Some(CtrlerReply::Done)));
         assert_eq!(configs.apply(2, &entry, true), Ok(Some(CtrlerReply::Done)), "a duplicate");
         assert_eq!(configs.latest().num, 1, "the duplicate made no configuration");
         assert_eq!(configs.answer_at_once(&request(1, 1, CtrlerOp::Leave { gids: vec![] })), Some(CtrlerReply::Done));
-        let query = |num| encode(&request(2, 0, CtrlerOp::Query { num }));
+        let query = |num| encode_exact(&request(2, 0, CtrlerOp::Query { num }));
         for (num, want) in [(-1, 1), (0, 0), (1, 1), (7, 1)] {
             let Ok(Some(CtrlerReply::Config(c))) = configs.apply(3, &query(num), true) else { panic!() };
             assert_eq!(c.num, want, "Query({num})");

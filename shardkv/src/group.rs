@@ -5,9 +5,9 @@
 //! replica of the group sees the same moves at the same points.
 
 use crate::config::{key2shard, Config, Gid, NSHARDS};
-use crate::ctrler::{decode_all, encode};
 use crate::rpc::{Entry, FetchReply, ShardReply};
 use crate::shard::{Shard, Status};
+use kv::store::{decode_exact, encode_exact};
 use kv::{Op, Outcome, Service};
 use serde::{Deserialize, Serialize};
 
@@ -169,12 +169,12 @@ impl Service for Group {
     const TIMED_OUT: ShardReply = ShardReply::TimedOut;
 
     fn apply(&mut self, _index: u64, command: &[u8], answer: bool) -> Result<Option<ShardReply>, String> {
-        let entry: Entry = decode_all(command, "shardkv entry")?;
+        let entry: Entry = decode_exact(command, "shardkv entry")?;
         Ok(self.apply_entry(entry, answer))
     }
 
     fn encode_request(entry: &Entry) -> Vec<u8> {
-        encode(entry)
+        encode_exact(entry)
     }
 
     /// A retried write already applied to a shard served here is answered
@@ -197,7 +197,7 @@ impl Service for Group {
     }
 
     fn decode(snapshot: &[u8]) -> Result<Group, String> {
-        let group: Group = decode_all(snapshot, "shardkv snapshot")?;
+        let group: Group = decode_exact(snapshot, "shardkv snapshot")?;
         if group.shards.len() != NSHARDS {
             return Err(format!("corrupt shardkv snapshot: {} shards", group.shards.len()));
         }
@@ -205,7 +205,7 @@ impl Service for Group {
     }
 
     fn encode(&self) -> Vec<u8> {
-        encode(self)
+        encode_exact(self)
     }
 }
 
@@ -216,7 +216,7 @@ mod tests {
     use std::collections::BTreeMap;
 
     fn apply(group: &mut Group, entry: Entry) -> Option<ShardReply> {
-        Service::apply(group, 1, &encode(&entry), true).expect("entries decode")
+        Service::apply(group, 1, &encode_exact(&entry), true).expect("entries decode")
     }
 
     fn join(prev: &Config, gid: Gid) -> Config {

@@ -228,7 +228,7 @@ impl<T> ShardKvServer<T> {
             }
         }
         if let Some(entry) = entry {
-            if self.replicated.propose(io, crate::ctrler::encode(&entry), now_ms) {
+            if self.replicated.propose(io, kv::store::encode_exact(&entry), now_ms) {
                 self.busy_until_ms.insert(task, now_ms + TASK_RETRY_MS);
             }
         } else if heard != Heard::Answered && !self.retried_since_tick {
@@ -294,7 +294,7 @@ impl<T> ShardKvServer<T> {
         let raft = self.replicated.raft();
         if raft.last_log_term() < raft.state().0 && raft.commit_index() < raft.last_log_index() {
             // Entries of earlier terms wait for one of this term to commit.
-            self.replicated.propose(io, crate::ctrler::encode(&Entry::Noop), now_ms);
+            self.replicated.propose(io, kv::store::encode_exact(&Entry::Noop), now_ms);
         }
         let config = self.group().config().num;
         self.busy_until_ms.retain(|_, until| *until > now_ms);
