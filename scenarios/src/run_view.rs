@@ -69,38 +69,36 @@ impl RunView {
                 let lane = self.lanes.entry(line.node.clone().unwrap_or_default()).or_default();
                 toggle(&mut lane.down, line.at, false);
             }
-            "fault" => self.take_fault(line.at, &line.summary),
+            "fault" => self.take_fault(line),
             _ => {}
         }
     }
 
-    fn take_fault(&mut self, at: Nanos, text: &str) {
-        let server = |rest: &str| rest.split(' ').next().unwrap_or("").to_string();
-        if let Some(rest) = text.strip_prefix("kill ") {
-            toggle(&mut self.lanes.entry(server(rest)).or_default().down, at, true);
-        } else if let Some(rest) = text.strip_prefix("pause ") {
-            toggle(&mut self.lanes.entry(server(rest)).or_default().paused, at, true);
-        } else if let Some(rest) = text.strip_prefix("resume ") {
-            toggle(&mut self.lanes.entry(server(rest)).or_default().paused, at, false);
-        } else if let Some(rest) = text.strip_prefix("link ") {
-            self.take_link(at, rest);
-        } else if text.starts_with("network: ") {
-            toggle(&mut self.unreliable, at, text.contains("reliable: false"));
+    fn take_fault(&mut self, line: &EventLine) {
+        let at = line.at;
+        let node = line.node.clone().unwrap_or_default();
+        match line.label.unwrap_or("") {
+            "kill" => toggle(&mut self.lanes.entry(node).or_default().down, at, true),
+            "pause" => toggle(&mut self.lanes.entry(node).or_default().paused, at, true),
+            "resume" => toggle(&mut self.lanes.entry(node).or_default().paused, at, false),
+            "unreliable" => toggle(&mut self.unreliable, at, true),
+            "reliable" => toggle(&mut self.unreliable, at, false),
+            label @ ("link cut" | "link up") => self.take_link(at, node, line.peer.clone(), label == "link cut"),
+            _ => {}
         }
     }
 
-    /// "A -> B: enabled=false": links between servers (lanes) only.
-    fn take_link(&mut self, at: Nanos, rest: &str) {
-        let Some((ends, state)) = rest.split_once(": ") else { return };
-        let Some((from, to)) = ends.split_once(" -> ") else { return };
-        if !self.lanes.contains_key(from) || !self.lanes.contains_key(to) || !state.starts_with("enabled=") {
+    /// A link between two servers (lanes) cut or restored; links from
+    /// clients are not drawn.
+    fn take_link(&mut self, at: Nanos, from: String, to: Option<String>, cut: bool) {
+        let Some(to) = to else { return };
+        if !self.lanes.contains_key(&from) || !self.lanes.contains_key(&to) {
             return;
         }
-        let key = (from.to_string(), to.to_string());
-        if state == "enabled=false" {
-            self.cut_links.insert(key);
+        if cut {
+            self.cut_links.insert((from, to));
         } else {
-            self.cut_links.remove(&key);
+            self.cut_links.remove(&(from, to));
         }
         toggle(&mut self.partitioned, at, !self.cut_links.is_empty());
     }

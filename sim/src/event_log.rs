@@ -6,6 +6,7 @@
 
 use crate::call::CallId;
 use crate::event::EventKind;
+use crate::fault::Fault;
 use crate::node::{Message, Node};
 use crate::time::Nanos;
 use crate::world::World;
@@ -109,12 +110,35 @@ impl<N: Node> World<N> {
         self.emit(line);
     }
 
-    /// A fault or a server start.
-    pub(crate) fn log_fault(&mut self, kind: &'static str, node: Option<String>, summary: String) {
+    /// A server start.
+    pub(crate) fn log_start(&mut self, server: crate::node::Addr) {
         if self.event_sink.is_some() {
-            let line = EventLine { node, summary, ..EventLine::new(self.now, kind) };
+            let node = Some(self.name(server).to_string());
+            let line = EventLine { node, ..EventLine::new(self.now, "start") };
             self.emit(line);
         }
+    }
+
+    /// A fault, with what it is as its label ("kill", "link cut", ...) and
+    /// the servers it touches as node (and peer, for a link).
+    pub(crate) fn log_fault(&mut self, fault: &Fault) {
+        if self.event_sink.is_none() {
+            return;
+        }
+        let name = |a: &crate::node::Addr| Some(self.name(*a).to_string());
+        let (label, node, peer) = match fault {
+            Fault::Link { from, to, enabled } => (if *enabled { "link up" } else { "link cut" }, name(from), name(to)),
+            Fault::Clog { from, to, .. } => ("clog", name(from), name(to)),
+            Fault::Latency { from, to, .. } => ("latency", name(from), name(to)),
+            Fault::Net(c) => (if c.reliable { "reliable" } else { "unreliable" }, None, None),
+            Fault::Kill { server, .. } => ("kill", name(server), None),
+            Fault::Pause { server } => ("pause", name(server), None),
+            Fault::Resume { server } => ("resume", name(server), None),
+            Fault::TimerDrift { server, .. } => ("timer drift", name(server), None),
+        };
+        let summary = self.describe_fault(fault);
+        let line = EventLine { node, peer, label: Some(label), summary, ..EventLine::new(self.now, "fault") };
+        self.emit(line);
     }
 
     /// A "status" line when server `index`'s status changed.

@@ -113,10 +113,7 @@ impl<N: Node> World<N> {
         if self.fault_log.len() < FAULT_LOG_LIMIT {
             self.fault_log.push((self.now, fault.clone()));
         }
-        if self.event_sink.is_some() {
-            let summary = self.describe_fault(fault);
-            self.log_fault("fault", None, summary);
-        }
+        self.log_fault(fault);
         if self.log_enabled {
             tracing::debug!(target: "sim::fault", "{} {}", time::format(self.now), self.describe_fault(fault));
         }
@@ -125,10 +122,7 @@ impl<N: Node> World<N> {
     /// A server start enters the trace beside the faults.
     pub(crate) fn record_start(&mut self, server: Addr) {
         self.trace.fold(self.now, TRACE_FAULT, START_CODE, u64::from(server.0), || format!("start {server:?}"));
-        if self.event_sink.is_some() {
-            let name = self.name(server).to_string();
-            self.log_fault("start", Some(name), String::new());
-        }
+        self.log_start(server);
         if self.log_enabled {
             tracing::debug!(target: "sim::fault", "{} start {}", time::format(self.now), self.name(server));
         }
