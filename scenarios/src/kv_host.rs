@@ -4,10 +4,10 @@
 
 use crate::raft_host::RaftRpc;
 use crate::raft_io::{now_ms, peer_index, RaftCall, RaftCarrier, Restart, SimIo};
-use kv::{KvServer, Reply, Request, Transport};
+use crate::sim_ends::SimEnds;
+use kv::{KvServer, Reply, Request};
 use serde::Serialize;
-use sim::{ms, Addr, Ctx, Message, Node, ReplyToken, RpcError, SimHandle};
-use std::future::Future;
+use sim::{Addr, Ctx, Message, Node, ReplyToken, RpcError, SimHandle};
 
 /// Messages of a kvraft cluster: Raft's between servers, clerks' requests
 /// and the servers' replies.
@@ -108,28 +108,14 @@ impl Node for KvNode {
     }
 }
 
-/// A clerk's ends: its endpoint and the servers in its own (shuffled) order.
-pub struct SimTransport {
-    pub h: SimHandle<KvNode>,
-    pub me: Addr,
-    pub servers: Vec<Addr>,
-}
+/// A kv clerk's ends.
+pub type SimTransport = SimEnds<KvNode, Request, Reply>;
 
-impl Transport for SimTransport {
-    type Request = Request;
-    type Reply = Reply;
-
-    fn call(&self, server: usize, request: Request) -> impl Future<Output = Option<Reply>> {
-        let call = self.h.call(self.me, self.servers[server], KvRpc::Client(request));
-        async move {
-            match call.await {
-                Ok(KvRpc::Reply(reply)) => Some(reply),
-                _ => None,
-            }
-        }
-    }
-
-    fn sleep_ms(&self, duration_ms: u64) -> impl Future<Output = ()> {
-        self.h.sleep(ms(duration_ms))
-    }
+/// Ends from `me` to the kv `servers`, in that order.
+pub fn kv_ends(h: SimHandle<KvNode>, me: Addr, servers: Vec<Addr>) -> SimTransport {
+    let unwrap = |msg| match msg {
+        KvRpc::Reply(reply) => Some(reply),
+        _ => None,
+    };
+    SimEnds::new(h, me, servers, KvRpc::Client, unwrap)
 }

@@ -5,7 +5,7 @@
 //! linearizability at its end, with no budget.
 
 use crate::cluster::{Cluster, MakeNode, NetOptions};
-use crate::kv_host::{KvNode, SimTransport};
+use crate::kv_host::{kv_ends, KvNode, SimTransport};
 use crate::recorder::Recorder;
 use kv::{Clerk, Op, Operations, Outcome};
 use rand::seq::SliceRandom;
@@ -101,7 +101,7 @@ impl KvTester {
         let me = self.cluster.add_client(format!("clerk-{id}"), to);
         let mut servers = self.cluster.servers.clone();
         self.h.with_rng(|r| servers.shuffle(r));
-        let transport = SimTransport { h: self.h.clone(), me, servers };
+        let transport = kv_ends(self.h.clone(), me, servers);
         Client { clerk: Clerk::new(transport, self.n, id), addr: me, tester: self.clone() }
     }
 

@@ -30,6 +30,7 @@ pub mod shard_host;
 pub mod shard_tester;
 pub mod shardctrler_scenarios;
 pub mod shardkv_scenarios;
+pub mod sim_ends;
 pub mod sim_scenarios;
 pub mod soak;
 pub mod soak_cli;

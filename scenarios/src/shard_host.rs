@@ -6,6 +6,7 @@
 
 use crate::raft_host::RaftRpc;
 use crate::raft_io::{now_ms, peer_index, RaftCall, RaftCarrier, Restart, SimIo};
+use crate::sim_ends::SimEnds;
 use raft::{HostIo, Snapshot, StateDelta};
 use serde::Serialize;
 use shardkv::{
@@ -302,29 +303,15 @@ impl Node for LabNode {
 }
 
 /// A controller clerk's ends.
-pub struct CtrlerTransport {
-    pub h: SimHandle<LabNode>,
-    pub me: Addr,
-    pub servers: Vec<Addr>,
-}
+pub type CtrlerTransport = SimEnds<LabNode, CtrlerRequest, CtrlerReply>;
 
-impl kv::Transport for CtrlerTransport {
-    type Request = CtrlerRequest;
-    type Reply = CtrlerReply;
-
-    fn call(&self, server: usize, request: CtrlerRequest) -> impl Future<Output = Option<CtrlerReply>> {
-        let call = self.h.call(self.me, self.servers[server], ShardRpc::Ctrler(request));
-        async move {
-            match call.await {
-                Ok(ShardRpc::CtrlerReply(reply)) => Some(reply),
-                _ => None,
-            }
-        }
-    }
-
-    fn sleep_ms(&self, duration_ms: u64) -> impl Future<Output = ()> {
-        self.h.sleep(ms(duration_ms))
-    }
+/// Ends from `me` to the controller `servers`, in that order.
+pub fn ctrler_ends(h: SimHandle<LabNode>, me: Addr, servers: Vec<Addr>) -> CtrlerTransport {
+    let unwrap = |msg| match msg {
+        ShardRpc::CtrlerReply(reply) => Some(reply),
+        _ => None,
+    };
+    SimEnds::new(h, me, servers, ShardRpc::Ctrler, unwrap)
 }
 
 /// A shardkv clerk's ends to group servers, by name.

@@ -9,7 +9,7 @@
 use crate::cluster::{Cluster, MakeNode, NetOptions};
 use crate::kv_tester::{KvHistory, TestResult};
 use crate::recorder::Recorder;
-use crate::shard_host::{CtrlerTransport, Directory, GroupEnds, LabNode};
+use crate::shard_host::{ctrler_ends, CtrlerTransport, Directory, GroupEnds, LabNode};
 use kv::{Clerk, Op, Operations, Outcome};
 use rand::seq::SliceRandom;
 use rand::Rng;
@@ -56,7 +56,7 @@ impl Ctrlers {
     fn transport(&self, me: Addr) -> CtrlerTransport {
         let mut servers = self.cluster.servers.clone();
         self.h.with_rng(|r| servers.shuffle(r));
-        CtrlerTransport { h: self.h.clone(), me, servers }
+        ctrler_ends(self.h.clone(), me, servers)
     }
 
     /// `Leader`: the first controller that believes it leads.
