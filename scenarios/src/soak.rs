@@ -113,10 +113,9 @@ pub struct SoakReport {
     pub failed_runs: Vec<FailedRun>,
 }
 
-/// One run's measurements.
-struct RunRecord {
-    passed: bool,
-    reason: Option<String>,
+/// What a run measured; summed over runs, what a scenario's runs measured.
+#[derive(Clone, Copy, Debug, Default)]
+struct Measures {
     cpu_ms: f64,
     /// The system part of `cpu_ms`.
     system_ms: f64,
@@ -126,16 +125,29 @@ struct RunRecord {
     shards_moved: u64,
 }
 
+impl std::ops::AddAssign for Measures {
+    fn add_assign(&mut self, m: Measures) {
+        self.cpu_ms += m.cpu_ms;
+        self.system_ms += m.system_ms;
+        self.virtual_ms += m.virtual_ms;
+        self.events += m.events;
+        self.operations += m.operations;
+        self.shards_moved += m.shards_moved;
+    }
+}
+
+/// One run's result.
+struct RunRecord {
+    passed: bool,
+    reason: Option<String>,
+    measures: Measures,
+}
+
 /// A scenario's running totals.
 struct Totals {
     runs: u64,
     failures: u64,
-    cpu_ms: f64,
-    system_ms: f64,
-    virtual_ms: f64,
-    events: u64,
-    operations: u64,
-    shards_moved: u64,
+    sum: Measures,
     /// CPU microseconds per run.
     cpu_us: Histogram<u64>,
 }
@@ -144,48 +156,34 @@ impl Totals {
     fn new() -> Totals {
         // 1 us to 10 hours, to 3 significant digits.
         let cpu_us = Histogram::new_with_bounds(1, 36_000_000_000, 3).expect("valid bounds and precision");
-        Totals {
-            runs: 0,
-            failures: 0,
-            cpu_ms: 0.0,
-            system_ms: 0.0,
-            virtual_ms: 0.0,
-            events: 0,
-            operations: 0,
-            shards_moved: 0,
-            cpu_us,
-        }
+        Totals { runs: 0, failures: 0, sum: Measures::default(), cpu_us }
     }
 
     fn add(&mut self, r: &RunRecord) {
         self.runs += 1;
         self.failures += u64::from(!r.passed);
-        self.cpu_ms += r.cpu_ms;
-        self.system_ms += r.system_ms;
-        self.virtual_ms += r.virtual_ms;
-        self.events += r.events;
-        self.operations += r.operations;
-        self.shards_moved += r.shards_moved;
-        self.cpu_us.saturating_record((r.cpu_ms * 1e3) as u64);
+        self.sum += r.measures;
+        self.cpu_us.saturating_record((r.measures.cpu_ms * 1e3) as u64);
     }
 
     fn summary(&self, name: &'static str) -> ScenarioSummary {
         let n = self.runs.max(1) as f64;
+        let sum = &self.sum;
         let quantile_ms = |q: f64| self.cpu_us.value_at_quantile(q) as f64 / 1e3;
         ScenarioSummary {
             name,
             runs: self.runs,
             failures: self.failures,
-            cpu_ms_per_run: self.cpu_ms / n,
+            cpu_ms_per_run: sum.cpu_ms / n,
             cpu_ms_median: quantile_ms(0.5),
             cpu_ms_p99: quantile_ms(0.99),
             cpu_ms_max: self.cpu_us.max() as f64 / 1e3,
-            virtual_s_per_run: self.virtual_ms / n / 1e3,
-            virtual_per_cpu: if self.cpu_ms > 0.0 { self.virtual_ms / self.cpu_ms } else { 0.0 },
-            events_per_run: self.events as f64 / n,
-            operations_per_run: self.operations as f64 / n,
-            cpu_us_per_operation: (self.operations > 0).then(|| self.cpu_ms * 1e3 / self.operations as f64),
-            shards_moved_per_run: self.shards_moved as f64 / n,
+            virtual_s_per_run: sum.virtual_ms / n / 1e3,
+            virtual_per_cpu: if sum.cpu_ms > 0.0 { sum.virtual_ms / sum.cpu_ms } else { 0.0 },
+            events_per_run: sum.events as f64 / n,
+            operations_per_run: sum.operations as f64 / n,
+            cpu_us_per_operation: (sum.operations > 0).then(|| sum.cpu_ms * 1e3 / sum.operations as f64),
+            shards_moved_per_run: sum.shards_moved as f64 / n,
         }
     }
 }
@@ -211,16 +209,15 @@ pub fn thread_system_ms() -> f64 {
 }
 
 fn record(outcome: Outcome, cpu_ms: f64, system_ms: f64) -> RunRecord {
-    RunRecord {
-        passed: outcome.result.is_ok(),
-        operations: outcome.operations(),
-        reason: outcome.result.err(),
+    let measures = Measures {
         cpu_ms,
         system_ms,
         virtual_ms: outcome.stats.virtual_time as f64 / 1e6,
         events: outcome.stats.trace.events(),
+        operations: outcome.operations(),
         shards_moved: outcome.shards_moved,
-    }
+    };
+    RunRecord { passed: outcome.result.is_ok(), reason: outcome.result.err(), measures }
 }
 
 /// Runs one scenario for one seed and measures its CPU time.
@@ -360,8 +357,8 @@ fn summarize(
         complete,
         total_runs,
         total_failures,
-        total_cpu_ms: totals.iter().map(|t| t.cpu_ms).sum(),
-        total_system_ms: totals.iter().map(|t| t.system_ms).sum(),
+        total_cpu_ms: totals.iter().map(|t| t.sum.cpu_ms).sum(),
+        total_system_ms: totals.iter().map(|t| t.sum.system_ms).sum(),
         wall_s: wall.as_secs_f64(),
         runs_per_second: total_runs as f64 / wall.as_secs_f64().max(1e-9),
         scenarios,
@@ -469,16 +466,8 @@ mod tests {
     use super::*;
 
     fn run_taking(cpu_ms: f64) -> RunRecord {
-        RunRecord {
-            passed: true,
-            reason: None,
-            cpu_ms,
-            system_ms: 0.0,
-            virtual_ms: 1.0,
-            events: 1,
-            operations: 0,
-            shards_moved: 0,
-        }
+        let measures = Measures { cpu_ms, virtual_ms: 1.0, events: 1, ..Measures::default() };
+        RunRecord { passed: true, reason: None, measures }
     }
 
     #[test]
