@@ -13,8 +13,8 @@
 //!   paused servers and one-way cuts to the linearizable partition test.
 
 use crate::kv_tester::{
-    check_clnt_appends, check_concurrent_appends, check_history, Client, KvHistory, KvSetup, KvTester, TestResult,
-    ELECTION_TIMEOUT, H,
+    check_clnt_appends, check_concurrent_appends, check_history, Check, Client, KvHistory, KvSetup, KvTester,
+    TestResult, ELECTION_TIMEOUT, H,
 };
 use crate::runner::{simulate, Outcome};
 use crate::Scenario;

@@ -203,9 +203,12 @@ impl Operations for Client {
     }
 }
 
-impl Client {
-    /// `check`: the key must hold exactly `value`.
-    pub async fn check(&mut self, key: &str, value: &str) -> TestResult {
+/// The lab's `check(ck, key, value)`, for any clerk (kv's or shardkv's).
+// The clerks run on single-threaded runtimes: their futures need not be Send.
+#[allow(async_fn_in_trait)]
+pub trait Check: Operations {
+    /// The key must hold exactly `value`.
+    async fn check(&mut self, key: &str, value: &str) -> TestResult {
         let got = self.get(key).await;
         if got != value {
             return Err(format!("Get({key:?}): expected:\n{value:?}\nreceived:\n{got:?}"));
@@ -213,6 +216,8 @@ impl Client {
         Ok(())
     }
 }
+
+impl<T: Operations> Check for T {}
 
 /// `checkClntAppends`: every "x clnt j y" for j < count appears exactly once
 /// in `v`, in increasing order. One pass over `v` (the Go test searches it

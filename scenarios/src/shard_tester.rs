@@ -325,14 +325,3 @@ impl Operations for ShardClient {
         outcome
     }
 }
-
-impl ShardClient {
-    /// `check`: the key must hold exactly `value`.
-    pub async fn check(&mut self, key: &str, value: &str) -> TestResult {
-        let got = self.get(key).await;
-        if got != value {
-            return Err(format!("Get({key:?}): expected:\n{value:?}\nreceived:\n{got:?}"));
-        }
-        Ok(())
-    }
-}

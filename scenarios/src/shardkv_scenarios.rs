@@ -18,7 +18,7 @@
 
 use crate::cluster::TEST_TIME_LIMIT;
 use crate::kv_scenarios::with_checked_history;
-use crate::kv_tester::{KvHistory, TestResult};
+use crate::kv_tester::{Check, KvHistory, TestResult};
 use crate::runner::{simulate, Outcome};
 use crate::shard_tester::{ShardClient, ShardSetup, ShardTester, H};
 use crate::Scenario;
