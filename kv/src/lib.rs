@@ -13,7 +13,7 @@
 //!   on any runtime (the simulator's in the scenarios).
 //!
 //! Nothing here knows about a network, a clock or the simulator: the
-//! server's effects go through `KvIo`, the clerk's through `Transport`.
+//! server's effects go through `ReplyIo`, the clerk's through `Transport`.
 
 pub mod clerk;
 pub mod replicated;
@@ -24,5 +24,5 @@ pub mod store;
 pub use clerk::{Clerk, Operations, Transport};
 pub use replicated::{Replicated, ReplyIo, Service};
 pub use rpc::{Op, Outcome, Reply, Request};
-pub use server::{KvIo, KvServer, REQUEST_TIMEOUT_MS};
+pub use server::{KvServer, REQUEST_TIMEOUT_MS};
 pub use store::Store;

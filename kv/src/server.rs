@@ -5,15 +5,11 @@
 //! store has applied already are answered at once (a retry of an operation
 //! that committed).
 
-use crate::replicated::{Replicated, ReplyIo, Service};
+use crate::replicated::{Replicated, Service};
 use crate::rpc::{decode_command, encode_command, Op, Outcome, Reply, Request};
 use crate::store::{Applied, Store};
 
 pub use crate::replicated::{REQUEST_TIMEOUT_MS, SNAPSHOT_AT_PER_MILLE};
-
-/// Where a kv server's effects go: Raft's and the answers to clerks.
-pub trait KvIo<T>: ReplyIo<T, Reply> {}
-impl<T, I: ReplyIo<T, Reply>> KvIo<T> for I {}
 
 impl Service for Store {
     type Request = Request;
@@ -61,6 +57,7 @@ pub type KvServer<T> = Replicated<Store, T>;
 mod tests {
     //! The server's state machine alone: inputs in, answers out.
     use super::*;
+    use crate::replicated::ReplyIo;
     use raft::{Config, HostIo, Request as RaftRequest, StateDelta};
 
     /// Records answers; persists into memory; drops messages.
