@@ -169,7 +169,7 @@ impl<S: Service, T> Replicated<S, T> {
             return;
         }
         if !self.is_leader() {
-            io.reply(token, S::WRONG_LEADER);
+            io.reply(token, S::WRONG_LEADER); // without encoding the request
             return;
         }
         self.submit(io, token, S::encode_request(&request), now_ms);
