@@ -9,6 +9,7 @@
 //! leadership is lost, or the entry does not commit in time, the client is
 //! told to try elsewhere. `T` is the runtime's token for answering a request.
 
+use bugs::{on, Bug};
 use raft::{Config, HostIo, Raft, RaftHost, StateMachine};
 use std::collections::BTreeMap;
 
@@ -42,6 +43,11 @@ pub trait Service: Sized {
     /// The reply to a request that needs no new entry (a retried write that
     /// was applied already), if it is one.
     fn answer_at_once(&self, _request: &Self::Request) -> Option<Self::Reply> {
+        None
+    }
+    /// The reply to a read from this server's own state, without the log:
+    /// only `Bug::KvReadWithoutLog` uses it (a deposed leader reads stale).
+    fn read_locally(&self, _request: &Self::Request) -> Option<Self::Reply> {
         None
     }
     /// The state from a snapshot; an error (never a panic) when it is corrupt.
@@ -92,7 +98,7 @@ impl<S: Service, T> StateMachine for Waiting<S, T> {
         // where they were put (a new leader's log replaced them).
         self.release_through(index - 1, S::WRONG_LEADER);
         let waiter = self.waiting.remove(&index);
-        let own_entry = waiter.as_ref().is_some_and(|w| w.term == term);
+        let own_entry = waiter.as_ref().is_some_and(|w| w.term == term || on(Bug::KvReplyForOtherTerm));
         let reply = self.service.apply(index, command, own_entry).map_err(|e| format!("at index {index}: {e}"))?;
         if let Some(waiter) = waiter {
             let reply = if own_entry { reply.expect("a reply was asked for") } else { S::WRONG_LEADER };
@@ -171,6 +177,12 @@ impl<S: Service, T> Replicated<S, T> {
         if !self.is_leader() {
             io.reply(token, S::WRONG_LEADER); // without encoding the request
             return;
+        }
+        if on(Bug::KvReadWithoutLog) {
+            if let Some(reply) = self.service().read_locally(&request) {
+                io.reply(token, reply);
+                return;
+            }
         }
         self.submit(io, token, S::encode_request(&request), now_ms);
     }

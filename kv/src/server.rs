@@ -41,6 +41,13 @@ impl Service for Store {
         (is_write && self.is_applied(request.client, request.seq)).then_some(Reply::Ok(Outcome::Done))
     }
 
+    fn read_locally(&self, request: &Request) -> Option<Reply> {
+        match &request.op {
+            Op::Get { key } => Some(Reply::Ok(Outcome::Value(self.get(key).to_string()))),
+            _ => None,
+        }
+    }
+
     fn decode(snapshot: &[u8]) -> Result<Store, String> {
         Store::decode(snapshot)
     }

@@ -6,6 +6,7 @@
 //! Get again, later but still within the clerk's wait, is linearizable.
 
 use crate::rpc::{Op, Request};
+use bugs::{on, Bug};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
@@ -57,7 +58,13 @@ impl Store {
     /// Applies a committed request, once for writes.
     pub fn apply(&mut self, request: &Request) -> Applied {
         let last = self.last_seq.entry(request.client).or_insert(0);
-        let fresh = request.seq > *last;
+        let fresh = if on(Bug::KvNoDuplicateDetection) || on(Bug::KvDupCheckOnlyAtSubmit) {
+            true
+        } else if on(Bug::KvDupCheckEqualOnly) {
+            request.seq != *last
+        } else {
+            request.seq > *last
+        };
         if fresh {
             *last = request.seq;
         }
@@ -77,7 +84,16 @@ impl Store {
 
     /// Whether this client's write `seq` has been applied already.
     pub fn is_applied(&self, client: u64, seq: u64) -> bool {
+        if on(Bug::KvNoDuplicateDetection) {
+            return false;
+        }
         self.last_seq.get(&client).is_some_and(|last| seq <= *last)
+    }
+
+    /// Forgets which writes were applied (only
+    /// `Bug::ShardMigratesWithoutDupTable` sends a shard without them).
+    pub fn forget_duplicates(&mut self) {
+        self.last_seq.clear();
     }
 
     /// A key's value; the empty string for a key never written.
@@ -92,6 +108,9 @@ impl Store {
     /// The snapshot bytes, written into a buffer of the exact size (growing
     /// one would copy a large store several times).
     pub fn encode(&self) -> Vec<u8> {
+        if on(Bug::KvDupTableNotInSnapshot) {
+            return encode_exact(&Store { data: self.data.clone(), last_seq: BTreeMap::new() });
+        }
         encode_exact(self)
     }
 

@@ -142,11 +142,19 @@ impl<S: StateMachine> RaftHost<S> {
             if out.is_empty() {
                 break;
             }
+            let send_first = bugs::on(bugs::Bug::RaftSendBeforePersist);
+            if send_first {
+                for (peer, request) in out.messages.iter().cloned() {
+                    io.send(peer, request);
+                }
+            }
             if out.persist.is_some() || out.snapshot.is_some() {
                 io.persist(out.persist, out.snapshot);
             }
-            for (peer, request) in out.messages {
-                io.send(peer, request);
+            if !send_first {
+                for (peer, request) in out.messages {
+                    io.send(peer, request);
+                }
             }
             for apply in out.applies {
                 self.apply(io, apply);

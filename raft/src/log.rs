@@ -16,6 +16,11 @@ pub struct Log {
     encoded: Vec<u8>,
     /// The lowest byte of `encoded` changed since the last `take_change`.
     changed_from: Option<usize>,
+    /// `appended[k]` numbers the append that put `entries[k]` there: an
+    /// observer that saw the same number at an index knows the entry there,
+    /// and every entry before it, are unchanged since.
+    appended: Vec<u64>,
+    appends: u64,
 }
 
 impl Log {
@@ -60,6 +65,14 @@ impl Log {
         self.entries.get((index - self.snapshot_index - 1) as usize)
     }
 
+    /// Which append (counted from 1 in this log's life) put entry `index`.
+    pub fn append_number(&self, index: u64) -> Option<u64> {
+        if index <= self.snapshot_index {
+            return None;
+        }
+        self.appended.get((index - self.snapshot_index - 1) as usize).copied()
+    }
+
     fn mark_changed(&mut self, from: usize) {
         self.changed_from = Some(self.changed_from.map_or(from, |c| c.min(from)));
     }
@@ -69,6 +82,8 @@ impl Log {
         self.mark_changed(self.encoded.len());
         encode_entry(&entry, &mut self.encoded);
         self.entries.push(entry);
+        self.appends += 1;
+        self.appended.push(self.appends);
     }
 
     /// Removes entries `index` and after.
@@ -84,9 +99,22 @@ impl Log {
         }
         let byte = self.offsets[keep];
         self.entries.truncate(keep);
+        self.appended.truncate(keep);
         self.offsets.truncate(keep);
         self.encoded.truncate(byte);
         self.mark_changed(byte);
+    }
+
+    /// Puts `entry` at `index` in place of the one there, keeping the
+    /// entries after it (only `bugs::Bug::RaftOverwritesWithoutTruncating`
+    /// does this: Raft truncates instead).
+    pub fn replace(&mut self, index: u64, entry: Entry) {
+        let tail = self.entries_from(index + 1, usize::MAX);
+        self.truncate_from(index);
+        self.append(entry);
+        for e in tail {
+            self.append(e);
+        }
     }
 
     /// Clones up to `max` entries from `index` on.
@@ -119,6 +147,7 @@ impl Log {
         let drop =
             if self.term_at(index) == Some(term) { (index - self.snapshot_index) as usize } else { self.entries.len() };
         self.entries.drain(..drop);
+        self.appended.drain(..drop);
         self.snapshot_index = index;
         self.snapshot_term = term;
         self.encoded.clear();

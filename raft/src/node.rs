@@ -7,6 +7,7 @@
 use crate::log::Log;
 use crate::message::{Command, Conflict, Entry, Request, Response, Snapshot};
 use crate::storage::{decode, HardState, StateDelta, StorageError};
+use bugs::{on, Bug};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use std::sync::Arc;
@@ -142,8 +143,8 @@ impl Raft {
         let n = config.peers;
         let mut raft = Raft {
             rng: ChaCha8Rng::seed_from_u64(config.rng_seed),
-            commit_index: hard.snapshot_index,
-            last_applied: hard.snapshot_index,
+            commit_index: if on(Bug::RaftRestartIgnoresSnapshot) { 0 } else { hard.snapshot_index },
+            last_applied: if on(Bug::RaftRestartIgnoresSnapshot) { 0 } else { hard.snapshot_index },
             hard,
             hard_dirty: false,
             log,
@@ -210,6 +211,27 @@ impl Raft {
         self.log.snapshot_index()
     }
 
+    /// The durable header fields (term, vote, snapshot index and term).
+    pub fn hard_state(&self) -> &HardState {
+        &self.hard
+    }
+
+    /// Entry `index` (after the snapshot) and which append put it there
+    /// (see `Log::append_number`), for observers of the log.
+    pub fn log_entry(&self, index: u64) -> Option<(&Entry, u64)> {
+        Some((self.log.entry(index)?, self.log.append_number(index)?))
+    }
+
+    /// The term of entry `index`, or of the snapshot at exactly `index`.
+    pub fn term_at(&self, index: u64) -> Option<u64> {
+        self.log.term_at(index)
+    }
+
+    /// The size of the latest snapshot, to compare with the persisted one.
+    pub fn snapshot_len(&self) -> usize {
+        self.snapshot_data.len()
+    }
+
     pub fn snapshot_term(&self) -> u64 {
         self.log.snapshot_term()
     }
@@ -231,7 +253,11 @@ impl Raft {
 
     /// Takes what the host must do (persist, send, apply), in that order.
     pub fn take_output(&mut self) -> Output {
-        let log_change = self.log.take_change();
+        let log_change = if on(Bug::RaftLogNotPersisted) && self.role != Role::Leader && !self.hard_dirty {
+            None // the follower's new entries wait for the next term or vote change
+        } else {
+            self.log.take_change()
+        };
         if self.hard_dirty || log_change.is_some() {
             self.hard_dirty = false;
             let (log_keep, log_tail) = log_change.unwrap_or_else(|| (self.log.encoded_len(), Vec::new()));
@@ -282,14 +308,18 @@ impl Raft {
         self.log.compact_to(index, term);
         self.set_snapshot_meta(index, term);
         self.snapshot_data = Arc::new(data);
-        self.snapshot_dirty = true;
+        self.snapshot_dirty = !on(Bug::RaftSnapshotNotPersisted);
         debug!(index, term, "snapshot");
     }
 
     // ----- time -----
 
     fn reset_election_deadline(&mut self, now_ms: u64) {
-        let timeout = self.rng.random_range(self.config.election_timeout_ms_min..self.config.election_timeout_ms_max);
+        let timeout = if on(Bug::RaftTimeoutNotRandomized) {
+            self.config.election_timeout_ms_min
+        } else {
+            self.rng.random_range(self.config.election_timeout_ms_min..self.config.election_timeout_ms_max)
+        };
         self.election_deadline_ms = now_ms + timeout;
     }
 
@@ -309,7 +339,7 @@ impl Raft {
         if term > self.hard.term {
             self.hard.term = term;
             self.hard.voted_for = None;
-            self.hard_dirty = true;
+            self.hard_dirty = !on(Bug::RaftTermNotPersisted);
         }
     }
 
@@ -454,13 +484,19 @@ impl Raft {
                 if term > self.hard.term {
                     self.become_follower(term, now_ms);
                 }
-                let up_to_date = (last_log_term, last_log_index) >= (self.log.last_term(), self.log.last_index());
-                let free = self.hard.voted_for.is_none_or(|v| v == candidate);
+                let up_to_date = if on(Bug::RaftVoteWithoutLogCheck) {
+                    true
+                } else if on(Bug::RaftUpToDateByLength) {
+                    last_log_index >= self.log.last_index()
+                } else {
+                    (last_log_term, last_log_index) >= (self.log.last_term(), self.log.last_index())
+                };
+                let free = self.hard.voted_for.is_none_or(|v| v == candidate) || on(Bug::RaftVoteTwice);
                 let granted = term == self.hard.term && free && up_to_date;
                 if granted {
-                    if self.hard.voted_for.is_none() {
+                    if self.hard.voted_for != Some(candidate) {
                         self.hard.voted_for = Some(candidate);
-                        self.hard_dirty = true;
+                        self.hard_dirty = !on(Bug::RaftVoteNotPersisted);
                     }
                     self.reset_election_deadline(now_ms);
                 }
@@ -470,6 +506,9 @@ impl Raft {
             Request::AppendEntries { term, leader, prev_log_index, prev_log_term, entries, leader_commit } => {
                 debug_assert_eq!(leader, from);
                 if term < self.hard.term {
+                    if on(Bug::RaftAcceptsStaleLeader) {
+                        return self.append_entries(prev_log_index, prev_log_term, entries, leader_commit);
+                    }
                     return Response::AppendEntries { term: self.hard.term, match_index: None, conflict: None };
                 }
                 self.accept_leader(term, now_ms);
@@ -496,7 +535,9 @@ impl Raft {
             );
             self.become_follower(term, now_ms);
         }
-        self.reset_election_deadline(now_ms);
+        if !on(Bug::RaftHeartbeatKeepsTimer) {
+            self.reset_election_deadline(now_ms);
+        }
     }
 
     fn append_entries(
@@ -522,7 +563,7 @@ impl Raft {
             (snapshot_index, entries[skip..].to_vec())
         } else {
             match self.log.term_at(prev_log_index) {
-                Some(t) if t == prev_log_term => (prev_log_index, entries),
+                Some(t) if t == prev_log_term || on(Bug::RaftSkipsPrevTermCheck) => (prev_log_index, entries),
                 Some(t) => {
                     let first_index = self.log.first_index_of_term_run(prev_log_index, t);
                     let conflict = Conflict { term: Some(t), first_index, log_len };
@@ -544,11 +585,18 @@ impl Raft {
                         self.hard.term,
                         self.commit_index
                     );
+                    if on(Bug::RaftOverwritesWithoutTruncating) {
+                        self.log.replace(index, entry);
+                        continue;
+                    }
                     self.log.truncate_from(index);
                     self.log.append(entry);
                 }
                 None => self.log.append(entry),
             }
+        }
+        if on(Bug::RaftTruncatesMatchingEntries) && last_new > self.commit_index {
+            self.log.truncate_from(last_new + 1);
         }
         if leader_commit > self.commit_index {
             self.set_commit(leader_commit.min(last_new));
@@ -557,8 +605,11 @@ impl Raft {
     }
 
     fn install_snapshot(&mut self, index: u64, term: u64, data: Snapshot) {
-        if index <= self.commit_index {
+        if index <= self.commit_index && !(on(Bug::RaftInstallsOlderSnapshot) && index > self.log.snapshot_index()) {
             return; // we have all of it; the service snapshots on its own
+        }
+        if on(Bug::RaftSnapshotDropsLaterEntries) {
+            self.log.truncate_from(self.log.snapshot_index().max(index.min(self.log.last_index())) + 1);
         }
         self.log.compact_to(index, term);
         self.set_snapshot_meta(index, term);
@@ -583,7 +634,8 @@ impl Raft {
             self.become_follower(term, now_ms);
             return;
         }
-        if term < self.hard.term {
+        let stale_vote_counted = on(Bug::RaftCountsStaleVotes) && matches!(response, Response::RequestVote { .. });
+        if term < self.hard.term && !stale_vote_counted {
             return; // an answer to an older term
         }
         match response {
@@ -617,6 +669,9 @@ impl Raft {
                         None => c.first_index,
                     };
                     self.next_index[from] = next.min(c.log_len + 1).max(self.match_index[from] + 1).max(1);
+                    if on(Bug::RaftBackupOvershoots) && c.term.is_none() {
+                        self.next_index[from] = (c.log_len + 2).min(self.log.last_index() + 1);
+                    }
                     self.replication[from] = Replication::Probe { waiting: false };
                     self.send_append(from, false);
                 }
@@ -646,8 +701,10 @@ impl Raft {
         let matched = &mut matched[..self.config.peers];
         matched.copy_from_slice(&self.match_index);
         matched.sort_unstable();
-        let majority_index = matched[(self.config.peers - 1) / 2];
-        if majority_index > self.commit_index && self.log.term_at(majority_index) == Some(self.hard.term) {
+        let quorum_at = if on(Bug::RaftCommitWithoutMajority) { self.config.peers / 2 + 1 } else { (self.config.peers - 1) / 2 };
+        let majority_index = matched[quorum_at.min(self.config.peers - 1)];
+        let this_term = self.log.term_at(majority_index) == Some(self.hard.term);
+        if majority_index > self.commit_index && (this_term || on(Bug::RaftCommitsOldTermByCount)) {
             self.set_commit(majority_index);
         }
     }

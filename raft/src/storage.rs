@@ -24,6 +24,19 @@ pub struct HardState {
 }
 
 impl HardState {
+    /// The header of a durable image (`None` when it has none yet).
+    pub fn decode_header(image: &[u8]) -> Option<HardState> {
+        let header = image.get(..HEADER_LEN)?;
+        let word = |at: usize| u64::from_le_bytes(header[at..at + 8].try_into().expect("8 bytes"));
+        let vote = word(12);
+        Some(HardState {
+            term: word(4),
+            voted_for: (vote != NO_VOTE).then_some(vote as usize),
+            snapshot_index: word(20),
+            snapshot_term: word(28),
+        })
+    }
+
     pub fn encode(&self) -> [u8; HEADER_LEN] {
         let mut h = [0u8; HEADER_LEN];
         h[..4].copy_from_slice(MAGIC);

@@ -8,6 +8,7 @@
 //! reply travels back over the caller's link, so cutting the servers apart
 //! never touches a client's ends.
 
+use crate::raft_observer::HostsRaft;
 use sim::{Addr, CrashMode, Ctx, Fault, Nanos, NetConfig, Node, SimHandle};
 use std::cell::{Cell, RefCell};
 use std::rc::Rc;
@@ -39,8 +40,9 @@ pub struct Cluster<N: Node> {
 /// The lab's per-test limit (checked in virtual time).
 pub const TEST_TIME_LIMIT: Nanos = sim::secs(120);
 
-impl<N: Node> Cluster<N> {
-    /// Adds the servers; none is started or connected yet.
+impl<N: Node + HostsRaft> Cluster<N> {
+    /// Adds the servers; none is started or connected yet. An observer
+    /// checks Raft's invariants on them after every step they take.
     pub fn new(h: &SimHandle<N>, prefix: &str, n: usize, net: NetOptions, make: MakeNode<N>) -> Cluster<N> {
         let servers = (0..n).map(|i| h.add_server(format!("{prefix}-{i}"))).collect();
         let cluster = Cluster {
@@ -50,6 +52,7 @@ impl<N: Node> Cluster<N> {
             make,
             test_started_at: Cell::new(h.now()),
         };
+        crate::raft_observer::watch(h, prefix, &cluster.servers);
         cluster.set_net(|c| NetConfig { long_delays: net.long_delays, ..c });
         cluster.set_unreliable(net.unreliable);
         cluster

@@ -69,6 +69,12 @@ impl KvNode {
     }
 }
 
+impl crate::raft_observer::HostsRaft for KvNode {
+    fn hosted_raft(&self) -> &raft::Raft {
+        self.server.raft()
+    }
+}
+
 impl Node for KvNode {
     type Msg = KvRpc;
 

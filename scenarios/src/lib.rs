@@ -19,6 +19,7 @@ pub mod kv_scenarios;
 pub mod kv_tester;
 pub mod raft_host;
 pub mod raft_io;
+pub mod raft_observer;
 pub mod raft_scenarios;
 pub mod raft_tester;
 pub mod recorder;
@@ -34,6 +35,7 @@ pub mod sim_ends;
 pub mod sim_scenarios;
 pub mod soak;
 pub mod soak_cli;
+pub mod swarm;
 
 pub use registry::{find, matching, registry, Scenario};
 pub use runner::{replay_command, run_scenario, Outcome};

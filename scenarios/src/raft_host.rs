@@ -239,6 +239,12 @@ impl RaftNode {
     }
 }
 
+impl crate::raft_observer::HostsRaft for RaftNode {
+    fn hosted_raft(&self) -> &Raft {
+        self.host.raft()
+    }
+}
+
 impl Node for RaftNode {
     type Msg = RaftRpc;
 

@@ -46,6 +46,9 @@ impl<N: RaftCarrier> HostIo for SimIo<'_, '_, N> {
     }
 
     fn send(&mut self, peer: usize, request: Request) {
+        if let Err(e) = rests_on_persisted(&request, self.ctx.persister().raft_state()) {
+            self.ctx.fail(format!("{}: {e}", self.ctx.name()));
+        }
         self.ctx.call(self.peers[peer], N::raft_request(request), N::raft_call(peer));
     }
 
@@ -57,6 +60,23 @@ impl<N: RaftCarrier> HostIo for SimIo<'_, '_, N> {
     fn fail(&mut self, reason: String) {
         self.ctx.fail(reason);
     }
+}
+
+/// Whether a request a peer sends rests only on persisted state: its term
+/// is on disk, and a candidate's own vote too.
+fn rests_on_persisted(request: &Request, image: &[u8]) -> Result<(), String> {
+    let persisted = raft::HardState::decode_header(image).unwrap_or_default();
+    let (term, vote) = match request {
+        Request::RequestVote { term, candidate, .. } => (*term, Some(*candidate)),
+        Request::AppendEntries { term, .. } | Request::InstallSnapshot { term, .. } => (*term, None),
+    };
+    if persisted.term < term || (vote.is_some() && persisted.term == term && persisted.voted_for != vote) {
+        return Err(format!(
+            "sent a request of term {term} before persisting it (persisted: term {}, vote {:?})",
+            persisted.term, persisted.voted_for
+        ));
+    }
+    Ok(())
 }
 
 /// The node's clock in milliseconds, as Raft reads it.

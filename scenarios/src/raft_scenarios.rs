@@ -962,5 +962,51 @@ fn figure_8_chaos(seed: u64, trace: TraceMode) -> Outcome {
 }
 
 pub fn scenarios() -> Vec<Scenario> {
-    lab_scenarios!("raft": initial_election_2a, re_election_2a, many_elections_2a, basic_agree_2b, rpc_bytes_2b, follower_failure_2b, leader_failure_2b, fail_agree_2b, fail_no_agree_2b, concurrent_starts_2b, rejoin_2b, backup_2b, count_2b, persist1_2c, persist2_2c, persist3_2c, figure_8_2c, unreliable_agree_2c, figure_8_unreliable_2c, reliable_churn_2c, unreliable_churn_2c, snapshot_basic_2d, snapshot_install_2d, snapshot_install_unreliable_2d, snapshot_install_crash_2d, snapshot_install_uncrash_2d, snapshot_all_crash_2d, figure_8_chaos, churn_chaos)
+    lab_scenarios!("raft": initial_election_2a, re_election_2a, many_elections_2a, basic_agree_2b, rpc_bytes_2b, follower_failure_2b, leader_failure_2b, fail_agree_2b, fail_no_agree_2b, concurrent_starts_2b, rejoin_2b, backup_2b, count_2b, persist1_2c, persist2_2c, persist3_2c, figure_8_2c, unreliable_agree_2c, figure_8_unreliable_2c, reliable_churn_2c, unreliable_churn_2c, snapshot_basic_2d, snapshot_install_2d, snapshot_install_unreliable_2d, snapshot_install_crash_2d, snapshot_install_uncrash_2d, snapshot_all_crash_2d, figure_8_chaos, churn_chaos, swarm, swarm_snapshots)
+}
+
+// ----- beyond the lab: swarm runs -----
+
+/// How long a swarm run's chaos lasts, in virtual time.
+const SWARM_CHAOS: sim::Nanos = secs(20);
+
+/// Swarm testing: the seed draws its own fault mix (see `swarm::FaultMix`)
+/// and a nemesis injects it while every server is offered a command every
+/// 10-60 ms. The Raft observer checks the paper's invariants at every step.
+/// Then a liveness phase: everything healed, the cluster must commit a new
+/// command on every server within the lab's 10 s (`one`).
+async fn swarm_body(t: Rc<Tester>) -> TestResult {
+    let nemesis = crate::swarm::Nemesis::new(&t.cluster);
+    let mix = nemesis.mix.to_string();
+    let started = t.h.now();
+    let mut next_fault = started + nemesis.pause_between();
+    // The workload comes in bursts: busy spells offer every server a
+    // command, quiet ones let elections settle with no new entries.
+    let busy_per_mille = 200 + t.rand(800);
+    while t.h.now() - started < SWARM_CHAOS {
+        if t.rand(1000) < busy_per_mille {
+            for i in 0..t.n {
+                if t.is_up(i) {
+                    t.start(i, &t.rand_cmd());
+                }
+            }
+        }
+        t.sleep(ms(10 + t.rand(50))).await;
+        if t.h.now() >= next_fault {
+            nemesis.strike();
+            next_fault = t.h.now() + nemesis.pause_between();
+        }
+    }
+    nemesis.heal();
+    t.one(t.rand_cmd(), t.n, true).await.map(|_| ()).map_err(|e| format!("liveness after healing: {e} (mix: {mix})"))
+}
+
+/// Swarm runs on five servers, without snapshots.
+fn swarm(seed: u64, trace: TraceMode) -> Outcome {
+    lab_test(seed, trace, Setup::servers(5), swarm_body)
+}
+
+/// Swarm runs on three servers, the applier snapshotting every 10 entries.
+fn swarm_snapshots(seed: u64, trace: TraceMode) -> Outcome {
+    lab_test(seed, trace, Setup::servers(3).snapshots(), swarm_body)
 }

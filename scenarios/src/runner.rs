@@ -84,7 +84,7 @@ where
     if let Some(sink) = EVENT_SINK.with(|s| s.borrow_mut().take()) {
         sim.with_world(|w| w.set_event_sink(sink));
     }
-    let ran = catching_panics(|| sim.run(main(sim.handle())));
+    let ran = bugs::with(run_bugs(), || catching_panics(|| sim.run(main(sim.handle()))));
     let stats = sim.stats();
     let result = match ran {
         Ok(Ok(r)) => r,
@@ -96,6 +96,29 @@ where
         )),
     };
     Outcome::new(result, stats)
+}
+
+/// The bugs switched on for runs on this thread: those `bugs::with` set
+/// (`labsim --bugs`), else those `LABSIM_BUGS` names (for `cargo test`).
+pub fn run_bugs() -> bugs::Bugs {
+    let set = bugs::active();
+    if set.is_empty() {
+        env_bugs().unwrap_or_else(|e| panic!("{e}"))
+    } else {
+        set
+    }
+}
+
+/// The bugs `LABSIM_BUGS` names (a comma-separated list); an error names
+/// the variable and the unknown bug.
+pub fn env_bugs() -> Result<bugs::Bugs, String> {
+    static PARSED: std::sync::OnceLock<Result<bugs::Bugs, String>> = std::sync::OnceLock::new();
+    PARSED
+        .get_or_init(|| match std::env::var("LABSIM_BUGS") {
+            Ok(list) => bugs::Bugs::parse(&list).map_err(|e| format!("LABSIM_BUGS: {e}")),
+            Err(_) => Ok(bugs::Bugs::NONE),
+        })
+        .clone()
 }
 
 thread_local! {

@@ -177,6 +177,15 @@ impl LabNode {
         Ok(LabNode::Group(GroupNode { server, peers, directory }))
     }
 
+}
+
+impl crate::raft_observer::HostsRaft for LabNode {
+    fn hosted_raft(&self) -> &raft::Raft {
+        self.raft()
+    }
+}
+
+impl LabNode {
     /// The node's Raft, whichever kind it is.
     pub fn raft(&self) -> &raft::Raft {
         match self {

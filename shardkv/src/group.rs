@@ -8,6 +8,7 @@ use crate::config::{key2shard, Config, Gid, NSHARDS};
 use crate::rpc::{Entry, FetchReply, ShardReply};
 use crate::shard::{Shard, Status};
 use kv::store::{decode_exact, encode_exact};
+use bugs::{on, Bug};
 use kv::{Op, Outcome, Service};
 use serde::{Deserialize, Serialize};
 
@@ -77,7 +78,11 @@ impl Group {
     pub fn fetch(&self, config: u64, shard: usize) -> FetchReply {
         let held = &self.shards[shard];
         if config == self.config.num && held.status == Status::Leaving {
-            FetchReply::Shard(held.store.clone())
+            let mut store = held.store.clone();
+            if on(Bug::ShardMigratesWithoutDupTable) {
+                store.forget_duplicates();
+            }
+            FetchReply::Shard(store)
         } else {
             FetchReply::NotReady
         }
@@ -85,7 +90,7 @@ impl Group {
 
     fn apply_client(&mut self, request: &kv::Request, answer: bool) -> Option<ShardReply> {
         let shard = &mut self.shards[key2shard(request.op.key())];
-        if !shard.serves() {
+        if !shard.serves() && !on(Bug::ShardOwnershipCheckedAtSubmit) {
             return answer.then_some(ShardReply::WrongGroup);
         }
         shard.store.apply(request);
@@ -102,7 +107,8 @@ impl Group {
     /// shards it gains are pulled (or start empty when no one had them),
     /// shards it loses are frozen for their new owner.
     fn apply_config(&mut self, next: &Config) {
-        if next.num != self.config.num + 1 || !self.is_settled() {
+        let in_order = next.num == self.config.num + 1 || (on(Bug::ShardSkipsConfigurations) && next.num > self.config.num);
+        if !in_order || !self.is_settled() {
             return; // a duplicate, or one whose time has not come
         }
         for (s, shard) in self.shards.iter_mut().enumerate() {
@@ -116,7 +122,7 @@ impl Group {
                 (true, false) => Status::Leaving,
                 (false, false) => Status::Absent,
             };
-            if shard.status == Status::Absent {
+            if shard.status == Status::Absent && !on(Bug::ShardNeverDeletes) {
                 shard.store = kv::Store::default();
             }
         }
@@ -142,12 +148,12 @@ impl Group {
             Entry::Config(next) => self.apply_config(&next),
             Entry::Install { config, shard, store } => {
                 if self.step_shard(config, shard, Status::Pulling, Status::Confirming) {
-                    self.shards[shard].store = store;
+                    self.shards[shard].store = if on(Bug::ShardMigratesWithoutData) { kv::Store::default() } else { store };
                     self.shards_pulled += 1;
                 }
             }
             Entry::Delete { config, shard } => {
-                if self.step_shard(config, shard, Status::Leaving, Status::Absent) {
+                if self.step_shard(config, shard, Status::Leaving, Status::Absent) && !on(Bug::ShardNeverDeletes) {
                     self.shards[shard].store = kv::Store::default();
                 }
                 let done = config <= self.config.num;

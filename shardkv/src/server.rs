@@ -245,7 +245,8 @@ impl<T> ShardKvServer<T> {
         match (task, answer) {
             (_, None) => (Heard::Failed, None),
             (Task::Query { next }, Some(Incoming::Ctrler(CtrlerReply::Config(config)))) => {
-                let entry = (config.num == next).then_some(Entry::Config(config));
+                let skipping = bugs::on(bugs::Bug::ShardSkipsConfigurations) && config.num > next;
+                let entry = (config.num == next || skipping).then_some(Entry::Config(config));
                 (Heard::Answered, entry)
             }
             (Task::Fetch { config, shard }, Some(Incoming::Fetch(FetchReply::Shard(store)))) => {
@@ -336,7 +337,8 @@ impl<T> ShardKvServer<T> {
     fn call_for(&self, task: Task) -> Outgoing {
         match task {
             Task::Query { next } => {
-                let request = CtrlerRequest { client: 0, seq: 0, op: CtrlerOp::Query { num: next as i64 } };
+                let num = if bugs::on(bugs::Bug::ShardSkipsConfigurations) { -1 } else { next as i64 };
+                let request = CtrlerRequest { client: 0, seq: 0, op: CtrlerOp::Query { num } };
                 Outgoing::Ctrler { ctrler: self.ctrler_pick.next(self.setup.ctrlers), request }
             }
             Task::Fetch { config, shard } => {

@@ -32,7 +32,12 @@ pub struct Shard {
 impl Shard {
     /// Whether the group answers operations on this shard.
     pub fn serves(&self) -> bool {
-        matches!(self.status, Status::Serving | Status::Confirming)
+        match self.status {
+            Status::Serving | Status::Confirming => true,
+            Status::Pulling => bugs::on(bugs::Bug::ShardServesBeforeArrival),
+            Status::Leaving => bugs::on(bugs::Bug::ShardServesAfterLeaving),
+            Status::Absent => false,
+        }
     }
 
     /// Whether nothing about this shard is in motion.

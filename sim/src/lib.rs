@@ -30,7 +30,7 @@ pub use executor::JoinHandle;
 pub use fault::{CrashMode, Fault};
 pub use handle::{CallFuture, RunStats, Sim, SimHandle, Sleep, Timeout};
 pub use net::{Latency, LinkState, NetConfig, NetStats};
-pub use node::{bincode_size, Addr, Ctx, Message, Node, TraceWord};
+pub use node::{bincode_size, Addr, Ctx, Inspected, Inspector, Message, Node, TraceWord};
 pub use persist::Persister;
 pub use rng::{SimRng, Stream};
 pub use time::{ms, secs, Nanos};

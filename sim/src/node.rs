@@ -132,7 +132,48 @@ pub(crate) struct ServerSlot<N: Node> {
     pub(crate) last_status: Option<(&'static str, u64)>,
 }
 
+/// What an inspector sees of a server after one of its steps.
+pub struct Inspected<'a, N> {
+    pub server: Addr,
+    /// Counts the server's starts: a new value is a restarted node.
+    pub incarnation: u32,
+    pub node: &'a N,
+    pub persister: &'a Persister,
+}
+
+/// A check of a node's state after each step it takes; an `Err` fails the
+/// run with that reason. Inspectors only read: they never change a run.
+pub type Inspector<N> = Box<dyn FnMut(Inspected<'_, N>) -> Result<(), String>>;
+
 impl<N: Node> World<N> {
+    /// Adds a check that runs on a server's node after every event it
+    /// handles, after the tester's direct calls into it, and once it has
+    /// started: an observer of all nodes at every step.
+    pub fn add_inspector(&mut self, inspector: Inspector<N>) {
+        self.inspectors.push(inspector);
+    }
+
+    /// Runs the inspectors on server `index`'s node; the first complaint
+    /// fails the run.
+    fn inspect(&mut self, index: usize, node: &N) {
+        if self.inspectors.is_empty() {
+            return;
+        }
+        let slot = &self.servers[index];
+        let mut complaint = None;
+        for inspector in &mut self.inspectors {
+            let seen = Inspected { server: slot.addr, incarnation: slot.incarnation, node, persister: &slot.persister };
+            if let Err(e) = inspector(seen) {
+                complaint = Some(e);
+                break;
+            }
+        }
+        if let Some(reason) = complaint {
+            let name = self.name(slot.addr).to_string();
+            self.record_failure(format!("{name}: {reason}"));
+        }
+    }
+
     /// Starts (or restarts) a server; `make` builds the node and may use the
     /// context (persister, rng, timers, calls).
     pub fn start(&mut self, server: Addr, make: impl FnOnce(&mut Ctx<'_, N>) -> N) {
@@ -154,6 +195,7 @@ impl<N: Node> World<N> {
         slot.incarnation += 1;
         match self.in_node_context(index, make) {
             Ok(node) => {
+                self.inspect(index, &node);
                 self.servers[index].node = Some(Box::new(node));
                 Ok(())
             }
@@ -173,6 +215,7 @@ impl<N: Node> World<N> {
         if self.event_sink.is_some() {
             self.note_status(index, node.status());
         }
+        self.inspect(index, &node);
         let slot = &mut self.servers[index];
         if slot.alive {
             slot.node = Some(node);

@@ -1,0 +1,261 @@
+//! An observer of every Raft peer of a cluster, run after each step any of
+//! them takes (a `sim` inspector), that checks the paper's invariants as they
+//! happen rather than when a tester happens to poll:
+//!
+//! - election safety: at most one leader per term;
+//! - log matching: two entries with the same index and term carry the same
+//!   command and follow entries of the same term (checked entry by entry as
+//!   logs change, which by induction is the whole property);
+//! - leader completeness: a new leader holds every entry committed in an
+//!   earlier term (a leader of an old term, elected by votes cast before the
+//!   newer terms began, need not);
+//! - state machine safety: every peer commits the same entry at an index,
+//!   and a peer's commit index never goes back while it runs;
+//! - the commit rule: a leader commits only an entry of its own term, and
+//!   only one a majority holds at that moment (a peer that acknowledged an
+//!   entry keeps it, on disk, unless a leader without it replaced it);
+//! - durability: after every step the peer's term, vote, log and snapshot
+//!   are what its persister holds, so nothing it sent or answered rests on
+//!   state a crash would lose.
+
+use raft::{HardState, Raft};
+use sim::{Addr, Inspected, Node, SimHandle};
+use std::collections::hash_map::DefaultHasher;
+use std::collections::{BTreeMap, HashMap};
+use std::hash::Hasher;
+
+/// A node type that hosts a Raft peer.
+pub trait HostsRaft {
+    fn hosted_raft(&self) -> &Raft;
+}
+
+/// What the observer last saw of one peer.
+#[derive(Default)]
+struct PeerView {
+    incarnation: u32,
+    /// `log[i]`: (append number, term) of the entry seen at index i.
+    log: Vec<(u64, u64)>,
+    snapshot_index: u64,
+    commit_index: u64,
+    /// The term this peer was last seen leading.
+    led_term: Option<u64>,
+}
+
+/// The invariants' state for one Raft cluster.
+pub struct RaftObserver {
+    cluster: String,
+    peers: Vec<Addr>,
+    views: Vec<PeerView>,
+    /// Term -> the peer that led it.
+    leaders: BTreeMap<u64, usize>,
+    /// (index, term) -> (command hash, term of the entry before it).
+    entries: HashMap<(u64, u64), (u64, u64)>,
+    /// `committed[i]`: the entry committed at index i, once any peer did.
+    committed: Vec<Option<Committed>>,
+}
+
+/// An entry some peer committed.
+#[derive(Clone, Copy, PartialEq, Eq)]
+struct Committed {
+    entry_term: u64,
+    command_hash: u64,
+    /// The lowest current term of a peer seen committing it: every leader
+    /// of a later term must hold it.
+    in_term: u64,
+}
+
+/// Watches the Raft peers at `peers` (peer i at `peers[i]`) for the rest of
+/// the run; a broken invariant fails the run, naming the cluster.
+pub fn watch<N: Node + HostsRaft>(h: &SimHandle<N>, cluster: &str, peers: &[Addr]) {
+    let mut observer = RaftObserver::new(cluster, peers);
+    h.add_inspector(Box::new(move |seen: Inspected<'_, N>| observer.inspect(seen)));
+}
+
+impl RaftObserver {
+    pub fn new(cluster: &str, peers: &[Addr]) -> RaftObserver {
+        RaftObserver {
+            cluster: cluster.to_string(),
+            peers: peers.to_vec(),
+            views: peers.iter().map(|_| PeerView::default()).collect(),
+            leaders: BTreeMap::new(),
+            entries: HashMap::new(),
+            committed: vec![None],
+        }
+    }
+
+    fn inspect<N: HostsRaft>(&mut self, seen: Inspected<'_, N>) -> Result<(), String> {
+        let Some(peer) = self.peers.iter().position(|a| *a == seen.server) else {
+            return Ok(()); // another cluster's server, or a clerk
+        };
+        let raft = seen.node.hosted_raft();
+        self.check_durable(raft, seen.persister)
+            .and_then(|()| self.step(peer, seen.incarnation, raft))
+            .map_err(|e| format!("raft invariant broken in cluster {}: {e}", self.cluster))
+    }
+
+    fn step(&mut self, peer: usize, incarnation: u32, raft: &Raft) -> Result<(), String> {
+        let view = &mut self.views[peer];
+        if view.incarnation != incarnation {
+            // A restart: the log comes back from disk; commit starts over.
+            *view = PeerView { incarnation, commit_index: raft.commit_index(), ..PeerView::default() };
+        }
+        self.check_log(peer, raft)?;
+        self.check_leader(peer, raft)?;
+        self.check_commit(peer, raft)
+    }
+
+    /// Durability: what the peer holds in memory is what its disk holds.
+    fn check_durable(&self, raft: &Raft, persister: &sim::Persister) -> Result<(), String> {
+        let image = persister.raft_state();
+        let hard = raft.hard_state();
+        if image.is_empty() && *hard == HardState::default() && raft.last_log_index() == 0 {
+            return Ok(()); // a new peer that has nothing to persist yet
+        }
+        let persisted = HardState::decode_header(image).unwrap_or_default();
+        if persisted != *hard {
+            return Err(format!("peer {} holds {hard:?} but persisted {persisted:?}", raft.id()));
+        }
+        if image.len() != raft.durable_size() {
+            return Err(format!(
+                "peer {}'s log is not persisted: {} bytes in memory, {} on disk",
+                raft.id(),
+                raft.durable_size(),
+                image.len()
+            ));
+        }
+        if persister.snapshot().len() != raft.snapshot_len() {
+            return Err(format!(
+                "peer {}'s snapshot through {} is not persisted ({} bytes, {} on disk)",
+                raft.id(),
+                raft.snapshot_index(),
+                raft.snapshot_len(),
+                persister.snapshot().len()
+            ));
+        }
+        Ok(())
+    }
+
+    /// Log matching, for the entries that changed since the last look.
+    fn check_log(&mut self, peer: usize, raft: &Raft) -> Result<(), String> {
+        let (snapshot, last) = (raft.snapshot_index(), raft.last_log_index());
+        let view = &mut self.views[peer];
+        let unchanged = |i: u64| {
+            let seen = view.log.get(i as usize).map(|(n, _)| *n);
+            seen.is_some() && raft.log_entry(i).map(|(_, n)| n) == seen
+        };
+        let mut first_new = last + 1;
+        while first_new - 1 > snapshot && !unchanged(first_new - 1) {
+            first_new -= 1;
+        }
+        view.log.resize(last as usize + 1, (0, 0));
+        view.snapshot_index = snapshot;
+        for index in first_new..=last {
+            let (entry, number) = raft.log_entry(index).expect("within the log");
+            view.log[index as usize] = (number, entry.term);
+            let prev_term = raft.term_at(index - 1).expect("the entry before is in the log or the snapshot");
+            let this = (command_hash(&entry.command), prev_term);
+            match self.entries.insert((index, entry.term), this) {
+                Some(before) if before != this => {
+                    return Err(format!(
+                        "log matching: peer {peer} has an entry at index {index}, term {} unlike another peer's \
+                         (command hash {:x} after term {}, elsewhere {:x} after term {})",
+                        entry.term, this.0, this.1, before.0, before.1
+                    ));
+                }
+                _ => {}
+            }
+        }
+        Ok(())
+    }
+
+    /// Election safety, and leader completeness when a peer starts leading.
+    fn check_leader(&mut self, peer: usize, raft: &Raft) -> Result<(), String> {
+        let (term, leads) = raft.state();
+        if !leads || self.views[peer].led_term == Some(term) {
+            return Ok(());
+        }
+        self.views[peer].led_term = Some(term);
+        if let Some(other) = self.leaders.insert(term, peer).filter(|p| *p != peer) {
+            return Err(format!("election safety: peers {other} and {peer} both lead term {term}"));
+        }
+        let highest = self.committed.len() as u64 - 1;
+        for index in raft.snapshot_index() + 1..=highest {
+            let Some(committed) = self.committed[index as usize].filter(|c| c.in_term < term) else { continue };
+            if raft.term_at(index) != Some(committed.entry_term) {
+                return Err(format!(
+                    "leader completeness: peer {peer} leads term {term} without the entry committed at index \
+                     {index} in term {} (an entry of term {}); its log ends at {}",
+                    committed.in_term,
+                    committed.entry_term,
+                    raft.last_log_index()
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// State machine safety: what the peer newly committed is what every
+    /// peer committed there.
+    fn check_commit(&mut self, peer: usize, raft: &Raft) -> Result<(), String> {
+        let (commit, term) = (raft.commit_index(), raft.state().0);
+        let before = self.views[peer].commit_index;
+        if commit < before {
+            return Err(format!("peer {peer}'s commit index went back from {before} to {commit}"));
+        }
+        self.views[peer].commit_index = commit;
+        if commit > before && raft.state().1 && self.views[peer].led_term == Some(term) {
+            self.check_commit_rule(peer, raft, commit)?;
+        }
+        let first = before.max(raft.snapshot_index()) + 1;
+        if self.committed.len() <= commit as usize {
+            self.committed.resize(commit as usize + 1, None);
+        }
+        for index in first..=commit {
+            let (entry, _) = raft.log_entry(index).expect("committed entries after the snapshot are in the log");
+            let this = Committed { entry_term: entry.term, command_hash: command_hash(&entry.command), in_term: term };
+            match &mut self.committed[index as usize] {
+                slot @ None => *slot = Some(this),
+                Some(other) if (other.entry_term, other.command_hash) != (this.entry_term, this.command_hash) => {
+                    return Err(format!(
+                        "state machine safety: peer {peer} commits term {}'s entry at index {index}, where term \
+                         {}'s entry was committed",
+                        this.entry_term, other.entry_term
+                    ));
+                }
+                Some(other) => other.in_term = other.in_term.min(term),
+            }
+        }
+        Ok(())
+    }
+}
+
+impl RaftObserver {
+    /// A leader's new commit index is an entry of its term that a majority
+    /// holds now (in the log, or in a snapshot past it).
+    fn check_commit_rule(&self, peer: usize, raft: &Raft, commit: u64) -> Result<(), String> {
+        let term = raft.state().0;
+        let entry_term = raft.term_at(commit);
+        if entry_term != Some(term) {
+            return Err(format!(
+                "commit rule: leader {peer} of term {term} commits index {commit}, an entry of term {entry_term:?} \
+                 (a leader counts replicas only of its own term's entries)"
+            ));
+        }
+        let holds = |v: &PeerView| v.snapshot_index >= commit || v.log.get(commit as usize).is_some_and(|e| e.1 == term);
+        let holders: Vec<usize> = (0..self.views.len()).filter(|p| holds(&self.views[*p])).collect();
+        if holders.len() * 2 <= self.views.len() {
+            return Err(format!(
+                "commit rule: leader {peer} of term {term} commits index {commit}, which only peers {holders:?} \
+                 of {} hold",
+                self.views.len()
+            ));
+        }
+        Ok(())
+    }
+}
+
+fn command_hash(command: &[u8]) -> u64 {
+    let mut hasher = DefaultHasher::new();
+    hasher.write(command);
+    hasher.finish()
+}
