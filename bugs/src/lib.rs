@@ -141,9 +141,10 @@ catalogue! {
     RaftRestartIgnoresSnapshot = "raft_restart_ignores_snapshot", Raft,
         "a restarted node sets commitIndex and lastApplied to 0, not to its snapshot's index",
         "6.824 lab 2D guidance: after a restart, apply from the snapshot's last index";
-    RaftSnapshotDropsLaterEntries = "raft_snapshot_drops_later_entries", Raft,
-        "InstallSnapshot discards the whole log, also entries after the snapshot that match",
-        "Raft paper, Figure 13, receiver rule 6 (retain log entries following the snapshot)";
+    // ----- raft: leadership in a minority -----
+    RaftMinorityLeaderBumpsTerm = "raft_minority_leader_bumps_term", Raft,
+        "a leader that hears from no majority for an election timeout bumps its term and leads on",
+        "etcd-io/raft CheckQuorum: a leader that loses its quorum steps down; Raft paper 5.2 (one leader per term, by election)";
     // ----- kv -----
     KvNoDuplicateDetection = "kv_no_duplicate_detection", Kv,
         "the server applies every copy of a retried write",

@@ -121,6 +121,9 @@ pub struct Raft {
     snapshot_data: Snapshot,
     /// Whether the host has yet to persist `snapshot_data`.
     snapshot_dirty: bool,
+    /// `Bug::RaftMinorityLeaderBumpsTerm` only: when the leader last heard
+    /// from each peer.
+    heard_ms: Vec<u64>,
     output: Output,
 }
 
@@ -158,6 +161,7 @@ impl Raft {
             led_term: None,
             snapshot_data: Arc::new(snapshot.to_vec()),
             snapshot_dirty: false,
+            heard_ms: vec![now_ms; n],
             output: Output::default(),
             config,
         };
@@ -325,10 +329,28 @@ impl Raft {
 
     /// Fires whatever timer is due.
     pub fn tick(&mut self, now_ms: u64) {
+        if on(Bug::RaftMinorityLeaderBumpsTerm) && self.role == Role::Leader {
+            self.bump_term_without_quorum(now_ms);
+        }
         match self.role {
             Role::Leader if now_ms >= self.heartbeat_due_ms => self.broadcast_append(now_ms),
             Role::Follower | Role::Candidate if now_ms >= self.election_deadline_ms => self.start_election(now_ms),
             _ => {}
+        }
+    }
+
+    /// `Bug::RaftMinorityLeaderBumpsTerm` only: a leader that has not heard
+    /// from a majority for an election timeout takes the next term for
+    /// itself, without an election.
+    fn bump_term_without_quorum(&mut self, now_ms: u64) {
+        let mut heard = self.heard_ms.clone();
+        heard[self.config.id] = now_ms;
+        heard.sort_unstable_by(|a, b| b.cmp(a));
+        let majority_heard_at = heard[self.config.peers / 2];
+        if now_ms.saturating_sub(majority_heard_at) > self.config.election_timeout_ms_max {
+            self.set_term(self.hard.term + 1);
+            self.led_term = Some(self.hard.term);
+            self.heard_ms.fill(now_ms);
         }
     }
 
@@ -605,11 +627,11 @@ impl Raft {
     }
 
     fn install_snapshot(&mut self, index: u64, term: u64, data: Snapshot) {
-        if index <= self.commit_index && !(on(Bug::RaftInstallsOlderSnapshot) && index > self.log.snapshot_index()) {
+        if index <= self.commit_index {
+            if on(Bug::RaftInstallsOlderSnapshot) {
+                self.roll_back_to(index, term, data);
+            }
             return; // we have all of it; the service snapshots on its own
-        }
-        if on(Bug::RaftSnapshotDropsLaterEntries) {
-            self.log.truncate_from(self.log.snapshot_index().max(index.min(self.log.last_index())) + 1);
         }
         self.log.compact_to(index, term);
         self.set_snapshot_meta(index, term);
@@ -619,6 +641,21 @@ impl Raft {
         self.snapshot_dirty = true;
         self.output.applies.push(Apply::Snapshot { index, term, data });
         debug!(index, term, "installed snapshot");
+    }
+
+    /// `Bug::RaftInstallsOlderSnapshot` only: a follower that installs
+    /// every snapshot takes the service and its commit point back to an old
+    /// one.
+    fn roll_back_to(&mut self, index: u64, term: u64, data: Snapshot) {
+        if index > self.log.snapshot_index() {
+            self.log.compact_to(index, term);
+            self.set_snapshot_meta(index, term);
+            self.snapshot_data = data.clone();
+            self.snapshot_dirty = true;
+        }
+        self.commit_index = index;
+        self.last_applied = index;
+        self.output.applies.push(Apply::Snapshot { index, term, data });
     }
 
     // ----- responses -----
@@ -637,6 +674,9 @@ impl Raft {
         let stale_vote_counted = on(Bug::RaftCountsStaleVotes) && matches!(response, Response::RequestVote { .. });
         if term < self.hard.term && !stale_vote_counted {
             return; // an answer to an older term
+        }
+        if on(Bug::RaftMinorityLeaderBumpsTerm) {
+            self.heard_ms[from] = now_ms;
         }
         match response {
             Response::RequestVote { granted, .. } => {
@@ -701,7 +741,8 @@ impl Raft {
         let matched = &mut matched[..self.config.peers];
         matched.copy_from_slice(&self.match_index);
         matched.sort_unstable();
-        let quorum_at = if on(Bug::RaftCommitWithoutMajority) { self.config.peers / 2 + 1 } else { (self.config.peers - 1) / 2 };
+        let quorum_at =
+            if on(Bug::RaftCommitWithoutMajority) { self.config.peers / 2 + 1 } else { (self.config.peers - 1) / 2 };
         let majority_index = matched[quorum_at.min(self.config.peers - 1)];
         let this_term = self.log.term_at(majority_index) == Some(self.hard.term);
         if majority_index > self.commit_index && (this_term || on(Bug::RaftCommitsOldTermByCount)) {

@@ -568,5 +568,65 @@ fn chaos(seed: u64, trace: TraceMode) -> Outcome {
 }
 
 pub fn scenarios() -> Vec<Scenario> {
-    lab_scenarios!("kv": basic_3a, speed_3a, concurrent_3a, unreliable_3a, unreliable_one_key_3a, one_partition_3a, many_partitions_one_client_3a, many_partitions_many_clients_3a, persist_one_client_3a, persist_concurrent_3a, persist_concurrent_unreliable_3a, persist_partition_3a, persist_partition_unreliable_3a, persist_partition_unreliable_linearizable_3a, snapshot_rpc_3b, snapshot_size_3b, speed_3b, snapshot_recover_3b, snapshot_recover_many_clients_3b, snapshot_unreliable_3b, snapshot_unreliable_recover_3b, snapshot_unreliable_recover_concurrent_partition_3b, snapshot_unreliable_recover_concurrent_partition_linearizable_3b, chaos)
+    lab_scenarios!("kv": basic_3a, speed_3a, concurrent_3a, unreliable_3a, unreliable_one_key_3a, one_partition_3a, many_partitions_one_client_3a, many_partitions_many_clients_3a, persist_one_client_3a, persist_concurrent_3a, persist_concurrent_unreliable_3a, persist_partition_3a, persist_partition_unreliable_3a, persist_partition_unreliable_linearizable_3a, snapshot_rpc_3b, snapshot_size_3b, speed_3b, snapshot_recover_3b, snapshot_recover_many_clients_3b, snapshot_unreliable_3b, snapshot_unreliable_recover_3b, snapshot_unreliable_recover_concurrent_partition_3b, snapshot_unreliable_recover_concurrent_partition_linearizable_3b, chaos, swarm)
+}
+
+// ----- beyond the lab: swarm runs -----
+
+/// How long a swarm run's chaos lasts, in virtual time.
+const SWARM_CHAOS: Nanos = secs(10);
+/// The liveness bound: once healed, an operation completes within this.
+pub const LIVENESS_BOUND: Nanos = secs(10);
+
+/// Swarm testing for kvraft: the seed draws its fault mix (see
+/// `swarm::FaultMix`) and a nemesis injects it while 5 clerks Append, Put
+/// and Get on 3 keys, on 5 servers that snapshot at 1,000 bytes. The history
+/// must be linearizable, the Raft observer checks every step, and after the
+/// heal a new clerk's Put and Get must each complete within 10 s.
+fn swarm(seed: u64, trace: TraceMode) -> Outcome {
+    let setup = KvSetup::servers(5).max_raft_state(Some(1000));
+    kv_test(seed, trace, setup, |t| async move {
+        let nemesis = crate::swarm::Nemesis::new(&t.cluster);
+        let mix = nemesis.mix.to_string();
+        let done = Rc::new(Cell::new(false));
+        let clients: Vec<JoinHandle<()>> =
+            (0..5).map(|cli| t.h.spawn(format!("client-{cli}"), swarm_client(t.clone(), cli, done.clone()))).collect();
+        let started = t.h.now();
+        while t.h.now() - started < SWARM_CHAOS {
+            t.sleep(nemesis.pause_between()).await;
+            nemesis.strike();
+        }
+        nemesis.heal();
+        done.set(true);
+        let mut ck = t.make_client(&t.all());
+        let progress = async {
+            ck.put("after heal", "1").await;
+            ck.get("after heal").await
+        };
+        if t.h.timeout(LIVENESS_BOUND, progress).await.is_none() {
+            return Err(format!("liveness after healing: a Put and a Get did not complete within 10 s (mix: {mix})"));
+        }
+        for client in clients {
+            client.await;
+        }
+        Ok(())
+    })
+}
+
+/// A swarm clerk: random Appends, Puts and Gets on 3 shared keys until told
+/// to stop.
+async fn swarm_client(t: Rc<KvTester>, cli: usize, done: Rc<Cell<bool>>) {
+    let mut ck = t.make_client(&t.all());
+    let mut j = 0;
+    while !done.get() {
+        let key = format!("k{}", t.rand(3));
+        match t.rand(10) {
+            0..=3 => ck.append(&key, &format!("x {cli} {j} y")).await,
+            4 => ck.put(&key, &format!("p {cli} {j}")).await,
+            _ => {
+                ck.get(&key).await;
+            }
+        }
+        j += 1;
+    }
 }

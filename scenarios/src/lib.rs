@@ -14,6 +14,8 @@ macro_rules! lab_scenarios {
 }
 
 pub mod cluster;
+pub mod hunt;
+pub mod hunt_cli;
 pub mod kv_host;
 pub mod kv_scenarios;
 pub mod kv_tester;

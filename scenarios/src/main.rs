@@ -49,6 +49,10 @@ enum Command {
         /// clients' operations.
         #[arg(long)]
         html: Option<std::path::PathBuf>,
+        /// Switch on catalogued bugs (comma-separated; `labsim bugs` lists
+        /// them). LABSIM_BUGS does the same.
+        #[arg(long, value_parser = bugs::Bugs::parse)]
+        bugs: Option<bugs::Bugs>,
     },
     /// Every matching scenario (FILTER as for list) for seeds S..S+N on J
     /// threads.
@@ -78,6 +82,30 @@ enum Command {
         /// Also write the report as JUnit XML to this file.
         #[arg(long)]
         junit: Option<std::path::PathBuf>,
+        /// Switch on catalogued bugs (comma-separated; `labsim bugs` lists
+        /// them). LABSIM_BUGS does the same.
+        #[arg(long, value_parser = bugs::Bugs::parse)]
+        bugs: Option<bugs::Bugs>,
+    },
+    /// The catalogue of bugs the servers can be told to make: name, layer,
+    /// the mistake, and where it is known from.
+    Bugs,
+    /// Runs the scenarios with BUG switched on until one fails; reports the
+    /// scenario and seed that caught it, the runs and CPU it took, and the
+    /// replay command. With --all, a table of every bug (exit 0 only when
+    /// every bug was caught).
+    Hunt {
+        #[arg(required_unless_present = "all", conflicts_with = "all")]
+        bug: Option<String>,
+        #[arg(long)]
+        all: bool,
+        /// Rounds to try before giving up: each round runs the layer's swarm
+        /// scenarios with a new seed, then its next lab test.
+        #[arg(long, default_value_t = 200, value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
+        seeds: u64,
+        /// Threads (default: all cores).
+        #[arg(long, value_parser = clap::value_parser!(u64).range(1..=1024))]
+        jobs: Option<u64>,
     },
     /// Checks a recorded history for linearizability (exit 0 yes, 1 no, 3
     /// unknown: the search ran out of its budget).
@@ -152,6 +180,9 @@ fn main() -> ExitCode {
         Ok(cli) => cli,
         Err(code) => return code,
     };
+    if let Err(e) = runner::env_bugs() {
+        return usage_error(e);
+    }
     match cli.command {
         Command::Check { file, model, html, max_steps, max_memory_mb } => {
             check_command(&file, model, html, max_steps, max_memory_mb)
@@ -163,14 +194,53 @@ fn main() -> ExitCode {
             }
             ExitCode::SUCCESS
         }
-        Command::Run { name, seed, check_determinism, history, trace, html } => {
+        Command::Run { name, seed, check_determinism, history, trace, html, bugs } => {
             let Some(scenario) = find(&name) else {
                 return usage_error(format!("unknown scenario '{name}'{}", suggest(&name)));
             };
             let outputs = scenarios::run_cli::Outputs { history, trace, html };
-            scenarios::run_cli::run(&scenario, seed, check_determinism, outputs)
+            let bugs = bugs.unwrap_or_else(env_bugs);
+            bugs::with(bugs, || scenarios::run_cli::run(&scenario, seed, check_determinism, outputs))
         }
-        Command::Soak { filter, seeds, first_seed, jobs, check_determinism, shard, watchdog_secs, json, junit } => {
+        Command::Bugs => {
+            let mut out = std::io::stdout().lock();
+            for bug in bugs::Bug::ALL {
+                let _ = writeln!(
+                    out,
+                    "{:<36} {:<8} {}\n{:45}from: {}",
+                    bug.name(),
+                    bug.layer().name(),
+                    bug.what(),
+                    "",
+                    bug.source()
+                );
+            }
+            ExitCode::SUCCESS
+        }
+        Command::Hunt { bug, all, seeds, jobs } => {
+            let jobs =
+                jobs.map(|j| j as usize).unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+            if all {
+                return scenarios::hunt_cli::hunt_all(seeds, jobs);
+            }
+            let name = bug.expect("clap requires BUG without --all");
+            match bugs::Bug::named(&name) {
+                Ok(bug) => scenarios::hunt_cli::hunt_one(bug, seeds, jobs),
+                Err(e) => usage_error(e),
+            }
+        }
+        Command::Soak {
+            filter,
+            seeds,
+            first_seed,
+            jobs,
+            check_determinism,
+            shard,
+            watchdog_secs,
+            json,
+            junit,
+            bugs,
+        } => {
             let scenarios = matching(filter.as_deref().unwrap_or(""));
             if scenarios.is_empty() {
                 let filter = filter.unwrap_or_default();
@@ -182,14 +252,21 @@ fn main() -> ExitCode {
             let jobs =
                 jobs.map(|j| j as usize).unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
             let plan = SoakPlan {
+                bugs: bugs.unwrap_or_else(env_bugs),
                 check_determinism,
                 shard,
                 watchdog: Some(std::time::Duration::from_secs(watchdog_secs)),
                 ..SoakPlan::new(scenarios, first_seed, seeds, jobs)
             };
-            scenarios::soak_cli::run(plan, scenarios::soak_cli::ReportFiles { json, junit })
+            let bugs = plan.bugs; // named in the replay commands printed
+            bugs::with(bugs, || scenarios::soak_cli::run(plan, scenarios::soak_cli::ReportFiles { json, junit }))
         }
     }
+}
+
+/// The bugs LABSIM_BUGS names (checked to parse before any command runs).
+fn env_bugs() -> bugs::Bugs {
+    runner::env_bugs().expect("checked in main")
 }
 
 /// `Cli::try_parse`, with help printed as help (exit 0; 2 when arguments

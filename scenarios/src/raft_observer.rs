@@ -198,6 +198,13 @@ impl RaftObserver {
     /// peer committed there.
     fn check_commit(&mut self, peer: usize, raft: &Raft) -> Result<(), String> {
         let (commit, term) = (raft.commit_index(), raft.state().0);
+        if commit < raft.snapshot_index() {
+            return Err(format!(
+                "peer {peer}'s commit index {commit} is behind its snapshot through {} (a snapshot holds only \
+                 committed entries)",
+                raft.snapshot_index()
+            ));
+        }
         let before = self.views[peer].commit_index;
         if commit < before {
             return Err(format!("peer {peer}'s commit index went back from {before} to {commit}"));
@@ -241,7 +248,8 @@ impl RaftObserver {
                  (a leader counts replicas only of its own term's entries)"
             ));
         }
-        let holds = |v: &PeerView| v.snapshot_index >= commit || v.log.get(commit as usize).is_some_and(|e| e.1 == term);
+        let holds =
+            |v: &PeerView| v.snapshot_index >= commit || v.log.get(commit as usize).is_some_and(|e| e.1 == term);
         let holders: Vec<usize> = (0..self.views.len()).filter(|p| holds(&self.views[*p])).collect();
         if holders.len() * 2 <= self.views.len() {
             return Err(format!(

@@ -242,6 +242,9 @@ pub fn write_replacing(path: &std::path::Path, contents: &str) -> std::io::Resul
 }
 
 /// The one command that replays a failing run with logs.
+/// The bugs switched on for this thread's runs are named in it.
 pub fn replay_command(name: &str, seed: u64) -> String {
-    format!("RUST_LOG=debug cargo run --release -p scenarios --bin labsim -- run {name} --seed {seed}")
+    let bugs = bugs::active();
+    let with_bugs = if bugs.is_empty() { String::new() } else { format!(" --bugs {bugs}") };
+    format!("RUST_LOG=debug cargo run --release -p scenarios --bin labsim -- run {name} --seed {seed}{with_bugs}")
 }

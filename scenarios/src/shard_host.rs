@@ -176,7 +176,6 @@ impl LabNode {
         let server = ShardKvServer::start(r.config, r.now_ms, &r.image, &r.snapshot, setup, io)?;
         Ok(LabNode::Group(GroupNode { server, peers, directory }))
     }
-
 }
 
 impl crate::raft_observer::HostsRaft for LabNode {

@@ -34,7 +34,7 @@ pub fn scenarios() -> Vec<Scenario> {
     lab_scenarios!("shardkv":
         static_shards_4b, join_leave_4b, snapshot_4b, miss_change_4b, concurrent1_4b, concurrent2_4b,
         concurrent3_4b, unreliable1_4b, unreliable2_4b, unreliable3_4b, challenge1_delete,
-        challenge2_unaffected, challenge2_partial, chaos)
+        challenge2_unaffected, challenge2_partial, chaos, swarm)
 }
 
 fn setup(unreliable: bool, max_raft_state: Option<usize>) -> ShardSetup {
@@ -748,4 +748,56 @@ async fn reconfigure(t: &ShardTester, joined: &mut [bool], gi: usize) {
         let shard = t.rand(NSHARDS as u64) as usize;
         t.move_shard(shard, crate::shard_tester::GIDS[gi]).await;
     }
+}
+
+// ----- beyond the lab: swarm runs -----
+
+/// Swarm testing for shardkv: the seed draws one fault mix (see
+/// `swarm::FaultMix`), and a nemesis per group injects it while 5 clients Append, Put and Get on 10 keys and the
+/// groups are joined, left and shards moved at random, for 10 s. Then every
+/// cluster heals, every group joins, and every key must be read within 30 s;
+/// the history must be linearizable and the Raft observer checks every step.
+fn swarm(seed: u64, trace: TraceMode) -> Outcome {
+    shard_test(seed, trace, setup(false, Some(1000)), |t| async move {
+        let mix = t.h.with_rng(crate::swarm::FaultMix::draw);
+        // The controllers are spared, as in the lab: a clerk's call to a
+        // paused controller would hold the reconfigurations up.
+        let nemeses: Vec<_> = t.groups.iter().map(|c| crate::swarm::Nemesis::with_mix(c, mix.clone())).collect();
+        let mut ck = t.make_client();
+        t.join(&[0]).await;
+        let (ka, _) = put_keys(&t, &mut ck, 10, 5).await;
+        let done = Rc::new(Cell::new(false));
+        let clients: Vec<JoinHandle<()>> = (0..5)
+            .map(|i| t.h.spawn(format!("client-{i}"), random_client(t.clone(), ka.clone(), done.clone())))
+            .collect();
+        let mut joined = vec![true, false, false];
+        let start = t.h.now();
+        while t.h.now() - start < secs(10) {
+            t.sleep(nemeses[0].pause_between()).await;
+            match t.rand(3) {
+                0 => reconfigure(&t, &mut joined, t.rand(GIDS_COUNT as u64) as usize).await,
+                _ => nemeses[t.rand(nemeses.len() as u64) as usize].strike(),
+            }
+        }
+        for nemesis in &nemeses {
+            nemesis.heal();
+        }
+        t.join(&[0, 1, 2]).await;
+        let healed_at = t.h.now();
+        done.set(true);
+        for c in clients {
+            c.await;
+        }
+        for k in &ka {
+            ck.get(k).await;
+        }
+        let took = t.h.now() - healed_at;
+        if took > secs(30) {
+            return Err(format!(
+                "liveness after healing: the store took {} to serve every key (mix: {mix})",
+                sim::time::format(took)
+            ));
+        }
+        Ok(())
+    })
 }

@@ -33,12 +33,23 @@ pub struct SoakPlan {
     pub shard: Option<(u64, u64)>,
     /// A run taking longer than this (wall clock) is stopped and failed.
     pub watchdog: Option<Duration>,
+    /// The catalogued bugs switched on in every run.
+    pub bugs: bugs::Bugs,
 }
 
 impl SoakPlan {
     /// Every scenario for `seeds` seeds from `first_seed`, on `jobs` threads.
     pub fn new(scenarios: Vec<Scenario>, first_seed: u64, seeds: u64, jobs: usize) -> SoakPlan {
-        SoakPlan { scenarios, first_seed, seeds, jobs, check_determinism: false, shard: None, watchdog: None }
+        SoakPlan {
+            scenarios,
+            first_seed,
+            seeds,
+            jobs,
+            check_determinism: false,
+            shard: None,
+            watchdog: None,
+            bugs: bugs::Bugs::NONE,
+        }
     }
 
     /// Runs in the whole soak (all shards).
@@ -305,8 +316,8 @@ pub fn soak(plan: &SoakPlan, progress: &(dyn Fn(Progress) + Sync), stop: &Atomic
 fn run_watched(plan: &SoakPlan, watch: &Watch, scenario: usize, seed: u64) -> RunRecord {
     watch.stop.store(false, Ordering::Relaxed);
     *watch.started.lock().expect("no thread panics holding a watch") = Some(Instant::now());
-    let mut rec =
-        with_cancel_flag(watch.stop, || run_measured(&plan.scenarios[scenario], seed, plan.check_determinism));
+    let run = || run_measured(&plan.scenarios[scenario], seed, plan.check_determinism);
+    let mut rec = with_cancel_flag(watch.stop, || bugs::with(plan.bugs, run));
     *watch.started.lock().expect("no thread panics holding a watch") = None;
     if watch.stop.load(Ordering::Relaxed) {
         let limit = plan.watchdog.expect("only the watchdog stops runs").as_secs_f64();

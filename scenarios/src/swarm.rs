@@ -126,6 +126,11 @@ impl<'c, N: Node + HostsRaft> Nemesis<'c, N> {
     /// it asks for.
     pub fn new(cluster: &'c Cluster<N>) -> Nemesis<'c, N> {
         let mix = cluster.h.with_rng(FaultMix::draw);
+        Nemesis::with_mix(cluster, mix)
+    }
+
+    /// A nemesis with a mix already drawn (one mix for several clusters).
+    pub fn with_mix(cluster: &'c Cluster<N>, mix: FaultMix) -> Nemesis<'c, N> {
         tracing::info!(%mix, "swarm");
         let n = cluster.n();
         let nemesis = Nemesis {

@@ -7,8 +7,8 @@
 use crate::config::{key2shard, Config, Gid, NSHARDS};
 use crate::rpc::{Entry, FetchReply, ShardReply};
 use crate::shard::{Shard, Status};
-use kv::store::{decode_exact, encode_exact};
 use bugs::{on, Bug};
+use kv::store::{decode_exact, encode_exact};
 use kv::{Op, Outcome, Service};
 use serde::{Deserialize, Serialize};
 
@@ -107,7 +107,8 @@ impl Group {
     /// shards it gains are pulled (or start empty when no one had them),
     /// shards it loses are frozen for their new owner.
     fn apply_config(&mut self, next: &Config) {
-        let in_order = next.num == self.config.num + 1 || (on(Bug::ShardSkipsConfigurations) && next.num > self.config.num);
+        let in_order =
+            next.num == self.config.num + 1 || (on(Bug::ShardSkipsConfigurations) && next.num > self.config.num);
         if !in_order || !self.is_settled() {
             return; // a duplicate, or one whose time has not come
         }
@@ -148,7 +149,8 @@ impl Group {
             Entry::Config(next) => self.apply_config(&next),
             Entry::Install { config, shard, store } => {
                 if self.step_shard(config, shard, Status::Pulling, Status::Confirming) {
-                    self.shards[shard].store = if on(Bug::ShardMigratesWithoutData) { kv::Store::default() } else { store };
+                    self.shards[shard].store =
+                        if on(Bug::ShardMigratesWithoutData) { kv::Store::default() } else { store };
                     self.shards_pulled += 1;
                 }
             }

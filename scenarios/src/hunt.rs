@@ -1,0 +1,158 @@
+//! Bug hunting: run the scenarios with one catalogued bug switched on until
+//! one fails, and count what it took.
+//!
+//! A hunt goes in rounds. Round r runs every swarm scenario of the bug's
+//! layer with seed r, then the next of the layer's lab tests in turn (each
+//! lab test runs once every L rounds, with a new seed each time): the swarm
+//! scenarios hunt every kind of bug, the lab tests the ones they were
+//! written for. The order is fixed, so the runs to the first catch do not
+//! depend on how many threads run them: runs go in batches of `jobs`, and
+//! the first failure in order is the catch.
+
+use crate::registry::{matching, Scenario};
+use crate::runner::run_scenario;
+use crate::soak::thread_cpu_ms;
+use bugs::{Bug, Bugs, Layer};
+use std::sync::Mutex;
+
+/// What a hunt found.
+#[derive(Clone, Debug)]
+pub struct Catch {
+    pub scenario: &'static str,
+    pub seed: u64,
+    /// Runs up to and including the one that failed.
+    pub runs: u64,
+    /// CPU time of those runs.
+    pub cpu_s: f64,
+    pub reason: String,
+}
+
+/// How a hunt ended.
+#[derive(Clone, Debug)]
+pub struct Hunt {
+    pub bug: Bug,
+    pub caught: Option<Catch>,
+    /// Runs made (all of them when nothing was caught).
+    pub runs: u64,
+    pub cpu_s: f64,
+}
+
+/// The scenarios that hunt a layer's bugs: its swarm scenarios, then its
+/// lab tests (and beyond-the-lab chaos scenarios).
+pub fn hunters(layer: Layer) -> (Vec<Scenario>, Vec<Scenario>) {
+    let all = matching(layer.name());
+    all.into_iter().partition(|s| s.name.contains("swarm"))
+}
+
+/// The j-th run of a hunt: (scenario, seed).
+fn run_at(swarm: &[Scenario], lab: &[Scenario], j: u64) -> (Scenario, u64) {
+    let per_round = swarm.len() as u64 + u64::from(!lab.is_empty());
+    let (round, k) = (j / per_round, j % per_round);
+    if (k as usize) < swarm.len() {
+        (swarm[k as usize], round)
+    } else {
+        let l = lab.len() as u64;
+        (lab[(round % l) as usize], round / l)
+    }
+}
+
+/// Hunts `bug` for at most `rounds` rounds on `jobs` threads.
+pub fn hunt(bug: Bug, rounds: u64, jobs: usize) -> Hunt {
+    let (swarm, lab) = hunters(bug.layer());
+    assert!(!swarm.is_empty() || !lab.is_empty(), "every layer has scenarios");
+    let per_round = swarm.len() as u64 + u64::from(!lab.is_empty());
+    let total = rounds * per_round;
+    let mut cpu_s = 0.0;
+    let mut j = 0;
+    while j < total {
+        let batch: Vec<u64> = (j..total.min(j + jobs as u64)).collect();
+        let results = run_batch(bug, &swarm, &lab, &batch);
+        for (k, (passed, cpu, reason)) in results.into_iter().enumerate() {
+            cpu_s += cpu;
+            if let Some(reason) = (!passed).then_some(reason) {
+                let (scenario, seed) = run_at(&swarm, &lab, batch[k]);
+                let runs = batch[k] + 1;
+                let catch = Catch { scenario: scenario.name, seed, runs, cpu_s, reason };
+                return Hunt { bug, caught: Some(catch), runs, cpu_s };
+            }
+        }
+        j += batch.len() as u64;
+    }
+    Hunt { bug, caught: None, runs: total, cpu_s }
+}
+
+/// Runs a batch of a hunt's runs in parallel: (passed, CPU s, reason) each,
+/// in the batch's order.
+fn run_batch(bug: Bug, swarm: &[Scenario], lab: &[Scenario], batch: &[u64]) -> Vec<(bool, f64, String)> {
+    let results: Mutex<Vec<Option<(bool, f64, String)>>> = Mutex::new(vec![None; batch.len()]);
+    std::thread::scope(|scope| {
+        for (k, &j) in batch.iter().enumerate() {
+            let results = &results;
+            scope.spawn(move || {
+                let (scenario, seed) = run_at(swarm, lab, j);
+                let start = thread_cpu_ms();
+                let outcome = bugs::with(Bugs::one(bug), || run_scenario(&scenario, seed, Default::default()));
+                let cpu_s = (thread_cpu_ms() - start) / 1000.0;
+                let reason = outcome.result.err().unwrap_or_default();
+                results.lock().expect("no hunter panics holding results")[k] = Some((reason.is_empty(), cpu_s, reason));
+            });
+        }
+    });
+    results.into_inner().expect("hunters finished").into_iter().map(|r| r.expect("every run reported")).collect()
+}
+
+/// The command that replays a catch with logs.
+pub fn replay_command(bug: Bug, catch: &Catch) -> String {
+    format!(
+        "RUST_LOG=debug cargo run --release -p scenarios --bin labsim -- run {} --seed {} --bugs {}",
+        catch.scenario,
+        catch.seed,
+        bug.name()
+    )
+}
+
+/// What caught a bug, from its failure reason: the Raft observer, the
+/// durability checks, the linearizability checker, a server's own
+/// assertion, or the lab test's checks.
+pub fn caught_by(reason: &str) -> &'static str {
+    // A failed test whose history is also illegal says so after "; and the".
+    let reason = reason.split("; and the ").next().unwrap_or(reason);
+    if reason.contains("raft invariant broken") {
+        if reason.contains("is not persisted") || reason.contains("holds HardState") {
+            "durability check"
+        } else {
+            "raft observer"
+        }
+    } else if reason.contains("before persisting") {
+        "durability check"
+    } else if reason.contains("not linearizable") {
+        "linearizability"
+    } else if reason.contains("liveness after healing") {
+        "liveness phase"
+    } else if reason.starts_with("panicked") {
+        "server assertion"
+    } else {
+        "lab check"
+    }
+}
+
+/// One line of the README's table.
+pub fn table_row(h: &Hunt) -> String {
+    match &h.caught {
+        Some(c) => format!(
+            "| `{}` | {} | yes | {} | {} | {} | {:.2} |",
+            h.bug.name(),
+            h.bug.layer().name(),
+            c.scenario,
+            caught_by(&c.reason),
+            c.runs,
+            c.cpu_s
+        ),
+        None => {
+            format!("| `{}` | {} | **no** | - | - | {} | {:.2} |", h.bug.name(), h.bug.layer().name(), h.runs, h.cpu_s)
+        }
+    }
+}
+
+pub const TABLE_HEADER: &str =
+    "| bug | layer | caught | first caught by | check | runs | CPU s |\n|---|---|---|---|---|---|---|";

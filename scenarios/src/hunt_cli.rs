@@ -1,0 +1,71 @@
+//! `labsim hunt`: one bug hunted with its report, or every bug with the
+//! table the README shows.
+
+use crate::hunt::{caught_by, hunt, replay_command, table_row, Hunt, TABLE_HEADER};
+use bugs::Bug;
+use std::process::ExitCode;
+
+/// `labsim hunt BUG`: exit 0 when caught, 1 when not.
+pub fn hunt_one(bug: Bug, rounds: u64, jobs: usize) -> ExitCode {
+    println!("hunting {} ({}): {}", bug.name(), bug.layer().name(), bug.what());
+    let h = hunt(bug, rounds, jobs);
+    match &h.caught {
+        Some(c) => {
+            println!(
+                "caught by {} seed {} ({}) after {} runs, {:.2} s CPU",
+                c.scenario,
+                c.seed,
+                caught_by(&c.reason),
+                c.runs,
+                c.cpu_s
+            );
+            println!("  {}", c.reason.replace('\n', "\n  "));
+            println!("  replay: {}", replay_command(bug, c));
+            ExitCode::SUCCESS
+        }
+        None => {
+            println!("NOT CAUGHT in {} runs ({rounds} rounds), {:.2} s CPU", h.runs, h.cpu_s);
+            ExitCode::from(1)
+        }
+    }
+}
+
+/// `labsim hunt --all`: the table, then a summary; exit 0 only when every
+/// bug was caught.
+pub fn hunt_all(rounds: u64, jobs: usize) -> ExitCode {
+    println!("{TABLE_HEADER}");
+    let mut hunts = Vec::new();
+    for &bug in Bug::ALL {
+        let h = hunt(bug, rounds, jobs);
+        println!("{}", table_row(&h));
+        hunts.push(h);
+    }
+    println!();
+    println!("{}", summary(&hunts, rounds));
+    if hunts.iter().all(|h| h.caught.is_some()) {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    }
+}
+
+/// Caught, median and worst runs to the first catch, and CPU.
+pub fn summary(hunts: &[Hunt], rounds: u64) -> String {
+    let mut runs: Vec<u64> = hunts.iter().filter_map(|h| h.caught.as_ref().map(|c| c.runs)).collect();
+    runs.sort_unstable();
+    let caught = runs.len();
+    let median = if runs.is_empty() {
+        0.0
+    } else if caught % 2 == 1 {
+        runs[caught / 2] as f64
+    } else {
+        (runs[caught / 2 - 1] + runs[caught / 2]) as f64 / 2.0
+    };
+    let cpu: f64 = hunts.iter().map(|h| h.cpu_s).sum();
+    format!(
+        "{caught} of {} bugs caught (at most {rounds} rounds each); runs to first catch: median {median}, most {}; \
+         {cpu:.1} s CPU in all",
+        hunts.len(),
+        runs.last().copied().unwrap_or(0)
+    )
+}
