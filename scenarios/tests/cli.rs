@@ -35,6 +35,12 @@ fn bad_usage_exits_2_with_one_line() {
         vec!["frobnicate"],
         vec!["check", "/no/such/file", "--model", "kv"],
         vec!["check", "x", "--model", "queue"],
+        vec!["run", "raft/swarm", "--seed", "1", "--bugs", "raft_vote_thrice"],
+        vec!["soak", "raft", "--bugs", "raft_vote_twice,nope"],
+        vec!["hunt", "raft_vote_thrice"],
+        vec!["hunt"],
+        vec!["hunt", "raft_vote_twice", "--all"],
+        vec!["hunt", "--all", "--seeds", "0"],
     ] {
         let (code, _, err) = labsim(&args);
         assert_eq!(code, 2, "{args:?}: {err}");
@@ -208,4 +214,44 @@ fn a_runs_trace_is_every_event_as_json_lines() {
     let _ = std::fs::remove_file(path);
     let (code, _, err) = labsim(&["run", "sim/fault_pause", "--seed", "1", "--trace", "/no/such/dir/t.jsonl"]);
     assert_eq!(code, 2, "{err}");
+}
+
+#[test]
+fn a_bad_labsim_bugs_variable_is_one_line_and_exit_2() {
+    let out = Command::new(env!("CARGO_BIN_EXE_labsim"))
+        .args(["list", "raft"])
+        .env("LABSIM_BUGS", "raft_vote_twice,no_such_bug")
+        .output()
+        .expect("labsim runs");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(err.contains("LABSIM_BUGS") && err.contains("no_such_bug"), "{err}");
+}
+
+#[test]
+fn the_catalogue_lists_every_bug_with_its_source() {
+    let (code, out, _) = labsim(&["bugs"]);
+    assert_eq!(code, 0);
+    for bug in bugs::Bug::ALL {
+        assert!(out.contains(bug.name()) && out.contains(bug.source()), "{} missing", bug.name());
+    }
+}
+
+#[test]
+fn a_bug_switched_on_fails_a_run_and_the_replay_names_it() {
+    let (code, out, _) = labsim(&["run", "raft/swarm", "--seed", "0", "--bugs", "raft_vote_twice"]);
+    assert_eq!(code, 1, "{out}");
+    assert!(out.contains("election safety"), "{out}");
+    assert!(out.contains("--bugs raft_vote_twice"), "the replay names the bug: {out}");
+    let (code, out, _) = labsim(&["run", "raft/swarm", "--seed", "0"]);
+    assert_eq!(code, 0, "without the bug the run passes: {out}");
+}
+
+#[test]
+fn hunt_reports_the_catch_and_the_replay() {
+    let (code, out, _) = labsim(&["hunt", "raft_commits_old_term_by_count", "--jobs", "1"]);
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("caught by raft/"), "{out}");
+    assert!(out.contains("replay: ") && out.contains("--bugs raft_commits_old_term_by_count"), "{out}");
 }
