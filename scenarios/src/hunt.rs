@@ -8,9 +8,13 @@
 //! written for. The order is fixed, so the runs to the first catch do not
 //! depend on how many threads run them: runs go in batches of `jobs`, and
 //! the first failure in order is the catch.
+//!
+//! The baseline hunt measures what the project caught before it had swarm
+//! runs, the Raft observer and the durability checks: the layer's other
+//! scenarios in turn, without those checks.
 
 use crate::registry::{matching, Scenario};
-use crate::runner::run_scenario;
+use crate::runner::{run_scenario, with_harness_checks};
 use crate::soak::thread_cpu_ms;
 use bugs::{Bug, Bugs, Layer};
 use std::sync::Mutex;
@@ -27,6 +31,16 @@ pub struct Catch {
     pub reason: String,
 }
 
+/// Which scenarios and checks hunt.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Hunters {
+    /// Swarm scenarios every round, the others in turn; every check on.
+    All,
+    /// The scenarios and checks there were before swarm runs: no swarm
+    /// scenario, no Raft observer, no durability check.
+    Baseline,
+}
+
 /// How a hunt ended.
 #[derive(Clone, Debug)]
 pub struct Hunt {
@@ -39,9 +53,13 @@ pub struct Hunt {
 
 /// The scenarios that hunt a layer's bugs: its swarm scenarios, then its
 /// lab tests (and beyond-the-lab chaos scenarios).
-pub fn hunters(layer: Layer) -> (Vec<Scenario>, Vec<Scenario>) {
+pub fn hunters(layer: Layer, which: Hunters) -> (Vec<Scenario>, Vec<Scenario>) {
     let all = matching(layer.name());
-    all.into_iter().partition(|s| s.name.contains("swarm"))
+    let (swarm, others): (Vec<Scenario>, Vec<Scenario>) = all.into_iter().partition(|s| s.name.contains("swarm"));
+    match which {
+        Hunters::All => (swarm, others),
+        Hunters::Baseline => (Vec::new(), others),
+    }
 }
 
 /// The j-th run of a hunt: (scenario, seed).
@@ -58,7 +76,12 @@ fn run_at(swarm: &[Scenario], lab: &[Scenario], j: u64) -> (Scenario, u64) {
 
 /// Hunts `bug` for at most `rounds` rounds on `jobs` threads.
 pub fn hunt(bug: Bug, rounds: u64, jobs: usize) -> Hunt {
-    let (swarm, lab) = hunters(bug.layer());
+    hunt_with(bug, Hunters::All, rounds, jobs)
+}
+
+/// Hunts `bug` with these hunters.
+pub fn hunt_with(bug: Bug, which: Hunters, rounds: u64, jobs: usize) -> Hunt {
+    let (swarm, lab) = hunters(bug.layer(), which);
     assert!(!swarm.is_empty() || !lab.is_empty(), "every layer has scenarios");
     let per_round = swarm.len() as u64 + u64::from(!lab.is_empty());
     let total = rounds * per_round;
@@ -66,7 +89,8 @@ pub fn hunt(bug: Bug, rounds: u64, jobs: usize) -> Hunt {
     let mut j = 0;
     while j < total {
         let batch: Vec<u64> = (j..total.min(j + jobs as u64)).collect();
-        let results = run_batch(bug, &swarm, &lab, &batch);
+        let checks = which == Hunters::All;
+        let results = run_batch(bug, checks, &swarm, &lab, &batch);
         for (k, (passed, cpu, reason)) in results.into_iter().enumerate() {
             cpu_s += cpu;
             if let Some(reason) = (!passed).then_some(reason) {
@@ -83,7 +107,7 @@ pub fn hunt(bug: Bug, rounds: u64, jobs: usize) -> Hunt {
 
 /// Runs a batch of a hunt's runs in parallel: (passed, CPU s, reason) each,
 /// in the batch's order.
-fn run_batch(bug: Bug, swarm: &[Scenario], lab: &[Scenario], batch: &[u64]) -> Vec<(bool, f64, String)> {
+fn run_batch(bug: Bug, checks: bool, swarm: &[Scenario], lab: &[Scenario], batch: &[u64]) -> Vec<(bool, f64, String)> {
     let results: Mutex<Vec<Option<(bool, f64, String)>>> = Mutex::new(vec![None; batch.len()]);
     std::thread::scope(|scope| {
         for (k, &j) in batch.iter().enumerate() {
@@ -91,7 +115,8 @@ fn run_batch(bug: Bug, swarm: &[Scenario], lab: &[Scenario], batch: &[u64]) -> V
             scope.spawn(move || {
                 let (scenario, seed) = run_at(swarm, lab, j);
                 let start = thread_cpu_ms();
-                let outcome = bugs::with(Bugs::one(bug), || run_scenario(&scenario, seed, Default::default()));
+                let run = || run_scenario(&scenario, seed, Default::default());
+                let outcome = with_harness_checks(checks, || bugs::with(Bugs::one(bug), run));
                 let cpu_s = (thread_cpu_ms() - start) / 1000.0;
                 let reason = outcome.result.err().unwrap_or_default();
                 results.lock().expect("no hunter panics holding results")[k] = Some((reason.is_empty(), cpu_s, reason));

@@ -1,14 +1,14 @@
 //! `labsim hunt`: one bug hunted with its report, or every bug with the
 //! table the README shows.
 
-use crate::hunt::{caught_by, hunt, replay_command, table_row, Hunt, TABLE_HEADER};
+use crate::hunt::{caught_by, hunt_with, replay_command, table_row, Hunt, Hunters, TABLE_HEADER};
 use bugs::Bug;
 use std::process::ExitCode;
 
 /// `labsim hunt BUG`: exit 0 when caught, 1 when not.
-pub fn hunt_one(bug: Bug, rounds: u64, jobs: usize) -> ExitCode {
+pub fn hunt_one(bug: Bug, which: Hunters, rounds: u64, jobs: usize) -> ExitCode {
     println!("hunting {} ({}): {}", bug.name(), bug.layer().name(), bug.what());
-    let h = hunt(bug, rounds, jobs);
+    let h = hunt_with(bug, which, rounds, jobs);
     match &h.caught {
         Some(c) => {
             println!(
@@ -32,11 +32,11 @@ pub fn hunt_one(bug: Bug, rounds: u64, jobs: usize) -> ExitCode {
 
 /// `labsim hunt --all`: the table, then a summary; exit 0 only when every
 /// bug was caught.
-pub fn hunt_all(rounds: u64, jobs: usize) -> ExitCode {
+pub fn hunt_all(which: Hunters, rounds: u64, jobs: usize) -> ExitCode {
     println!("{TABLE_HEADER}");
     let mut hunts = Vec::new();
     for &bug in Bug::ALL {
-        let h = hunt(bug, rounds, jobs);
+        let h = hunt_with(bug, which, rounds, jobs);
         println!("{}", table_row(&h));
         hunts.push(h);
     }

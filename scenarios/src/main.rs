@@ -99,6 +99,10 @@ enum Command {
         bug: Option<String>,
         #[arg(long)]
         all: bool,
+        /// Hunt as the project could before swarm runs: no swarm scenario,
+        /// no Raft observer, no durability check (to see what they add).
+        #[arg(long)]
+        baseline: bool,
         /// Rounds to try before giving up: each round runs the layer's swarm
         /// scenarios with a new seed, then its next lab test.
         #[arg(long, default_value_t = 200, value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
@@ -217,15 +221,16 @@ fn main() -> ExitCode {
             }
             ExitCode::SUCCESS
         }
-        Command::Hunt { bug, all, seeds, jobs } => {
+        Command::Hunt { bug, all, baseline, seeds, jobs } => {
+            let which = if baseline { scenarios::hunt::Hunters::Baseline } else { scenarios::hunt::Hunters::All };
             let jobs =
                 jobs.map(|j| j as usize).unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
             if all {
-                return scenarios::hunt_cli::hunt_all(seeds, jobs);
+                return scenarios::hunt_cli::hunt_all(which, seeds, jobs);
             }
             let name = bug.expect("clap requires BUG without --all");
             match bugs::Bug::named(&name) {
-                Ok(bug) => scenarios::hunt_cli::hunt_one(bug, seeds, jobs),
+                Ok(bug) => scenarios::hunt_cli::hunt_one(bug, which, seeds, jobs),
                 Err(e) => usage_error(e),
             }
         }

@@ -98,6 +98,26 @@ where
     Outcome::new(result, stats)
 }
 
+thread_local! {
+    /// Whether runs on this thread get the harness's own checks (the Raft
+    /// observer and the durability checks): on, except to measure what the
+    /// lab tests catch without them (`labsim hunt --baseline`).
+    static HARNESS_CHECKS: std::cell::Cell<bool> = const { std::cell::Cell::new(true) };
+}
+
+/// Runs `f` with the harness's own checks on or off for its runs.
+pub fn with_harness_checks<T>(on: bool, f: impl FnOnce() -> T) -> T {
+    let previous = HARNESS_CHECKS.with(|c| c.replace(on));
+    let out = f();
+    HARNESS_CHECKS.with(|c| c.set(previous));
+    out
+}
+
+/// Whether this thread's runs get the Raft observer and durability checks.
+pub fn harness_checks() -> bool {
+    HARNESS_CHECKS.with(std::cell::Cell::get)
+}
+
 /// The bugs switched on for runs on this thread: those `bugs::with` set
 /// (`labsim --bugs`), else those `LABSIM_BUGS` names (for `cargo test`).
 pub fn run_bugs() -> bugs::Bugs {
