@@ -82,7 +82,10 @@ pub trait Operations {
     async fn get(&mut self, key: &str) -> String {
         match self.run_op(Op::Get { key: key.to_string() }).await {
             Outcome::Value(v) => v,
-            Outcome::Done => unreachable!("a Get returns a value"),
+            // A write's answer to a Get (a server replying for another
+            // entry) carries no value, like the Go clerk's empty Value; the
+            // history records the answer as it came, and the checker rejects it.
+            Outcome::Done => String::new(),
         }
     }
 

@@ -165,13 +165,13 @@ pub fn caught_by(reason: &str) -> &'static str {
 pub fn table_row(h: &Hunt) -> String {
     match &h.caught {
         Some(c) => format!(
-            "| `{}` | {} | yes | {} | {} | {} | {:.2} |",
+            "| `{}` | {} | yes | {} | {} | {} | {:.1} |",
             h.bug.name(),
             h.bug.layer().name(),
             c.scenario,
             caught_by(&c.reason),
             c.runs,
-            c.cpu_s
+            c.cpu_s * 1000.0
         ),
         None => {
             format!("| `{}` | {} | **no** | - | - | {} | {:.2} |", h.bug.name(), h.bug.layer().name(), h.runs, h.cpu_s)
@@ -180,4 +180,4 @@ pub fn table_row(h: &Hunt) -> String {
 }
 
 pub const TABLE_HEADER: &str =
-    "| bug | layer | caught | first caught by | check | runs | CPU s |\n|---|---|---|---|---|---|---|";
+    "| bug | layer | caught | first caught by | check | runs | CPU ms |\n|---|---|---|---|---|---|---:|";

@@ -155,12 +155,19 @@ fn generic_test(seed: u64, trace: TraceMode, g: Generic) -> Outcome {
                 }
                 t.connect_all();
             }
+            let healed_at = t.h.now();
             for (i, client) in clients.into_iter().enumerate() {
                 let j = client.await?;
                 let v = ck.get(&i.to_string()).await;
                 if !g.random_keys {
                     check_clnt_appends(i, &v, j)?;
                 }
+            }
+            // Beyond the lab, the liveness phase: healed, the clients finish
+            // and every key is read within the bound.
+            let took = t.h.now() - healed_at;
+            if g.chaos && took > LIVENESS_BOUND {
+                return Err(format!("liveness after healing: the reads took {}", sim::time::format(took)));
             }
             t.check_sizes()?;
         }
@@ -554,7 +561,8 @@ fn snapshot_unreliable_recover_concurrent_partition_linearizable_3b(seed: u64, t
 
 /// Beyond the lab: the linearizable partition test with snapshots, plus
 /// duplicated requests (exactly-once must hold against the network's own
-/// retries), drifting clocks, paused servers and one-way cuts.
+/// retries), drifting clocks, paused servers and one-way cuts; after each
+/// heal, the clients' reads must complete within `LIVENESS_BOUND`.
 fn chaos(seed: u64, trace: TraceMode) -> Outcome {
     let g = Generic {
         unreliable: true,

@@ -181,15 +181,12 @@ impl RaftObserver {
             view.log[index as usize] = (number, entry.term);
             let prev_term = raft.term_at(index - 1).expect("the entry before is in the log or the snapshot");
             let this = (command_hash(&entry.command), prev_term);
-            match self.entries.record(index, entry.term, this) {
-                Some(before) => {
-                    return Err(format!(
-                        "log matching: peer {peer} has an entry at index {index}, term {} unlike another peer's \
-                         (command hash {:x} after term {}, elsewhere {:x} after term {})",
-                        entry.term, this.0, this.1, before.0, before.1
-                    ));
-                }
-                _ => {}
+            if let Some(before) = self.entries.record(index, entry.term, this) {
+                return Err(format!(
+                    "log matching: peer {peer} has an entry at index {index}, term {} unlike another peer's \
+                     (command hash {:x} after term {}, elsewhere {:x} after term {})",
+                    entry.term, this.0, this.1, before.0, before.1
+                ));
             }
         }
         Ok(())
