@@ -989,7 +989,6 @@ const SWARM_CHAOS: sim::Nanos = secs(20);
 /// command on every server within the lab's 10 s (`one`).
 async fn swarm_body(t: Rc<Tester>) -> TestResult {
     let nemesis = crate::swarm::Nemesis::new(&t.cluster);
-    let mix = nemesis.mix.to_string();
     let started = t.h.now();
     let mut next_fault = started + nemesis.pause_between();
     // The workload comes in bursts: busy spells offer every server a
@@ -1010,7 +1009,7 @@ async fn swarm_body(t: Rc<Tester>) -> TestResult {
         }
     }
     nemesis.heal();
-    t.one(t.rand_cmd(), t.n, true).await.map(|_| ()).map_err(|e| format!("liveness after healing: {e} (mix: {mix})"))
+    t.one(t.rand_cmd(), t.n, true).await.map(|_| ()).map_err(|e| format!("liveness after healing: {e}"))
 }
 
 /// Swarm runs on five servers, without snapshots.

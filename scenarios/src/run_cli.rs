@@ -106,6 +106,9 @@ fn verdict(name: &str, seed: u64, outcome: &Outcome) -> ExitCode {
     match &outcome.result {
         Ok(()) => {
             println!("PASS {name} seed {seed} ({detail})");
+            for note in &outcome.notes {
+                println!("  {note}");
+            }
             ExitCode::SUCCESS
         }
         Err(reason) => {

@@ -24,11 +24,14 @@ pub struct Outcome {
     pub served_under: Option<Vec<Option<u64>>>,
     /// shardkv: shards pulled from one group into another.
     pub shards_moved: u64,
+    /// Facts the run noted about itself (a swarm run's fault mix); a
+    /// failure's reason ends with them too.
+    pub notes: Vec<String>,
 }
 
 impl Outcome {
     pub fn new(result: Result<(), String>, stats: RunStats) -> Outcome {
-        Outcome { result, stats, history: None, illegal: None, served_under: None, shards_moved: 0 }
+        Outcome { result, stats, history: None, illegal: None, served_under: None, shards_moved: 0, notes: Vec::new() }
     }
 
     /// Client operations that returned (pending ones, cut off by the end of
@@ -84,7 +87,9 @@ where
     if let Some(sink) = EVENT_SINK.with(|s| s.borrow_mut().take()) {
         sim.with_world(|w| w.set_event_sink(sink));
     }
+    NOTES.with(|n| n.borrow_mut().clear());
     let ran = bugs::with(run_bugs(), || catching_panics(|| sim.run(main(sim.handle()))));
+    let notes = NOTES.with(|n| std::mem::take(&mut *n.borrow_mut()));
     let stats = sim.stats();
     let result = match ran {
         Ok(Ok(r)) => r,
@@ -95,7 +100,24 @@ where
             stats.trace.events()
         )),
     };
-    Outcome::new(result, stats)
+    let result = result.map_err(|reason| notes.iter().fold(reason, |r, note| format!("{r}\n  {note}")));
+    Outcome { notes, ..Outcome::new(result, stats) }
+}
+
+thread_local! {
+    /// What the run on this thread noted about itself (see `note`).
+    static NOTES: std::cell::RefCell<Vec<String>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// Notes a fact about the run on this thread (a swarm run's fault mix),
+/// once: `labsim run` prints it, and a failure's reason ends with it.
+pub fn note(text: String) {
+    NOTES.with(|n| {
+        let mut notes = n.borrow_mut();
+        if !notes.contains(&text) {
+            notes.push(text);
+        }
+    });
 }
 
 thread_local! {

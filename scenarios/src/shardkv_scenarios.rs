@@ -794,7 +794,7 @@ fn swarm(seed: u64, trace: TraceMode) -> Outcome {
         let took = t.h.now() - healed_at;
         if took > secs(30) {
             return Err(format!(
-                "liveness after healing: the store took {} to serve every key (mix: {mix})",
+                "liveness after healing: the store took {} to serve every key",
                 sim::time::format(took)
             ));
         }

@@ -132,6 +132,7 @@ impl<'c, N: Node + HostsRaft> Nemesis<'c, N> {
     /// A nemesis with a mix already drawn (one mix for several clusters).
     pub fn with_mix(cluster: &'c Cluster<N>, mix: FaultMix) -> Nemesis<'c, N> {
         tracing::info!(%mix, "swarm");
+        crate::runner::note(format!("swarm mix: {mix}"));
         let n = cluster.n();
         let nemesis = Nemesis {
             cluster,
