@@ -30,7 +30,19 @@ pub struct SimIo<'a, 'w, N: Node> {
 }
 
 impl<N: RaftCarrier> HostIo for SimIo<'_, '_, N> {
+    /// A crash point armed for the server fires here: before the write
+    /// (lost) or after it; either way the server crashes as the step ends.
     fn persist(&mut self, delta: Option<StateDelta>, snapshot: Option<Snapshot>) {
+        if self.ctx.is_crashing() {
+            return; // crashed at an earlier write of this step
+        }
+        let point = self.ctx.take_crash_point();
+        if point.is_some() {
+            self.ctx.crash_now();
+        }
+        if point == Some(sim::CrashPoint::BeforePersist) {
+            return;
+        }
         let persister = self.ctx.persister();
         match (delta, snapshot) {
             (Some(delta), None) => delta.apply(persister.raft_state_mut()),
@@ -46,6 +58,9 @@ impl<N: RaftCarrier> HostIo for SimIo<'_, '_, N> {
     }
 
     fn send(&mut self, peer: usize, request: Request) {
+        if self.ctx.is_crashing() {
+            return; // it never leaves
+        }
         if crate::runner::harness_checks() {
             if let Err(e) = rests_on_persisted(&request, self.ctx.persister().raft_state()) {
                 self.ctx.fail(format!("{}: {e}", self.ctx.name()));

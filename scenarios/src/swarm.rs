@@ -1,14 +1,15 @@
 //! Swarm testing (after TigerBeetle's VOPR): each seed draws its own mix of
 //! faults, and a nemesis injects them into any cluster at random while the
 //! scenario's workload runs. Some seeds cut links both ways, some one way,
-//! some crash a majority at once, some only delay and duplicate; a bug that
+//! some crash a majority at once or at a persist, some only delay and
+//! duplicate; a bug that
 //! needs one kind of fault and is masked by another is caught by the seeds
 //! that drew the first alone. `heal` ends the chaos for the liveness phase.
 
 use crate::cluster::Cluster;
 use crate::raft_observer::HostsRaft;
 use rand::Rng;
-use sim::{ms, CrashMode, Fault, Latency, Nanos, NetConfig, Node};
+use sim::{ms, CrashMode, CrashPoint, Fault, Latency, Nanos, NetConfig, Node};
 use std::cell::RefCell;
 use std::fmt;
 
@@ -31,6 +32,9 @@ pub struct FaultMix {
     pub crashes: bool,
     /// Crashes of a majority at once.
     pub majority_crashes: bool,
+    /// Crashes at a server's next persist, just before or just after the
+    /// write.
+    pub persist_crashes: bool,
     /// Servers stalled and resumed.
     pub pauses: bool,
     /// Timers drifting up to 10% fast or slow.
@@ -53,13 +57,15 @@ impl FaultMix {
             one_way_cuts: rng.random_bool(0.5),
             crashes: rng.random_bool(0.5),
             majority_crashes: rng.random_bool(0.5),
+            persist_crashes: rng.random_bool(0.5),
             pauses: rng.random_bool(0.5),
             drift: rng.random_bool(0.5),
             step_min: ms(rng.random_range(50..=300)),
             step_max: 0,
         };
         mix.step_max = mix.step_min + ms(rng.random_range(100..=1500));
-        if !(mix.partitions || mix.one_way_cuts || mix.crashes || mix.majority_crashes || mix.pauses) {
+        let stops = mix.crashes || mix.majority_crashes || mix.persist_crashes || mix.pauses;
+        if !(mix.partitions || mix.one_way_cuts || stops) {
             mix.partitions = true;
         }
         mix
@@ -72,6 +78,7 @@ impl FaultMix {
             (self.one_way_cuts, Action::CutOneWay),
             (self.crashes, Action::Crash),
             (self.majority_crashes, Action::CrashMajority),
+            (self.persist_crashes, Action::CrashAtPersist),
             (self.pauses, Action::Pause),
         ];
         actions.extend(kinds.iter().filter(|(on, _)| *on).map(|(_, a)| *a));
@@ -89,6 +96,7 @@ impl fmt::Display for FaultMix {
             (self.one_way_cuts, "one-way-cuts"),
             (self.crashes, "crashes"),
             (self.majority_crashes, "majority-crashes"),
+            (self.persist_crashes, "persist-crashes"),
             (self.pauses, "pauses"),
             (self.drift, "drift"),
         ];
@@ -108,6 +116,7 @@ enum Action {
     CutOneWay,
     Crash,
     CrashMajority,
+    CrashAtPersist,
     Pause,
 }
 
@@ -116,8 +125,7 @@ pub struct Nemesis<'c, N: Node + HostsRaft> {
     cluster: &'c Cluster<N>,
     pub mix: FaultMix,
     actions: Vec<Action>,
-    /// Servers crashed (to restart) and paused (to resume).
-    down: RefCell<Vec<bool>>,
+    /// Servers paused (to resume).
     paused: RefCell<Vec<bool>>,
 }
 
@@ -134,13 +142,7 @@ impl<'c, N: Node + HostsRaft> Nemesis<'c, N> {
         tracing::info!(%mix, "swarm");
         crate::runner::note(format!("swarm mix: {mix}"));
         let n = cluster.n();
-        let nemesis = Nemesis {
-            cluster,
-            actions: mix.actions(),
-            mix,
-            down: RefCell::new(vec![false; n]),
-            paused: RefCell::new(vec![false; n]),
-        };
+        let nemesis = Nemesis { cluster, actions: mix.actions(), mix, paused: RefCell::new(vec![false; n]) };
         nemesis.set_network(true);
         if nemesis.mix.drift {
             for i in 0..n {
@@ -222,8 +224,16 @@ impl<'c, N: Node + HostsRaft> Nemesis<'c, N> {
                     self.crash(i);
                 }
             }
+            Action::CrashAtPersist => {
+                let i = self.victim();
+                let point = if self.rand(2) == 0 { CrashPoint::BeforePersist } else { CrashPoint::AfterPersist };
+                self.cluster.h.inject(Fault::CrashAtPersist { server: self.cluster.servers[i], point: Some(point) });
+            }
             Action::Pause => {
                 let i = self.victim();
+                if !self.cluster.is_up(i) {
+                    return;
+                }
                 let paused = self.paused.borrow()[i];
                 if paused {
                     self.cluster.resume(i);
@@ -236,33 +246,33 @@ impl<'c, N: Node + HostsRaft> Nemesis<'c, N> {
     }
 
     fn crash(&self, i: usize) {
-        if !self.down.borrow()[i] {
+        if self.cluster.is_up(i) {
             let mode = if self.rand(2) == 0 { CrashMode::Process } else { CrashMode::LoseUnsynced };
             self.cluster.crash_with(i, mode);
-            self.down.borrow_mut()[i] = true;
-            self.paused.borrow_mut()[i] = false;
+            self.paused.borrow_mut()[i] = false; // a kill ends a pause
         }
     }
 
     /// Crashes a running server, or restarts a crashed one.
     fn crash_or_restart(&self, i: usize) {
-        if self.down.borrow()[i] {
-            self.restart(i);
-        } else {
+        if self.cluster.is_up(i) {
             self.crash(i);
+        } else {
+            self.restart(i);
         }
     }
 
     fn restart(&self, i: usize) {
+        self.paused.borrow_mut()[i] = false; // a new instance runs
         self.cluster.restart(i);
         self.cluster.connect(i);
-        self.down.borrow_mut()[i] = false;
     }
 
-    /// Every crashed server restarted, every link up (cuts healed).
+    /// Every crashed server restarted (a crash point that fired counts),
+    /// every link up (cuts healed).
     fn heal_links(&self) {
         for i in 0..self.cluster.n() {
-            if self.down.borrow()[i] {
+            if !self.cluster.is_up(i) {
                 self.restart(i);
             }
         }
@@ -273,7 +283,9 @@ impl<'c, N: Node + HostsRaft> Nemesis<'c, N> {
     /// reliable network, for the liveness phase.
     pub fn heal(&self) {
         for i in 0..self.cluster.n() {
-            if self.paused.borrow()[i] {
+            let server = self.cluster.servers[i];
+            self.cluster.h.inject(Fault::CrashAtPersist { server, point: None });
+            if self.paused.borrow()[i] && self.cluster.is_up(i) {
                 self.cluster.resume(i);
                 self.paused.borrow_mut()[i] = false;
             }

@@ -18,6 +18,11 @@ use std::task::Waker;
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct CallId(pub u64);
 
+impl CallId {
+    /// The id of a call that never left (its caller crashed first).
+    pub const NEVER: CallId = CallId(u64::MAX);
+}
+
 /// The right to answer one request; consumed by `Ctx::reply`.
 #[derive(Debug, PartialEq, Eq)]
 pub struct ReplyToken {
@@ -283,7 +288,9 @@ impl<N: Node> World<N> {
             if !record.answered {
                 record.deferred = true;
                 self.servers[server].pending.insert(call);
-                if !link_enabled {
+                // A server that died in its handler (a crash point) is polled
+                // like one cut off: its pending set was emptied already.
+                if !link_enabled || !self.servers[server].alive {
                     self.schedule_dead_poll(call);
                 }
             }

@@ -135,6 +135,7 @@ impl<N: Node> World<N> {
             Fault::Pause { server } => ("pause", name(server), None),
             Fault::Resume { server } => ("resume", name(server), None),
             Fault::TimerDrift { server, .. } => ("timer drift", name(server), None),
+            Fault::CrashAtPersist { server, .. } => ("crash point", name(server), None),
         };
         let summary = self.describe_fault(fault);
         let line = EventLine { node, peer, label: Some(label), summary, ..EventLine::new(self.now, "fault") };

@@ -21,6 +21,15 @@ pub enum CrashMode {
     LoseUnsynced,
 }
 
+/// Where a crash point stops a server: at its next write to its persister,
+/// which is lost (before) or made (after); nothing the server does after
+/// that point in the same step (calls, replies, timers, writes) happens.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+pub enum CrashPoint {
+    BeforePersist,
+    AfterPersist,
+}
+
 /// One change to the world. Links are directed, from an endpoint to a
 /// server: disabling one direction only is a one-way partition.
 #[derive(Clone, Debug, PartialEq, Serialize)]
@@ -62,6 +71,13 @@ pub enum Fault {
         server: Addr,
         ppm: i32,
     },
+    /// Arms a crash point: the server crashes at its next persist, before
+    /// or after the write (`None` disarms). The host carries it out (see
+    /// `Ctx::take_crash_point`).
+    CrashAtPersist {
+        server: Addr,
+        point: Option<CrashPoint>,
+    },
 }
 
 /// The trace code of a server start (not a fault, but traced beside them).
@@ -97,6 +113,13 @@ impl<N: Node> World<N> {
             Fault::Kill { server, mode } => self.kill(server, mode),
             Fault::Pause { server } => self.set_paused(server, true),
             Fault::Resume { server } => self.set_paused(server, false),
+            Fault::CrashAtPersist { server, point } => {
+                let index = self.server_index(server);
+                if self.servers[index].crash_point != point {
+                    self.record_fault(&fault);
+                    self.servers[index].crash_point = point;
+                }
+            }
             Fault::TimerDrift { server, ppm } => {
                 assert!(ppm > -1_000_000, "timer drift must leave timers positive");
                 let index = self.server_index(server);
@@ -140,12 +163,16 @@ impl<N: Node> World<N> {
             Fault::Pause { server } => format!("pause {}", name(server)),
             Fault::Resume { server } => format!("resume {}", name(server)),
             Fault::TimerDrift { server, ppm } => format!("timer drift of {}: {ppm} ppm", name(server)),
+            Fault::CrashAtPersist { server, point: Some(point) } => {
+                format!("{} crashes at its next persist ({point:?})", name(server))
+            }
+            Fault::CrashAtPersist { server, point: None } => format!("{}'s crash point disarmed", name(server)),
         }
     }
 
     /// Kills a server: its instance is dropped, in-flight and future calls to
     /// it fail, its pending timers are void.
-    fn kill(&mut self, server: Addr, mode: CrashMode) {
+    pub(crate) fn kill(&mut self, server: Addr, mode: CrashMode) {
         let index = self.server_index(server);
         if !self.servers[index].alive {
             return;
@@ -157,6 +184,8 @@ impl<N: Node> World<N> {
         slot.node = None;
         slot.incarnation += 1;
         slot.paused = false;
+        slot.crash_point = None;
+        slot.crashing = false;
         if mode == CrashMode::LoseUnsynced {
             slot.persister.lose_unsynced();
         }

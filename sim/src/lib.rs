@@ -27,7 +27,7 @@ pub mod world;
 
 pub use call::{CallId, ReplyToken, RpcError};
 pub use executor::JoinHandle;
-pub use fault::{CrashMode, Fault};
+pub use fault::{CrashMode, CrashPoint, Fault};
 pub use handle::{CallFuture, RunStats, Sim, SimHandle, Sleep, Timeout};
 pub use net::{Latency, LinkState, NetConfig, NetStats};
 pub use node::{bincode_size, Addr, Ctx, Inspected, Inspector, Message, Node, TraceWord};

@@ -130,6 +130,11 @@ pub(crate) struct ServerSlot<N: Node> {
     pub(crate) pending: BTreeSet<CallId>,
     /// The node's last `Node::status` sent to the event sink.
     pub(crate) last_status: Option<(&'static str, u64)>,
+    /// A crash point armed for the server's next persist.
+    pub(crate) crash_point: Option<crate::fault::CrashPoint>,
+    /// A crash point fired during the current step: the server dies as the
+    /// step ends, and nothing it does meanwhile takes effect.
+    pub(crate) crashing: bool,
 }
 
 /// What an inspector sees of a server after one of its steps.
@@ -195,6 +200,10 @@ impl<N: Node> World<N> {
         slot.incarnation += 1;
         match self.in_node_context(index, make) {
             Ok(node) => {
+                if self.servers[index].crashing {
+                    self.kill(server, crate::fault::CrashMode::Process);
+                    return Ok(());
+                }
                 self.inspect(index, &node);
                 self.servers[index].node = Some(Box::new(node));
                 Ok(())
@@ -212,6 +221,11 @@ impl<N: Node> World<N> {
     pub(crate) fn in_node<R>(&mut self, index: usize, f: impl FnOnce(&mut N, &mut Ctx<'_, N>) -> R) -> Option<R> {
         let mut node = self.servers[index].node.take()?;
         let result = self.in_node_context(index, |ctx| f(&mut node, ctx));
+        if self.servers[index].crashing {
+            let addr = self.servers[index].addr;
+            self.kill(addr, crate::fault::CrashMode::Process);
+            return Some(result);
+        }
         if self.event_sink.is_some() {
             self.note_status(index, node.status());
         }
@@ -279,20 +293,47 @@ impl<N: Node> Ctx<'_, N> {
         &mut self.world.servers[self.server].persister
     }
 
+    /// A crash point armed for this server, taken: the host calls this as
+    /// it persists, and carries it out (skip the write or not, then
+    /// `crash_now`).
+    pub fn take_crash_point(&mut self) -> Option<crate::fault::CrashPoint> {
+        self.world.servers[self.server].crash_point.take()
+    }
+
+    /// The server crashes as this step ends; calls, replies, timers it makes
+    /// until then never happen.
+    pub fn crash_now(&mut self) {
+        self.world.servers[self.server].crashing = true;
+    }
+
+    /// Whether the server is crashing at the end of this step.
+    pub fn is_crashing(&self) -> bool {
+        self.world.servers[self.server].crashing
+    }
+
     /// Calls the server `to`; the outcome arrives as `on_reply` with
-    /// `purpose`.
+    /// `purpose`. A crashing server's call never leaves (its id is
+    /// `CallId::NEVER`).
     pub fn call(&mut self, to: Addr, msg: N::Msg, purpose: N::CallPurpose) -> CallId {
+        if self.is_crashing() {
+            return CallId::NEVER;
+        }
         let me = self.me();
         self.world.send_call(me, to, msg, Waiter::Node(purpose))
     }
 
-    /// Answers a request.
+    /// Answers a request (a crashing server's answer never leaves).
     pub fn reply(&mut self, token: ReplyToken, msg: N::Msg) {
-        self.world.reply(token, msg);
+        if !self.is_crashing() {
+            self.world.reply(token, msg);
+        }
     }
 
     /// `on_timer(timer)` once this node's clock has advanced by `after`.
     pub fn set_timer(&mut self, after: Nanos, timer: N::Timer) {
+        if self.is_crashing() {
+            return;
+        }
         let slot = &self.world.servers[self.server];
         let delay = slot.clock.virtual_delay(self.world.now, after);
         let (server, incarnation) = (self.server, slot.incarnation);

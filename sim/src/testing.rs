@@ -20,7 +20,8 @@ pub enum EchoMsg {
     /// Not answered until a `Release` arrives.
     Hold,
     Release,
-    /// Writes `value` as the whole raft state, synced or not.
+    /// Writes `value` as the whole raft state, synced or not (where an
+    /// armed crash point fires, as a host's persist does).
     Write {
         value: u8,
         sync: bool,
@@ -120,7 +121,13 @@ impl Node for EchoNode {
                 ctx.reply(token, EchoMsg::Data(vec![]));
             }
             EchoMsg::Write { value, sync } => {
-                if sync {
+                let point = ctx.take_crash_point();
+                if point.is_some() {
+                    ctx.crash_now();
+                }
+                if point == Some(crate::fault::CrashPoint::BeforePersist) {
+                    // the write is lost; the reply below never leaves
+                } else if sync {
                     ctx.persister().save_raft_state(vec![value]);
                 } else {
                     ctx.persister().save_unsynced(vec![value], vec![]);

@@ -260,6 +260,8 @@ impl<N: Node> World<N> {
             dispatched: 0,
             pending: BTreeSet::new(),
             last_status: None,
+            crash_point: None,
+            crashing: false,
         });
         for row in &mut self.in_order {
             row.push([0; 2]);

@@ -153,6 +153,12 @@ fn every_fault_kind_is_logged_and_folded_into_the_trace() {
         ("timer drift", Box::new(|h, s, _| h.inject(Fault::TimerDrift { server: s, ppm: 2000 }))),
         ("process crash", Box::new(|h, s, _| h.inject(Fault::Kill { server: s, mode: CrashMode::Process }))),
         ("machine crash", Box::new(|h, s, _| h.inject(Fault::Kill { server: s, mode: CrashMode::LoseUnsynced }))),
+        (
+            "crash point",
+            Box::new(|h, s, _| {
+                h.inject(Fault::CrashAtPersist { server: s, point: Some(sim::CrashPoint::AfterPersist) })
+            }),
+        ),
     ];
     for (name, inject) in kinds {
         let (hash, events, logged) = traced(inject);
@@ -264,4 +270,38 @@ fn a_flooding_node_fails_its_run_at_the_memory_bound() {
     assert_eq!((*what, *limit), ("calls open (from the oldest open one)", 10_000));
     assert!(*at >= ms(100) && *at <= ms(102), "100 calls a millisecond pass 10,000 at 100 ms: {err}");
     assert!(err.to_string().starts_with("more than 10000 calls open"), "{err}");
+}
+
+#[test]
+fn a_crash_point_stops_a_server_at_its_next_write_before_or_after_it() {
+    use sim::testing::{EchoMsg, EchoNode};
+    use sim::CrashPoint;
+    let sim = Sim::<EchoNode>::new(SimConfig::new(3));
+    let h = sim.handle();
+    sim.run(async move {
+        let (client, servers) = sim::testing::setup(&h, 1);
+        let s = servers[0];
+        let write = |value| EchoMsg::Write { value, sync: true };
+        assert!(h.call(client, s, write(1)).await.is_ok());
+        // Armed, a crash point waits for a write: other requests pass.
+        h.inject(Fault::CrashAtPersist { server: s, point: Some(CrashPoint::BeforePersist) });
+        assert!(h.call(client, s, EchoMsg::Read).await.is_ok());
+        // Before the write: lost, no answer leaves, the server is down.
+        assert!(h.call(client, s, write(2)).await.is_err());
+        assert!(!h.is_alive(s));
+        assert_eq!(h.with_persister(s, |p| p.raft_state().to_vec()), vec![1]);
+        // After the write: kept, and still no answer.
+        h.start(s, |_| EchoNode::default());
+        h.inject(Fault::CrashAtPersist { server: s, point: Some(CrashPoint::AfterPersist) });
+        assert!(h.call(client, s, write(3)).await.is_err());
+        assert!(!h.is_alive(s));
+        assert_eq!(h.with_persister(s, |p| p.raft_state().to_vec()), vec![3]);
+        // Disarmed, nothing happens.
+        h.start(s, |_| EchoNode::default());
+        h.inject(Fault::CrashAtPersist { server: s, point: Some(CrashPoint::AfterPersist) });
+        h.inject(Fault::CrashAtPersist { server: s, point: None });
+        assert!(h.call(client, s, write(4)).await.is_ok());
+        assert!(h.is_alive(s));
+    })
+    .unwrap();
 }
