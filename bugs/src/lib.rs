@@ -130,6 +130,9 @@ catalogue! {
     RaftOverwritesWithoutTruncating = "raft_overwrites_without_truncating", Raft,
         "a conflicting entry is overwritten in place and the entries after it kept",
         "Raft paper, Figure 2, AppendEntries receiver rule 3 (delete the entry and all that follow)";
+    RaftNextIndexNotAdvanced = "raft_next_index_not_advanced", Raft,
+        "the leader never advances nextIndex on success, so every heartbeat resends the entries",
+        "Raft paper, Figure 2, Rules for Leaders (update nextIndex and matchIndex); 6.824 TestRPCBytes2B";
     // ----- raft: fast backup -----
     RaftBackupOvershoots = "raft_backup_overshoots", Raft,
         "after a 'log too short' rejection the leader sets nextIndex one past the follower's log",

@@ -478,7 +478,7 @@ impl Raft {
         });
         let entries = self.log.entries_from(next, self.config.max_entries_per_append);
         debug!(peer, prev_log_index, prev_log_term, entries = entries.len(), commit = self.commit_index, "append sent");
-        if self.replication[peer] == Replication::Replicate {
+        if self.replication[peer] == Replication::Replicate && !on(Bug::RaftNextIndexNotAdvanced) {
             // Pipelining: assume the entries arrive; a rejection resets this.
             self.next_index[peer] = next + entries.len() as u64;
         }
@@ -699,6 +699,9 @@ impl Raft {
                         self.advance_commit();
                     }
                     self.replication[from] = Replication::Replicate;
+                    if on(Bug::RaftNextIndexNotAdvanced) {
+                        return; // the next heartbeat sends the same entries again
+                    }
                     self.next_index[from] = self.next_index[from].max(m + 1);
                     if self.next_index[from] <= self.log.last_index() {
                         self.send_append(from, false); // keep catching up at once

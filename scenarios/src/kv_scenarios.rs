@@ -611,7 +611,7 @@ fn swarm(seed: u64, trace: TraceMode) -> Outcome {
             ck.get("after heal").await
         };
         if t.h.timeout(LIVENESS_BOUND, progress).await.is_none() {
-            return Err(format!("liveness after healing: a Put and a Get did not complete within 10 s"));
+            return Err("liveness after healing: a Put and a Get did not complete within 10 s".to_string());
         }
         for client in clients {
             client.await;
