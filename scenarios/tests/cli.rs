@@ -239,13 +239,18 @@ fn the_catalogue_lists_every_bug_with_its_source() {
 }
 
 #[test]
-fn a_bug_switched_on_fails_a_run_and_the_replay_names_it() {
-    let (code, out, _) = labsim(&["run", "raft/swarm", "--seed", "0", "--bugs", "raft_vote_twice"]);
-    assert_eq!(code, 1, "{out}");
-    assert!(out.contains("election safety"), "{out}");
-    assert!(out.contains("--bugs raft_vote_twice"), "the replay names the bug: {out}");
-    let (code, out, _) = labsim(&["run", "raft/swarm", "--seed", "0"]);
-    assert_eq!(code, 0, "without the bug the run passes: {out}");
+fn a_hunts_catch_replays_with_the_bug_and_passes_without_it() {
+    let (code, out, _) = labsim(&["hunt", "raft_vote_twice", "--jobs", "1"]);
+    assert_eq!(code, 0, "{out}");
+    // "caught by raft/swarm seed 3 (raft observer) after ..."
+    let caught = out.lines().find_map(|l| l.strip_prefix("caught by ")).expect("a catch");
+    let words: Vec<&str> = caught.split_whitespace().collect();
+    let (scenario, seed) = (words[0], words[2]);
+    let (code, run, _) = labsim(&["run", scenario, "--seed", seed, "--bugs", "raft_vote_twice"]);
+    assert_eq!(code, 1, "the catch replays: {run}");
+    assert!(run.contains("--bugs raft_vote_twice"), "the replay names the bug: {run}");
+    let (code, run, _) = labsim(&["run", scenario, "--seed", seed]);
+    assert_eq!(code, 0, "without the bug the run passes: {run}");
 }
 
 #[test]
