@@ -6,9 +6,14 @@
 //! of a thread-local word and a branch that is never taken, so the servers
 //! behave (and their traces hash) exactly as without the catalogue. The set
 //! is read-only while a run goes, so a run still replays from its seed.
+//!
+//! `buggify` holds the other kind of switch: fault injection points where a
+//! server may legally do the rare thing, enabled in swarm runs.
 
 use std::cell::Cell;
 use std::fmt;
+
+pub mod buggify;
 
 /// The layer a bug lives in, which decides the scenarios that hunt it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]

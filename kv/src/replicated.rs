@@ -178,6 +178,10 @@ impl<S: Service, T> Replicated<S, T> {
             io.reply(token, S::WRONG_LEADER); // without encoding the request
             return;
         }
+        if bugs::buggify::fire(bugs::buggify::Site::KvSendsClientElsewhere) {
+            io.reply(token, S::WRONG_LEADER);
+            return;
+        }
         if on(Bug::KvReadWithoutLog) {
             if let Some(reply) = self.service().read_locally(&request) {
                 io.reply(token, reply);
@@ -196,7 +200,8 @@ impl<S: Service, T> Replicated<S, T> {
             return;
         }
         self.settle(io, now_ms); // older waiters of another term go first
-        let deadline_ms = now_ms + REQUEST_TIMEOUT_MS;
+        let times_out_at_once = bugs::buggify::fire(bugs::buggify::Site::KvTimesOutAtOnce);
+        let deadline_ms = if times_out_at_once { now_ms } else { now_ms + REQUEST_TIMEOUT_MS };
         let started = self.host.start_command_then(io, command, |waiting, index, term| {
             let waiter = Waiter { term, deadline_ms, token };
             if let Some(old) = waiting.waiting.insert(index, waiter) {

@@ -7,6 +7,7 @@
 use crate::log::Log;
 use crate::message::{Command, Conflict, Entry, Request, Response, Snapshot};
 use crate::storage::{decode, HardState, StateDelta, StorageError};
+use bugs::buggify::{self, Site};
 use bugs::{on, Bug};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -333,7 +334,13 @@ impl Raft {
             self.bump_term_without_quorum(now_ms);
         }
         match self.role {
-            Role::Leader if now_ms >= self.heartbeat_due_ms => self.broadcast_append(now_ms),
+            Role::Leader if now_ms >= self.heartbeat_due_ms => {
+                if buggify::fire(Site::RaftLeaderStepsDown) {
+                    self.become_follower(self.hard.term, now_ms); // it may not lead this term again
+                } else {
+                    self.broadcast_append(now_ms);
+                }
+            }
             Role::Follower | Role::Candidate if now_ms >= self.election_deadline_ms => self.start_election(now_ms),
             _ => {}
         }
@@ -514,7 +521,7 @@ impl Raft {
                     (last_log_term, last_log_index) >= (self.log.last_term(), self.log.last_index())
                 };
                 let free = self.hard.voted_for.is_none_or(|v| v == candidate) || on(Bug::RaftVoteTwice);
-                let granted = term == self.hard.term && free && up_to_date;
+                let granted = term == self.hard.term && free && up_to_date && !buggify::fire(Site::RaftVoteWithheld);
                 if granted {
                     if self.hard.voted_for != Some(candidate) {
                         self.hard.voted_for = Some(candidate);

@@ -88,7 +88,9 @@ where
         sim.with_world(|w| w.set_event_sink(sink));
     }
     NOTES.with(|n| n.borrow_mut().clear());
+    bugs::buggify::disable(); // a swarm run enables its sites itself
     let ran = bugs::with(run_bugs(), || catching_panics(|| sim.run(main(sim.handle()))));
+    bugs::buggify::disable();
     let notes = NOTES.with(|n| std::mem::take(&mut *n.borrow_mut()));
     let stats = sim.stats();
     let result = match ran {

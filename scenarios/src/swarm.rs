@@ -39,6 +39,9 @@ pub struct FaultMix {
     pub pauses: bool,
     /// Timers drifting up to 10% fast or slow.
     pub drift: bool,
+    /// Seeds the servers' fault injection points (`bugs::buggify`): each
+    /// site on for the run with probability 1/2.
+    pub buggify_seed: u64,
     /// Virtual time between two faults.
     pub step_min: Nanos,
     pub step_max: Nanos,
@@ -60,6 +63,7 @@ impl FaultMix {
             persist_crashes: rng.random_bool(0.5),
             pauses: rng.random_bool(0.5),
             drift: rng.random_bool(0.5),
+            buggify_seed: rng.random(),
             step_min: ms(rng.random_range(50..=300)),
             step_max: 0,
         };
@@ -138,9 +142,19 @@ impl<'c, N: Node + HostsRaft> Nemesis<'c, N> {
     }
 
     /// A nemesis with a mix already drawn (one mix for several clusters).
+    /// The mix's fault injection points are enabled in the servers until
+    /// `heal`.
     pub fn with_mix(cluster: &'c Cluster<N>, mix: FaultMix) -> Nemesis<'c, N> {
         tracing::info!(%mix, "swarm");
         crate::runner::note(format!("swarm mix: {mix}"));
+        if bugs::buggify::enabled().is_empty() {
+            bugs::buggify::enable(mix.buggify_seed);
+            let sites: Vec<&str> = bugs::buggify::enabled().iter().map(|s| s.name()).collect();
+            crate::runner::note(format!(
+                "buggify sites: {}",
+                if sites.is_empty() { "none".into() } else { sites.join(", ") }
+            ));
+        }
         let n = cluster.n();
         let nemesis = Nemesis { cluster, actions: mix.actions(), mix, paused: RefCell::new(vec![false; n]) };
         nemesis.set_network(true);
@@ -282,6 +296,7 @@ impl<'c, N: Node + HostsRaft> Nemesis<'c, N> {
     /// The end of the chaos: every server up, resumed and connected over a
     /// reliable network, for the liveness phase.
     pub fn heal(&self) {
+        bugs::buggify::disable();
         for i in 0..self.cluster.n() {
             let server = self.cluster.servers[i];
             self.cluster.h.inject(Fault::CrashAtPersist { server, point: None });

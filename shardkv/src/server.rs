@@ -164,6 +164,9 @@ impl<T> ShardKvServer<T> {
     /// Another group asks for a shard it gained (read-only: any replica
     /// that applied the configuration has the same frozen copy).
     pub fn handle_fetch(&self, request: &FetchShard) -> FetchReply {
+        if bugs::buggify::fire(bugs::buggify::Site::ShardNotReadyToHandOver) {
+            return FetchReply::NotReady;
+        }
         self.group().fetch(request.config, request.shard)
     }
 
@@ -210,7 +213,9 @@ impl<T> ShardKvServer<T> {
         }
         self.tick_at_ms = None;
         self.retried_since_tick = false;
-        self.drive(io, now_ms);
+        if !bugs::buggify::fire(bugs::buggify::Site::ShardSkipsAPoll) {
+            self.drive(io, now_ms);
+        }
         self.schedule_tick(io, now_ms);
     }
 

@@ -1,0 +1,136 @@
+//! Fault injection points inside the servers, after FoundationDB's BUGGIFY:
+//! places where a server may legally do the rare thing (a leader steps down,
+//! a leader sends a client elsewhere, a request times out at once, a
+//! shard's owner is not ready to hand it over), so the paths behind them
+//! run often. A run enables them with a seed: each site is on for that run
+//! with probability 1/2, and an enabled site fires at its own rate per
+//! visit (rarely enough that the cluster still makes progress: a leader
+//! steps down at about one heartbeat in a hundred). Off (the default, and in every lab test), `fire` is one read of a
+//! thread-local word.
+//!
+//! Unlike a catalogued bug, a site never breaks a rule: a correct server
+//! stays correct, only less often on its happy path.
+
+use std::cell::Cell;
+
+macro_rules! sites {
+    ($($variant:ident = $name:literal, per_mille $rate:literal, $what:literal;)*) => {
+        /// One injection point.
+        #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+        #[repr(u8)]
+        pub enum Site {
+            $($variant,)*
+        }
+
+        impl Site {
+            pub const ALL: &'static [Site] = &[$(Site::$variant,)*];
+
+            pub fn name(self) -> &'static str {
+                match self {
+                    $(Site::$variant => $name,)*
+                }
+            }
+
+            /// The legal, rare behaviour the site stands for.
+            pub fn what(self) -> &'static str {
+                match self {
+                    $(Site::$variant => $what,)*
+                }
+            }
+
+            /// How often an enabled site fires, per thousand visits.
+            pub fn per_mille(self) -> u64 {
+                match self {
+                    $(Site::$variant => $rate,)*
+                }
+            }
+        }
+    };
+}
+
+sites! {
+    RaftLeaderStepsDown = "raft_leader_steps_down", per_mille 10,
+        "a leader steps down to follower at a heartbeat (it may not lead that term again)";
+    RaftVoteWithheld = "raft_vote_withheld", per_mille 50,
+        "a peer withholds a vote it could grant (voting is never an obligation)";
+    KvSendsClientElsewhere = "kv_sends_client_elsewhere", per_mille 50,
+        "a leader answers a client's request with WrongLeader (the clerk retries elsewhere)";
+    KvTimesOutAtOnce = "kv_times_out_at_once", per_mille 50,
+        "a request waiting for its entry is timed out at once (it may still commit)";
+    ShardNotReadyToHandOver = "shard_not_ready_to_hand_over", per_mille 100,
+        "a group answers a fetch of a shard it holds with NotReady (the new owner retries)";
+    ShardSkipsAPoll = "shard_skips_a_poll", per_mille 100,
+        "a group leader skips a tick of its configuration and migration work";
+}
+
+const _: () = assert!(Site::ALL.len() <= 64, "the enabled sites are one u64 word");
+
+thread_local! {
+    /// The sites enabled for this thread's run (one bit each).
+    static ENABLED: Cell<u64> = const { Cell::new(0) };
+    /// The state of this run's firing stream (splitmix64).
+    static STREAM: Cell<u64> = const { Cell::new(0) };
+}
+
+/// Enables the sites for the run on this thread from `seed`: each on with
+/// probability 1/2. The firing stream is seeded from it too, so a run's
+/// firings replay with its seed.
+pub fn enable(seed: u64) {
+    STREAM.with(|s| s.set(seed));
+    let chosen = next() & ((1u64 << Site::ALL.len()) - 1);
+    ENABLED.with(|e| e.set(chosen));
+}
+
+/// No site fires on this thread (the end of a swarm run's chaos, and the
+/// start and end of every run).
+pub fn disable() {
+    ENABLED.with(|e| e.set(0));
+}
+
+/// The sites enabled on this thread.
+pub fn enabled() -> Vec<Site> {
+    let mask = ENABLED.with(Cell::get);
+    Site::ALL.iter().copied().filter(|s| mask & (1 << *s as u8) != 0).collect()
+}
+
+/// Whether `site` fires at this visit.
+#[inline(always)]
+pub fn fire(site: Site) -> bool {
+    ENABLED.with(|e| e.get() & (1 << site as u8) != 0) && next() % 1000 < site.per_mille()
+}
+
+fn next() -> u64 {
+    STREAM.with(|s| {
+        let x = s.get().wrapping_add(0x9e37_79b9_7f4a_7c15);
+        s.set(x);
+        let mut z = x;
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^ (z >> 31)
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sites_fire_only_when_enabled_and_replay_from_the_seed() {
+        disable();
+        assert!(!fire(Site::RaftLeaderStepsDown));
+        let firings = |seed| {
+            enable(seed);
+            let on = enabled();
+            let fired: Vec<bool> = (0..200).map(|i| fire(Site::ALL[i % Site::ALL.len()])).collect();
+            disable();
+            (on, fired)
+        };
+        assert_eq!(firings(7), firings(7), "a seed replays");
+        let (on, fired) = firings(7);
+        assert!(fired.iter().any(|f| *f), "something fires");
+        for (i, f) in fired.iter().enumerate() {
+            assert!(!f || on.contains(&Site::ALL[i % Site::ALL.len()]), "only enabled sites fire");
+        }
+        assert!((0..64).any(|seed| firings(seed).0.len() < Site::ALL.len()), "seeds enable different sites");
+    }
+}
