@@ -151,8 +151,8 @@ catalogue! {
         "6.824 lab 2D guidance: after a restart, apply from the snapshot's last index";
     // ----- raft: leadership in a minority -----
     RaftMinorityLeaderBumpsTerm = "raft_minority_leader_bumps_term", Raft,
-        "a leader that hears from no majority for an election timeout bumps its term and leads on",
-        "etcd-io/raft CheckQuorum: a leader that loses its quorum steps down; Raft paper 5.2 (one leader per term, by election)";
+        "a leader that hears from no majority for an election timeout steps down into a new term of its own (term inflation)",
+        "etcd-io/raft CheckQuorum steps a lone leader down in its own term; Raft paper 5.1-5.2 (a term begins with an election)";
     // ----- kv -----
     KvNoDuplicateDetection = "kv_no_duplicate_detection", Kv,
         "the server applies every copy of a retried write",
@@ -265,6 +265,14 @@ impl fmt::Display for Bugs {
 thread_local! {
     /// The bugs switched on for the run this thread is doing.
     static ACTIVE: Cell<u64> = const { Cell::new(0) };
+    /// Whether `with` chose them (even none), so that a default from the
+    /// environment does not apply.
+    static CHOSEN: Cell<bool> = const { Cell::new(false) };
+}
+
+/// Whether a `with` on this thread chose the bugs (perhaps none).
+pub fn chosen() -> bool {
+    CHOSEN.with(Cell::get)
 }
 
 /// Whether `bug` is switched on for the run on this thread.
@@ -281,13 +289,14 @@ pub fn active() -> Bugs {
 /// Runs `f` with `bugs` switched on on this thread, then restores the set
 /// that was on before (also when `f` panics).
 pub fn with<T>(bugs: Bugs, f: impl FnOnce() -> T) -> T {
-    struct Restore(u64);
+    struct Restore(u64, bool);
     impl Drop for Restore {
         fn drop(&mut self) {
             ACTIVE.with(|a| a.set(self.0));
+            CHOSEN.with(|c| c.set(self.1));
         }
     }
-    let _restore = Restore(ACTIVE.with(|a| a.replace(bugs.0)));
+    let _restore = Restore(ACTIVE.with(|a| a.replace(bugs.0)), CHOSEN.with(|c| c.replace(true)));
     f()
 }
 

@@ -41,6 +41,11 @@ pub trait HostIo {
     fn set_timer(&mut self, at_ms: u64);
     /// The server cannot go on (an apply or restore failed).
     fn fail(&mut self, reason: String);
+    /// The machine stopped in the middle of this step (a crash point in a
+    /// simulator): nothing more is carried out.
+    fn stopped(&self) -> bool {
+        false
+    }
 }
 
 /// A Raft peer and the service it replicates.
@@ -150,6 +155,9 @@ impl<S: StateMachine> RaftHost<S> {
             }
             if out.persist.is_some() || out.snapshot.is_some() {
                 io.persist(out.persist, out.snapshot);
+            }
+            if io.stopped() {
+                return;
             }
             if !send_first {
                 for (peer, request) in out.messages {

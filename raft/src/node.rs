@@ -347,16 +347,15 @@ impl Raft {
     }
 
     /// `Bug::RaftMinorityLeaderBumpsTerm` only: a leader that has not heard
-    /// from a majority for an election timeout takes the next term for
-    /// itself, without an election.
+    /// from a majority for an election timeout steps down, and into the
+    /// next term, without an election.
     fn bump_term_without_quorum(&mut self, now_ms: u64) {
         let mut heard = self.heard_ms.clone();
         heard[self.config.id] = now_ms;
         heard.sort_unstable_by(|a, b| b.cmp(a));
         let majority_heard_at = heard[self.config.peers / 2];
         if now_ms.saturating_sub(majority_heard_at) > self.config.election_timeout_ms_max {
-            self.set_term(self.hard.term + 1);
-            self.led_term = Some(self.hard.term);
+            self.become_follower(self.hard.term + 1, now_ms);
             self.heard_ms.fill(now_ms);
         }
     }
@@ -368,7 +367,9 @@ impl Raft {
         if term > self.hard.term {
             self.hard.term = term;
             self.hard.voted_for = None;
-            self.hard_dirty = !on(Bug::RaftTermNotPersisted);
+            if !on(Bug::RaftTermNotPersisted) {
+                self.hard_dirty = true;
+            }
         }
     }
 
@@ -525,7 +526,9 @@ impl Raft {
                 if granted {
                     if self.hard.voted_for != Some(candidate) {
                         self.hard.voted_for = Some(candidate);
-                        self.hard_dirty = !on(Bug::RaftVoteNotPersisted);
+                        if !on(Bug::RaftVoteNotPersisted) {
+                            self.hard_dirty = true;
+                        }
                     }
                     self.reset_election_deadline(now_ms);
                 }
@@ -751,9 +754,10 @@ impl Raft {
         let matched = &mut matched[..self.config.peers];
         matched.copy_from_slice(&self.match_index);
         matched.sort_unstable();
-        let quorum_at =
-            if on(Bug::RaftCommitWithoutMajority) { self.config.peers / 2 + 1 } else { (self.config.peers - 1) / 2 };
-        let majority_index = matched[quorum_at.min(self.config.peers - 1)];
+        // Sorted ascending: `matched[k]` is held by peers - k servers.
+        let n = self.config.peers;
+        let quorum_at = if on(Bug::RaftCommitWithoutMajority) { n - n / 2 } else { (n - 1) / 2 };
+        let majority_index = matched[quorum_at.min(n - 1)];
         let this_term = self.log.term_at(majority_index) == Some(self.hard.term);
         if majority_index > self.commit_index && (this_term || on(Bug::RaftCommitsOldTermByCount)) {
             self.set_commit(majority_index);

@@ -116,6 +116,11 @@ impl<N: Node + HostsRaft> Cluster<N> {
         self.h.inject(Fault::Pause { server: self.servers[i] });
     }
 
+    /// Whether server i is paused (it takes no step until resumed).
+    pub fn is_paused(&self, i: usize) -> bool {
+        self.h.with_world(|w| w.is_paused(self.servers[i]))
+    }
+
     pub fn resume(&self, i: usize) {
         self.h.inject(Fault::Resume { server: self.servers[i] });
     }

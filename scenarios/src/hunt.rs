@@ -74,17 +74,22 @@ fn run_at(swarm: &[Scenario], lab: &[Scenario], j: u64) -> (Scenario, u64) {
     }
 }
 
-/// Hunts `bug` for at most `rounds` rounds on `jobs` threads.
-pub fn hunt(bug: Bug, rounds: u64, jobs: usize) -> Hunt {
-    hunt_with(bug, Hunters::All, rounds, jobs)
+/// The most runs a hunt makes by default: a bug that takes more counts as
+/// not caught.
+pub const MAX_RUNS: u64 = 200;
+
+/// Hunts `bug` for at most `max_runs` runs on `jobs` threads.
+pub fn hunt(bug: Bug, max_runs: u64, jobs: usize) -> Hunt {
+    hunt_with(bug, Hunters::All, u64::MAX, max_runs, jobs)
 }
 
-/// Hunts `bug` with these hunters.
-pub fn hunt_with(bug: Bug, which: Hunters, rounds: u64, jobs: usize) -> Hunt {
+/// Hunts `bug` with these hunters, for at most `rounds` rounds and
+/// `max_runs` runs.
+pub fn hunt_with(bug: Bug, which: Hunters, rounds: u64, max_runs: u64, jobs: usize) -> Hunt {
     let (swarm, lab) = hunters(bug.layer(), which);
     assert!(!swarm.is_empty() || !lab.is_empty(), "every layer has scenarios");
     let per_round = swarm.len() as u64 + u64::from(!lab.is_empty());
-    let total = rounds * per_round;
+    let total = rounds.saturating_mul(per_round).min(max_runs);
     let mut cpu_s = 0.0;
     let mut j = 0;
     while j < total {
@@ -174,7 +179,8 @@ pub fn table_row(h: &Hunt) -> String {
             c.cpu_s * 1000.0
         ),
         None => {
-            format!("| `{}` | {} | **no** | - | - | {} | {:.2} |", h.bug.name(), h.bug.layer().name(), h.runs, h.cpu_s)
+            let (name, layer, cpu_ms) = (h.bug.name(), h.bug.layer().name(), h.cpu_s * 1000.0);
+            format!("| `{name}` | {layer} | **no** | - | - | {} | {cpu_ms:.1} |", h.runs)
         }
     }
 }

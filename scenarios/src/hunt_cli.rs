@@ -6,9 +6,10 @@ use bugs::Bug;
 use std::process::ExitCode;
 
 /// `labsim hunt BUG`: exit 0 when caught, 1 when not.
-pub fn hunt_one(bug: Bug, which: Hunters, rounds: u64, jobs: usize) -> ExitCode {
+pub fn hunt_one(bug: Bug, which: Hunters, limits: (u64, u64), jobs: usize) -> ExitCode {
     println!("hunting {} ({}): {}", bug.name(), bug.layer().name(), bug.what());
-    let h = hunt_with(bug, which, rounds, jobs);
+    let (rounds, max_runs) = limits;
+    let h = hunt_with(bug, which, rounds, max_runs, jobs);
     match &h.caught {
         Some(c) => {
             println!(
@@ -24,7 +25,7 @@ pub fn hunt_one(bug: Bug, which: Hunters, rounds: u64, jobs: usize) -> ExitCode 
             ExitCode::SUCCESS
         }
         None => {
-            println!("NOT CAUGHT in {} runs ({rounds} rounds), {:.2} s CPU", h.runs, h.cpu_s);
+            println!("NOT CAUGHT in {} runs, {:.2} s CPU", h.runs, h.cpu_s);
             ExitCode::from(1)
         }
     }
@@ -32,16 +33,17 @@ pub fn hunt_one(bug: Bug, which: Hunters, rounds: u64, jobs: usize) -> ExitCode 
 
 /// `labsim hunt --all`: the table, then a summary; exit 0 only when every
 /// bug was caught.
-pub fn hunt_all(which: Hunters, rounds: u64, jobs: usize) -> ExitCode {
+pub fn hunt_all(which: Hunters, limits: (u64, u64), jobs: usize) -> ExitCode {
     println!("{TABLE_HEADER}");
+    let (rounds, max_runs) = limits;
     let mut hunts = Vec::new();
     for &bug in Bug::ALL {
-        let h = hunt_with(bug, which, rounds, jobs);
+        let h = hunt_with(bug, which, rounds, max_runs, jobs);
         println!("{}", table_row(&h));
         hunts.push(h);
     }
     println!();
-    println!("{}", summary(&hunts, rounds));
+    println!("{}", summary(&hunts, max_runs));
     if hunts.iter().all(|h| h.caught.is_some()) {
         ExitCode::SUCCESS
     } else {
@@ -50,7 +52,7 @@ pub fn hunt_all(which: Hunters, rounds: u64, jobs: usize) -> ExitCode {
 }
 
 /// Caught, median and worst runs to the first catch, and CPU.
-pub fn summary(hunts: &[Hunt], rounds: u64) -> String {
+pub fn summary(hunts: &[Hunt], max_runs: u64) -> String {
     let mut runs: Vec<u64> = hunts.iter().filter_map(|h| h.caught.as_ref().map(|c| c.runs)).collect();
     runs.sort_unstable();
     let caught = runs.len();
@@ -63,7 +65,7 @@ pub fn summary(hunts: &[Hunt], rounds: u64) -> String {
     };
     let cpu: f64 = hunts.iter().map(|h| h.cpu_s).sum();
     format!(
-        "{caught} of {} bugs caught (at most {rounds} rounds each); runs to first catch: median {median}, most {}; \
+        "{caught} of {} bugs caught (at most {max_runs} runs each); runs to first catch: median {median}, most {}; \
          {cpu:.1} s CPU in all",
         hunts.len(),
         runs.last().copied().unwrap_or(0)

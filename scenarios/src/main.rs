@@ -103,10 +103,14 @@ enum Command {
         /// no Raft observer, no durability check (to see what they add).
         #[arg(long)]
         baseline: bool,
-        /// Rounds to try before giving up: each round runs the layer's swarm
-        /// scenarios with a new seed, then its next lab test.
-        #[arg(long, default_value_t = 200, value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
-        seeds: u64,
+        /// Rounds (seeds) to try before giving up: each round runs the
+        /// layer's swarm scenarios with its seed, then its next lab test.
+        #[arg(long, value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
+        seeds: Option<u64>,
+        /// Runs to try before giving up: a bug caught only after more counts
+        /// as not caught (the default without --seeds; no limit with it).
+        #[arg(long, value_parser = clap::value_parser!(u64).range(1..=100_000_000))]
+        max_runs: Option<u64>,
         /// Threads (default: all cores).
         #[arg(long, value_parser = clap::value_parser!(u64).range(1..=1024))]
         jobs: Option<u64>,
@@ -221,16 +225,18 @@ fn main() -> ExitCode {
             }
             ExitCode::SUCCESS
         }
-        Command::Hunt { bug, all, baseline, seeds, jobs } => {
+        Command::Hunt { bug, all, baseline, seeds, max_runs, jobs } => {
+            let default_runs = if seeds.is_some() { u64::MAX } else { scenarios::hunt::MAX_RUNS };
+            let limits = (seeds.unwrap_or(u64::MAX), max_runs.unwrap_or(default_runs));
             let which = if baseline { scenarios::hunt::Hunters::Baseline } else { scenarios::hunt::Hunters::All };
             let jobs =
                 jobs.map(|j| j as usize).unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
             if all {
-                return scenarios::hunt_cli::hunt_all(which, seeds, jobs);
+                return scenarios::hunt_cli::hunt_all(which, limits, jobs);
             }
             let name = bug.expect("clap requires BUG without --all");
             match bugs::Bug::named(&name) {
-                Ok(bug) => scenarios::hunt_cli::hunt_one(bug, which, seeds, jobs),
+                Ok(bug) => scenarios::hunt_cli::hunt_one(bug, which, limits, jobs),
                 Err(e) => usage_error(e),
             }
         }

@@ -77,6 +77,10 @@ impl<N: RaftCarrier> HostIo for SimIo<'_, '_, N> {
     fn fail(&mut self, reason: String) {
         self.ctx.fail(reason);
     }
+
+    fn stopped(&self) -> bool {
+        self.ctx.is_crashing()
+    }
 }
 
 /// Whether a request a peer sends rests only on persisted state: its term

@@ -2,7 +2,8 @@
 //! them takes (a `sim` inspector), that checks the paper's invariants as they
 //! happen rather than when a tester happens to poll:
 //!
-//! - election safety: at most one leader per term;
+//! - election safety: at most one leader per term, and a term begins only
+//!   with an election (a peer first seen in a term is its candidate);
 //! - log matching: two entries with the same index and term carry the same
 //!   command and follow entries of the same term (checked entry by entry as
 //!   logs change, which by induction is the whole property);
@@ -46,6 +47,8 @@ pub struct RaftObserver {
     views: Vec<PeerView>,
     /// Term -> the peer that led it.
     leaders: BTreeMap<u64, usize>,
+    /// The highest term any peer has been seen in.
+    highest_term: u64,
     entries: EntryTable,
     /// `committed[i]`: the entry committed at index i, once any peer did.
     committed: Vec<Option<Committed>>,
@@ -105,6 +108,7 @@ impl RaftObserver {
             peers: peers.to_vec(),
             views: peers.iter().map(|_| PeerView::default()).collect(),
             leaders: BTreeMap::new(),
+            highest_term: 0,
             entries: EntryTable::default(),
             committed: vec![None],
         }
@@ -122,10 +126,12 @@ impl RaftObserver {
 
     fn step(&mut self, peer: usize, incarnation: u32, raft: &Raft) -> Result<(), String> {
         let view = &mut self.views[peer];
-        if view.incarnation != incarnation {
+        let restarted = view.incarnation != incarnation;
+        if restarted {
             // A restart: the log comes back from disk; commit starts over.
             *view = PeerView { incarnation, commit_index: raft.commit_index(), ..PeerView::default() };
         }
+        self.check_term_birth(peer, raft, restarted)?;
         self.check_log(peer, raft)?;
         self.check_leader(peer, raft)?;
         self.check_commit(peer, raft)
@@ -189,6 +195,31 @@ impl RaftObserver {
                 ));
             }
         }
+        Ok(())
+    }
+
+    /// A term no peer was seen in before begins with its candidate's own
+    /// vote (every other peer learns it from a message, and a message
+    /// leaves only after the step that sent it was seen). A restarted peer
+    /// may bring a term from disk that it began as a candidate just before
+    /// it crashed (a crash point stops that step from being seen).
+    fn check_term_birth(&mut self, peer: usize, raft: &Raft, restarted: bool) -> Result<(), String> {
+        let term = raft.state().0;
+        if term <= self.highest_term {
+            return Ok(());
+        }
+        let own_vote = raft.hard_state().voted_for == Some(peer);
+        let campaigning = raft.role() != raft::Role::Follower || restarted;
+        if !(own_vote && campaigning) {
+            return Err(format!(
+                "term {term} begins at peer {peer} without an election (it is a {}, voted for {:?}; the highest term \
+                 seen was {})",
+                raft.status().0,
+                raft.hard_state().voted_for,
+                self.highest_term
+            ));
+        }
+        self.highest_term = term;
         Ok(())
     }
 

@@ -115,8 +115,6 @@ fn basic_agree_2b(seed: u64, trace: TraceMode) -> Outcome {
     })
 }
 
-/// Each command should be sent to each peer about once: the bound is the
-/// lab's, re-derived for our encoding (servers x total command bytes + 50000).
 /// Bytes of labgob's per-call type descriptors over TestRPCBytes2B: about
 /// 10 KB of the Go test's 50,000-byte slack, which our encoding never sends.
 const LABGOB_TYPE_DESCRIPTOR_BYTES: u64 = 10_000;
@@ -129,6 +127,8 @@ const LABGOB_TYPE_DESCRIPTOR_BYTES: u64 = 10_000;
 /// bytes) pass and 18 (90,072) fail.
 const RPC_BYTES_SLACK: u64 = 50_000 - LABGOB_TYPE_DESCRIPTOR_BYTES;
 
+/// Each command should be sent to each peer about once: the bound is
+/// servers x total command bytes + `RPC_BYTES_SLACK`.
 fn rpc_bytes_2b(seed: u64, trace: TraceMode) -> Outcome {
     lab_test(seed, trace, Setup::servers(3), |t| async move {
         let n = t.n;
@@ -997,7 +997,7 @@ async fn swarm_body(t: Rc<Tester>) -> TestResult {
     while t.h.now() - started < SWARM_CHAOS {
         if t.rand(1000) < busy_per_mille {
             for i in 0..t.n {
-                if t.is_up(i) {
+                if t.is_up(i) && !t.cluster.is_paused(i) {
                     t.start(i, &t.rand_cmd());
                 }
             }

@@ -145,11 +145,10 @@ pub fn harness_checks() -> bool {
 /// The bugs switched on for runs on this thread: those `bugs::with` set
 /// (`labsim --bugs`), else those `LABSIM_BUGS` names (for `cargo test`).
 pub fn run_bugs() -> bugs::Bugs {
-    let set = bugs::active();
-    if set.is_empty() {
-        env_bugs().unwrap_or_else(|e| panic!("{e}"))
+    if bugs::chosen() {
+        bugs::active()
     } else {
-        set
+        env_bugs().unwrap_or_else(|e| panic!("{e}"))
     }
 }
 
@@ -288,7 +287,7 @@ pub fn write_replacing(path: &std::path::Path, contents: &str) -> std::io::Resul
 /// The one command that replays a failing run with logs.
 /// The bugs switched on for this thread's runs are named in it.
 pub fn replay_command(name: &str, seed: u64) -> String {
-    let bugs = bugs::active();
+    let bugs = run_bugs();
     let with_bugs = if bugs.is_empty() { String::new() } else { format!(" --bugs {bugs}") };
     format!("RUST_LOG=debug cargo run --release -p scenarios --bin labsim -- run {name} --seed {seed}{with_bugs}")
 }

@@ -130,6 +130,9 @@ impl HostIo for GroupIo<'_, '_, '_> {
     fn fail(&mut self, reason: String) {
         self.sim.fail(reason);
     }
+    fn stopped(&self) -> bool {
+        self.sim.stopped()
+    }
 }
 
 impl kv::ReplyIo<ReplyToken, ShardReply> for GroupIo<'_, '_, '_> {

@@ -356,7 +356,8 @@ fn summarize(
         .into_iter()
         .map(|(i, seed, reason)| {
             let scenario = plan.scenarios[i].name;
-            FailedRun { scenario, seed, reason, replay: replay_command(scenario, seed) }
+            let replay = bugs::with(plan.bugs, || replay_command(scenario, seed));
+            FailedRun { scenario, seed, reason, replay }
         })
         .collect();
     let total_runs: u64 = scenarios.iter().map(|s| s.runs).sum();

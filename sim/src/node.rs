@@ -212,6 +212,8 @@ impl<N: Node> World<N> {
                 let slot = &mut self.servers[index];
                 slot.alive = false;
                 slot.incarnation += 1;
+                slot.crashing = false;
+                slot.crash_point = None;
                 Err(e)
             }
         }
