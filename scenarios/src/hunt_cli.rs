@@ -64,8 +64,10 @@ pub fn summary(hunts: &[Hunt], max_runs: u64) -> String {
         (runs[caught / 2 - 1] + runs[caught / 2]) as f64 / 2.0
     };
     let cpu: f64 = hunts.iter().map(|h| h.cpu_s).sum();
+    let limit =
+        if max_runs == u64::MAX { "no limit on runs".to_string() } else { format!("at most {max_runs} runs each") };
     format!(
-        "{caught} of {} bugs caught (at most {max_runs} runs each); runs to first catch: median {median}, most {}; \
+        "{caught} of {} bugs caught ({limit}); runs to first catch: median {median}, most {}; \
          {cpu:.1} s CPU in all",
         hunts.len(),
         runs.last().copied().unwrap_or(0)
