@@ -81,10 +81,10 @@ catalogue! {
     // ----- raft: persistence -----
     RaftVoteNotPersisted = "raft_vote_not_persisted", Raft,
         "a granted vote (votedFor) is not persisted before the grant is sent",
-        "Raft paper, Figure 2: votedFor is persistent state, saved before responding";
+        "Raft paper, Figure 2 (votedFor is persistent); stateIs0/lu-raft-kv#33";
     RaftTermNotPersisted = "raft_term_not_persisted", Raft,
         "a term learnt from a peer (currentTerm) is not persisted",
-        "Raft paper, Figure 2: currentTerm is persistent state";
+        "Raft paper, Figure 2 (currentTerm is persistent); wenweihu86/raft-java#57";
     RaftLogNotPersisted = "raft_log_not_persisted", Raft,
         "a follower acknowledges appended entries before persisting them",
         "6.824 lab 2C guidance: persist() wherever the log changes, before replying";
@@ -100,7 +100,7 @@ catalogue! {
         "Raft paper, section 5.4.1 (election restriction)";
     RaftVoteTwice = "raft_vote_twice", Raft,
         "a node votes for a second candidate in a term it already voted in",
-        "Raft paper, Figure 2, RequestVote receiver rule 2";
+        "Raft paper, Figure 2, RequestVote receiver rule 2; camunda/camunda#5368";
     RaftUpToDateByLength = "raft_up_to_date_by_length", Raft,
         "'up to date' compares log lengths only, not the last entries' terms",
         "Raft paper, section 5.4.1: compare the last terms first; a common student mistake";
@@ -121,7 +121,7 @@ catalogue! {
     // ----- raft: the commit rule -----
     RaftCommitsOldTermByCount = "raft_commits_old_term_by_count", Raft,
         "a leader commits an earlier term's entry by counting replicas (Figure 8)",
-        "Raft paper, section 5.4.2 and Figure 8";
+        "Raft paper, 5.4.2 and Figure 8; logcabin/logcabin#44, async-raft/async-raft#108";
     RaftCommitWithoutMajority = "raft_commit_without_majority", Raft,
         "the commit quorum is n/2 servers rather than a majority (>= instead of >)",
         "a classic off-by-one; Raft paper, Figure 2, Rules for Leaders";
@@ -134,7 +134,7 @@ catalogue! {
         "6.824 students' guide to Raft: a stale AppendEntries must not truncate the log";
     RaftOverwritesWithoutTruncating = "raft_overwrites_without_truncating", Raft,
         "a conflicting entry is overwritten in place and the entries after it kept",
-        "Raft paper, Figure 2, AppendEntries receiver rule 3 (delete the entry and all that follow)";
+        "Raft paper, Figure 2, AppendEntries receiver rule 3; mofa-org/mofa#1150";
     RaftNextIndexNotAdvanced = "raft_next_index_not_advanced", Raft,
         "the leader never advances nextIndex on success, so every heartbeat resends the entries",
         "Raft paper, Figure 2, Rules for Leaders (update nextIndex and matchIndex); 6.824 TestRPCBytes2B";
@@ -145,10 +145,10 @@ catalogue! {
     // ----- raft: snapshots -----
     RaftInstallsOlderSnapshot = "raft_installs_older_snapshot", Raft,
         "a follower installs a snapshot older than what it has committed, rolling back",
-        "Raft paper, Figure 13; hashicorp/raft and the 6.824 guide: ignore stale InstallSnapshot";
+        "Raft paper, Figure 13; apache/ratis RATIS-1838 (compare the commit index first)";
     RaftRestartIgnoresSnapshot = "raft_restart_ignores_snapshot", Raft,
         "a restarted node sets commitIndex and lastApplied to 0, not to its snapshot's index",
-        "6.824 lab 2D guidance: after a restart, apply from the snapshot's last index";
+        "6.824 lab 2D guidance; sofastack/sofa-jraft#1092 (commit index below the snapshot)";
     // ----- raft: leadership in a minority -----
     RaftMinorityLeaderBumpsTerm = "raft_minority_leader_bumps_term", Raft,
         "a leader that hears from no majority for an election timeout steps down into a new term of its own (term inflation)",
@@ -162,13 +162,13 @@ catalogue! {
         "6.824 lab 3A hints: duplicate detection must happen as entries are applied";
     KvDupCheckEqualOnly = "kv_dup_check_equal_only", Kv,
         "a write counts as a duplicate only if its sequence number equals the client's last",
-        "a common mistake: a delayed older retry (seq < last) is applied again";
+        "6.824 lab 3A hints (a retry may arrive late); the table must hold the highest seq applied";
     KvDupTableNotInSnapshot = "kv_dup_table_not_in_snapshot", Kv,
         "the snapshot holds the data but not the duplicate table",
         "6.824 lab 3B hints: the snapshot must include the duplicate-detection state";
     KvReadWithoutLog = "kv_read_without_log", Kv,
         "a server that believes it leads answers Get from its own state, without the log",
-        "Raft paper, section 8 (read-only operations); etcd's ReadIndex exists for this";
+        "Raft paper, section 8 (read-only operations); adjoint-io/raft#54 (stale reads)";
     KvReplyForOtherTerm = "kv_reply_for_other_term", Kv,
         "a request is answered by whatever entry is applied at its index, of any term",
         "6.824 lab 3A hints: detect a lost leadership by a different entry at the index";
