@@ -21,7 +21,7 @@
 
 use raft::{HardState, Raft};
 use sim::{Addr, Inspected, Node, SimHandle};
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 
 /// A node type that hosts a Raft peer.
 pub trait HostsRaft {
@@ -56,12 +56,12 @@ pub struct RaftObserver {
 
 /// What is known of each (index, term): (command hash, term of the entry
 /// before it). Logs rarely hold two terms at one index, so the first one
-/// seen lives in a vector and any other in a map.
+/// seen lives in a vector and any other in a map (ordered: no hashing).
 #[derive(Default)]
 struct EntryTable {
     /// `first[i]`: (term, command hash, previous term); term 0 is none yet.
     first: Vec<(u64, u64, u64)>,
-    others: HashMap<(u64, u64), (u64, u64)>,
+    others: BTreeMap<(u64, u64), (u64, u64)>,
 }
 
 impl EntryTable {
