@@ -760,6 +760,7 @@ async fn reconfigure(t: &ShardTester, joined: &mut [bool], gi: usize) {
 fn swarm(seed: u64, trace: TraceMode) -> Outcome {
     shard_test(seed, trace, setup(false, Some(1000)), |t| async move {
         let mix = t.h.with_rng(crate::swarm::FaultMix::draw);
+        mix.start();
         // The controllers are spared, as in the lab: a clerk's call to a
         // paused controller would hold the reconfigurations up.
         let nemeses: Vec<_> = t.groups.iter().map(|c| crate::swarm::Nemesis::with_mix(c, mix.clone())).collect();

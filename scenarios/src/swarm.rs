@@ -10,7 +10,6 @@ use crate::cluster::Cluster;
 use crate::raft_observer::HostsRaft;
 use rand::Rng;
 use sim::{ms, CrashMode, CrashPoint, Fault, Latency, Nanos, NetConfig, Node};
-use std::cell::RefCell;
 use std::fmt;
 
 /// The faults one seed drew, and how hard.
@@ -75,6 +74,18 @@ impl FaultMix {
         mix
     }
 
+    /// Starts the mix for the run: noted (`labsim run` prints it, failures
+    /// end with it), and the servers' injection points it draws enabled
+    /// until a nemesis heals. Once per run.
+    pub fn start(&self) {
+        tracing::info!(mix = %self, "swarm");
+        crate::runner::note(format!("swarm mix: {self}"));
+        bugs::buggify::enable(self.buggify_seed);
+        let sites: Vec<&str> = bugs::buggify::enabled().iter().map(|s| s.name()).collect();
+        let sites = if sites.is_empty() { "none".to_string() } else { sites.join(", ") };
+        crate::runner::note(format!("buggify sites: {sites}"));
+    }
+
     fn actions(&self) -> Vec<Action> {
         let mut actions = vec![Action::Heal];
         let kinds = [
@@ -129,34 +140,23 @@ pub struct Nemesis<'c, N: Node + HostsRaft> {
     cluster: &'c Cluster<N>,
     pub mix: FaultMix,
     actions: Vec<Action>,
-    /// Servers paused (to resume).
-    paused: RefCell<Vec<bool>>,
 }
 
 impl<'c, N: Node + HostsRaft> Nemesis<'c, N> {
     /// Draws a mix from the run's workload stream and sets up the network
     /// it asks for.
+    /// (It starts the mix, see `FaultMix::start`.)
     pub fn new(cluster: &'c Cluster<N>) -> Nemesis<'c, N> {
         let mix = cluster.h.with_rng(FaultMix::draw);
+        mix.start();
         Nemesis::with_mix(cluster, mix)
     }
 
-    /// A nemesis with a mix already drawn (one mix for several clusters).
-    /// The mix's fault injection points are enabled in the servers until
-    /// `heal`.
+    /// A nemesis with a mix already drawn and started (one mix for several
+    /// clusters).
     pub fn with_mix(cluster: &'c Cluster<N>, mix: FaultMix) -> Nemesis<'c, N> {
-        tracing::info!(%mix, "swarm");
-        crate::runner::note(format!("swarm mix: {mix}"));
-        if bugs::buggify::enabled().is_empty() {
-            bugs::buggify::enable(mix.buggify_seed);
-            let sites: Vec<&str> = bugs::buggify::enabled().iter().map(|s| s.name()).collect();
-            crate::runner::note(format!(
-                "buggify sites: {}",
-                if sites.is_empty() { "none".into() } else { sites.join(", ") }
-            ));
-        }
         let n = cluster.n();
-        let nemesis = Nemesis { cluster, actions: mix.actions(), mix, paused: RefCell::new(vec![false; n]) };
+        let nemesis = Nemesis { cluster, actions: mix.actions(), mix };
         nemesis.set_network(true);
         if nemesis.mix.drift {
             for i in 0..n {
@@ -173,9 +173,10 @@ impl<'c, N: Node + HostsRaft> Nemesis<'c, N> {
 
     /// A server that believes it leads, if any is up.
     fn leader(&self) -> Option<usize> {
-        (0..self.cluster.n()).find(|&i| {
-            self.cluster.h.with_node(self.cluster.servers[i], |node, _| node.hosted_raft().state().1) == Some(true)
-        })
+        // Read-only: a look at a node is not a step of it.
+        let leads =
+            |w: &sim::World<N>, i: usize| w.node(self.cluster.servers[i]).is_some_and(|n| n.hosted_raft().state().1);
+        self.cluster.h.with_world(|w| (0..self.cluster.n()).find(|&i| leads(w, i)))
     }
 
     /// The server a fault hits: half the time the leader (faults that hit
@@ -248,13 +249,11 @@ impl<'c, N: Node + HostsRaft> Nemesis<'c, N> {
                 if !self.cluster.is_up(i) {
                     return;
                 }
-                let paused = self.paused.borrow()[i];
-                if paused {
+                if self.cluster.is_paused(i) {
                     self.cluster.resume(i);
                 } else {
                     self.cluster.pause(i);
                 }
-                self.paused.borrow_mut()[i] = !paused;
             }
         }
     }
@@ -262,8 +261,7 @@ impl<'c, N: Node + HostsRaft> Nemesis<'c, N> {
     fn crash(&self, i: usize) {
         if self.cluster.is_up(i) {
             let mode = if self.rand(2) == 0 { CrashMode::Process } else { CrashMode::LoseUnsynced };
-            self.cluster.crash_with(i, mode);
-            self.paused.borrow_mut()[i] = false; // a kill ends a pause
+            self.cluster.crash_with(i, mode); // a kill ends a pause too
         }
     }
 
@@ -277,7 +275,6 @@ impl<'c, N: Node + HostsRaft> Nemesis<'c, N> {
     }
 
     fn restart(&self, i: usize) {
-        self.paused.borrow_mut()[i] = false; // a new instance runs
         self.cluster.restart(i);
         self.cluster.connect(i);
     }
@@ -300,9 +297,8 @@ impl<'c, N: Node + HostsRaft> Nemesis<'c, N> {
         for i in 0..self.cluster.n() {
             let server = self.cluster.servers[i];
             self.cluster.h.inject(Fault::CrashAtPersist { server, point: None });
-            if self.paused.borrow()[i] && self.cluster.is_up(i) {
+            if self.cluster.is_paused(i) {
                 self.cluster.resume(i);
-                self.paused.borrow_mut()[i] = false;
             }
         }
         self.heal_links();
