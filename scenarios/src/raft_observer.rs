@@ -21,7 +21,9 @@
 
 use raft::{HardState, Raft};
 use sim::{Addr, Inspected, Node, SimHandle};
+use std::cell::RefCell;
 use std::collections::BTreeMap;
+use std::rc::Rc;
 
 /// A node type that hosts a Raft peer.
 pub trait HostsRaft {
@@ -43,7 +45,6 @@ struct PeerView {
 /// The invariants' state for one Raft cluster.
 pub struct RaftObserver {
     cluster: String,
-    peers: Vec<Addr>,
     views: Vec<PeerView>,
     /// Term -> the peer that led it.
     leaders: BTreeMap<u64, usize>,
@@ -97,16 +98,18 @@ struct Committed {
 /// Watches the Raft peers at `peers` (peer i at `peers[i]`) for the rest of
 /// the run; a broken invariant fails the run, naming the cluster.
 pub fn watch<N: Node + HostsRaft>(h: &SimHandle<N>, cluster: &str, peers: &[Addr]) {
-    let mut observer = RaftObserver::new(cluster, peers);
-    h.add_inspector(Box::new(move |seen: Inspected<'_, N>| observer.inspect(seen)));
+    let observer = Rc::new(RefCell::new(RaftObserver::new(cluster, peers.len())));
+    for (peer, &server) in peers.iter().enumerate() {
+        let observer = observer.clone();
+        h.add_inspector(server, Box::new(move |seen: Inspected<'_, N>| observer.borrow_mut().inspect(peer, seen)));
+    }
 }
 
 impl RaftObserver {
-    pub fn new(cluster: &str, peers: &[Addr]) -> RaftObserver {
+    pub fn new(cluster: &str, peers: usize) -> RaftObserver {
         RaftObserver {
             cluster: cluster.to_string(),
-            peers: peers.to_vec(),
-            views: peers.iter().map(|_| PeerView::default()).collect(),
+            views: (0..peers).map(|_| PeerView::default()).collect(),
             leaders: BTreeMap::new(),
             highest_term: 0,
             entries: EntryTable::default(),
@@ -114,10 +117,8 @@ impl RaftObserver {
         }
     }
 
-    fn inspect<N: HostsRaft>(&mut self, seen: Inspected<'_, N>) -> Result<(), String> {
-        let Some(peer) = self.peers.iter().position(|a| *a == seen.server) else {
-            return Ok(()); // another cluster's server, or a clerk
-        };
+    /// Peer `peer` took a step.
+    fn inspect<N: HostsRaft>(&mut self, peer: usize, seen: Inspected<'_, N>) -> Result<(), String> {
         let raft = seen.node.hosted_raft();
         self.check_durable(raft, seen.persister)
             .and_then(|()| self.step(peer, seen.incarnation, raft))

@@ -208,10 +208,10 @@ impl<N: Node> SimHandle<N> {
         self.with_world(|w| w.with_node(server, f))
     }
 
-    /// Adds a check of every server's node after each of its steps (see
+    /// Adds a check of `server`'s node after each of its steps (see
     /// `World::add_inspector`).
-    pub fn add_inspector(&self, inspector: crate::node::Inspector<N>) {
-        self.with_world(|w| w.add_inspector(inspector));
+    pub fn add_inspector(&self, server: Addr, inspector: crate::node::Inspector<N>) {
+        self.with_world(|w| w.add_inspector(server, inspector));
     }
 
     pub fn with_persister<R>(&self, server: Addr, f: impl FnOnce(&Persister) -> R) -> R {

@@ -135,6 +135,8 @@ pub(crate) struct ServerSlot<N: Node> {
     /// A crash point fired during the current step: the server dies as the
     /// step ends, and nothing it does meanwhile takes effect.
     pub(crate) crashing: bool,
+    /// Checks run on the node after each of its steps (`add_inspector`).
+    pub(crate) inspectors: Vec<Inspector<N>>,
 }
 
 /// What an inspector sees of a server after one of its steps.
@@ -151,30 +153,29 @@ pub struct Inspected<'a, N> {
 pub type Inspector<N> = Box<dyn FnMut(Inspected<'_, N>) -> Result<(), String>>;
 
 impl<N: Node> World<N> {
-    /// Adds a check that runs on a server's node after every event it
+    /// Adds a check that runs on `server`'s node after every event it
     /// handles, after the tester's direct calls into it, and once it has
-    /// started: an observer of all nodes at every step.
-    pub fn add_inspector(&mut self, inspector: Inspector<N>) {
-        self.inspectors.push(inspector);
+    /// started: an observer of the node at every step.
+    pub fn add_inspector(&mut self, server: Addr, inspector: Inspector<N>) {
+        let index = self.server_index(server);
+        self.servers[index].inspectors.push(inspector);
     }
 
-    /// Runs the inspectors on server `index`'s node; the first complaint
+    /// Runs server `index`'s inspectors on its node; the first complaint
     /// fails the run.
     fn inspect(&mut self, index: usize, node: &N) {
-        if self.inspectors.is_empty() {
+        let slot = &mut self.servers[index];
+        if slot.inspectors.is_empty() {
             return;
         }
-        let slot = &self.servers[index];
-        let mut complaint = None;
-        for inspector in &mut self.inspectors {
-            let seen = Inspected { server: slot.addr, incarnation: slot.incarnation, node, persister: &slot.persister };
-            if let Err(e) = inspector(seen) {
-                complaint = Some(e);
-                break;
-            }
-        }
+        let (server, incarnation) = (slot.addr, slot.incarnation);
+        let persister = &slot.persister;
+        let complaint = slot
+            .inspectors
+            .iter_mut()
+            .find_map(|check| check(Inspected { server, incarnation, node, persister }).err());
         if let Some(reason) = complaint {
-            let name = self.name(slot.addr).to_string();
+            let name = self.name(server).to_string();
             self.record_failure(format!("{name}: {reason}"));
         }
     }

@@ -170,8 +170,6 @@ pub struct World<N: Node> {
     pub(crate) fault_log: Vec<(Nanos, Fault)>,
     /// Where every event goes as a line (`labsim run --trace`), if anywhere.
     pub(crate) event_sink: Option<crate::event_log::EventSink>,
-    /// Checks run on a node after every step it takes (see `add_inspector`).
-    pub(crate) inspectors: Vec<crate::node::Inspector<N>>,
 }
 
 /// How many faults the fault log keeps; later ones are still traced.
@@ -200,7 +198,6 @@ impl<N: Node> World<N> {
             woke_task: false,
             fault_log: Vec::new(),
             event_sink: None,
-            inspectors: Vec::new(),
         }
     }
 
@@ -262,6 +259,7 @@ impl<N: Node> World<N> {
             last_status: None,
             crash_point: None,
             crashing: false,
+            inspectors: Vec::new(),
         });
         for row in &mut self.in_order {
             row.push([0; 2]);
