@@ -17,7 +17,6 @@ use crate::registry::{matching, Scenario};
 use crate::runner::{run_scenario, with_harness_checks};
 use crate::soak::thread_cpu_ms;
 use bugs::{Bug, Bugs, Layer};
-use std::sync::Mutex;
 
 /// What a hunt found.
 #[derive(Clone, Debug)]
@@ -96,9 +95,9 @@ pub fn hunt_with(bug: Bug, which: Hunters, rounds: u64, max_runs: u64, jobs: usi
         let batch: Vec<u64> = (j..total.min(j + jobs as u64)).collect();
         let checks = which == Hunters::All;
         let results = run_batch(bug, checks, &swarm, &lab, &batch);
-        for (k, (passed, cpu, reason)) in results.into_iter().enumerate() {
+        for (k, (cpu, result)) in results.into_iter().enumerate() {
             cpu_s += cpu;
-            if let Some(reason) = (!passed).then_some(reason) {
+            if let Err(reason) = result {
                 let (scenario, seed) = run_at(&swarm, &lab, batch[k]);
                 let runs = batch[k] + 1;
                 let catch = Catch { scenario: scenario.name, seed, runs, cpu_s, reason };
@@ -110,25 +109,30 @@ pub fn hunt_with(bug: Bug, which: Hunters, rounds: u64, max_runs: u64, jobs: usi
     Hunt { bug, caught: None, runs: total, cpu_s }
 }
 
-/// Runs a batch of a hunt's runs in parallel: (passed, CPU s, reason) each,
-/// in the batch's order.
-fn run_batch(bug: Bug, checks: bool, swarm: &[Scenario], lab: &[Scenario], batch: &[u64]) -> Vec<(bool, f64, String)> {
-    let results: Mutex<Vec<Option<(bool, f64, String)>>> = Mutex::new(vec![None; batch.len()]);
+/// Runs a batch of a hunt's runs in parallel: (CPU s, result) each, in
+/// the batch's order.
+fn run_batch(
+    bug: Bug,
+    checks: bool,
+    swarm: &[Scenario],
+    lab: &[Scenario],
+    batch: &[u64],
+) -> Vec<(f64, Result<(), String>)> {
     std::thread::scope(|scope| {
-        for (k, &j) in batch.iter().enumerate() {
-            let results = &results;
-            scope.spawn(move || {
-                let (scenario, seed) = run_at(swarm, lab, j);
-                let start = thread_cpu_ms();
-                let run = || run_scenario(&scenario, seed, Default::default());
-                let outcome = with_harness_checks(checks, || bugs::with(Bugs::one(bug), run));
-                let cpu_s = (thread_cpu_ms() - start) / 1000.0;
-                let reason = outcome.result.err().unwrap_or_default();
-                results.lock().expect("no hunter panics holding results")[k] = Some((reason.is_empty(), cpu_s, reason));
-            });
-        }
-    });
-    results.into_inner().expect("hunters finished").into_iter().map(|r| r.expect("every run reported")).collect()
+        let runs: Vec<_> = batch
+            .iter()
+            .map(|&j| {
+                scope.spawn(move || {
+                    let (scenario, seed) = run_at(swarm, lab, j);
+                    let start = thread_cpu_ms();
+                    let run = || run_scenario(&scenario, seed, Default::default());
+                    let outcome = with_harness_checks(checks, || bugs::with(Bugs::one(bug), run));
+                    ((thread_cpu_ms() - start) / 1000.0, outcome.result)
+                })
+            })
+            .collect();
+        runs.into_iter().map(|run| run.join().expect("a hunter thread panicked")).collect()
+    })
 }
 
 /// The command that replays a catch with logs.
