@@ -18,8 +18,8 @@ use crate::kv_tester::{
 };
 use crate::runner::{simulate, Outcome};
 use crate::Scenario;
+use checker::{report, KvModel};
 use kv::Operations;
-use sim::linearizability::{report, KvModel};
 use sim::{ms, secs, Fault, JoinHandle, Nanos, NetConfig, TraceMode};
 use std::cell::{Cell, RefCell};
 use std::future::Future;

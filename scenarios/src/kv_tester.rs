@@ -7,10 +7,10 @@
 use crate::cluster::{Cluster, MakeNode, NetOptions};
 use crate::kv_host::{kv_ends, KvNode, SimTransport};
 use crate::recorder::Recorder;
+use checker::{check, CheckOptions, Counterexample, KvModel, Verdict};
 use kv::{Clerk, Op, Operations, Outcome};
 use rand::seq::SliceRandom;
 use rand::Rng;
-use sim::linearizability::{check, CheckOptions, Counterexample, KvModel, Verdict};
 use sim::{ms, Addr, Nanos, SimHandle};
 use std::cell::{Cell, RefCell};
 use std::rc::Rc;

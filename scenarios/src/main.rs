@@ -312,28 +312,26 @@ fn check_command(
             return usage_error(e);
         }
     }
-    let budget = sim::linearizability::CheckOptions {
+    let budget = checker::CheckOptions {
         step_budget: Some(max_steps),
         memory_budget_bytes: Some((max_memory_mb << 20) as usize),
         search_only: false,
     };
     let check = CheckRequest { file, html, budget };
     match model {
-        ModelName::Kv => check_file(check, &sim::linearizability::KvModel, sim::linearizability::parse::read_kv),
-        ModelName::Register => {
-            check_file(check, &sim::linearizability::RegisterModel, sim::linearizability::parse::read_jepsen)
-        }
+        ModelName::Kv => check_file(check, &checker::KvModel, checker::parse::read_kv),
+        ModelName::Register => check_file(check, &checker::RegisterModel, checker::parse::read_jepsen),
     }
 }
 
-type History<M> = Vec<sim::linearizability::Operation<<M as Model>::Input, <M as Model>::Output>>;
-use sim::linearizability::Model;
+type History<M> = Vec<checker::Operation<<M as Model>::Input, <M as Model>::Output>>;
+use checker::Model;
 
 /// What `labsim check` was asked.
 struct CheckRequest<'a> {
     file: &'a std::path::Path,
     html: Option<std::path::PathBuf>,
-    budget: sim::linearizability::CheckOptions,
+    budget: checker::CheckOptions,
 }
 
 /// The drawing must not replace the history it draws.
@@ -353,9 +351,9 @@ fn check_html_path(input: &std::path::Path, html: &std::path::Path) -> Result<()
 fn check_file<M: Model>(
     request: CheckRequest,
     model: &M,
-    read: fn(&std::path::Path) -> Result<History<M>, sim::linearizability::parse::ParseError>,
+    read: fn(&std::path::Path) -> Result<History<M>, checker::parse::ParseError>,
 ) -> ExitCode {
-    use sim::linearizability::{check, report, Verdict};
+    use checker::{check, report, Verdict};
     let file = request.file;
     let history = match read(file) {
         Ok(h) => h,

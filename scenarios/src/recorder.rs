@@ -5,8 +5,8 @@
 //! increasing, so that a return and a call at one instant keep the order in
 //! which they happened.
 
+use checker::{KvInput, KvOutput, Operation};
 use kv::{Op, Outcome};
-use sim::linearizability::{KvInput, KvOutput, Operation};
 use sim::Nanos;
 use std::cell::{Cell, RefCell};
 use std::rc::Rc;

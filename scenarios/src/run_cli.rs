@@ -85,7 +85,7 @@ fn write_outputs(
         eprintln!("trace: {}", path.display());
     }
     if let (Some(path), Some(recorded)) = (&outputs.history, &outcome.history) {
-        let edn = sim::linearizability::parse::write_kv_served(recorded, outcome.served_under.as_deref());
+        let edn = checker::parse::write_kv_served(recorded, outcome.served_under.as_deref());
         std::fs::write(path, edn).map_err(|e| cannot(path, e))?;
         eprintln!("history: {} ({} operations)", path.display(), recorded.len());
     }

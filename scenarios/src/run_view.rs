@@ -10,8 +10,8 @@
 //! only what it draws: status changes, starts and faults.
 
 use crate::runner::Outcome;
+use checker::report::escape;
 use sim::event_log::{EventLine, EventSink};
-use sim::linearizability::report::escape;
 use sim::Nanos;
 use std::cell::RefCell;
 use std::collections::{BTreeMap, BTreeSet};

@@ -3,7 +3,7 @@
 //! and checking determinism by running a seed twice.
 
 use crate::kv_tester::KvHistory;
-use sim::linearizability::{Counterexample, KvModel};
+use checker::{Counterexample, KvModel};
 use sim::{check_determinism, Divergence, Node, RunStats, Sim, SimConfig, SimHandle, TraceMode};
 use std::future::Future;
 use std::path::PathBuf;
@@ -270,7 +270,7 @@ fn draw_illegal_history(
     let stem = format!("{}-seed{seed}", scenario.replace('/', "-"));
     let path = dir.join(format!("{stem}.linearizability.html"));
     let title = format!("{scenario} seed {seed}: the history is not linearizable");
-    let page = sim::linearizability::report::html(&KvModel, history, cx, &title);
+    let page = checker::report::html(&KvModel, history, cx, &title);
     write_replacing(&path, &page)?;
     Ok(path)
 }

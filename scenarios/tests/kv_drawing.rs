@@ -2,10 +2,10 @@
 //! drawing at the path the failure gives. (Its own test binary: it sets
 //! LABSIM_OUT_DIR, and no other test may read the environment meanwhile.)
 
+use checker::{KvInput, KvOutput, Operation};
 use scenarios::kv_scenarios::with_checked_history;
 use scenarios::runner::{run_scenario, simulate, Outcome};
 use scenarios::Scenario;
-use sim::linearizability::{KvInput, KvOutput, Operation};
 
 fn op(client: u64, input: KvInput, output: KvOutput, call: u64, ret: u64) -> Operation<KvInput, KvOutput> {
     Operation { client, input, output: Some(output), call, ret: Some(ret) }

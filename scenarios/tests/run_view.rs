@@ -3,10 +3,10 @@
 //! rendered by headless Chromium (when it is installed; CI installs it and
 //! sets LABSIM_REQUIRE_CHROMIUM=1 so that the screenshot must succeed).
 
+use checker::{KvInput, KvOutput, Operation};
 use scenarios::kv_scenarios::with_checked_history;
 use scenarios::run_view::RunView;
 use scenarios::runner::{simulate, with_event_sink, Outcome};
-use sim::linearizability::{KvInput, KvOutput, Operation};
 use std::cell::RefCell;
 use std::process::Command;
 use std::rc::Rc;

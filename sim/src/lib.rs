@@ -14,7 +14,6 @@ pub mod event_log;
 pub mod executor;
 pub mod fault;
 pub mod handle;
-pub mod linearizability;
 pub mod log;
 pub mod net;
 pub mod node;

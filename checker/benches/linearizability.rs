@@ -5,9 +5,9 @@
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
+use checker::parse::{read_jepsen, read_kv};
+use checker::{check, CheckOptions, KvModel, RegisterModel};
 use criterion::{criterion_group, criterion_main, Criterion};
-use sim::linearizability::parse::{read_jepsen, read_kv};
-use sim::linearizability::{check, CheckOptions, KvModel, RegisterModel};
 use std::path::PathBuf;
 
 fn testdata() -> PathBuf {

@@ -3,8 +3,8 @@
 //! compare-and-set register, 6 key/value histories) must get its recorded
 //! verdict. The data is read in place (set PORCUPINE_TESTDATA to move it).
 
-use sim::linearizability::parse::{read_jepsen, read_kv};
-use sim::linearizability::{check, CheckOptions, KvModel, RegisterModel, Verdict};
+use checker::parse::{read_jepsen, read_kv};
+use checker::{check, CheckOptions, KvModel, RegisterModel, Verdict};
 use std::path::PathBuf;
 
 fn testdata() -> PathBuf {

@@ -3,11 +3,11 @@
 //! run (so intervals overlap), is always linearizable; the same history with
 //! one read changed to a value never written is never linearizable.
 
-use proptest::prelude::*;
-use sim::linearizability::{
+use checker::{
     check, CheckOptions, KvInput, KvModel, KvOutput, Model, Operation, RegisterInput, RegisterModel, RegisterOutput,
     Verdict,
 };
+use proptest::prelude::*;
 
 /// Spacing of the sequential points; widening reaches up to 4 neighbours.
 const SPACING: u64 = 10;
