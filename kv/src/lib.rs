@@ -1,9 +1,10 @@
-//! kvraft: a key/value service replicated with `raft`, linearizable and
-//! exactly-once, with its clerk.
+//! kvraft: a key/value service replicated over any Raft that meets the
+//! lab's contract (`contract::Raft`), linearizable and exactly-once, with
+//! its clerk.
 //!
 //! - `rpc`: requests, replies and log entries.
 //! - `store`: the replicated map and the duplicate table (in snapshots too).
-//! - `replicated`: `Replicated<S>`, a `raft::RaftHost` over any service that
+//! - `replicated`: `Replicated<R, S>`, a `contract::RaftHost` over any service that
 //!   answers clients once their entries apply (kv, the shard controller,
 //!   shardkv).
 //! - `server`: `KvServer`, a `Replicated` server over the store that answers a

@@ -1,5 +1,6 @@
 //! A service that answers clients through Raft, written once for kvraft, the
-//! shard controller and shardkv: `Replicated<S, T>` is a `raft::RaftHost`
+//! shard controller and shardkv, over any Raft that meets the lab's
+//! contract: `Replicated<R, S, T>` is a `contract::RaftHost` of Raft `R`
 //! over a [`Service`], plus the clients' requests waiting for their entries.
 //!
 //! A request becomes a log entry at once (so it is replicated at once, not at
@@ -10,7 +11,7 @@
 //! told to try elsewhere. `T` is the runtime's token for answering a request.
 
 use bugs::{on, Bug};
-use raft::{Config, HostIo, Raft, RaftHost, StateMachine};
+use contract::{HostIo, PeerConfig, Persisted, PersistedSize, Raft, RaftHost, StateMachine};
 use std::collections::BTreeMap;
 
 /// How long a request waits for its entry to be applied before the client is
@@ -55,10 +56,11 @@ pub trait Service: Sized {
     fn encode(&self) -> Vec<u8>;
 }
 
-/// Where a server's effects go: Raft's (persist, send, timers) and the
-/// answers to clients, each answering the request its token came with.
-pub trait ReplyIo<T, R>: HostIo {
-    fn reply(&mut self, token: T, reply: R);
+/// Where a server's effects go: Raft's (persist, send, timers; `M` is the
+/// Raft's request type) and the answers to clients, each answering the
+/// request its token came with.
+pub trait ReplyIo<M, T, Reply>: HostIo<M> + PersistedSize {
+    fn reply(&mut self, token: T, reply: Reply);
 }
 
 /// A request waiting for its log entry.
@@ -107,11 +109,11 @@ impl<S: Service, T> StateMachine for Waiting<S, T> {
         Ok(())
     }
 
-    fn restore(&mut self, index: u64, _term: u64, snapshot: &[u8]) -> Result<(), String> {
+    fn restore(&mut self, index: Option<u64>, snapshot: &[u8]) -> Result<(), String> {
         self.service = S::decode(snapshot)?;
         // Whatever was waited for up to here is in the snapshot, but whether
         // it is the waited-for entry is unknown: let the clients retry.
-        self.release_through(index, S::WRONG_LEADER);
+        self.release_through(index.unwrap_or(u64::MAX), S::WRONG_LEADER);
         Ok(())
     }
 
@@ -121,34 +123,32 @@ impl<S: Service, T> StateMachine for Waiting<S, T> {
     }
 }
 
-/// One server of a Raft-replicated service.
-pub struct Replicated<S: Service, T> {
-    host: RaftHost<Waiting<S, T>>,
+/// One server of a service replicated by Raft `R`.
+pub struct Replicated<R: Raft, S: Service, T> {
+    host: RaftHost<R, Waiting<S, T>>,
     /// The term of the leadership under which the waiting requests were
     /// started.
     waiting_term: u64,
 }
 
-impl<S: Service, T> Replicated<S, T> {
+impl<R: Raft, S: Service, T> Replicated<R, S, T> {
     /// Starts (or restarts) a server from its durable Raft image and
     /// snapshot, with `service` as the state before any entry.
     /// `max_raft_state`: snapshot as Raft's state nears this many bytes
     /// (`None`: never). Corrupt state is an error naming the server.
     pub fn start(
-        config: Config,
-        now_ms: u64,
-        image: &[u8],
-        snapshot: &[u8],
+        config: PeerConfig,
+        persisted: Persisted<'_>,
         service: S,
         max_raft_state: Option<usize>,
-        io: &mut impl ReplyIo<T, S::Reply>,
-    ) -> Result<Replicated<S, T>, String> {
+        io: &mut impl ReplyIo<R::Request, T, S::Reply>,
+    ) -> Result<Replicated<R, S, T>, String> {
         let waiting = Waiting { service, waiting: BTreeMap::new(), answers: Vec::new(), max_raft_state };
-        let host = RaftHost::start(config, now_ms, image, snapshot, waiting, io)?;
+        let host = RaftHost::start(config, persisted, waiting, io)?;
         Ok(Replicated { host, waiting_term: 0 })
     }
 
-    pub fn raft(&self) -> &Raft {
+    pub fn raft(&self) -> &R {
         self.host.raft()
     }
 
@@ -169,7 +169,7 @@ impl<S: Service, T> Replicated<S, T> {
     /// A client's request: answered through `io.reply`, at once (by a
     /// follower, or from the service's duplicate table) or once its entry is
     /// applied.
-    pub fn handle_client(&mut self, io: &mut impl ReplyIo<T, S::Reply>, token: T, request: S::Request, now_ms: u64) {
+    pub fn handle_client(&mut self, io: &mut impl ReplyIo<R::Request, T, S::Reply>, token: T, request: S::Request) {
         if let Some(reply) = self.service().answer_at_once(&request) {
             io.reply(token, reply);
             return;
@@ -188,18 +188,19 @@ impl<S: Service, T> Replicated<S, T> {
                 return;
             }
         }
-        self.submit(io, token, S::encode_request(&request), now_ms);
+        self.submit(io, token, S::encode_request(&request));
     }
 
     /// Starts `command` for a client, answered through `io.reply` once its
     /// entry is applied (or at once with `WRONG_LEADER` by a follower).
-    pub fn submit(&mut self, io: &mut impl ReplyIo<T, S::Reply>, token: T, command: Vec<u8>, now_ms: u64) {
+    pub fn submit(&mut self, io: &mut impl ReplyIo<R::Request, T, S::Reply>, token: T, command: Vec<u8>) {
         let (term, leader) = self.raft().state();
+        let now_ms = io.now_ms();
         if !leader {
             io.reply(token, S::WRONG_LEADER);
             return;
         }
-        self.settle(io, now_ms); // older waiters of another term go first
+        self.settle(io); // older waiters of another term go first
         let times_out_at_once = bugs::buggify::fire(bugs::buggify::Site::KvTimesOutAtOnce);
         let deadline_ms = if times_out_at_once { now_ms } else { now_ms + REQUEST_TIMEOUT_MS };
         let started = self.host.start_command_then(io, command, |waiting, index, term| {
@@ -211,71 +212,94 @@ impl<S: Service, T> Replicated<S, T> {
         });
         assert_eq!(started.map(|(_, t)| t), Some(term), "a leader takes commands in its term");
         self.waiting_term = term;
-        self.settle(io, now_ms);
+        self.settle(io);
     }
 
     /// Starts an entry of the server's own (no client waits for it), if this
     /// server leads; returns whether it did.
-    pub fn propose(&mut self, io: &mut impl ReplyIo<T, S::Reply>, command: Vec<u8>, now_ms: u64) -> bool {
+    pub fn propose(&mut self, io: &mut impl ReplyIo<R::Request, T, S::Reply>, command: Vec<u8>) -> bool {
         if !self.is_leader() {
             return false;
         }
         let started = self.host.start_command(io, command).is_some();
-        self.settle(io, now_ms);
+        self.settle(io);
         started
     }
 
     /// A Raft request from peer `from`; returns Raft's response.
     pub fn handle_raft_request(
         &mut self,
-        io: &mut impl ReplyIo<T, S::Reply>,
+        io: &mut impl ReplyIo<R::Request, T, S::Reply>,
         from: usize,
-        request: raft::Request,
-        now_ms: u64,
-    ) -> raft::Response {
-        let response = self.host.handle_request(io, from, request, now_ms);
-        self.settle(io, now_ms);
+        request: R::Request,
+    ) -> R::Response {
+        let response = self.host.handle_request(io, from, request);
+        self.settle(io);
         response
     }
 
     pub fn handle_raft_response(
         &mut self,
-        io: &mut impl ReplyIo<T, S::Reply>,
+        io: &mut impl ReplyIo<R::Request, T, S::Reply>,
         from: usize,
-        response: raft::Response,
-        now_ms: u64,
+        response: R::Response,
     ) {
-        self.host.handle_response(io, from, response, now_ms);
-        self.settle(io, now_ms);
+        self.host.handle_response(io, from, response);
+        self.settle(io);
     }
 
-    pub fn on_timer(&mut self, io: &mut impl ReplyIo<T, S::Reply>, at_ms: u64, now_ms: u64) {
-        self.host.on_timer(io, at_ms, now_ms);
-        self.settle(io, now_ms);
+    /// A Raft call to `peer` failed. What it changed is answered (applied
+    /// entries, lost leadership); deadlines are looked at with the next
+    /// input, as they were before the failure.
+    pub fn raft_call_failed(&mut self, io: &mut impl ReplyIo<R::Request, T, S::Reply>, peer: usize) {
+        self.host.call_failed(io, peer);
+        self.release_if_deposed();
+        self.send_answers(io);
+    }
+
+    pub fn on_timer(&mut self, io: &mut impl ReplyIo<R::Request, T, S::Reply>, at_ms: u64) {
+        self.host.on_timer(io, at_ms);
+        self.settle(io);
     }
 
     /// Answers what was decided: applied entries, lost leadership (every
     /// waiter, when this server no longer leads in the term they were
     /// started in), and requests past their deadline.
-    fn settle(&mut self, io: &mut impl ReplyIo<T, S::Reply>, now_ms: u64) {
+    fn settle(&mut self, io: &mut impl ReplyIo<R::Request, T, S::Reply>) {
+        if !self.release_if_deposed() {
+            self.time_out(io.now_ms());
+        }
+        self.send_answers(io);
+    }
+
+    /// Every waiter is sent elsewhere when this server no longer leads in
+    /// the term they were started in; returns whether it was deposed.
+    fn release_if_deposed(&mut self) -> bool {
         let (term, leader) = self.host.raft().state();
         let waiting = self.host.service_mut();
-        if !waiting.waiting.is_empty() {
-            if !leader || term != self.waiting_term {
-                waiting.release_through(u64::MAX, S::WRONG_LEADER);
-            } else {
-                // Within one leadership, later indexes were started later:
-                // the first waiter has the earliest deadline.
-                while let Some(entry) = waiting.waiting.first_entry() {
-                    if entry.get().deadline_ms > now_ms {
-                        break;
-                    }
-                    let waiter = entry.remove();
-                    waiting.answers.push((waiter.token, S::TIMED_OUT));
-                }
-            }
+        let deposed = !waiting.waiting.is_empty() && (!leader || term != self.waiting_term);
+        if deposed {
+            waiting.release_through(u64::MAX, S::WRONG_LEADER);
         }
-        for (token, reply) in waiting.answers.drain(..) {
+        deposed
+    }
+
+    /// Requests past their deadline are timed out. Within one leadership,
+    /// later indexes were started later: the first waiter has the earliest
+    /// deadline.
+    fn time_out(&mut self, now_ms: u64) {
+        let waiting = self.host.service_mut();
+        while let Some(entry) = waiting.waiting.first_entry() {
+            if entry.get().deadline_ms > now_ms {
+                break;
+            }
+            let waiter = entry.remove();
+            waiting.answers.push((waiter.token, S::TIMED_OUT));
+        }
+    }
+
+    fn send_answers(&mut self, io: &mut impl ReplyIo<R::Request, T, S::Reply>) {
+        for (token, reply) in self.host.service_mut().answers.drain(..) {
             io.reply(token, reply);
         }
     }
@@ -301,7 +325,7 @@ mod tests {
         // skipped by a snapshot: both waiters must retry elsewhere.
         service.apply(5, 3, &encode_command(&append(9, 1, "k", "v"))).unwrap();
         assert_eq!(service.answers, vec![(10, Reply::WrongLeader)]);
-        service.restore(6, 3, &Store::default().encode()).unwrap();
+        service.restore(Some(6), &Store::default().encode()).unwrap();
         assert_eq!(service.answers[1], (11, Reply::WrongLeader));
         assert!(service.waiting.is_empty());
         // The same entry in the same term is answered with its outcome.

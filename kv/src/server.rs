@@ -57,33 +57,41 @@ impl Service for Store {
     }
 }
 
-/// One kvraft server: the store, replicated.
-pub type KvServer<T> = Replicated<Store, T>;
+/// One kvraft server: the store, replicated by Raft `R`.
+pub type KvServer<R, T> = Replicated<R, Store, T>;
 
 #[cfg(test)]
 mod tests {
     //! The server's state machine alone: inputs in, answers out.
     use super::*;
     use crate::replicated::ReplyIo;
-    use raft::{Config, HostIo, Request as RaftRequest, StateDelta};
+    use contract::{HostIo, PeerConfig, Persisted, PersistedSize, Raft};
+    use raft::{RaftPeer, Request as RaftRequest};
+    use std::sync::Arc;
 
-    /// Records answers; persists into memory; drops messages.
+    type Server = KvServer<RaftPeer, u32>;
+
+    /// Records answers; persists into memory; drops messages. Its clock is
+    /// `now_ms`, set by the test.
     #[derive(Default)]
     struct Io {
+        now_ms: u64,
         answers: Vec<(u32, Reply)>,
         image: Vec<u8>,
         snapshot: Vec<u8>,
         sent: usize,
     }
 
-    impl HostIo for Io {
-        fn persist(&mut self, delta: Option<StateDelta>, snapshot: Option<raft::Snapshot>) {
-            if let Some(d) = delta {
-                d.apply(&mut self.image);
-            }
-            if let Some(s) = snapshot {
-                self.snapshot = s.to_vec();
-            }
+    impl HostIo<RaftRequest> for Io {
+        fn now_ms(&self) -> u64 {
+            self.now_ms
+        }
+        fn save_raft_state(&mut self, edit: impl FnOnce(&mut Vec<u8>)) {
+            edit(&mut self.image);
+        }
+        fn save_state_and_snapshot(&mut self, edit: impl FnOnce(&mut Vec<u8>), snapshot: Arc<Vec<u8>>) {
+            edit(&mut self.image);
+            self.snapshot = snapshot.to_vec();
         }
         fn send(&mut self, _peer: usize, _request: RaftRequest) {
             self.sent += 1;
@@ -94,10 +102,37 @@ mod tests {
         }
     }
 
-    impl ReplyIo<u32, Reply> for Io {
+    impl PersistedSize for Io {
+        fn raft_state_size(&self) -> usize {
+            self.image.len()
+        }
+    }
+
+    impl ReplyIo<RaftRequest, u32, Reply> for Io {
         fn reply(&mut self, token: u32, reply: Reply) {
             self.answers.push((token, reply));
         }
+    }
+
+    fn config(me: usize, peers: usize, rng_seed: u64) -> PeerConfig {
+        PeerConfig { me, peers, rng_seed }
+    }
+
+    fn start(
+        me: usize,
+        peers: usize,
+        persisted: Persisted<'_>,
+        max: Option<usize>,
+        io: &mut Io,
+    ) -> Result<Server, String> {
+        Server::start(config(me, peers, 2), persisted, Store::default(), max, io)
+    }
+
+    /// Fires the server's Raft timer at its deadline, with the clock there.
+    fn fire_timer(s: &mut Server, io: &mut Io, now_ms: u64) {
+        let deadline = s.raft().raft().next_deadline_ms();
+        io.now_ms = now_ms.max(deadline);
+        s.on_timer(io, deadline);
     }
 
     fn append(client: u64, seq: u64, key: &str, value: &str) -> Request {
@@ -109,11 +144,10 @@ mod tests {
     }
 
     /// A one-server cluster that leads: every command commits at once.
-    fn leader(max_raft_state: Option<usize>, io: &mut Io) -> KvServer<u32> {
+    fn leader(max_raft_state: Option<usize>, io: &mut Io) -> Server {
         let mut server =
-            KvServer::start(Config::new(0, 1, 1), 0, &[], &[], Store::default(), max_raft_state, io).expect("fresh");
-        let deadline = server.raft().next_deadline_ms();
-        server.on_timer(io, deadline, deadline);
+            Server::start(config(0, 1, 1), Persisted::EMPTY, Store::default(), max_raft_state, io).expect("fresh");
+        fire_timer(&mut server, io, 0);
         assert!(server.raft().state().1);
         server
     }
@@ -122,9 +156,18 @@ mod tests {
     fn a_retried_write_is_applied_once_and_answered_from_the_table() {
         let mut io = Io::default();
         let mut s = leader(None, &mut io);
-        s.handle_client(&mut io, 1, append(7, 1, "k", "x "), 1000);
-        s.handle_client(&mut io, 2, append(7, 1, "k", "x "), 1001);
-        s.handle_client(&mut io, 3, get(7, 2, "k"), 1002);
+        {
+            io.now_ms = 1000;
+            s.handle_client(&mut io, 1, append(7, 1, "k", "x "));
+        }
+        {
+            io.now_ms = 1001;
+            s.handle_client(&mut io, 2, append(7, 1, "k", "x "));
+        }
+        {
+            io.now_ms = 1002;
+            s.handle_client(&mut io, 3, get(7, 2, "k"));
+        }
         assert_eq!(
             io.answers,
             vec![
@@ -133,7 +176,7 @@ mod tests {
                 (3, Reply::Ok(Outcome::Value("x ".into()))),
             ]
         );
-        assert_eq!(s.raft().last_log_index(), 2, "the retry was answered without a new entry");
+        assert_eq!(s.raft().raft().last_log_index(), 2, "the retry was answered without a new entry");
         // A duplicate that reaches the log anyway (two copies in flight)
         // changes nothing.
         let mut store = Store::default();
@@ -145,27 +188,35 @@ mod tests {
     #[test]
     fn a_request_that_does_not_commit_in_time_is_timed_out() {
         let mut io = Io::default();
-        let mut s = KvServer::start(Config::new(0, 3, 1), 0, &[], &[], Store::default(), None, &mut io).expect("fresh");
-        let deadline = s.raft().next_deadline_ms();
-        s.on_timer(&mut io, deadline, deadline);
+        let mut s = start(0, 3, Persisted::EMPTY, None, &mut io).expect("fresh");
+        fire_timer(&mut s, &mut io, 0);
+        let deadline = io.now_ms;
         for peer in 1..3 {
             let granted = raft::Response::RequestVote { term: 1, granted: true };
-            s.handle_raft_response(&mut io, peer, granted, deadline);
+            s.handle_raft_response(&mut io, peer, granted);
         }
         assert!(s.raft().state().1, "leads with the votes of both peers");
-        s.handle_client(&mut io, 1, append(1, 1, "k", "v"), deadline);
+        {
+            io.now_ms = deadline;
+            s.handle_client(&mut io, 1, append(1, 1, "k", "v"));
+        }
         assert_eq!((s.waiting(), io.answers.len()), (1, 0), "waits for a majority");
         let late = deadline + REQUEST_TIMEOUT_MS;
-        let heartbeat = s.raft().next_deadline_ms();
-        s.on_timer(&mut io, heartbeat, late);
+        fire_timer(&mut s, &mut io, late);
         assert_eq!(io.answers, vec![(1, Reply::TimedOut)]);
         // A higher term seen: the leader steps down and would answer every
         // waiter with WrongLeader.
-        s.handle_client(&mut io, 2, append(1, 2, "k", "v"), late);
+        {
+            io.now_ms = late;
+            s.handle_client(&mut io, 2, append(1, 2, "k", "v"));
+        }
         let higher = raft::Response::AppendEntries { term: 9, match_index: None, conflict: None };
-        s.handle_raft_response(&mut io, 1, higher, late);
+        s.handle_raft_response(&mut io, 1, higher);
         assert_eq!(io.answers[1], (2, Reply::WrongLeader));
-        s.handle_client(&mut io, 3, get(1, 3, "k"), late);
+        {
+            io.now_ms = late;
+            s.handle_client(&mut io, 3, get(1, 3, "k"));
+        }
         assert_eq!(io.answers[2], (3, Reply::WrongLeader), "a follower sends the clerk on");
     }
 
@@ -174,22 +225,17 @@ mod tests {
         let mut io = Io::default();
         let mut s = leader(Some(200), &mut io);
         for seq in 1..=20 {
-            s.handle_client(&mut io, seq as u32, append(4, seq, "k", "ab"), 1000);
+            {
+                io.now_ms = 1000;
+                s.handle_client(&mut io, seq as u32, append(4, seq, "k", "ab"));
+            }
         }
-        assert!(s.raft().snapshot_index() > 0, "snapshotted as raft state neared 200 bytes");
+        assert!(s.raft().raft().snapshot_index() > 0, "snapshotted as raft state neared 200 bytes");
         assert!(io.image.len() < 200, "raft state {} bytes", io.image.len());
-        let restarted: KvServer<u32> = KvServer::start(
-            Config::new(0, 1, 2),
-            0,
-            &io.image,
-            &io.snapshot,
-            Store::default(),
-            Some(200),
-            &mut Io::default(),
-        )
-        .expect("restart");
+        let persisted = Persisted { raft_state: &io.image, snapshot: &io.snapshot };
+        let restarted = start(0, 1, persisted, Some(200), &mut Io::default()).expect("restart");
         assert_eq!(Store::decode(&io.snapshot).unwrap().get("k").len() % 2, 0);
-        assert!(restarted.service().is_applied(4, restarted.raft().snapshot_index()), "the table survives");
+        assert!(restarted.service().is_applied(4, restarted.raft().raft().snapshot_index()), "the table survives");
         let store = restarted.service().clone();
         assert_eq!(Store::decode(&store.encode()), Ok(store));
     }
@@ -199,33 +245,18 @@ mod tests {
         let mut io = Io::default();
         let mut s = leader(Some(100), &mut io);
         for seq in 1..=10 {
-            s.handle_client(&mut io, 0, append(4, seq, "k", "ab"), 1000);
+            {
+                io.now_ms = 1000;
+                s.handle_client(&mut io, 0, append(4, seq, "k", "ab"));
+            }
         }
         let mut bad = io.snapshot.clone();
         bad.truncate(bad.len() / 2);
-        let err = KvServer::<u32>::start(
-            Config::new(0, 1, 2),
-            0,
-            &io.image,
-            &bad,
-            Store::default(),
-            Some(100),
-            &mut Io::default(),
-        )
-        .err()
-        .expect("refused");
+        let persisted = Persisted { raft_state: &io.image, snapshot: &bad };
+        let err = start(0, 1, persisted, Some(100), &mut Io::default()).err().expect("refused");
         assert!(err.starts_with("server 0: corrupt kv snapshot"), "{err}");
-        let err = KvServer::<u32>::start(
-            Config::new(1, 3, 2),
-            0,
-            b"garbage",
-            &[],
-            Store::default(),
-            None,
-            &mut Io::default(),
-        )
-        .err()
-        .expect("a corrupt raft image is refused");
+        let persisted = Persisted { raft_state: b"garbage", snapshot: &[] };
+        let err = start(1, 3, persisted, None, &mut Io::default()).err().expect("a corrupt raft image is refused");
         assert!(err.starts_with("server 1: corrupt raft state"), "{err}");
     }
 }

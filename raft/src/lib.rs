@@ -8,21 +8,22 @@
 //! vote and log are durable before any message that depends on them. Nothing
 //! here knows about a network, a clock or a simulator.
 //!
-//! [`RaftHost`] carries that order out once for every service built on Raft:
-//! a service is a [`StateMachine`], and the host's effects go through a
-//! [`HostIo`] that the runtime implements.
+//! [`RaftPeer`] is this Raft as the lab's contract (`contract::Raft`) wants
+//! it: it carries that order out through the lab's I/O, and offers the
+//! read-only view (`contract::RaftView`) that turns the lab's observer on.
+//! Services run over it, as over any Raft, through `contract::RaftHost`.
 //!
 //! Log indices start at 1. Followers reject AppendEntries with the
 //! conflicting term, the first index of that term and their log length, so a
 //! leader backs up a whole term per round trip.
 
-pub mod host;
 pub mod log;
 pub mod message;
 pub mod node;
+pub mod peer;
 pub mod storage;
 
-pub use host::{HostIo, RaftHost, StateMachine};
 pub use message::{Command, Conflict, Entry, Request, Response, Snapshot};
 pub use node::{Apply, Config, Output, Raft, Role};
+pub use peer::RaftPeer;
 pub use storage::{decode, HardState, StateDelta, StorageError};

@@ -34,23 +34,28 @@ impl Log {
         log
     }
 
+    #[inline]
     pub fn snapshot_index(&self) -> u64 {
         self.snapshot_index
     }
 
+    #[inline]
     pub fn snapshot_term(&self) -> u64 {
         self.snapshot_term
     }
 
+    #[inline]
     pub fn last_index(&self) -> u64 {
         self.snapshot_index + self.entries.len() as u64
     }
 
+    #[inline]
     pub fn last_term(&self) -> u64 {
         self.entries.last().map_or(self.snapshot_term, |e| e.term)
     }
 
     /// The term of entry `index`, if the log (or the snapshot) knows it.
+    #[inline]
     pub fn term_at(&self, index: u64) -> Option<u64> {
         if index == self.snapshot_index {
             return Some(self.snapshot_term);
@@ -58,6 +63,7 @@ impl Log {
         self.entry(index).map(|e| e.term)
     }
 
+    #[inline]
     pub fn entry(&self, index: u64) -> Option<&Entry> {
         if index <= self.snapshot_index {
             return None;
@@ -66,6 +72,7 @@ impl Log {
     }
 
     /// Which append (counted from 1 in this log's life) put entry `index`.
+    #[inline]
     pub fn append_number(&self, index: u64) -> Option<u64> {
         if index <= self.snapshot_index {
             return None;
@@ -160,6 +167,7 @@ impl Log {
     }
 
     /// Length of the encoded log section.
+    #[inline]
     pub fn encoded_len(&self) -> usize {
         self.encoded.len()
     }

@@ -92,3 +92,19 @@ pub enum Response {
         last_included_index: u64,
     },
 }
+
+impl contract::Message for Request {
+    fn label(&self) -> &'static str {
+        match self {
+            Request::RequestVote { .. } => "RequestVote",
+            Request::AppendEntries { .. } => "AppendEntries",
+            Request::InstallSnapshot { .. } => "InstallSnapshot",
+        }
+    }
+}
+
+impl contract::Message for Response {
+    fn label(&self) -> &'static str {
+        "Response"
+    }
+}

@@ -172,11 +172,13 @@ impl Raft {
 
     // ----- queries -----
 
+    #[inline]
     pub fn id(&self) -> usize {
         self.config.id
     }
 
     /// (current term, whether this node believes it is the leader).
+    #[inline]
     pub fn state(&self) -> (u64, bool) {
         (self.hard.term, self.role == Role::Leader)
     }
@@ -191,10 +193,12 @@ impl Raft {
         (role, self.hard.term)
     }
 
+    #[inline]
     pub fn role(&self) -> Role {
         self.role
     }
 
+    #[inline]
     pub fn commit_index(&self) -> u64 {
         self.commit_index
     }
@@ -203,40 +207,48 @@ impl Raft {
         self.last_applied
     }
 
+    #[inline]
     pub fn last_log_index(&self) -> u64 {
         self.log.last_index()
     }
 
     /// The term of the last entry (or of the snapshot's, with no entries).
+    #[inline]
     pub fn last_log_term(&self) -> u64 {
         self.log.last_term()
     }
 
+    #[inline]
     pub fn snapshot_index(&self) -> u64 {
         self.log.snapshot_index()
     }
 
     /// The durable header fields (term, vote, snapshot index and term).
+    #[inline]
     pub fn hard_state(&self) -> &HardState {
         &self.hard
     }
 
     /// Entry `index` (after the snapshot) and which append put it there
     /// (see `Log::append_number`), for observers of the log.
+    #[inline]
     pub fn log_entry(&self, index: u64) -> Option<(&Entry, u64)> {
         Some((self.log.entry(index)?, self.log.append_number(index)?))
     }
 
     /// The term of entry `index`, or of the snapshot at exactly `index`.
+    #[inline]
     pub fn term_at(&self, index: u64) -> Option<u64> {
         self.log.term_at(index)
     }
 
     /// The size of the latest snapshot, to compare with the persisted one.
+    #[inline]
     pub fn snapshot_len(&self) -> usize {
         self.snapshot_data.len()
     }
 
+    #[inline]
     pub fn snapshot_term(&self) -> u64 {
         self.log.snapshot_term()
     }
@@ -244,6 +256,7 @@ impl Raft {
     /// The size in bytes of the durable image once the pending output is
     /// persisted (what the lab's `RaftStateSize` reads): a service decides
     /// when to snapshot from this, without asking its storage.
+    #[inline]
     pub fn durable_size(&self) -> usize {
         crate::storage::HEADER_LEN + self.log.encoded_len()
     }

@@ -25,6 +25,7 @@ pub struct HardState {
 
 impl HardState {
     /// The header of a durable image (`None` when it has none yet).
+    #[inline]
     pub fn decode_header(image: &[u8]) -> Option<HardState> {
         let header = image.get(..HEADER_LEN)?;
         let word = |at: usize| u64::from_le_bytes(header[at..at + 8].try_into().expect("8 bytes"));

@@ -152,7 +152,10 @@ pub fn caught_by(reason: &str) -> &'static str {
     // A failed test whose history is also illegal says so after "; and the".
     let reason = reason.split("; and the ").next().unwrap_or(reason);
     if reason.contains("raft invariant broken") {
-        if reason.contains("is not persisted") || reason.contains("holds HardState") {
+        if reason.contains("is not persisted")
+            || reason.contains("holds HardState")
+            || reason.contains("but persisted term")
+        {
             "durability check"
         } else {
             "raft observer"

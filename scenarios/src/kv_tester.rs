@@ -8,6 +8,7 @@ use crate::cluster::{Cluster, MakeNode, NetOptions};
 use crate::kv_host::{kv_ends, KvNode, SimTransport};
 use crate::recorder::Recorder;
 use checker::{check, CheckOptions, Counterexample, KvModel, Verdict};
+use contract::Raft;
 use kv::{Clerk, Op, Operations, Outcome};
 use rand::seq::SliceRandom;
 use rand::Rng;
@@ -18,7 +19,7 @@ use std::rc::Rc;
 /// The lab's assumption of how long an election takes.
 pub const ELECTION_TIMEOUT: Nanos = ms(1000);
 
-pub type H = SimHandle<KvNode>;
+pub type H<R> = SimHandle<KvNode<R>>;
 pub type TestResult<T = ()> = Result<T, String>;
 pub use crate::recorder::KvHistory;
 
@@ -47,23 +48,23 @@ impl KvSetup {
 }
 
 /// One kvraft cluster under test, with its history.
-pub struct KvTester {
-    pub h: H,
+pub struct KvTester<R: Raft> {
+    pub h: H<R>,
     pub n: usize,
-    pub cluster: Cluster<KvNode>,
+    pub cluster: Cluster<KvNode<R>>,
     pub max_raft_state: Option<usize>,
     recorder: Recorder,
     next_client: Cell<u64>,
 }
 
-impl KvTester {
+impl<R: Raft> KvTester<R> {
     /// `make_config`: every server started and connected, then the network
     /// made unreliable if asked. `history` receives every operation.
-    pub fn new(h: &H, setup: KvSetup, history: Rc<RefCell<KvHistory>>) -> Rc<KvTester> {
+    pub fn new(h: &H<R>, setup: KvSetup, history: Rc<RefCell<KvHistory>>) -> Rc<KvTester<R>> {
         let n = setup.servers;
         let servers: Rc<RefCell<Vec<Addr>>> = Rc::default();
         let (peers, max) = (servers.clone(), setup.max_raft_state);
-        let make: MakeNode<KvNode> = Rc::new(move |ctx, i| KvNode::start(ctx, i, peers.borrow().clone(), max));
+        let make: MakeNode<KvNode<R>> = Rc::new(move |ctx, i| KvNode::start(ctx, i, peers.borrow().clone(), max));
         let cluster = Cluster::new(h, "kv", n, NetOptions::default(), make);
         *servers.borrow_mut() = cluster.servers.clone();
         for i in 0..n {
@@ -95,7 +96,7 @@ impl KvTester {
 
     /// `makeClient(to)`: a clerk whose ends reach only the servers in `to`,
     /// knowing the servers in a shuffled order (the lab's `random_handles`).
-    pub fn make_client(self: &Rc<Self>, to: &[usize]) -> Client {
+    pub fn make_client(self: &Rc<Self>, to: &[usize]) -> Client<R> {
         let id = self.next_client.get();
         self.next_client.set(id + 1);
         let me = self.cluster.add_client(format!("clerk-{id}"), to);
@@ -106,7 +107,7 @@ impl KvTester {
     }
 
     /// `ConnectClient`: the clerk's ends reach exactly the servers in `to`.
-    pub fn connect_client(&self, client: &Client, to: &[usize]) {
+    pub fn connect_client(&self, client: &Client<R>, to: &[usize]) {
         self.cluster.connect_client(client.addr, to);
     }
 
@@ -185,13 +186,13 @@ impl KvTester {
 }
 
 /// A clerk whose operations go into the tester's history.
-pub struct Client {
-    pub clerk: Clerk<SimTransport>,
+pub struct Client<R: Raft> {
+    pub clerk: Clerk<SimTransport<R>>,
     pub addr: Addr,
-    tester: Rc<KvTester>,
+    tester: Rc<KvTester<R>>,
 }
 
-impl Operations for Client {
+impl<R: Raft> Operations for Client<R> {
     /// Runs the operation with the clerk, recorded in the history from its
     /// call: one that never returns (the run stopped first) stays pending.
     async fn run_op(&mut self, op: Op) -> Outcome {

@@ -6,10 +6,14 @@
 //! many threads. The `labsim` binary (main.rs) is the command line over these.
 
 /// The scenarios of one lab, each named `<lab>/<function name>`:
-/// `lab_scenarios!("kv": basic_3a, speed_3a)`.
+/// `lab_scenarios!("sim": basic, partition)`, or, for a lab generic over
+/// the implementation, `lab_scenarios!("kv", R: basic_3a, speed_3a)`.
 macro_rules! lab_scenarios {
     ($lab:literal: $($test:ident),* $(,)?) => {
         vec![$($crate::Scenario { name: concat!($lab, "/", stringify!($test)), run: $test }),*]
+    };
+    ($lab:literal, $r:ident: $($test:ident),* $(,)?) => {
+        vec![$($crate::Scenario { name: concat!($lab, "/", stringify!($test)), run: $test::<$r> }),*]
     };
 }
 

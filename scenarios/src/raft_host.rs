@@ -1,13 +1,14 @@
-//! Hosting `raft::Raft` in the simulator, with the lab tester's appliers.
+//! Hosting any Raft of the contract in the simulator, with the lab
+//! tester's appliers.
 //!
-//! `RaftNode` is a `raft::RaftHost` (which persists, then sends, then
-//! applies) whose service is the tester's `Applier`: it runs the lab's checks
+//! `RaftNode<R>` is a `contract::RaftHost` of Raft `R` whose service is the
+//! tester's `Applier`: it runs the lab's checks
 //! (`checkLogs`, the out-of-order checks, and in snapshot mode
 //! `applierSnap`'s snapshot every 10 entries) on every applied entry; a
 //! failed check fails the run, like the lab's `log.Fatalf`.
 
-use crate::raft_io::{now_ms, peer_index, start_host, RaftCall, RaftCarrier, SimIo};
-use raft::{Raft, RaftHost, Request, Response, StateMachine};
+use crate::raft_io::{peer_index, raft_status, start_host, RaftCall, RaftCarrier, SimIo};
+use contract::{Raft, RaftHost, StateMachine};
 use serde::{Deserialize, Serialize};
 use sim::{Addr, Ctx, Message, Node, ReplyToken, RpcError};
 use std::cell::RefCell;
@@ -38,20 +39,30 @@ impl Cmd {
     }
 }
 
-/// Messages between Raft nodes.
-#[derive(Clone, Debug, Serialize, Deserialize)]
-pub enum RaftRpc {
-    Request(Request),
-    Response(Response),
+/// Messages between Raft nodes: a Raft's requests and responses.
+#[derive(Clone, Debug, Serialize)]
+pub enum RaftRpc<Req, Resp> {
+    Request(Req),
+    Response(Resp),
 }
 
-impl Message for RaftRpc {
+/// The messages of Raft `R`.
+pub type RaftMsg<R> = RaftRpc<<R as Raft>::Request, <R as Raft>::Response>;
+
+impl<Req: contract::Message, Resp: contract::Message> Message for RaftRpc<Req, Resp> {
     fn label(&self) -> &'static str {
         match self {
-            RaftRpc::Request(raft::Request::RequestVote { .. }) => "RequestVote",
-            RaftRpc::Request(raft::Request::AppendEntries { .. }) => "AppendEntries",
-            RaftRpc::Request(raft::Request::InstallSnapshot { .. }) => "InstallSnapshot",
-            RaftRpc::Response(_) => "Response",
+            RaftRpc::Request(request) => request.label(),
+            RaftRpc::Response(response) => response.label(),
+        }
+    }
+
+    /// The implementation's own size of the message, and one byte for which
+    /// of the two it is (what bincode gives the enum).
+    fn wire_size(&self) -> usize {
+        1 + match self {
+            RaftRpc::Request(request) => request.wire_size(),
+            RaftRpc::Response(response) => response.wire_size(),
         }
     }
 }
@@ -185,9 +196,11 @@ impl StateMachine for LabService {
         }
     }
 
-    fn restore(&mut self, index: u64, _term: u64, snapshot: &[u8]) -> Result<(), String> {
-        assert!(self.applier.borrow().snapshot_mode, "raft hands over snapshots only after the service made one");
-        let result = self.applier.borrow_mut().ingest_snapshot(self.me, snapshot, Some(index));
+    fn restore(&mut self, index: Option<u64>, snapshot: &[u8]) -> Result<(), String> {
+        if !self.applier.borrow().snapshot_mode {
+            return self.record(Err(format!("server {}: a snapshot was applied, but none was ever made", self.me)));
+        }
+        let result = self.applier.borrow_mut().ingest_snapshot(self.me, snapshot, index);
         self.record(result)
     }
 
@@ -197,13 +210,14 @@ impl StateMachine for LabService {
 }
 
 /// A Raft peer with the lab's applier, hosted in the simulator.
-pub struct RaftNode {
-    pub host: RaftHost<LabService>,
+pub struct RaftNode<R: Raft> {
+    pub host: RaftHost<R, LabService>,
     peers: Vec<Addr>,
 }
 
-impl RaftCarrier for RaftNode {
-    fn raft_request(request: Request) -> RaftRpc {
+impl<R: Raft> RaftCarrier for RaftNode<R> {
+    type Raft = R;
+    fn raft_request(request: R::Request) -> RaftMsg<R> {
         RaftRpc::Request(request)
     }
     fn raft_timer(at_ms: u64) -> u64 {
@@ -214,64 +228,65 @@ impl RaftCarrier for RaftNode {
     }
 }
 
-impl RaftNode {
+impl<R: Raft> RaftNode<R> {
     /// Starts (or restarts) server `me` from its persister, like `start1`.
     pub fn start(
-        ctx: &mut Ctx<'_, RaftNode>,
+        ctx: &mut Ctx<'_, RaftNode<R>>,
         me: usize,
         peers: Vec<Addr>,
         applier: Rc<RefCell<Applier>>,
-    ) -> Result<RaftNode, String> {
+    ) -> Result<RaftNode<R>, String> {
         let host = start_host(ctx, me, &peers, LabService::new(me, applier))?;
         Ok(RaftNode { host, peers })
     }
 
-    pub fn raft(&self) -> &Raft {
+    pub fn raft(&self) -> &R {
         self.host.raft()
     }
 
     /// The lab's `Start`.
-    pub fn start_command(&mut self, ctx: &mut Ctx<'_, RaftNode>, cmd: &Cmd) -> Option<(u64, u64)> {
+    pub fn start_command(&mut self, ctx: &mut Ctx<'_, RaftNode<R>>, cmd: &Cmd) -> Option<(u64, u64)> {
         if !self.host.raft().state().1 {
             return None; // not the leader: nothing to encode or do
         }
-        self.host.start_command(&mut SimIo { ctx, peers: &self.peers }, cmd.encode())
+        self.host.start_command(&mut SimIo::new(ctx, &self.peers), cmd.encode())
     }
 }
 
-impl crate::raft_observer::HostsRaft for RaftNode {
-    fn hosted_raft(&self) -> &Raft {
+impl<R: Raft> crate::raft_observer::HostsRaft for RaftNode<R> {
+    type Raft = R;
+    fn hosted_raft(&self) -> &R {
         self.host.raft()
     }
 }
 
-impl Node for RaftNode {
-    type Msg = RaftRpc;
+impl<R: Raft> Node for RaftNode<R> {
+    type Msg = RaftMsg<R>;
 
     fn status(&self) -> Option<(&'static str, u64)> {
-        Some(self.host.raft().status())
+        Some(raft_status(self.host.raft()))
     }
     /// Raft's deadline in milliseconds, so a stale timer is known.
     type Timer = u64;
     type CallPurpose = RaftCall;
 
-    fn on_request(&mut self, ctx: &mut Ctx<'_, Self>, from: Addr, token: ReplyToken, msg: RaftRpc) {
+    fn on_request(&mut self, ctx: &mut Ctx<'_, Self>, from: Addr, token: ReplyToken, msg: RaftMsg<R>) {
         let RaftRpc::Request(request) = msg else { panic!("raft requests only") };
         let from = peer_index(&self.peers, from);
-        let now = now_ms(ctx);
-        let response = self.host.handle_request(&mut SimIo { ctx, peers: &self.peers }, from, request, now);
+        let response = self.host.handle_request(&mut SimIo::new(ctx, &self.peers), from, request);
         ctx.reply(token, RaftRpc::Response(response));
     }
 
-    fn on_reply(&mut self, ctx: &mut Ctx<'_, Self>, _from: Addr, call: RaftCall, reply: Result<RaftRpc, RpcError>) {
-        if let Ok(RaftRpc::Response(response)) = reply {
-            let (from, now) = (call.peer, now_ms(ctx));
-            self.host.handle_response(&mut SimIo { ctx, peers: &self.peers }, from, response, now);
+    fn on_reply(&mut self, ctx: &mut Ctx<'_, Self>, _from: Addr, call: RaftCall, reply: Result<RaftMsg<R>, RpcError>) {
+        let io = &mut SimIo::new(ctx, &self.peers);
+        match reply {
+            Ok(RaftRpc::Response(response)) => self.host.handle_response(io, call.peer, response),
+            Ok(RaftRpc::Request(_)) => panic!("a raft call is answered with a response"),
+            Err(_) => self.host.call_failed(io, call.peer),
         }
     }
 
     fn on_timer(&mut self, ctx: &mut Ctx<'_, Self>, at_ms: u64) {
-        let now = now_ms(ctx);
-        self.host.on_timer(&mut SimIo { ctx, peers: &self.peers }, at_ms, now);
+        self.host.on_timer(&mut SimIo::new(ctx, &self.peers), at_ms);
     }
 }

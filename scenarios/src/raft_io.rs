@@ -1,12 +1,14 @@
-//! Hosting Raft-backed servers in the simulator, once for every service:
-//! `SimIo` carries a `raft::RaftHost`'s effects out through a node's `Ctx`
-//! (persist into the lab persister, send to peers, set the node's timer),
-//! and `start_host` builds a host from the server's persister, like the
-//! lab's `start1`/`StartServer`.
+//! Hosting Raft-backed servers in the simulator, once for every service and
+//! every implementation of the contract: `SimIo` carries a
+//! `contract::RaftHost`'s effects out through a node's `Ctx` (persist into
+//! the lab persister, send to peers, set the node's timer), and
+//! `start_host` builds a host from the server's persister, like the lab's
+//! `start1`/`StartServer`.
 
-use raft::{Config, HostIo, RaftHost, Request, Snapshot, StateDelta, StateMachine};
+use contract::{HostIo, PeerConfig, Persisted, PersistedSize, Raft, RaftHost, RaftView, StateMachine};
 use sim::time::NANOS_PER_MS;
 use sim::{Addr, Ctx, Node};
+use std::sync::Arc;
 
 /// What a Raft call was for: a request to this peer (by index), so a
 /// response needs no lookup of who sent it.
@@ -15,54 +17,76 @@ pub struct RaftCall {
     pub peer: usize,
 }
 
-/// What a node type that hosts Raft provides: how a Raft request travels in
-/// its messages, and how its timers and calls name Raft's.
+/// What a node type that hosts a Raft provides: which Raft, how its
+/// requests travel in the node's messages, and how its timers and calls
+/// name Raft's.
 pub trait RaftCarrier: Node {
-    fn raft_request(request: Request) -> Self::Msg;
+    type Raft: Raft;
+    fn raft_request(request: <Self::Raft as Raft>::Request) -> Self::Msg;
     fn raft_timer(at_ms: u64) -> Self::Timer;
     fn raft_call(peer: usize) -> Self::CallPurpose;
 }
 
-/// A `HostIo` over a node's context; `peers[i]` is Raft peer i's address.
+/// A Raft's `HostIo` over a node's context; `peers[i]` is Raft peer i's
+/// address.
 pub struct SimIo<'a, 'w, N: Node> {
     pub ctx: &'a mut Ctx<'w, N>,
     pub peers: &'a [Addr],
+    /// The node's clock in milliseconds, read once: time stands still
+    /// within a step.
+    now_ms: u64,
 }
 
-impl<N: RaftCarrier> HostIo for SimIo<'_, '_, N> {
-    /// A crash point armed for the server fires here: before the write
-    /// (lost) or after it; either way the server crashes as the step ends.
-    fn persist(&mut self, delta: Option<StateDelta>, snapshot: Option<Snapshot>) {
+impl<'a, 'w, N: Node> SimIo<'a, 'w, N> {
+    pub fn new(ctx: &'a mut Ctx<'w, N>, peers: &'a [Addr]) -> SimIo<'a, 'w, N> {
+        let now_ms = now_ms(ctx);
+        SimIo { ctx, peers, now_ms }
+    }
+}
+
+impl<N: RaftCarrier> SimIo<'_, '_, N> {
+    /// Whether the server stopped at a crash point earlier in this step; if
+    /// not, fires a crash point armed for this write: before the write
+    /// (lost) or after it. Either way the server crashes as the step ends.
+    /// Returns whether the write happens.
+    fn write_allowed(&mut self) -> bool {
         if self.ctx.is_crashing() {
-            return; // crashed at an earlier write of this step
+            return false; // crashed at an earlier write of this step
         }
         let point = self.ctx.take_crash_point();
         if point.is_some() {
             self.ctx.crash_now();
         }
-        if point == Some(sim::CrashPoint::BeforePersist) {
-            return;
-        }
-        let persister = self.ctx.persister();
-        match (delta, snapshot) {
-            (Some(delta), None) => delta.apply(persister.raft_state_mut()),
-            (delta, Some(snapshot)) => {
-                let mut image = persister.raft_state().to_vec();
-                if let Some(delta) = delta {
-                    delta.apply(&mut image);
-                }
-                persister.save_shared(image, snapshot);
-            }
-            (None, None) => {}
+        point != Some(sim::CrashPoint::BeforePersist)
+    }
+}
+
+impl<N: RaftCarrier> HostIo<<N::Raft as Raft>::Request> for SimIo<'_, '_, N> {
+    fn now_ms(&self) -> u64 {
+        self.now_ms
+    }
+
+    fn save_raft_state(&mut self, edit: impl FnOnce(&mut Vec<u8>)) {
+        if self.write_allowed() {
+            edit(self.ctx.persister().raft_state_mut());
         }
     }
 
-    fn send(&mut self, peer: usize, request: Request) {
+    fn save_state_and_snapshot(&mut self, edit: impl FnOnce(&mut Vec<u8>), snapshot: Arc<Vec<u8>>) {
+        if self.write_allowed() {
+            let persister = self.ctx.persister();
+            let mut state = persister.raft_state().to_vec();
+            edit(&mut state);
+            persister.save_shared(state, snapshot);
+        }
+    }
+
+    fn send(&mut self, peer: usize, request: <N::Raft as Raft>::Request) {
         if self.ctx.is_crashing() {
             return; // it never leaves
         }
-        if crate::runner::harness_checks() {
-            if let Err(e) = rests_on_persisted(&request, self.ctx.persister().raft_state()) {
+        if <<N::Raft as Raft>::View as RaftView<_>>::PRESENT && crate::runner::harness_checks() {
+            if let Err(e) = rests_on_persisted::<N::Raft>(&request, self.ctx.read_persister().raft_state()) {
                 self.ctx.fail(format!("{}: {e}", self.ctx.name()));
             }
         }
@@ -83,18 +107,22 @@ impl<N: RaftCarrier> HostIo for SimIo<'_, '_, N> {
     }
 }
 
+impl<N: Node> PersistedSize for SimIo<'_, '_, N> {
+    fn raft_state_size(&self) -> usize {
+        self.ctx.read_persister().raft_state_size()
+    }
+}
+
 /// Whether a request a peer sends rests only on persisted state: its term
-/// is on disk, and a candidate's own vote too.
-fn rests_on_persisted(request: &Request, image: &[u8]) -> Result<(), String> {
-    let persisted = raft::HardState::decode_header(image).unwrap_or_default();
-    let (term, vote) = match request {
-        Request::RequestVote { term, candidate, .. } => (*term, Some(*candidate)),
-        Request::AppendEntries { term, .. } | Request::InstallSnapshot { term, .. } => (*term, None),
-    };
-    if persisted.term < term || (vote.is_some() && persisted.term == term && persisted.voted_for != vote) {
+/// is on disk, and a candidate's own vote too (read through the Raft's
+/// view, which decodes its own persisted state).
+fn rests_on_persisted<R: Raft>(request: &R::Request, raft_state: &[u8]) -> Result<(), String> {
+    let (term, candidate) = <R::View as RaftView<R::Request>>::request_term(request);
+    let (persisted_term, persisted_vote) = <R::View as RaftView<R::Request>>::persisted_term_and_vote(raft_state);
+    if persisted_term < term || (candidate.is_some() && persisted_term == term && persisted_vote != candidate) {
         return Err(format!(
-            "sent a request of term {term} before persisting it (persisted: term {}, vote {:?})",
-            persisted.term, persisted.voted_for
+            "sent a request of term {term} before persisting it (persisted: term {persisted_term}, vote \
+             {persisted_vote:?})"
         ));
     }
     Ok(())
@@ -107,44 +135,52 @@ pub fn now_ms<N: Node>(ctx: &Ctx<'_, N>) -> u64 {
 
 /// Starts (or restarts) Raft peer `me` of `peers` with `service`, from the
 /// node's persister: the service is restored from the persisted snapshot and
-/// Raft from its image. Election timeouts come from the node's own stream.
+/// Raft from its state. Its seed comes from the node's own stream.
 pub fn start_host<N: RaftCarrier, S: StateMachine>(
     ctx: &mut Ctx<'_, N>,
     me: usize,
     peers: &[Addr],
     service: S,
-) -> Result<RaftHost<S>, String> {
+) -> Result<RaftHost<N::Raft, S>, String> {
     let restart = Restart::read(ctx, me, peers.len());
-    RaftHost::start(
-        restart.config,
-        restart.now_ms,
-        &restart.image,
-        &restart.snapshot,
-        service,
-        &mut SimIo { ctx, peers },
-    )
+    RaftHost::start(restart.config, restart.persisted(), service, &mut SimIo::new(ctx, peers))
 }
 
-/// What a Raft peer starts from: its configuration (with a fresh seed from
-/// the node's own stream), the time, and its persisted image and snapshot.
+/// What a Raft peer starts from: who it is (with a fresh seed from the
+/// node's own stream), and what its persister holds.
 pub struct Restart {
-    pub config: Config,
-    pub now_ms: u64,
-    pub image: Vec<u8>,
+    pub config: PeerConfig,
+    pub raft_state: Vec<u8>,
     pub snapshot: Vec<u8>,
 }
 
 impl Restart {
     pub fn read<N: Node>(ctx: &mut Ctx<'_, N>, me: usize, peers: usize) -> Restart {
         use rand::RngCore;
-        let seed = ctx.rng().next_u64();
-        let image = ctx.persister().raft_state().to_vec();
+        let rng_seed = ctx.rng().next_u64();
+        let raft_state = ctx.persister().raft_state().to_vec();
         let snapshot = ctx.persister().snapshot().to_vec();
-        Restart { config: Config::new(me, peers, seed), now_ms: now_ms(ctx), image, snapshot }
+        Restart { config: PeerConfig { me, peers, rng_seed }, raft_state, snapshot }
+    }
+
+    pub fn persisted(&self) -> Persisted<'_> {
+        Persisted { raft_state: &self.raft_state, snapshot: &self.snapshot }
     }
 }
 
 /// The index of a peer's address.
 pub fn peer_index(peers: &[Addr], addr: Addr) -> usize {
     peers.iter().position(|p| *p == addr).expect("raft messages come from peers")
+}
+
+/// A Raft's role and term, for run views: from its view, or from
+/// `state()` ("leader" or "follower") without one.
+pub fn raft_status<R: Raft>(raft: &R) -> (&'static str, u64) {
+    match raft.view() {
+        Some(view) => (view.role().name(), view.term()),
+        None => {
+            let (term, leads) = raft.state();
+            (if leads { "leader" } else { "follower" }, term)
+        }
+    }
 }

@@ -18,8 +18,11 @@
 //! - durability: after every step the peer's term, vote, log and snapshot
 //!   are what its persister holds, so nothing it sent or answered rests on
 //!   state a crash would lose.
+//!
+//! It reads each peer through the contract's `RaftView`, so it watches any
+//! implementation that offers one.
 
-use raft::{HardState, Raft};
+use contract::{Raft, RaftView, Role};
 use sim::{Addr, Inspected, Node, SimHandle};
 use std::cell::RefCell;
 use std::collections::BTreeMap;
@@ -27,8 +30,12 @@ use std::rc::Rc;
 
 /// A node type that hosts a Raft peer.
 pub trait HostsRaft {
-    fn hosted_raft(&self) -> &Raft;
+    type Raft: Raft;
+    fn hosted_raft(&self) -> &Self::Raft;
 }
+
+/// The view of Raft `R`.
+type ViewOf<R> = <R as Raft>::View;
 
 /// What the observer last saw of one peer.
 #[derive(Default)]
@@ -96,8 +103,12 @@ struct Committed {
 }
 
 /// Watches the Raft peers at `peers` (peer i at `peers[i]`) for the rest of
-/// the run; a broken invariant fails the run, naming the cluster.
+/// the run; a broken invariant fails the run, naming the cluster. Nothing
+/// for an implementation without a view.
 pub fn watch<N: Node + HostsRaft>(h: &SimHandle<N>, cluster: &str, peers: &[Addr]) {
+    if !<ViewOf<N::Raft> as RaftView<<N::Raft as Raft>::Request>>::PRESENT {
+        return;
+    }
     let observer = Rc::new(RefCell::new(RaftObserver::new(cluster, peers.len())));
     for (peer, &server) in peers.iter().enumerate() {
         let observer = observer.clone();
@@ -119,13 +130,13 @@ impl RaftObserver {
 
     /// Peer `peer` took a step.
     fn inspect<N: HostsRaft>(&mut self, peer: usize, seen: Inspected<'_, N>) -> Result<(), String> {
-        let raft = seen.node.hosted_raft();
-        self.check_durable(raft, seen.persister)
+        let Some(raft) = seen.node.hosted_raft().view() else { return Ok(()) };
+        self.check_durable(peer, raft, seen.persister)
             .and_then(|()| self.step(peer, seen.incarnation, raft))
             .map_err(|e| format!("raft invariant broken in cluster {}: {e}", self.cluster))
     }
 
-    fn step(&mut self, peer: usize, incarnation: u32, raft: &Raft) -> Result<(), String> {
+    fn step<M, V: RaftView<M>>(&mut self, peer: usize, incarnation: u32, raft: &V) -> Result<(), String> {
         let view = &mut self.views[peer];
         let restarted = view.incarnation != incarnation;
         if restarted {
@@ -138,44 +149,33 @@ impl RaftObserver {
         self.check_commit(peer, raft)
     }
 
-    /// Durability: what the peer holds in memory is what its disk holds.
-    fn check_durable(&self, raft: &Raft, persister: &sim::Persister) -> Result<(), String> {
-        let image = persister.raft_state();
-        let hard = raft.hard_state();
-        if image.is_empty() && *hard == HardState::default() && raft.last_log_index() == 0 {
-            return Ok(()); // a new peer that has nothing to persist yet
-        }
-        let persisted = HardState::decode_header(image).unwrap_or_default();
-        if persisted != *hard {
-            return Err(format!("peer {} holds {hard:?} but persisted {persisted:?}", raft.id()));
-        }
-        if image.len() != raft.durable_size() {
+    /// Durability: what the peer holds in memory is what its disk holds:
+    /// term and vote, compared here; the rest by the implementation.
+    fn check_durable<M, V: RaftView<M>>(
+        &self,
+        peer: usize,
+        raft: &V,
+        persister: &sim::Persister,
+    ) -> Result<(), String> {
+        let state = persister.raft_state();
+        let (term, vote) = (raft.term(), raft.voted_for());
+        let (persisted_term, persisted_vote) = V::persisted_term_and_vote(state);
+        if (persisted_term, persisted_vote) != (term, vote) {
             return Err(format!(
-                "peer {}'s log is not persisted: {} bytes in memory, {} on disk",
-                raft.id(),
-                raft.durable_size(),
-                image.len()
+                "peer {peer} holds term {term} and vote {vote:?} but persisted term {persisted_term} and vote \
+                 {persisted_vote:?}"
             ));
         }
-        if persister.snapshot().len() != raft.snapshot_len() {
-            return Err(format!(
-                "peer {}'s snapshot through {} is not persisted ({} bytes, {} on disk)",
-                raft.id(),
-                raft.snapshot_index(),
-                raft.snapshot_len(),
-                persister.snapshot().len()
-            ));
-        }
-        Ok(())
+        raft.check_durable(state, persister.snapshot())
     }
 
     /// Log matching, for the entries that changed since the last look.
-    fn check_log(&mut self, peer: usize, raft: &Raft) -> Result<(), String> {
+    fn check_log<M, V: RaftView<M>>(&mut self, peer: usize, raft: &V) -> Result<(), String> {
         let (snapshot, last) = (raft.snapshot_index(), raft.last_log_index());
         let view = &mut self.views[peer];
         let unchanged = |i: u64| {
             let seen = view.log.get(i as usize).map(|(n, _)| *n);
-            seen.is_some() && raft.log_entry(i).map(|(_, n)| n) == seen
+            seen.is_some() && raft.entry(i).map(|e| e.written) == seen
         };
         let mut first_new = last + 1;
         while first_new - 1 > snapshot && !unchanged(first_new - 1) {
@@ -184,10 +184,10 @@ impl RaftObserver {
         view.log.resize(last as usize + 1, (0, 0));
         view.snapshot_index = snapshot;
         for index in first_new..=last {
-            let (entry, number) = raft.log_entry(index).expect("within the log");
-            view.log[index as usize] = (number, entry.term);
+            let entry = raft.entry(index).expect("within the log");
+            view.log[index as usize] = (entry.written, entry.term);
             let prev_term = raft.term_at(index - 1).expect("the entry before is in the log or the snapshot");
-            let this = (command_hash(&entry.command), prev_term);
+            let this = (command_hash(entry.command), prev_term);
             if let Some(before) = self.entries.record(index, entry.term, this) {
                 return Err(format!(
                     "log matching: peer {peer} has an entry at index {index}, term {} unlike another peer's \
@@ -204,19 +204,19 @@ impl RaftObserver {
     /// leaves only after the step that sent it was seen). A restarted peer
     /// may bring a term from disk that it began as a candidate just before
     /// it crashed (a crash point stops that step from being seen).
-    fn check_term_birth(&mut self, peer: usize, raft: &Raft, restarted: bool) -> Result<(), String> {
-        let term = raft.state().0;
+    fn check_term_birth<M, V: RaftView<M>>(&mut self, peer: usize, raft: &V, restarted: bool) -> Result<(), String> {
+        let term = raft.term();
         if term <= self.highest_term {
             return Ok(());
         }
-        let own_vote = raft.hard_state().voted_for == Some(peer);
-        let campaigning = raft.role() != raft::Role::Follower || restarted;
+        let own_vote = raft.voted_for() == Some(peer);
+        let campaigning = raft.role() != Role::Follower || restarted;
         if !(own_vote && campaigning) {
             return Err(format!(
                 "term {term} begins at peer {peer} without an election (it is a {}, voted for {:?}; the highest term \
                  seen was {})",
-                raft.status().0,
-                raft.hard_state().voted_for,
+                raft.role().name(),
+                raft.voted_for(),
                 self.highest_term
             ));
         }
@@ -225,8 +225,8 @@ impl RaftObserver {
     }
 
     /// Election safety, and leader completeness when a peer starts leading.
-    fn check_leader(&mut self, peer: usize, raft: &Raft) -> Result<(), String> {
-        let (term, leads) = raft.state();
+    fn check_leader<M, V: RaftView<M>>(&mut self, peer: usize, raft: &V) -> Result<(), String> {
+        let (term, leads) = (raft.term(), raft.role() == Role::Leader);
         if !leads || self.views[peer].led_term == Some(term) {
             return Ok(());
         }
@@ -252,8 +252,8 @@ impl RaftObserver {
 
     /// State machine safety: what the peer newly committed is what every
     /// peer committed there.
-    fn check_commit(&mut self, peer: usize, raft: &Raft) -> Result<(), String> {
-        let (commit, term) = (raft.commit_index(), raft.state().0);
+    fn check_commit<M, V: RaftView<M>>(&mut self, peer: usize, raft: &V) -> Result<(), String> {
+        let (commit, term) = (raft.commit_index(), raft.term());
         if commit < raft.snapshot_index() {
             return Err(format!(
                 "peer {peer}'s commit index {commit} is behind its snapshot through {} (a snapshot holds only \
@@ -266,7 +266,7 @@ impl RaftObserver {
             return Err(format!("peer {peer}'s commit index went back from {before} to {commit}"));
         }
         self.views[peer].commit_index = commit;
-        if commit > before && raft.state().1 && self.views[peer].led_term == Some(term) {
+        if commit > before && raft.role() == Role::Leader && self.views[peer].led_term == Some(term) {
             self.check_commit_rule(peer, raft, commit)?;
         }
         let first = before.max(raft.snapshot_index()) + 1;
@@ -274,7 +274,7 @@ impl RaftObserver {
             self.committed.resize(commit as usize + 1, None);
         }
         for index in first..=commit {
-            let (entry, _) = raft.log_entry(index).expect("committed entries after the snapshot are in the log");
+            let entry = raft.entry(index).expect("committed entries after the snapshot are in the log");
             // Same index and term: the same command (log matching, checked).
             let this = Committed { entry_term: entry.term, in_term: term };
             match &mut self.committed[index as usize] {
@@ -296,8 +296,8 @@ impl RaftObserver {
 impl RaftObserver {
     /// A leader's new commit index is an entry of its term that a majority
     /// holds now (in the log, or in a snapshot past it).
-    fn check_commit_rule(&self, peer: usize, raft: &Raft, commit: u64) -> Result<(), String> {
-        let term = raft.state().0;
+    fn check_commit_rule<M, V: RaftView<M>>(&self, peer: usize, raft: &V, commit: u64) -> Result<(), String> {
+        let term = raft.term();
         let entry_term = raft.term_at(commit);
         if entry_term != Some(term) {
             return Err(format!(

@@ -6,6 +6,7 @@
 
 use crate::cluster::{Cluster, MakeNode, NetOptions};
 use crate::raft_host::{Applier, Cmd, RaftNode};
+use contract::Raft;
 use rand::Rng;
 use sim::{ms, secs, Addr, Nanos, SimHandle};
 use std::cell::RefCell;
@@ -19,7 +20,8 @@ pub const MAX_LOG_SIZE: usize = 2000;
 
 pub type TestResult<T = ()> = Result<T, String>;
 
-pub type H = SimHandle<RaftNode>;
+/// The handle of a world of `R` peers.
+pub type H<R> = SimHandle<RaftNode<R>>;
 
 /// How a raft lab test starts (the lab's `make_config(n, unreliable,
 /// snapshot)`), with named options: `Setup::servers(5).unreliable()`.
@@ -49,24 +51,24 @@ impl Setup {
     }
 }
 
-/// One cluster under test.
-pub struct Tester {
-    pub h: H,
+/// One cluster of Raft `R` under test.
+pub struct Tester<R: Raft> {
+    pub h: H<R>,
     pub n: usize,
     pub servers: Vec<Addr>,
-    pub cluster: Cluster<RaftNode>,
+    pub cluster: Cluster<RaftNode<R>>,
     pub applier: Rc<RefCell<Applier>>,
 }
 
-impl Tester {
+impl<R: Raft> Tester<R> {
     /// `make_config`: the servers, all started and connected; long delays
     /// on, as in the raft lab.
-    pub fn new(h: &H, setup: Setup) -> Rc<Tester> {
+    pub fn new(h: &H<R>, setup: Setup) -> Rc<Tester<R>> {
         let n = setup.servers;
         let applier = Rc::new(RefCell::new(Applier::new(n, setup.snapshots)));
         let servers: Rc<RefCell<Vec<Addr>>> = Rc::default();
         let (peers, app) = (servers.clone(), applier.clone());
-        let make: MakeNode<RaftNode> =
+        let make: MakeNode<RaftNode<R>> =
             Rc::new(move |ctx, i| RaftNode::start(ctx, i, peers.borrow().clone(), app.clone()));
         let net = NetOptions { unreliable: setup.unreliable, long_delays: true };
         let cluster = Cluster::new(h, "raft", n, net, make);

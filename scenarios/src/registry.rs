@@ -11,14 +11,20 @@ pub struct Scenario {
     pub run: fn(seed: u64, trace: TraceMode) -> Outcome,
 }
 
-/// Every scenario, in a fixed order.
+/// Every scenario, in a fixed order, on the reference implementation.
 pub fn registry() -> Vec<Scenario> {
+    registry_for::<raft::RaftPeer>()
+}
+
+/// Every scenario, in a fixed order, with `R` as the Raft of every lab
+/// that runs one (compiled once per implementation).
+pub fn registry_for<R: contract::Raft>() -> Vec<Scenario> {
     let mut all = Vec::new();
     all.extend(crate::sim_scenarios::scenarios());
-    all.extend(crate::raft_scenarios::scenarios());
-    all.extend(crate::kv_scenarios::scenarios());
-    all.extend(crate::shardctrler_scenarios::scenarios());
-    all.extend(crate::shardkv_scenarios::scenarios());
+    all.extend(crate::raft_scenarios::scenarios::<R>());
+    all.extend(crate::kv_scenarios::scenarios::<R>());
+    all.extend(crate::shardctrler_scenarios::scenarios::<R>());
+    all.extend(crate::shardkv_scenarios::scenarios::<R>());
     all
 }
 

@@ -5,23 +5,24 @@
 //! carry clerks' calls.
 
 use crate::raft_host::RaftRpc;
-use crate::raft_io::{now_ms, peer_index, RaftCall, RaftCarrier, Restart, SimIo};
+use crate::raft_io::{now_ms, peer_index, raft_status, RaftCall, RaftCarrier, Restart, SimIo};
 use crate::sim_ends::SimEnds;
-use raft::{HostIo, Snapshot, StateDelta};
+use contract::{HostIo, PersistedSize, Raft};
 use serde::Serialize;
 use shardkv::{
     CtrlerReply, CtrlerRequest, CtrlerServer, DeleteShard, FetchReply, FetchShard, GroupSetup, GroupTransport,
     Incoming, Outgoing, ShardIo, ShardKvServer, ShardReply, Task,
 };
-use sim::{ms, Addr, Ctx, Message, Node, ReplyToken, RpcError, SimHandle, TraceWord};
+use sim::{bincode_size, ms, Addr, Ctx, Message, Node, ReplyToken, RpcError, SimHandle, TraceWord};
 use std::collections::BTreeMap;
 use std::future::Future;
 use std::rc::Rc;
+use std::sync::Arc;
 
 /// Every message of a sharded deployment.
 #[derive(Clone, Debug, Serialize)]
-pub enum ShardRpc {
-    Raft(RaftRpc),
+pub enum ShardRpc<Req, Resp> {
+    Raft(RaftRpc<Req, Resp>),
     Ctrler(CtrlerRequest),
     CtrlerReply(CtrlerReply),
     Client(kv::Request),
@@ -31,7 +32,17 @@ pub enum ShardRpc {
     Delete(DeleteShard),
 }
 
-impl Message for ShardRpc {
+/// The messages of a sharded deployment over Raft `R`.
+pub type ShardMsg<R> = ShardRpc<<R as Raft>::Request, <R as Raft>::Response>;
+
+impl<Req: contract::Message, Resp: contract::Message> Message for ShardRpc<Req, Resp> {
+    fn wire_size(&self) -> usize {
+        match self {
+            ShardRpc::Raft(r) => 1 + r.wire_size(),
+            _ => bincode_size(self),
+        }
+    }
+
     fn label(&self) -> &'static str {
         match self {
             ShardRpc::Raft(r) => r.label(),
@@ -74,13 +85,13 @@ pub enum ShardCall {
     Task(Task),
 }
 
-pub struct CtrlerNode {
-    pub server: CtrlerServer<ReplyToken>,
+pub struct CtrlerNode<R: Raft> {
+    pub server: CtrlerServer<R, ReplyToken>,
     peers: Vec<Addr>,
 }
 
-pub struct GroupNode {
-    pub server: ShardKvServer<ReplyToken>,
+pub struct GroupNode<R: Raft> {
+    pub server: ShardKvServer<R, ReplyToken>,
     peers: Vec<Addr>,
     directory: Rc<Directory>,
 }
@@ -88,13 +99,14 @@ pub struct GroupNode {
 /// A shard controller server or a shardkv server.
 // Twelve nodes per world, each in its own slot: the sizes do not matter.
 #[allow(clippy::large_enum_variant)]
-pub enum LabNode {
-    Ctrler(CtrlerNode),
-    Group(GroupNode),
+pub enum LabNode<R: Raft> {
+    Ctrler(CtrlerNode<R>),
+    Group(GroupNode<R>),
 }
 
-impl RaftCarrier for LabNode {
-    fn raft_request(request: raft::Request) -> ShardRpc {
+impl<R: Raft> RaftCarrier for LabNode<R> {
+    type Raft = R;
+    fn raft_request(request: R::Request) -> ShardMsg<R> {
         ShardRpc::Raft(RaftRpc::Request(request))
     }
     fn raft_timer(at_ms: u64) -> ShardTimer {
@@ -105,23 +117,29 @@ impl RaftCarrier for LabNode {
     }
 }
 
-impl kv::ReplyIo<ReplyToken, CtrlerReply> for SimIo<'_, '_, LabNode> {
+impl<R: Raft> kv::ReplyIo<R::Request, ReplyToken, CtrlerReply> for SimIo<'_, '_, LabNode<R>> {
     fn reply(&mut self, token: ReplyToken, reply: CtrlerReply) {
         self.ctx.reply(token, ShardRpc::CtrlerReply(reply));
     }
 }
 
 /// A shardkv server's effects: Raft's through `SimIo`, calls by name.
-pub struct GroupIo<'a, 'c, 'w> {
-    sim: SimIo<'a, 'w, LabNode>,
+pub struct GroupIo<'a, 'c, 'w, R: Raft> {
+    sim: SimIo<'a, 'w, LabNode<R>>,
     directory: &'c Directory,
 }
 
-impl HostIo for GroupIo<'_, '_, '_> {
-    fn persist(&mut self, delta: Option<StateDelta>, snapshot: Option<Snapshot>) {
-        self.sim.persist(delta, snapshot);
+impl<R: Raft> HostIo<R::Request> for GroupIo<'_, '_, '_, R> {
+    fn now_ms(&self) -> u64 {
+        self.sim.now_ms()
     }
-    fn send(&mut self, peer: usize, request: raft::Request) {
+    fn save_raft_state(&mut self, edit: impl FnOnce(&mut Vec<u8>)) {
+        self.sim.save_raft_state(edit);
+    }
+    fn save_state_and_snapshot(&mut self, edit: impl FnOnce(&mut Vec<u8>), snapshot: Arc<Vec<u8>>) {
+        self.sim.save_state_and_snapshot(edit, snapshot);
+    }
+    fn send(&mut self, peer: usize, request: R::Request) {
         self.sim.send(peer, request);
     }
     fn set_timer(&mut self, at_ms: u64) {
@@ -135,13 +153,19 @@ impl HostIo for GroupIo<'_, '_, '_> {
     }
 }
 
-impl kv::ReplyIo<ReplyToken, ShardReply> for GroupIo<'_, '_, '_> {
+impl<R: Raft> PersistedSize for GroupIo<'_, '_, '_, R> {
+    fn raft_state_size(&self) -> usize {
+        self.sim.raft_state_size()
+    }
+}
+
+impl<R: Raft> kv::ReplyIo<R::Request, ReplyToken, ShardReply> for GroupIo<'_, '_, '_, R> {
     fn reply(&mut self, token: ReplyToken, reply: ShardReply) {
         self.sim.ctx.reply(token, ShardRpc::Reply(reply));
     }
 }
 
-impl ShardIo<ReplyToken> for GroupIo<'_, '_, '_> {
+impl<R: Raft> ShardIo<R::Request, ReplyToken> for GroupIo<'_, '_, '_, R> {
     fn call(&mut self, task: Task, call: Outgoing) {
         let (to, msg) = match call {
             Outgoing::Ctrler { ctrler, request } => (self.directory.ctrlers[ctrler], ShardRpc::Ctrler(request)),
@@ -157,46 +181,47 @@ impl ShardIo<ReplyToken> for GroupIo<'_, '_, '_> {
     }
 }
 
-impl LabNode {
+impl<R: Raft> LabNode<R> {
     /// Starts (or restarts) controller `me` of `peers` from its persister.
-    pub fn start_ctrler(ctx: &mut Ctx<'_, LabNode>, me: usize, peers: Vec<Addr>) -> Result<LabNode, String> {
+    pub fn start_ctrler(ctx: &mut Ctx<'_, LabNode<R>>, me: usize, peers: Vec<Addr>) -> Result<LabNode<R>, String> {
         let r = Restart::read(ctx, me, peers.len());
-        let io = &mut SimIo { ctx, peers: &peers };
-        let server = CtrlerServer::start(r.config, r.now_ms, &r.image, &r.snapshot, Default::default(), None, io)?;
+        let io = &mut SimIo::new(ctx, &peers);
+        let server = CtrlerServer::start(r.config, r.persisted(), Default::default(), None, io)?;
         Ok(LabNode::Ctrler(CtrlerNode { server, peers }))
     }
 
     /// Starts (or restarts) server `me` of a group from its persister.
     pub fn start_group(
-        ctx: &mut Ctx<'_, LabNode>,
+        ctx: &mut Ctx<'_, LabNode<R>>,
         me: usize,
         peers: Vec<Addr>,
         setup: GroupSetup,
         directory: Rc<Directory>,
-    ) -> Result<LabNode, String> {
+    ) -> Result<LabNode<R>, String> {
         let r = Restart::read(ctx, me, peers.len());
-        let io = &mut GroupIo { sim: SimIo { ctx, peers: &peers }, directory: &directory };
-        let server = ShardKvServer::start(r.config, r.now_ms, &r.image, &r.snapshot, setup, io)?;
+        let io = &mut GroupIo { sim: SimIo::new(ctx, &peers), directory: &directory };
+        let server = ShardKvServer::start(r.config, r.persisted(), setup, io)?;
         Ok(LabNode::Group(GroupNode { server, peers, directory }))
     }
 }
 
-impl crate::raft_observer::HostsRaft for LabNode {
-    fn hosted_raft(&self) -> &raft::Raft {
+impl<R: Raft> crate::raft_observer::HostsRaft for LabNode<R> {
+    type Raft = R;
+    fn hosted_raft(&self) -> &R {
         self.raft()
     }
 }
 
-impl LabNode {
+impl<R: Raft> LabNode<R> {
     /// The node's Raft, whichever kind it is.
-    pub fn raft(&self) -> &raft::Raft {
+    pub fn raft(&self) -> &R {
         match self {
             LabNode::Ctrler(c) => c.server.raft(),
             LabNode::Group(g) => g.server.raft(),
         }
     }
 
-    pub fn group(&self) -> Option<&ShardKvServer<ReplyToken>> {
+    pub fn group(&self) -> Option<&ShardKvServer<R, ReplyToken>> {
         match self {
             LabNode::Group(g) => Some(&g.server),
             LabNode::Ctrler(_) => None,
@@ -204,35 +229,34 @@ impl LabNode {
     }
 }
 
-impl CtrlerNode {
-    fn on_request(&mut self, ctx: &mut Ctx<'_, LabNode>, from: Addr, token: ReplyToken, msg: ShardRpc) {
-        let now = now_ms(ctx);
-        let io = &mut SimIo { ctx, peers: &self.peers };
+impl<R: Raft> CtrlerNode<R> {
+    fn on_request(&mut self, ctx: &mut Ctx<'_, LabNode<R>>, from: Addr, token: ReplyToken, msg: ShardMsg<R>) {
+        let io = &mut SimIo::new(ctx, &self.peers);
         match msg {
             ShardRpc::Raft(RaftRpc::Request(request)) => {
-                let response = self.server.handle_raft_request(io, peer_index(&self.peers, from), request, now);
+                let response = self.server.handle_raft_request(io, peer_index(&self.peers, from), request);
                 io.ctx.reply(token, ShardRpc::Raft(RaftRpc::Response(response)));
             }
-            ShardRpc::Ctrler(request) => self.server.handle_client(io, token, request, now),
+            ShardRpc::Ctrler(request) => self.server.handle_client(io, token, request),
             other => panic!("a controller is not sent {other:?}"),
         }
     }
 }
 
-impl GroupNode {
-    fn on_timer(&mut self, ctx: &mut Ctx<'_, LabNode>, timer: ShardTimer) {
+impl<R: Raft> GroupNode<R> {
+    fn on_timer(&mut self, ctx: &mut Ctx<'_, LabNode<R>>, timer: ShardTimer) {
         let now = now_ms(ctx);
-        let io = &mut GroupIo { sim: SimIo { ctx, peers: &self.peers }, directory: &self.directory };
+        let io = &mut GroupIo { sim: SimIo::new(ctx, &self.peers), directory: &self.directory };
         match timer {
             ShardTimer::Raft(at) => self.server.on_raft_timer(io, at, now),
             ShardTimer::Tick(at) => self.server.on_tick(io, at, now),
         }
     }
 
-    fn on_request(&mut self, ctx: &mut Ctx<'_, LabNode>, from: Addr, token: ReplyToken, msg: ShardRpc) {
+    fn on_request(&mut self, ctx: &mut Ctx<'_, LabNode<R>>, from: Addr, token: ReplyToken, msg: ShardMsg<R>) {
         let now = now_ms(ctx);
         let (peers, directory) = (&self.peers, &*self.directory);
-        let io = &mut GroupIo { sim: SimIo { ctx, peers }, directory };
+        let io = &mut GroupIo { sim: SimIo::new(ctx, peers), directory };
         match msg {
             ShardRpc::Raft(RaftRpc::Request(request)) => {
                 let response = self.server.handle_raft_request(io, peer_index(peers, from), request, now);
@@ -248,16 +272,18 @@ impl GroupNode {
         }
     }
 
-    fn on_reply(&mut self, ctx: &mut Ctx<'_, LabNode>, call: ShardCall, reply: Result<ShardRpc, RpcError>) {
+    fn on_reply(&mut self, ctx: &mut Ctx<'_, LabNode<R>>, call: ShardCall, reply: Result<ShardMsg<R>, RpcError>) {
         let now = now_ms(ctx);
         let (peers, directory) = (&self.peers, &*self.directory);
-        let io = &mut GroupIo { sim: SimIo { ctx, peers }, directory };
+        let io = &mut GroupIo { sim: SimIo::new(ctx, peers), directory };
         match call {
-            ShardCall::Raft(RaftCall { peer }) => {
-                if let Ok(ShardRpc::Raft(RaftRpc::Response(response))) = reply {
-                    self.server.handle_raft_response(io, peer, response, now);
+            ShardCall::Raft(RaftCall { peer }) => match reply {
+                Ok(ShardRpc::Raft(RaftRpc::Response(response))) => {
+                    self.server.handle_raft_response(io, peer, response, now)
                 }
-            }
+                Ok(other) => panic!("a raft call is answered with a raft response, got {other:?}"),
+                Err(_) => self.server.raft_call_failed(io, peer, now),
+            },
             ShardCall::Task(task) => {
                 let answer = match reply {
                     Ok(ShardRpc::CtrlerReply(r)) => Some(Incoming::Ctrler(r)),
@@ -271,30 +297,39 @@ impl GroupNode {
     }
 }
 
-impl Node for LabNode {
-    type Msg = ShardRpc;
+impl<R: Raft> Node for LabNode<R> {
+    type Msg = ShardMsg<R>;
 
     fn status(&self) -> Option<(&'static str, u64)> {
-        Some(self.raft().status())
+        Some(raft_status(self.raft()))
     }
     type Timer = ShardTimer;
     type CallPurpose = ShardCall;
 
-    fn on_request(&mut self, ctx: &mut Ctx<'_, Self>, from: Addr, token: ReplyToken, msg: ShardRpc) {
+    fn on_request(&mut self, ctx: &mut Ctx<'_, Self>, from: Addr, token: ReplyToken, msg: ShardMsg<R>) {
         match self {
             LabNode::Ctrler(c) => c.on_request(ctx, from, token, msg),
             LabNode::Group(g) => g.on_request(ctx, from, token, msg),
         }
     }
 
-    fn on_reply(&mut self, ctx: &mut Ctx<'_, Self>, _from: Addr, call: ShardCall, reply: Result<ShardRpc, RpcError>) {
+    fn on_reply(
+        &mut self,
+        ctx: &mut Ctx<'_, Self>,
+        _from: Addr,
+        call: ShardCall,
+        reply: Result<ShardMsg<R>, RpcError>,
+    ) {
         match self {
             LabNode::Ctrler(c) => {
-                if let (ShardCall::Raft(RaftCall { peer }), Ok(ShardRpc::Raft(RaftRpc::Response(response)))) =
-                    (call, reply)
-                {
-                    let now = now_ms(ctx);
-                    c.server.handle_raft_response(&mut SimIo { ctx, peers: &c.peers }, peer, response, now);
+                let ShardCall::Raft(RaftCall { peer }) = call else { panic!("controllers call only their peers") };
+                let io = &mut SimIo::new(ctx, &c.peers);
+                match reply {
+                    Ok(ShardRpc::Raft(RaftRpc::Response(response))) => {
+                        c.server.handle_raft_response(io, peer, response)
+                    }
+                    Ok(other) => panic!("a raft call is answered with a raft response, got {other:?}"),
+                    Err(_) => c.server.raft_call_failed(io, peer),
                 }
             }
             LabNode::Group(g) => g.on_reply(ctx, call, reply),
@@ -303,10 +338,7 @@ impl Node for LabNode {
 
     fn on_timer(&mut self, ctx: &mut Ctx<'_, Self>, timer: ShardTimer) {
         match (self, timer) {
-            (LabNode::Ctrler(c), ShardTimer::Raft(at)) => {
-                let now = now_ms(ctx);
-                c.server.on_timer(&mut SimIo { ctx, peers: &c.peers }, at, now);
-            }
+            (LabNode::Ctrler(c), ShardTimer::Raft(at)) => c.server.on_timer(&mut SimIo::new(ctx, &c.peers), at),
             (LabNode::Group(g), timer) => g.on_timer(ctx, timer),
             (LabNode::Ctrler(_), ShardTimer::Tick(_)) => unreachable!("controllers set no ticks"),
         }
@@ -314,10 +346,10 @@ impl Node for LabNode {
 }
 
 /// A controller clerk's ends.
-pub type CtrlerTransport = SimEnds<LabNode, CtrlerRequest, CtrlerReply>;
+pub type CtrlerTransport<R> = SimEnds<LabNode<R>, CtrlerRequest, CtrlerReply>;
 
 /// Ends from `me` to the controller `servers`, in that order.
-pub fn ctrler_ends(h: SimHandle<LabNode>, me: Addr, servers: Vec<Addr>) -> CtrlerTransport {
+pub fn ctrler_ends<R: Raft>(h: SimHandle<LabNode<R>>, me: Addr, servers: Vec<Addr>) -> CtrlerTransport<R> {
     let unwrap = |msg| match msg {
         ShardRpc::CtrlerReply(reply) => Some(reply),
         _ => None,
@@ -326,13 +358,13 @@ pub fn ctrler_ends(h: SimHandle<LabNode>, me: Addr, servers: Vec<Addr>) -> Ctrle
 }
 
 /// A shardkv clerk's ends to group servers, by name.
-pub struct GroupEnds {
-    pub h: SimHandle<LabNode>,
+pub struct GroupEnds<R: Raft> {
+    pub h: SimHandle<LabNode<R>>,
     pub me: Addr,
     pub directory: Rc<Directory>,
 }
 
-impl GroupTransport for GroupEnds {
+impl<R: Raft> GroupTransport for GroupEnds<R> {
     fn call(&self, server: &str, request: kv::Request) -> impl Future<Output = Option<ShardReply>> {
         let call = self.h.call(self.me, self.directory.servers[server], ShardRpc::Client(request));
         async move {

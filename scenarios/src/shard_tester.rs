@@ -1,6 +1,6 @@
 //! The shard controller's and shardkv's testers: ports of the lab's
 //! `shardctrler/config.go` and `shardkv/config.go` onto the shared cluster
-//! vocabulary. Controllers and group servers share one world (`LabNode`);
+//! vocabulary. Controllers and group servers share one world (`LabNode<R>`);
 //! group servers are named `server-<gid>-<i>` as in the lab, and reach each
 //! other by name. Every operation of every shardkv clerk is recorded, with
 //! the configuration it was served under, and the history is checked for
@@ -10,6 +10,7 @@ use crate::cluster::{Cluster, MakeNode, NetOptions};
 use crate::kv_tester::{KvHistory, TestResult};
 use crate::recorder::Recorder;
 use crate::shard_host::{ctrler_ends, CtrlerTransport, Directory, GroupEnds, LabNode};
+use contract::Raft;
 use kv::{Clerk, Op, Operations, Outcome};
 use rand::seq::SliceRandom;
 use rand::Rng;
@@ -19,22 +20,22 @@ use std::cell::{Cell, OnceCell, RefCell};
 use std::collections::BTreeMap;
 use std::rc::Rc;
 
-pub type H = SimHandle<LabNode>;
-pub type CtrlerClient = Clerk<CtrlerTransport>;
+pub type H<R> = SimHandle<LabNode<R>>;
+pub type CtrlerClient<R> = Clerk<CtrlerTransport<R>>;
 
 /// The controllers: 3 servers, reliable, no snapshots.
-pub struct Ctrlers {
-    pub h: H,
-    pub cluster: Cluster<LabNode>,
+pub struct Ctrlers<R: Raft> {
+    pub h: H<R>,
+    pub cluster: Cluster<LabNode<R>>,
     next_client: Cell<u64>,
 }
 
-impl Ctrlers {
+impl<R: Raft> Ctrlers<R> {
     /// Every controller started and connected.
-    pub fn new(h: &H, n: usize) -> Ctrlers {
+    pub fn new(h: &H<R>, n: usize) -> Ctrlers<R> {
         let peers: Rc<RefCell<Vec<Addr>>> = Rc::default();
         let known = peers.clone();
-        let make: MakeNode<LabNode> = Rc::new(move |ctx, i| LabNode::start_ctrler(ctx, i, known.borrow().clone()));
+        let make: MakeNode<LabNode<R>> = Rc::new(move |ctx, i| LabNode::start_ctrler(ctx, i, known.borrow().clone()));
         let cluster = Cluster::new(h, "ctrler", n, NetOptions::default(), make);
         *peers.borrow_mut() = cluster.servers.clone();
         for i in 0..n {
@@ -45,7 +46,7 @@ impl Ctrlers {
     }
 
     /// A clerk reaching every controller, in a shuffled order.
-    pub fn make_client(&self) -> CtrlerClient {
+    pub fn make_client(&self) -> CtrlerClient<R> {
         let id = self.next_client.get();
         self.next_client.set(id + 1);
         let me = self.h.add_client(format!("ctrler-clerk-{id}"));
@@ -53,7 +54,7 @@ impl Ctrlers {
     }
 
     /// Ends from `me` to every controller, in a shuffled order.
-    fn transport(&self, me: Addr) -> CtrlerTransport {
+    fn transport(&self, me: Addr) -> CtrlerTransport<R> {
         let mut servers = self.cluster.servers.clone();
         self.h.with_rng(|r| servers.shuffle(r));
         ctrler_ends(self.h.clone(), me, servers)
@@ -68,7 +69,7 @@ impl Ctrlers {
 
 /// `check(groups, ck)`: the latest configuration has exactly these groups,
 /// every shard on one of them, and shard counts within one of each other.
-pub async fn check_groups(ck: &mut CtrlerClient, groups: &[Gid]) -> TestResult {
+pub async fn check_groups<R: Raft>(ck: &mut CtrlerClient<R>, groups: &[Gid]) -> TestResult {
     let c = ck.query(-1).await;
     let present: Vec<Gid> = c.groups.keys().copied().collect();
     let mut wanted = groups.to_vec();
@@ -110,33 +111,33 @@ pub const GIDS: [Gid; 3] = [100, 101, 102];
 
 /// A sharded deployment under test: 3 controllers, 3 groups (none joined),
 /// the controller clerk `mck`, and the history of every clerk.
-pub struct ShardTester {
-    pub h: H,
-    pub ctrlers: Ctrlers,
-    pub groups: Vec<Cluster<LabNode>>,
+pub struct ShardTester<R: Raft> {
+    pub h: H<R>,
+    pub ctrlers: Ctrlers<R>,
+    pub groups: Vec<Cluster<LabNode<R>>>,
     pub setup: ShardSetup,
-    pub mck: RefCell<Option<CtrlerClient>>,
+    pub mck: RefCell<Option<CtrlerClient<R>>>,
     directory: Rc<Directory>,
     /// Every clerk operation, with the configuration it was served under.
     recorder: Recorder,
 }
 
-impl ShardTester {
+impl<R: Raft> ShardTester<R> {
     pub fn new(
-        h: &H,
+        h: &H<R>,
         setup: ShardSetup,
         history: Rc<RefCell<KvHistory>>,
         served_under: Rc<RefCell<Vec<Option<u64>>>>,
-    ) -> Rc<ShardTester> {
+    ) -> Rc<ShardTester<R>> {
         let ctrlers = Ctrlers::new(h, 3);
         let directory_cell: Rc<OnceCell<Rc<Directory>>> = Rc::default();
-        let groups: Vec<Cluster<LabNode>> = GIDS
+        let groups: Vec<Cluster<LabNode<R>>> = GIDS
             .iter()
             .map(|&gid| {
                 let dir = directory_cell.clone();
                 let group_setup = GroupSetup { gid, ctrlers: 3, max_raft_state: setup.max_raft_state };
                 let n = setup.servers_per_group;
-                let make: MakeNode<LabNode> = Rc::new(move |ctx, i| {
+                let make: MakeNode<LabNode<R>> = Rc::new(move |ctx, i| {
                     let directory = dir.get().expect("the directory is built before any server starts").clone();
                     let peers = (0..n).map(|j| directory.servers[&server_name(gid, j)]).collect();
                     LabNode::start_group(ctx, i, peers, group_setup, directory)
@@ -185,7 +186,7 @@ impl ShardTester {
     }
 
     /// Runs a controller operation with the tester's clerk `mck`.
-    async fn with_mck<T>(&self, f: impl AsyncFnOnce(&mut CtrlerClient) -> T) -> T {
+    async fn with_mck<T>(&self, f: impl AsyncFnOnce(&mut CtrlerClient<R>) -> T) -> T {
         let mut mck = self.mck.borrow_mut().take().expect("one controller operation at a time");
         let out = f(&mut mck).await;
         *self.mck.borrow_mut() = Some(mck);
@@ -269,7 +270,7 @@ impl ShardTester {
     }
 
     /// A clerk whose operations go into the history (`makeClient`).
-    pub fn make_client(self: &Rc<Self>) -> ShardClient {
+    pub fn make_client(self: &Rc<Self>) -> ShardClient<R> {
         let ctrler = self.ctrlers.make_client();
         let me = self.h.add_client(format!("shard-clerk-{}", ctrler.client()));
         let ends = GroupEnds { h: self.h.clone(), me, directory: self.directory.clone() };
@@ -283,7 +284,7 @@ impl ShardTester {
     }
 }
 
-impl ShardTester {
+impl<R: Raft> ShardTester<R> {
     /// Where every live group server stands: its configuration, whether it
     /// leads, and each shard's status (for a test that got stuck).
     pub fn describe_groups(&self) -> String {
@@ -311,12 +312,12 @@ fn server_name(gid: Gid, i: usize) -> String {
 }
 
 /// A shardkv clerk whose operations are recorded.
-pub struct ShardClient {
-    pub clerk: ShardClerk<CtrlerTransport, GroupEnds>,
-    tester: Rc<ShardTester>,
+pub struct ShardClient<R: Raft> {
+    pub clerk: ShardClerk<CtrlerTransport<R>, GroupEnds<R>>,
+    tester: Rc<ShardTester<R>>,
 }
 
-impl Operations for ShardClient {
+impl<R: Raft> Operations for ShardClient<R> {
     async fn run_op(&mut self, op: Op) -> Outcome {
         let recorder = &self.tester.recorder;
         let at = recorder.call(self.tester.h.now(), self.clerk.client(), &op);

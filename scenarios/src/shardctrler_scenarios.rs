@@ -15,23 +15,24 @@ use crate::kv_tester::TestResult;
 use crate::runner::{simulate, Outcome};
 use crate::shard_tester::{check_groups, check_same_config, CtrlerClient, Ctrlers, H};
 use crate::Scenario;
+use contract::Raft;
 use shardkv::{Config, CtrlerClerk, Gid, NSHARDS};
 use sim::{JoinHandle, TraceMode};
 use std::collections::BTreeMap;
 use std::future::Future;
 use std::rc::Rc;
 
-pub fn scenarios() -> Vec<Scenario> {
-    lab_scenarios!("shardctrler": basic_4a, multi_4a)
+pub fn scenarios<R: Raft>() -> Vec<Scenario> {
+    lab_scenarios!("shardctrler", R: basic_4a, multi_4a)
 }
 
 /// Runs one controller test on 3 reliable controllers.
-fn ctrler_test<F: Future<Output = TestResult> + 'static>(
+fn ctrler_test<R: Raft, F: Future<Output = TestResult> + 'static>(
     seed: u64,
     trace: TraceMode,
-    body: impl FnOnce(Rc<Ctrlers>) -> F + 'static,
+    body: impl FnOnce(Rc<Ctrlers<R>>) -> F + 'static,
 ) -> Outcome {
-    simulate(seed, trace, move |h: H| async move {
+    simulate(seed, trace, move |h: H<R>| async move {
         let t = Rc::new(Ctrlers::new(&h, 3));
         t.cluster.begin();
         body(t.clone()).await?;
@@ -89,10 +90,10 @@ fn check_leave_transfers(before: &Config, after: &Config, left: &[Gid]) -> TestR
 
 /// Runs `npara` clerks concurrently, each with its own clerk; fails on the
 /// first failure.
-async fn concurrently<F: Future<Output = TestResult> + 'static>(
-    t: &Ctrlers,
+async fn concurrently<R: Raft, F: Future<Output = TestResult> + 'static>(
+    t: &Ctrlers<R>,
     npara: u64,
-    work: impl Fn(u64, CtrlerClient) -> F,
+    work: impl Fn(u64, CtrlerClient<R>) -> F,
 ) -> TestResult {
     let handles: Vec<JoinHandle<TestResult>> =
         (0..npara).map(|i| t.h.spawn(format!("clerk-{i}"), work(i, t.make_client()))).collect();
@@ -104,8 +105,8 @@ async fn concurrently<F: Future<Output = TestResult> + 'static>(
 
 /// TestBasic: leave/join, historical queries, move, concurrent leave/join,
 /// minimal transfers after joins and after leaves.
-fn basic_4a(seed: u64, trace: TraceMode) -> Outcome {
-    ctrler_test(seed, trace, |t| async move {
+fn basic_4a<R: Raft>(seed: u64, trace: TraceMode) -> Outcome {
+    ctrler_test::<R, _>(seed, trace, |t| async move {
         let mut ck = t.make_client();
         // Test: Basic leave/join ...
         let mut cfa = vec![Config::default(); 6];
@@ -194,8 +195,8 @@ fn basic_4a(seed: u64, trace: TraceMode) -> Outcome {
 /// TestMulti: multi-group join/leave, concurrent multi leave/join, minimal
 /// transfers after multijoins and multileaves, the same configuration on a
 /// new leader.
-fn multi_4a(seed: u64, trace: TraceMode) -> Outcome {
-    ctrler_test(seed, trace, |t| async move {
+fn multi_4a<R: Raft>(seed: u64, trace: TraceMode) -> Outcome {
+    ctrler_test::<R, _>(seed, trace, |t| async move {
         let mut ck = t.make_client();
         // Test: Multi-group join/leave ...
         check_groups(&mut ck, &[]).await?;

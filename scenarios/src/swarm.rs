@@ -174,8 +174,9 @@ impl<'c, N: Node + HostsRaft> Nemesis<'c, N> {
     /// A server that believes it leads, if any is up.
     fn leader(&self) -> Option<usize> {
         // Read-only: a look at a node is not a step of it.
-        let leads =
-            |w: &sim::World<N>, i: usize| w.node(self.cluster.servers[i]).is_some_and(|n| n.hosted_raft().state().1);
+        let leads = |w: &sim::World<N>, i: usize| {
+            w.node(self.cluster.servers[i]).is_some_and(|n| contract::Raft::state(n.hosted_raft()).1)
+        };
         self.cluster.h.with_world(|w| (0..self.cluster.n()).find(|&i| leads(w, i)))
     }
 

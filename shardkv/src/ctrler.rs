@@ -138,7 +138,7 @@ impl Service for Configs {
 }
 
 /// One shard controller server.
-pub type CtrlerServer<T> = Replicated<Configs, T>;
+pub type CtrlerServer<R, T> = Replicated<R, Configs, T>;
 
 /// The controller's clerk operations (the lab's `shardctrler.Clerk`), on the
 /// kv clerk's retry loop.

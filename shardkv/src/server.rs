@@ -21,8 +21,8 @@ use crate::group::Group;
 use crate::pick::Pick;
 use crate::rpc::{DeleteShard, Entry, FetchReply, FetchShard, ShardReply};
 use crate::shard::Status;
+use contract::{PeerConfig, Persisted, Raft, RaftView};
 use kv::{Replicated, ReplyIo};
-use raft::Config;
 use std::collections::BTreeMap;
 
 /// How often the leader looks for migration work and polls the controller.
@@ -79,7 +79,7 @@ pub enum Incoming {
 
 /// Where a server's effects go: Raft's, the answers to clerks and groups,
 /// calls, and the tick timer.
-pub trait ShardIo<T>: ReplyIo<T, ShardReply> {
+pub trait ShardIo<M, T>: ReplyIo<M, T, ShardReply> {
     fn call(&mut self, task: Task, call: Outgoing);
     /// Call `on_tick(at_ms)` when the clock reaches `at_ms`.
     fn set_tick(&mut self, at_ms: u64);
@@ -94,8 +94,8 @@ pub struct GroupSetup {
     pub max_raft_state: Option<usize>,
 }
 
-pub struct ShardKvServer<T> {
-    replicated: Replicated<Group, T>,
+pub struct ShardKvServer<R: Raft, T> {
+    replicated: Replicated<R, Group, T>,
     setup: GroupSetup,
     /// Task -> when it may be sent again (a call is out, or its entry was
     /// proposed).
@@ -111,22 +111,24 @@ pub struct ShardKvServer<T> {
     /// `Group::changes` when the work was last looked at.
     driven_at_change: Option<u64>,
     tick_at_ms: Option<u64>,
+    /// The term in which this server last proposed a `Noop` (over a Raft
+    /// without a view, one per leadership).
+    noop_term: Option<u64>,
 }
 
-impl<T> ShardKvServer<T> {
+impl<R: Raft, T> ShardKvServer<R, T> {
     /// Starts (or restarts) a server from its durable Raft image and
     /// snapshot. Corrupt state is an error naming the server.
     pub fn start(
-        raft: Config,
-        now_ms: u64,
-        image: &[u8],
-        snapshot: &[u8],
+        raft: PeerConfig,
+        persisted: Persisted<'_>,
         setup: GroupSetup,
-        io: &mut impl ShardIo<T>,
-    ) -> Result<ShardKvServer<T>, String> {
+        io: &mut impl ShardIo<R::Request, T>,
+    ) -> Result<ShardKvServer<R, T>, String> {
         assert!(setup.ctrlers > 0, "a group needs controllers");
         let group = Group::new(setup.gid);
-        let replicated = Replicated::start(raft, now_ms, image, snapshot, group, setup.max_raft_state, io)?;
+        let replicated = Replicated::start(raft, persisted, group, setup.max_raft_state, io)?;
+        let now_ms = io.now_ms();
         let mut server = ShardKvServer {
             replicated,
             setup,
@@ -137,12 +139,13 @@ impl<T> ShardKvServer<T> {
             retried_since_tick: false,
             driven_at_change: None,
             tick_at_ms: None,
+            noop_term: None,
         };
         server.schedule_tick(io, now_ms);
         Ok(server)
     }
 
-    pub fn raft(&self) -> &raft::Raft {
+    pub fn raft(&self) -> &R {
         self.replicated.raft()
     }
 
@@ -152,12 +155,12 @@ impl<T> ShardKvServer<T> {
 
     /// A clerk's operation: refused at once for a shard not served here
     /// (by the leader: a follower's view may lag), else through the log.
-    pub fn handle_client(&mut self, io: &mut impl ShardIo<T>, token: T, request: kv::Request, now_ms: u64) {
+    pub fn handle_client(&mut self, io: &mut impl ShardIo<R::Request, T>, token: T, request: kv::Request, now_ms: u64) {
         if self.replicated.is_leader() && !self.group().serves(request.op.key()) {
             io.reply(token, ShardReply::WrongGroup);
             return;
         }
-        self.replicated.handle_client(io, token, Entry::Client(request), now_ms);
+        self.replicated.handle_client(io, token, Entry::Client(request));
         self.after_input(io, now_ms);
     }
 
@@ -172,42 +175,48 @@ impl<T> ShardKvServer<T> {
 
     /// Another group has a shard this one handed off: delete it, through
     /// the log.
-    pub fn handle_delete(&mut self, io: &mut impl ShardIo<T>, token: T, request: DeleteShard, now_ms: u64) {
+    pub fn handle_delete(&mut self, io: &mut impl ShardIo<R::Request, T>, token: T, request: DeleteShard, now_ms: u64) {
         let entry = Entry::Delete { config: request.config, shard: request.shard };
-        self.replicated.handle_client(io, token, entry, now_ms);
+        self.replicated.handle_client(io, token, entry);
         self.after_input(io, now_ms);
     }
 
     pub fn handle_raft_request(
         &mut self,
-        io: &mut impl ShardIo<T>,
+        io: &mut impl ShardIo<R::Request, T>,
         from: usize,
-        request: raft::Request,
+        request: R::Request,
         now_ms: u64,
-    ) -> raft::Response {
-        let response = self.replicated.handle_raft_request(io, from, request, now_ms);
+    ) -> R::Response {
+        let response = self.replicated.handle_raft_request(io, from, request);
         self.after_input(io, now_ms);
         response
     }
 
     pub fn handle_raft_response(
         &mut self,
-        io: &mut impl ShardIo<T>,
+        io: &mut impl ShardIo<R::Request, T>,
         from: usize,
-        response: raft::Response,
+        response: R::Response,
         now_ms: u64,
     ) {
-        self.replicated.handle_raft_response(io, from, response, now_ms);
+        self.replicated.handle_raft_response(io, from, response);
         self.after_input(io, now_ms);
     }
 
-    pub fn on_raft_timer(&mut self, io: &mut impl ShardIo<T>, at_ms: u64, now_ms: u64) {
-        self.replicated.on_timer(io, at_ms, now_ms);
+    /// A Raft call to `peer` failed.
+    pub fn raft_call_failed(&mut self, io: &mut impl ShardIo<R::Request, T>, peer: usize, now_ms: u64) {
+        self.replicated.raft_call_failed(io, peer);
+        self.after_input(io, now_ms);
+    }
+
+    pub fn on_raft_timer(&mut self, io: &mut impl ShardIo<R::Request, T>, at_ms: u64, now_ms: u64) {
+        self.replicated.on_timer(io, at_ms);
         self.after_input(io, now_ms);
     }
 
     /// The tick timer fired (one superseded by another is ignored).
-    pub fn on_tick(&mut self, io: &mut impl ShardIo<T>, at_ms: u64, now_ms: u64) {
+    pub fn on_tick(&mut self, io: &mut impl ShardIo<R::Request, T>, at_ms: u64, now_ms: u64) {
         if self.tick_at_ms != Some(at_ms) {
             return;
         }
@@ -220,7 +229,13 @@ impl<T> ShardKvServer<T> {
     }
 
     /// The answer to a call made for `task` (`None`: the call failed).
-    pub fn on_call_result(&mut self, io: &mut impl ShardIo<T>, task: Task, answer: Option<Incoming>, now_ms: u64) {
+    pub fn on_call_result(
+        &mut self,
+        io: &mut impl ShardIo<R::Request, T>,
+        task: Task,
+        answer: Option<Incoming>,
+        now_ms: u64,
+    ) {
         self.busy_until_ms.remove(&task);
         let called = self.called.remove(&task);
         let (heard, entry) = Self::read_answer(task, answer);
@@ -233,7 +248,7 @@ impl<T> ShardKvServer<T> {
             }
         }
         if let Some(entry) = entry {
-            if self.replicated.propose(io, kv::store::encode_exact(&entry), now_ms) {
+            if self.replicated.propose(io, kv::store::encode_exact(&entry)) {
                 self.busy_until_ms.insert(task, now_ms + TASK_RETRY_MS);
             }
         } else if heard != Heard::Answered && !self.retried_since_tick {
@@ -277,14 +292,28 @@ impl<T> ShardKvServer<T> {
         }
     }
 
-    fn schedule_tick(&mut self, io: &mut impl ShardIo<T>, now_ms: u64) {
+    /// Whether this leader should log a `Noop`: its log ends in an earlier
+    /// term with entries not known committed (read from the Raft's view);
+    /// over a Raft without a view, once at the start of each leadership.
+    fn needs_noop(&self) -> bool {
+        let term = self.raft().state().0;
+        match self.raft().view() {
+            Some(view) => {
+                let last = view.last_log_index();
+                view.term_at(last).is_some_and(|t| t < term) && view.commit_index() < last
+            }
+            None => self.noop_term != Some(term),
+        }
+    }
+
+    fn schedule_tick(&mut self, io: &mut impl ShardIo<R::Request, T>, now_ms: u64) {
         let at = now_ms + TICK_MS;
         self.tick_at_ms = Some(at);
         io.set_tick(at);
     }
 
     /// Looks for work at once when the group's state changed.
-    fn after_input(&mut self, io: &mut impl ShardIo<T>, now_ms: u64) {
+    fn after_input(&mut self, io: &mut impl ShardIo<R::Request, T>, now_ms: u64) {
         if self.driven_at_change != Some(self.group().changes()) {
             self.drive(io, now_ms);
         }
@@ -292,15 +321,15 @@ impl<T> ShardKvServer<T> {
 
     /// The leader's migration work: the next configuration once settled,
     /// shards to pull, previous owners to tell.
-    fn drive(&mut self, io: &mut impl ShardIo<T>, now_ms: u64) {
+    fn drive(&mut self, io: &mut impl ShardIo<R::Request, T>, now_ms: u64) {
         self.driven_at_change = Some(self.group().changes());
         if !self.replicated.is_leader() {
             return;
         }
-        let raft = self.replicated.raft();
-        if raft.last_log_term() < raft.state().0 && raft.commit_index() < raft.last_log_index() {
+        if self.needs_noop() {
             // Entries of earlier terms wait for one of this term to commit.
-            self.replicated.propose(io, kv::store::encode_exact(&Entry::Noop), now_ms);
+            self.noop_term = Some(self.raft().state().0);
+            self.replicated.propose(io, kv::store::encode_exact(&Entry::Noop));
         }
         let config = self.group().config().num;
         self.busy_until_ms.retain(|_, until| *until > now_ms);
@@ -332,7 +361,7 @@ impl<T> ShardKvServer<T> {
         tasks
     }
 
-    fn send(&mut self, io: &mut impl ShardIo<T>, task: Task) {
+    fn send(&mut self, io: &mut impl ShardIo<R::Request, T>, task: Task) {
         let call = self.call_for(task);
         let current = self.pick_for(task).current();
         self.called.insert(task, current);
@@ -372,31 +401,51 @@ mod tests {
     use super::*;
     use crate::config::Config as ShardConfig;
     use crate::rebalance;
-    use raft::{HostIo, Snapshot, StateDelta};
+    use contract::{HostIo, PersistedSize};
+    use raft::{RaftPeer, Request as RaftRequest};
+    use std::sync::Arc;
+
+    type Server = ShardKvServer<RaftPeer, u32>;
 
     #[derive(Default)]
     struct Io {
+        now_ms: u64,
         calls: Vec<(Task, Outgoing)>,
         replies: Vec<(u32, ShardReply)>,
         tick_at_ms: Option<u64>,
+        raft_state: Vec<u8>,
     }
 
-    impl HostIo for Io {
-        fn persist(&mut self, _delta: Option<StateDelta>, _snapshot: Option<Snapshot>) {}
-        fn send(&mut self, _peer: usize, _request: raft::Request) {}
+    impl HostIo<RaftRequest> for Io {
+        fn now_ms(&self) -> u64 {
+            self.now_ms
+        }
+        fn save_raft_state(&mut self, edit: impl FnOnce(&mut Vec<u8>)) {
+            edit(&mut self.raft_state);
+        }
+        fn save_state_and_snapshot(&mut self, edit: impl FnOnce(&mut Vec<u8>), _snapshot: Arc<Vec<u8>>) {
+            edit(&mut self.raft_state);
+        }
+        fn send(&mut self, _peer: usize, _request: RaftRequest) {}
         fn set_timer(&mut self, _at_ms: u64) {}
         fn fail(&mut self, reason: String) {
             panic!("the server failed: {reason}");
         }
     }
 
-    impl ReplyIo<u32, ShardReply> for Io {
+    impl PersistedSize for Io {
+        fn raft_state_size(&self) -> usize {
+            self.raft_state.len()
+        }
+    }
+
+    impl ReplyIo<RaftRequest, u32, ShardReply> for Io {
         fn reply(&mut self, token: u32, reply: ShardReply) {
             self.replies.push((token, reply));
         }
     }
 
-    impl ShardIo<u32> for Io {
+    impl ShardIo<RaftRequest, u32> for Io {
         fn call(&mut self, task: Task, call: Outgoing) {
             self.calls.push((task, call));
         }
@@ -406,16 +455,18 @@ mod tests {
     }
 
     /// A one-server group 101 that leads: every entry commits at once.
-    fn leader(io: &mut Io) -> ShardKvServer<u32> {
+    fn leader(io: &mut Io) -> Server {
         let setup = GroupSetup { gid: 101, ctrlers: 3, max_raft_state: None };
-        let mut s = ShardKvServer::start(Config::new(0, 1, 1), 0, &[], &[], setup, io).expect("fresh");
-        let deadline = s.raft().next_deadline_ms();
+        let config = PeerConfig { me: 0, peers: 1, rng_seed: 1 };
+        let mut s = Server::start(config, Persisted::EMPTY, setup, io).expect("fresh");
+        let deadline = s.raft().raft().next_deadline_ms();
+        io.now_ms = deadline;
         s.on_raft_timer(io, deadline, deadline);
         assert!(s.replicated.is_leader());
         s
     }
 
-    fn tick(s: &mut ShardKvServer<u32>, io: &mut Io) -> Vec<(Task, Outgoing)> {
+    fn tick(s: &mut Server, io: &mut Io) -> Vec<(Task, Outgoing)> {
         let at = io.tick_at_ms.expect("a tick is always set");
         s.on_tick(io, at, at);
         std::mem::take(&mut io.calls)

@@ -292,6 +292,11 @@ impl<N: Node> Ctx<'_, N> {
         &mut self.world.servers[self.server].rng
     }
 
+    /// What this node's persister holds, read only.
+    pub fn read_persister(&self) -> &Persister {
+        &self.world.servers[self.server].persister
+    }
+
     pub fn persister(&mut self) -> &mut Persister {
         &mut self.world.servers[self.server].persister
     }

@@ -1,0 +1,209 @@
+//! This Raft as the lab's contract wants it: `RaftPeer` is a [`Raft`] that
+//! carries out its output through the lab's I/O in the one safe order
+//! (persist, then send, then apply), keeps one timer set for its next
+//! deadline, and offers the read-only view that turns the lab's observer
+//! and durability checks on.
+
+use crate::message::{Request, Response};
+use crate::node::{Apply, Config, Raft, Role};
+use crate::storage::HardState;
+use contract::{ApplyMsg, EntryView, PeerConfig, Persisted, RaftIo, RaftView};
+
+/// A Raft peer hosted through the contract.
+pub struct RaftPeer {
+    raft: Raft,
+    /// The earliest timer asked of the runtime and not yet fired.
+    timer_at_ms: Option<u64>,
+}
+
+impl RaftPeer {
+    /// The state machine itself, for tests and tools that need more than
+    /// the contract.
+    pub fn raft(&self) -> &Raft {
+        &self.raft
+    }
+
+    /// Carries out Raft's output: persist, then send, then apply; then makes
+    /// sure a timer is set for Raft's next deadline. Nothing after a write
+    /// that stopped the machine.
+    fn flush(&mut self, io: &mut impl RaftIo<Request>) {
+        let out = self.raft.take_output();
+        let send_first = bugs::on(bugs::Bug::RaftSendBeforePersist);
+        if send_first {
+            for (peer, request) in out.messages.iter().cloned() {
+                io.send(peer, request);
+            }
+        }
+        match (out.persist, out.snapshot) {
+            (Some(delta), None) => io.save_raft_state(|state| delta.apply(state)),
+            (delta, Some(snapshot)) => io.save_state_and_snapshot(
+                |state| {
+                    if let Some(delta) = delta {
+                        delta.apply(state);
+                    }
+                },
+                snapshot,
+            ),
+            (None, None) => {}
+        }
+        if io.stopped() {
+            return;
+        }
+        if !send_first {
+            for (peer, request) in out.messages {
+                io.send(peer, request);
+            }
+        }
+        for apply in out.applies {
+            io.apply(match apply {
+                Apply::Command { index, term, command } => ApplyMsg::Command { index, term, command },
+                Apply::Snapshot { index, term, data } => ApplyMsg::Snapshot { index, term, snapshot: data },
+            });
+        }
+        let deadline = self.raft.next_deadline_ms();
+        if self.timer_at_ms.is_none_or(|t| deadline < t) {
+            self.timer_at_ms = Some(deadline);
+            io.set_timer(deadline);
+        }
+    }
+}
+
+impl contract::Raft for RaftPeer {
+    type Request = Request;
+    type Response = Response;
+    type View = RaftPeer;
+
+    fn start(config: PeerConfig, persisted: Persisted<'_>, io: &mut impl RaftIo<Request>) -> Result<RaftPeer, String> {
+        let config = Config::new(config.me, config.peers, config.rng_seed);
+        let raft =
+            Raft::restart(config, io.now_ms(), persisted.raft_state, persisted.snapshot).map_err(|e| e.to_string())?;
+        let mut peer = RaftPeer { raft, timer_at_ms: None };
+        peer.flush(io);
+        Ok(peer)
+    }
+
+    fn state(&self) -> (u64, bool) {
+        self.raft.state()
+    }
+
+    fn start_command(&mut self, io: &mut impl RaftIo<Request>, command: Vec<u8>) -> Option<(u64, u64)> {
+        let started = self.raft.start(command)?;
+        self.flush(io);
+        Some(started)
+    }
+
+    fn snapshot(&mut self, io: &mut impl RaftIo<Request>, index: u64, snapshot: Vec<u8>) {
+        self.raft.snapshot(index, snapshot);
+        self.flush(io);
+    }
+
+    fn handle_request(&mut self, io: &mut impl RaftIo<Request>, from: usize, request: Request) -> Response {
+        let response = self.raft.handle_request(from, request, io.now_ms());
+        self.flush(io);
+        response
+    }
+
+    fn handle_response(&mut self, io: &mut impl RaftIo<Request>, from: usize, response: Response) {
+        self.raft.handle_response(from, response, io.now_ms());
+        self.flush(io);
+    }
+
+    /// A timer superseded by an earlier one is ignored.
+    fn on_timer(&mut self, io: &mut impl RaftIo<Request>, at_ms: u64) {
+        if self.timer_at_ms != Some(at_ms) {
+            return;
+        }
+        self.timer_at_ms = None;
+        self.raft.tick(io.now_ms());
+        self.flush(io);
+    }
+
+    fn view(&self) -> Option<&RaftPeer> {
+        Some(self)
+    }
+}
+
+impl RaftView<Request> for RaftPeer {
+    #[inline]
+    fn role(&self) -> contract::Role {
+        match self.raft.role() {
+            Role::Follower => contract::Role::Follower,
+            Role::Candidate => contract::Role::Candidate,
+            Role::Leader => contract::Role::Leader,
+        }
+    }
+    #[inline]
+    fn term(&self) -> u64 {
+        self.raft.hard_state().term
+    }
+    #[inline]
+    fn voted_for(&self) -> Option<usize> {
+        self.raft.hard_state().voted_for
+    }
+    #[inline]
+    fn commit_index(&self) -> u64 {
+        self.raft.commit_index()
+    }
+    #[inline]
+    fn snapshot_index(&self) -> u64 {
+        self.raft.snapshot_index()
+    }
+    #[inline]
+    fn last_log_index(&self) -> u64 {
+        self.raft.last_log_index()
+    }
+    #[inline]
+    fn term_at(&self, index: u64) -> Option<u64> {
+        self.raft.term_at(index)
+    }
+    #[inline]
+    fn entry(&self, index: u64) -> Option<EntryView<'_>> {
+        let (entry, written) = self.raft.log_entry(index)?;
+        Some(EntryView { term: entry.term, command: &entry.command, written })
+    }
+
+    #[inline]
+    fn persisted_term_and_vote(raft_state: &[u8]) -> (u64, Option<usize>) {
+        let hard = HardState::decode_header(raft_state).unwrap_or_default();
+        (hard.term, hard.voted_for)
+    }
+
+    #[inline]
+    fn request_term(request: &Request) -> (u64, Option<usize>) {
+        match request {
+            Request::RequestVote { term, candidate, .. } => (*term, Some(*candidate)),
+            Request::AppendEntries { term, .. } | Request::InstallSnapshot { term, .. } => (*term, None),
+        }
+    }
+
+    /// The header (snapshot index and term too), the log's encoded size and
+    /// the snapshot's size are what the persister holds.
+    fn check_durable(&self, raft_state: &[u8], snapshot: &[u8]) -> Result<(), String> {
+        let (raft, hard) = (&self.raft, self.raft.hard_state());
+        if raft_state.is_empty() && *hard == HardState::default() && raft.last_log_index() == 0 {
+            return Ok(()); // a new peer that has nothing to persist yet
+        }
+        let persisted = HardState::decode_header(raft_state).unwrap_or_default();
+        if persisted != *hard {
+            return Err(format!("peer {} holds HardState {hard:?} but persisted {persisted:?}", raft.id()));
+        }
+        if raft_state.len() != raft.durable_size() {
+            return Err(format!(
+                "peer {}'s log is not persisted: {} bytes in memory, {} on disk",
+                raft.id(),
+                raft.durable_size(),
+                raft_state.len()
+            ));
+        }
+        if snapshot.len() != raft.snapshot_len() {
+            return Err(format!(
+                "peer {}'s snapshot through {} is not persisted ({} bytes, {} on disk)",
+                raft.id(),
+                raft.snapshot_index(),
+                raft.snapshot_len(),
+                snapshot.len()
+            ));
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,214 @@
+//! A Raft peer and the service it replicates, written once for any Raft
+//! and any service (6.5840's `rsm` layer): the lab's 2A-2D applier, and
+//! kvraft, the shard controller and shardkv over whatever Raft the lab is
+//! given.
+//!
+//! The Raft's applies are queued as it makes them and handed to the service
+//! once the Raft's call returns, in order; a snapshot the service hands
+//! back goes to the Raft at once (which persists it), before the next
+//! apply. A service never sees an entry before the Raft made it durable
+//! and sent what it had to.
+
+use crate::raft::{ApplyMsg, HostIo, PeerConfig, Persisted, Raft, RaftIo};
+use std::collections::VecDeque;
+use std::sync::Arc;
+
+/// A service replicated by Raft: it takes committed commands in log order
+/// and may hand back a snapshot of itself.
+pub trait StateMachine {
+    /// A committed command, in log order. After a restart the commands
+    /// after the snapshot are applied again. An error is fatal for the
+    /// server (the run fails with it).
+    fn apply(&mut self, index: u64, term: u64, command: &[u8]) -> Result<(), String>;
+
+    /// Replaces the state with a snapshot: one a leader sent, through
+    /// `Some(index)`, or the persisted one when the server restarts
+    /// (`None`, as the lab's services read `persister.ReadSnapshot()`).
+    fn restore(&mut self, index: Option<u64>, snapshot: &[u8]) -> Result<(), String>;
+
+    /// Called after each applied command, with the size in bytes of the
+    /// Raft state now persisted (the lab's `persister.RaftStateSize()`): a
+    /// snapshot of the state through `index`, when the service wants one.
+    fn snapshot(&mut self, index: u64, raft_state_bytes: usize) -> Option<Vec<u8>>;
+}
+
+/// The runtime's I/O, with the size of the persisted raft state (which a
+/// service reads to decide when to snapshot).
+pub trait PersistedSize {
+    fn raft_state_size(&self) -> usize;
+}
+
+/// A Raft peer `R` and its service `S`.
+pub struct RaftHost<R, S> {
+    raft: R,
+    service: S,
+    /// This peer's index, for errors.
+    me: usize,
+    /// Applies the Raft made and the service has yet to see.
+    applies: VecDeque<ApplyMsg>,
+}
+
+/// The Raft's I/O during one call: the runtime's, with applies queued.
+struct Queueing<'a, I> {
+    io: &'a mut I,
+    applies: &'a mut VecDeque<ApplyMsg>,
+}
+
+impl<M, I: HostIo<M>> HostIo<M> for Queueing<'_, I> {
+    fn now_ms(&self) -> u64 {
+        self.io.now_ms()
+    }
+    fn save_raft_state(&mut self, edit: impl FnOnce(&mut Vec<u8>)) {
+        self.io.save_raft_state(edit);
+    }
+    fn save_state_and_snapshot(&mut self, edit: impl FnOnce(&mut Vec<u8>), snapshot: Arc<Vec<u8>>) {
+        self.io.save_state_and_snapshot(edit, snapshot);
+    }
+    fn send(&mut self, peer: usize, request: M) {
+        self.io.send(peer, request);
+    }
+    fn set_timer(&mut self, at_ms: u64) {
+        self.io.set_timer(at_ms);
+    }
+    fn fail(&mut self, reason: String) {
+        self.io.fail(reason);
+    }
+    fn stopped(&self) -> bool {
+        self.io.stopped()
+    }
+}
+
+impl<M, I: HostIo<M>> RaftIo<M> for Queueing<'_, I> {
+    fn apply(&mut self, msg: ApplyMsg) {
+        self.applies.push_back(msg);
+    }
+}
+
+impl<R: Raft, S: StateMachine> RaftHost<R, S> {
+    /// Starts (or restarts) a peer from what its persister holds: the
+    /// service is restored from the persisted snapshot, and the Raft resumes
+    /// after it. Corrupt state is an error naming the server.
+    pub fn start<I: HostIo<R::Request> + PersistedSize>(
+        config: PeerConfig,
+        persisted: Persisted<'_>,
+        mut service: S,
+        io: &mut I,
+    ) -> Result<RaftHost<R, S>, String> {
+        let me = config.me;
+        if !persisted.snapshot.is_empty() {
+            service.restore(None, persisted.snapshot).map_err(|e| format!("server {me}: {e}"))?;
+        }
+        let mut applies = VecDeque::new();
+        let raft = R::start(config, persisted, &mut Queueing { io, applies: &mut applies })
+            .map_err(|e| format!("server {me}: {e}"))?;
+        let mut host = RaftHost { raft, service, me, applies };
+        host.deliver(io);
+        Ok(host)
+    }
+
+    pub fn raft(&self) -> &R {
+        &self.raft
+    }
+
+    pub fn service(&self) -> &S {
+        &self.service
+    }
+
+    pub fn service_mut(&mut self) -> &mut S {
+        &mut self.service
+    }
+
+    /// A request from peer `from`; the response may be sent once this
+    /// returns.
+    pub fn handle_request<I: HostIo<R::Request> + PersistedSize>(
+        &mut self,
+        io: &mut I,
+        from: usize,
+        request: R::Request,
+    ) -> R::Response {
+        let response = self.raft.handle_request(&mut Queueing { io, applies: &mut self.applies }, from, request);
+        self.deliver(io);
+        response
+    }
+
+    /// Peer `from`'s response to an earlier request.
+    pub fn handle_response<I: HostIo<R::Request> + PersistedSize>(
+        &mut self,
+        io: &mut I,
+        from: usize,
+        response: R::Response,
+    ) {
+        self.raft.handle_response(&mut Queueing { io, applies: &mut self.applies }, from, response);
+        self.deliver(io);
+    }
+
+    /// A request to `peer` failed.
+    pub fn call_failed<I: HostIo<R::Request> + PersistedSize>(&mut self, io: &mut I, peer: usize) {
+        self.raft.call_failed(&mut Queueing { io, applies: &mut self.applies }, peer);
+        self.deliver(io);
+    }
+
+    /// A timer the Raft set fired.
+    pub fn on_timer<I: HostIo<R::Request> + PersistedSize>(&mut self, io: &mut I, at_ms: u64) {
+        self.raft.on_timer(&mut Queueing { io, applies: &mut self.applies }, at_ms);
+        self.deliver(io);
+    }
+
+    /// Starts a command if this peer leads: (index, term).
+    pub fn start_command<I: HostIo<R::Request> + PersistedSize>(
+        &mut self,
+        io: &mut I,
+        command: Vec<u8>,
+    ) -> Option<(u64, u64)> {
+        self.start_command_then(io, command, |_, _, _| {})
+    }
+
+    /// `start_command`, with `started(service, index, term)` called before
+    /// anything is applied, so the service can expect the entry before it
+    /// could be applied (at once, in a one-peer cluster).
+    pub fn start_command_then<I: HostIo<R::Request> + PersistedSize>(
+        &mut self,
+        io: &mut I,
+        command: Vec<u8>,
+        started: impl FnOnce(&mut S, u64, u64),
+    ) -> Option<(u64, u64)> {
+        let started_at = self.raft.start_command(&mut Queueing { io, applies: &mut self.applies }, command);
+        if let Some((index, term)) = started_at {
+            started(&mut self.service, index, term);
+        }
+        self.deliver(io);
+        started_at
+    }
+
+    /// Hands the queued applies to the service, in order; a snapshot it
+    /// returns goes to the Raft before the next apply. Stops when the
+    /// machine stopped (a crash at a write).
+    fn deliver<I: HostIo<R::Request> + PersistedSize>(&mut self, io: &mut I) {
+        while let Some(msg) = self.applies.pop_front() {
+            if io.stopped() {
+                break;
+            }
+            let applied = match msg {
+                ApplyMsg::Command { index, term, command } => {
+                    self.service.apply(index, term, &command).map(|()| Some(index))
+                }
+                ApplyMsg::Snapshot { index, snapshot, .. } => {
+                    self.service.restore(Some(index), &snapshot).map(|()| None)
+                }
+            };
+            match applied {
+                Ok(Some(index)) => {
+                    if let Some(snapshot) = self.service.snapshot(index, io.raft_state_size()) {
+                        self.raft.snapshot(&mut Queueing { io, applies: &mut self.applies }, index, snapshot);
+                    }
+                }
+                Ok(None) => {}
+                Err(reason) => {
+                    io.fail(format!("server {}: {reason}", self.me));
+                    break;
+                }
+            }
+        }
+        self.applies.clear();
+    }
+}

@@ -1,0 +1,165 @@
+//! A Raft peer as the lab drives it: the [`Raft`] trait an implementation
+//! meets, what it starts from, and the I/O its effects go through.
+
+use crate::message::Message;
+use crate::view::RaftView;
+use std::sync::Arc;
+
+/// Who a peer is, as the lab's `Make(peers, me, ...)` says.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PeerConfig {
+    /// This peer's index, in `0..peers`. Messages name peers by index.
+    pub me: usize,
+    /// How many peers the cluster has (a fixed membership, as in the lab).
+    pub peers: usize,
+    /// The seed of every random choice this incarnation makes (election
+    /// timeouts). A new seed comes with every start and restart, drawn from
+    /// the run's seed; use nothing else as a source of randomness.
+    pub rng_seed: u64,
+}
+
+/// What a (re)started peer finds in its persister: the last
+/// `save_raft_state` or `save_state_and_snapshot`, as the lab's
+/// `persister.ReadRaftState()` and `ReadSnapshot()` return them. Both are
+/// empty for a peer that never saved anything.
+#[derive(Clone, Copy, Debug)]
+pub struct Persisted<'a> {
+    pub raft_state: &'a [u8],
+    pub snapshot: &'a [u8],
+}
+
+impl Persisted<'_> {
+    /// A peer that never saved anything.
+    pub const EMPTY: Persisted<'static> = Persisted { raft_state: &[], snapshot: &[] };
+}
+
+/// What a peer hands its service, in log order, each exactly once per
+/// incarnation (the lab's `ApplyMsg` on `applyCh`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ApplyMsg {
+    /// A committed command. The lab expects the commands a tester started
+    /// at indices 1, 2, 3, ... with no gap: an implementation that puts
+    /// entries of its own in the log (a leader's empty entry) hides them
+    /// and numbers the rest as the lab does.
+    Command { index: u64, term: u64, command: Arc<[u8]> },
+    /// Replace the service's state with a snapshot through `index` (one a
+    /// leader sent). Never older than what was applied before it.
+    Snapshot { index: u64, term: u64, snapshot: Arc<Vec<u8>> },
+}
+
+/// What the runtime (the simulator, or one day a real network and disk)
+/// does for a peer. Every method takes effect in call order.
+pub trait HostIo<M> {
+    /// This peer's clock in milliseconds (virtual time in the lab; it may
+    /// drift from other peers' clocks). The only clock a Raft may read.
+    fn now_ms(&self) -> u64;
+    /// The lab's `SaveRaftState`, as an edit in place: the raft state after
+    /// `edit` is durable before anything else happens. (Rewrite it whole,
+    /// or append to it: persisting after an append then costs the appended
+    /// bytes only.)
+    fn save_raft_state(&mut self, edit: impl FnOnce(&mut Vec<u8>));
+    /// The lab's `Save(state, snapshot)`: the edited raft state and the
+    /// snapshot become durable together.
+    fn save_state_and_snapshot(&mut self, edit: impl FnOnce(&mut Vec<u8>), snapshot: Arc<Vec<u8>>);
+    /// Sends a request to peer `peer` (a labrpc call): its response comes
+    /// back through [`Raft::handle_response`], or the call fails
+    /// ([`Raft::call_failed`]). It may be lost, delayed, duplicated or
+    /// reordered.
+    fn send(&mut self, peer: usize, request: M);
+    /// Calls [`Raft::on_timer`] with `at_ms` once this peer's clock reads
+    /// `at_ms` or later. Timers are never cancelled: one that is no longer
+    /// wanted fires all the same, and the Raft ignores it.
+    fn set_timer(&mut self, at_ms: u64);
+    /// The peer cannot go on (its state is corrupt): the run fails with
+    /// this reason, as the lab's `log.Fatalf`.
+    fn fail(&mut self, reason: String);
+    /// Whether the machine stopped in the middle of this step (the lab
+    /// crashes a server at a write): nothing more the peer does in this
+    /// step takes effect, so a Raft may stop early. Checked by the host
+    /// after each write.
+    fn stopped(&self) -> bool {
+        false
+    }
+}
+
+/// The I/O a Raft acts through: the runtime's, and the service's apply
+/// channel.
+pub trait RaftIo<M>: HostIo<M> {
+    /// Hands a committed command or a leader's snapshot to the service (the
+    /// lab's `applyCh`). Apply only what is durable and committed, after
+    /// the writes and sends of the same step.
+    fn apply(&mut self, msg: ApplyMsg);
+}
+
+/// A Raft peer, sans-IO: the lab calls it with each input, and it acts
+/// through the [`RaftIo`] it is handed. It never blocks, sleeps, spawns, or
+/// reads a clock or a random source of its own.
+///
+/// The lab's rules, as its tests check them:
+/// - `start_command` on a peer that does not believe it leads returns
+///   `None` at once, and appends nothing; a leader returns the index the
+///   command will have if it commits, and its current term. Commands are
+///   numbered 1, 2, 3, ... as they are started.
+/// - Every command that commits is applied on every peer, in index order,
+///   exactly once per incarnation; a restarted peer applies again from its
+///   snapshot on.
+/// - `snapshot(index, bytes)` says the service's state through `index` is
+///   `bytes`: the peer may drop its log through `index`, persists the
+///   snapshot with its state, and sends it to peers that lag behind
+///   (InstallSnapshot), whose services get it as [`ApplyMsg::Snapshot`].
+/// - A peer that restarts gets what it last saved ([`Persisted`]) and must
+///   lose nothing it told anyone about: its term, its vote and its log are
+///   durable before any message that depends on them is sent.
+/// - Within about five seconds of a majority being able to talk, a leader
+///   is elected and commands commit (the lab's 2A-2D bounds).
+pub trait Raft: Sized + 'static {
+    /// A request one peer sends another.
+    type Request: Message;
+    /// The answer to a request. A Raft whose messages are all one-way
+    /// answers `()`, and sends its replies as requests of its own.
+    type Response: Message;
+    /// The optional read-only view: `Self` if the implementation offers
+    /// one, else [`NoView`](crate::NoView).
+    type View: RaftView<Self::Request>;
+
+    /// Starts (or restarts, the lab's `Make`) a peer from what its persister
+    /// holds. Corrupt state is an `Err` naming what is wrong, never a panic.
+    fn start(config: PeerConfig, persisted: Persisted<'_>, io: &mut impl RaftIo<Self::Request>)
+        -> Result<Self, String>;
+
+    /// (current term, whether this peer believes it leads): the lab's
+    /// `GetState`.
+    fn state(&self) -> (u64, bool);
+
+    /// The lab's `Start`: appends `command` if this peer leads, and returns
+    /// (index, term); `None` on a peer that does not lead.
+    fn start_command(&mut self, io: &mut impl RaftIo<Self::Request>, command: Vec<u8>) -> Option<(u64, u64)>;
+
+    /// The lab's `Snapshot`: the service's state through `index` (an index
+    /// the service was given) is `snapshot`.
+    fn snapshot(&mut self, io: &mut impl RaftIo<Self::Request>, index: u64, snapshot: Vec<u8>);
+
+    /// A request from peer `from`. The returned response is sent once this
+    /// returns, after everything the request made durable.
+    fn handle_request(
+        &mut self,
+        io: &mut impl RaftIo<Self::Request>,
+        from: usize,
+        request: Self::Request,
+    ) -> Self::Response;
+
+    /// Peer `from`'s response to a request this peer sent it.
+    fn handle_response(&mut self, io: &mut impl RaftIo<Self::Request>, from: usize, response: Self::Response);
+
+    /// A request to `peer` got no response (labrpc's `Call` returning
+    /// false): lost, timed out, or the peer is down. Nothing by default.
+    fn call_failed(&mut self, _io: &mut impl RaftIo<Self::Request>, _peer: usize) {}
+
+    /// A timer set with [`HostIo::set_timer`] fired.
+    fn on_timer(&mut self, io: &mut impl RaftIo<Self::Request>, at_ms: u64);
+
+    /// The read-only view of this peer, when `View` is `Self`.
+    fn view(&self) -> Option<&Self::View> {
+        None
+    }
+}

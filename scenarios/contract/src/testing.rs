@@ -1,0 +1,91 @@
+//! An I/O for driving a Raft by hand in unit tests and examples: it records
+//! every effect in order and keeps the persisted state in memory.
+
+use crate::host::PersistedSize;
+use crate::raft::{ApplyMsg, HostIo, RaftIo};
+use std::sync::Arc;
+
+/// One effect, in the order the Raft made it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Effect<M> {
+    /// A write; `snapshot` when it saved one too.
+    Persist {
+        snapshot: bool,
+    },
+    Send {
+        peer: usize,
+        request: M,
+    },
+    Apply(ApplyMsg),
+    Timer {
+        at_ms: u64,
+    },
+    Fail(String),
+}
+
+/// Records a Raft's effects; its clock is `now_ms`, set by the test.
+#[derive(Debug)]
+pub struct RecordingIo<M> {
+    pub now_ms: u64,
+    pub effects: Vec<Effect<M>>,
+    pub raft_state: Vec<u8>,
+    pub snapshot: Arc<Vec<u8>>,
+    /// Every apply, in order (also in `effects`).
+    pub applied: Vec<ApplyMsg>,
+}
+
+impl<M> Default for RecordingIo<M> {
+    fn default() -> Self {
+        RecordingIo {
+            now_ms: 0,
+            effects: Vec::new(),
+            raft_state: Vec::new(),
+            snapshot: Arc::default(),
+            applied: Vec::new(),
+        }
+    }
+}
+
+impl<M> RecordingIo<M> {
+    /// The effects recorded since the last call.
+    pub fn take_effects(&mut self) -> Vec<Effect<M>> {
+        std::mem::take(&mut self.effects)
+    }
+}
+
+impl<M> HostIo<M> for RecordingIo<M> {
+    fn now_ms(&self) -> u64 {
+        self.now_ms
+    }
+    fn save_raft_state(&mut self, edit: impl FnOnce(&mut Vec<u8>)) {
+        edit(&mut self.raft_state);
+        self.effects.push(Effect::Persist { snapshot: false });
+    }
+    fn save_state_and_snapshot(&mut self, edit: impl FnOnce(&mut Vec<u8>), snapshot: Arc<Vec<u8>>) {
+        edit(&mut self.raft_state);
+        self.snapshot = snapshot;
+        self.effects.push(Effect::Persist { snapshot: true });
+    }
+    fn send(&mut self, peer: usize, request: M) {
+        self.effects.push(Effect::Send { peer, request });
+    }
+    fn set_timer(&mut self, at_ms: u64) {
+        self.effects.push(Effect::Timer { at_ms });
+    }
+    fn fail(&mut self, reason: String) {
+        self.effects.push(Effect::Fail(reason));
+    }
+}
+
+impl<M> RaftIo<M> for RecordingIo<M> {
+    fn apply(&mut self, msg: ApplyMsg) {
+        self.applied.push(msg.clone());
+        self.effects.push(Effect::Apply(msg));
+    }
+}
+
+impl<M> PersistedSize for RecordingIo<M> {
+    fn raft_state_size(&self) -> usize {
+        self.raft_state.len()
+    }
+}

@@ -1,0 +1,136 @@
+//! The optional read-only view of a Raft peer. With it, the lab runs an
+//! observer after every step of every peer (election safety, log matching,
+//! leader completeness, state machine safety, the commit rule) and checks
+//! that the peer's state is durable and that nothing is sent before the
+//! term and vote it carries are on disk. Without it ([`NoView`]), every lab
+//! test, history check and determinism check still runs.
+
+/// A peer's role.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Role {
+    Follower,
+    Candidate,
+    Leader,
+}
+
+impl Role {
+    /// "follower", "candidate" or "leader", for reports and run views.
+    pub fn name(self) -> &'static str {
+        match self {
+            Role::Follower => "follower",
+            Role::Candidate => "candidate",
+            Role::Leader => "leader",
+        }
+    }
+}
+
+/// One log entry, as the observer sees it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct EntryView<'a> {
+    pub term: u64,
+    /// The command as the service gets it (for an entry the implementation
+    /// adds of its own, whatever bytes it holds).
+    pub command: &'a [u8],
+    /// A number that differs each time an entry is written at this index
+    /// (an append counter); the observer re-reads only entries whose number
+    /// changed. An implementation without one returns
+    /// [`written_stamp`]`(term, command)`.
+    pub written: u64,
+}
+
+/// A `written` number for implementations that keep no append counter:
+/// a hash of the entry (so a rewrite with the same term and command is
+/// taken for the same entry, which log matching allows).
+pub fn written_stamp(term: u64, command: &[u8]) -> u64 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325 ^ term;
+    for &b in command {
+        h = (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3);
+    }
+    h
+}
+
+/// What the observer reads of a peer after each of its steps. Indices are
+/// the lab's (see [`ApplyMsg`](crate::ApplyMsg)). `M` is the peer's
+/// request type.
+///
+/// ```
+/// use contract::{NoView, RaftView};
+/// // An implementation without a view leaves the lab's observer off.
+/// assert!(!<NoView as RaftView<()>>::PRESENT);
+/// ```
+pub trait RaftView<M> {
+    /// Whether the view exists (false only for [`NoView`]).
+    const PRESENT: bool = true;
+
+    fn role(&self) -> Role;
+    fn term(&self) -> u64;
+    /// The peer voted for in the current term.
+    fn voted_for(&self) -> Option<usize>;
+    /// The highest index known committed.
+    fn commit_index(&self) -> u64;
+    /// The last index the snapshot covers (0: none).
+    fn snapshot_index(&self) -> u64;
+    /// The last index in the log (or the snapshot's, with an empty log).
+    fn last_log_index(&self) -> u64;
+    /// The term of the entry at `index`, or of the snapshot's last entry
+    /// when `index` is exactly the snapshot index; `None` elsewhere.
+    fn term_at(&self, index: u64) -> Option<u64>;
+    /// The entry at `index`, for indices after the snapshot.
+    fn entry(&self, index: u64) -> Option<EntryView<'_>>;
+
+    /// (term, vote) as a persisted raft state records them; an empty state
+    /// is (0, None). Read by the lab to check every request leaves only
+    /// once the term (and a candidate's vote) it carries is on disk.
+    fn persisted_term_and_vote(raft_state: &[u8]) -> (u64, Option<usize>);
+    /// The term a request carries, and the candidate when it asks for a
+    /// vote.
+    fn request_term(request: &M) -> (u64, Option<usize>);
+    /// Whether everything this peer holds in memory that must survive a
+    /// crash (log, snapshot) is what its persister holds; term and vote
+    /// are compared by the lab through `persisted_term_and_vote`. Describe
+    /// the first difference.
+    fn check_durable(&self, raft_state: &[u8], snapshot: &[u8]) -> Result<(), String>;
+}
+
+/// The view of an implementation that offers none: the lab's observer and
+/// durability checks stay off for it.
+#[derive(Debug)]
+pub enum NoView {}
+
+impl<M> RaftView<M> for NoView {
+    const PRESENT: bool = false;
+
+    fn role(&self) -> Role {
+        match *self {}
+    }
+    fn term(&self) -> u64 {
+        match *self {}
+    }
+    fn voted_for(&self) -> Option<usize> {
+        match *self {}
+    }
+    fn commit_index(&self) -> u64 {
+        match *self {}
+    }
+    fn snapshot_index(&self) -> u64 {
+        match *self {}
+    }
+    fn last_log_index(&self) -> u64 {
+        match *self {}
+    }
+    fn term_at(&self, _index: u64) -> Option<u64> {
+        match *self {}
+    }
+    fn entry(&self, _index: u64) -> Option<EntryView<'_>> {
+        match *self {}
+    }
+    fn persisted_term_and_vote(_raft_state: &[u8]) -> (u64, Option<usize>) {
+        (0, None)
+    }
+    fn request_term(_request: &M) -> (u64, Option<usize>) {
+        (0, None)
+    }
+    fn check_durable(&self, _raft_state: &[u8], _snapshot: &[u8]) -> Result<(), String> {
+        match *self {}
+    }
+}
