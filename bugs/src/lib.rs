@@ -263,16 +263,9 @@ impl fmt::Display for Bugs {
 }
 
 thread_local! {
-    /// The bugs switched on for the run this thread is doing.
+    /// The bugs switched on for the run this thread is doing (set by the
+    /// runner from the run's value, read by the servers).
     static ACTIVE: Cell<u64> = const { Cell::new(0) };
-    /// Whether `with` chose them (even none), so that a default from the
-    /// environment does not apply.
-    static CHOSEN: Cell<bool> = const { Cell::new(false) };
-}
-
-/// Whether a `with` on this thread chose the bugs (perhaps none).
-pub fn chosen() -> bool {
-    CHOSEN.with(Cell::get)
 }
 
 /// Whether `bug` is switched on for the run on this thread.
@@ -281,22 +274,16 @@ pub fn on(bug: Bug) -> bool {
     ACTIVE.with(|a| a.get() & (1 << bug as u8) != 0)
 }
 
-/// The bugs switched on for this thread's run.
-pub fn active() -> Bugs {
-    Bugs(ACTIVE.with(Cell::get))
-}
-
 /// Runs `f` with `bugs` switched on on this thread, then restores the set
 /// that was on before (also when `f` panics).
 pub fn with<T>(bugs: Bugs, f: impl FnOnce() -> T) -> T {
-    struct Restore(u64, bool);
+    struct Restore(u64);
     impl Drop for Restore {
         fn drop(&mut self) {
             ACTIVE.with(|a| a.set(self.0));
-            CHOSEN.with(|c| c.set(self.1));
         }
     }
-    let _restore = Restore(ACTIVE.with(|a| a.replace(bugs.0)), CHOSEN.with(|c| c.replace(true)));
+    let _restore = Restore(ACTIVE.with(|a| a.replace(bugs.0)));
     f()
 }
 

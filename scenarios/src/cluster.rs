@@ -52,7 +52,7 @@ impl<N: Node + HostsRaft> Cluster<N> {
             make,
             test_started_at: Cell::new(h.now()),
         };
-        if crate::runner::harness_checks() {
+        if h.harness_checks() {
             crate::raft_observer::watch(h, prefix, &cluster.servers);
         }
         cluster.set_net(|c| NetConfig { long_delays: net.long_delays, ..c });

@@ -14,7 +14,7 @@
 //! scenarios in turn, without those checks.
 
 use crate::registry::{matching, Scenario};
-use crate::runner::{run_scenario, with_harness_checks};
+use crate::runner::{run_scenario, Run};
 use crate::soak::thread_cpu_ms;
 use bugs::{Bug, Bugs, Layer};
 
@@ -125,8 +125,8 @@ fn run_batch(
                 scope.spawn(move || {
                     let (scenario, seed) = run_at(swarm, lab, j);
                     let start = thread_cpu_ms();
-                    let run = || run_scenario(&scenario, seed, Default::default());
-                    let outcome = with_harness_checks(checks, || bugs::with(Bugs::one(bug), run));
+                    let run = Run::new(seed).with_bugs(Bugs::one(bug)).with_harness_checks(checks);
+                    let outcome = run_scenario(&scenario, &run);
                     ((thread_cpu_ms() - start) / 1000.0, outcome.result)
                 })
             })

@@ -16,12 +16,12 @@ use crate::kv_tester::{
     check_clnt_appends, check_concurrent_appends, check_history, Check, Client, KvHistory, KvSetup, KvTester,
     TestResult, ELECTION_TIMEOUT, H,
 };
-use crate::runner::{simulate, Outcome};
+use crate::runner::{simulate, Outcome, Run};
 use crate::Scenario;
 use checker::{report, KvModel};
 use contract::Raft;
 use kv::Operations;
-use sim::{ms, secs, Fault, JoinHandle, Nanos, NetConfig, TraceMode};
+use sim::{ms, secs, Fault, JoinHandle, Nanos, NetConfig};
 use std::cell::{Cell, RefCell};
 use std::future::Future;
 use std::rc::Rc;
@@ -29,14 +29,13 @@ use std::rc::Rc;
 /// Runs one kv test: a cluster (`make_config`), `begin`, the body, `end`;
 /// then the history of every clerk's operations must be linearizable.
 fn kv_test<R: Raft, F: Future<Output = TestResult> + 'static>(
-    seed: u64,
-    trace: TraceMode,
+    run: &Run,
     setup: KvSetup,
     body: impl FnOnce(Rc<KvTester<R>>) -> F + 'static,
 ) -> Outcome {
     let history: Rc<RefCell<KvHistory>> = Rc::default();
     let recorded = history.clone();
-    let outcome = simulate(seed, trace, move |h: H<R>| async move {
+    let outcome = simulate(run, move |h: H<R>| async move {
         let t = KvTester::new(&h, setup, recorded);
         t.begin();
         body(t.clone()).await?;
@@ -108,9 +107,9 @@ impl Generic {
 /// network, partitions and crashes the parameters ask for; after each, every
 /// client's appends are checked (exactly once, in order), and the logs and
 /// snapshots against maxraftstate.
-fn generic_test<R: Raft>(seed: u64, trace: TraceMode, g: Generic) -> Outcome {
+fn generic_test<R: Raft>(run: &Run, g: Generic) -> Outcome {
     let setup = KvSetup::servers(g.servers).unreliable_if(g.unreliable).max_raft_state(g.max_raft_state);
-    kv_test::<R, _>(seed, trace, setup, move |t| async move {
+    kv_test::<R, _>(run, setup, move |t| async move {
         let mut ck = t.make_client(&t.all());
         if g.chaos {
             start_chaos(&t);
@@ -272,8 +271,8 @@ const TIME_PER_OP: Nanos = ms(100) / 3;
 
 /// `GenericTestSpeed`: 1,000 sequential Appends on 3 servers within
 /// 1,000 x 33.3 ms.
-fn generic_speed<R: Raft>(seed: u64, trace: TraceMode, max_raft_state: Option<usize>) -> Outcome {
-    kv_test::<R, _>(seed, trace, KvSetup::servers(3).max_raft_state(max_raft_state), |t| async move {
+fn generic_speed<R: Raft>(run: &Run, max_raft_state: Option<usize>) -> Outcome {
+    kv_test::<R, _>(run, KvSetup::servers(3).max_raft_state(max_raft_state), |t| async move {
         let mut ck = t.make_client(&t.all());
         // Wait until the first operation completes (a leader exists).
         ck.get("x").await;
@@ -299,26 +298,26 @@ fn generic_speed<R: Raft>(seed: u64, trace: TraceMode, max_raft_state: Option<us
 
 // ----- 3A -----
 
-fn basic_3a<R: Raft>(seed: u64, trace: TraceMode) -> Outcome {
-    generic_test::<R>(seed, trace, Generic::new(1, 5))
+fn basic_3a<R: Raft>(run: &Run) -> Outcome {
+    generic_test::<R>(run, Generic::new(1, 5))
 }
 
-fn speed_3a<R: Raft>(seed: u64, trace: TraceMode) -> Outcome {
-    generic_speed::<R>(seed, trace, None)
+fn speed_3a<R: Raft>(run: &Run) -> Outcome {
+    generic_speed::<R>(run, None)
 }
 
-fn concurrent_3a<R: Raft>(seed: u64, trace: TraceMode) -> Outcome {
-    generic_test::<R>(seed, trace, Generic::new(5, 5))
+fn concurrent_3a<R: Raft>(run: &Run) -> Outcome {
+    generic_test::<R>(run, Generic::new(5, 5))
 }
 
-fn unreliable_3a<R: Raft>(seed: u64, trace: TraceMode) -> Outcome {
-    generic_test::<R>(seed, trace, Generic { unreliable: true, ..Generic::new(5, 5) })
+fn unreliable_3a<R: Raft>(run: &Run) -> Outcome {
+    generic_test::<R>(run, Generic { unreliable: true, ..Generic::new(5, 5) })
 }
 
 /// Five clients append ten values each to one key over an unreliable
 /// network: each value exactly once, each client's in order.
-fn unreliable_one_key_3a<R: Raft>(seed: u64, trace: TraceMode) -> Outcome {
-    kv_test::<R, _>(seed, trace, KvSetup::servers(3).unreliable_if(true), |t| async move {
+fn unreliable_one_key_3a<R: Raft>(run: &Run) -> Outcome {
+    kv_test::<R, _>(run, KvSetup::servers(3).unreliable_if(true), |t| async move {
         let mut ck = t.make_client(&t.all());
         ck.put("k", "").await;
         const CLIENTS: usize = 5;
@@ -344,8 +343,8 @@ fn unreliable_one_key_3a<R: Raft>(seed: u64, trace: TraceMode) -> Outcome {
 /// Submit a request in the minority partition and check that it does not
 /// go through until the partition heals. The leader of the original view is
 /// in the minority.
-fn one_partition_3a<R: Raft>(seed: u64, trace: TraceMode) -> Outcome {
-    kv_test::<R, _>(seed, trace, KvSetup::servers(5), |t| async move {
+fn one_partition_3a<R: Raft>(run: &Run) -> Outcome {
+    kv_test::<R, _>(run, KvSetup::servers(5), |t| async move {
         let mut ck = t.make_client(&t.all());
         ck.put("1", "13").await;
         // Progress in majority.
@@ -427,37 +426,37 @@ fn spawn_op<R: Raft, F: Future<Output = Client<R>> + 'static>(
     Spawned { task, clerk_addr }
 }
 
-fn many_partitions_one_client_3a<R: Raft>(seed: u64, trace: TraceMode) -> Outcome {
-    generic_test::<R>(seed, trace, Generic { partitions: true, ..Generic::new(1, 5) })
+fn many_partitions_one_client_3a<R: Raft>(run: &Run) -> Outcome {
+    generic_test::<R>(run, Generic { partitions: true, ..Generic::new(1, 5) })
 }
 
-fn many_partitions_many_clients_3a<R: Raft>(seed: u64, trace: TraceMode) -> Outcome {
-    generic_test::<R>(seed, trace, Generic { partitions: true, ..Generic::new(5, 5) })
+fn many_partitions_many_clients_3a<R: Raft>(run: &Run) -> Outcome {
+    generic_test::<R>(run, Generic { partitions: true, ..Generic::new(5, 5) })
 }
 
-fn persist_one_client_3a<R: Raft>(seed: u64, trace: TraceMode) -> Outcome {
-    generic_test::<R>(seed, trace, Generic { crash: true, ..Generic::new(1, 5) })
+fn persist_one_client_3a<R: Raft>(run: &Run) -> Outcome {
+    generic_test::<R>(run, Generic { crash: true, ..Generic::new(1, 5) })
 }
 
-fn persist_concurrent_3a<R: Raft>(seed: u64, trace: TraceMode) -> Outcome {
-    generic_test::<R>(seed, trace, Generic { crash: true, ..Generic::new(5, 5) })
+fn persist_concurrent_3a<R: Raft>(run: &Run) -> Outcome {
+    generic_test::<R>(run, Generic { crash: true, ..Generic::new(5, 5) })
 }
 
-fn persist_concurrent_unreliable_3a<R: Raft>(seed: u64, trace: TraceMode) -> Outcome {
-    generic_test::<R>(seed, trace, Generic { unreliable: true, crash: true, ..Generic::new(5, 5) })
+fn persist_concurrent_unreliable_3a<R: Raft>(run: &Run) -> Outcome {
+    generic_test::<R>(run, Generic { unreliable: true, crash: true, ..Generic::new(5, 5) })
 }
 
-fn persist_partition_3a<R: Raft>(seed: u64, trace: TraceMode) -> Outcome {
-    generic_test::<R>(seed, trace, Generic { crash: true, partitions: true, ..Generic::new(5, 5) })
+fn persist_partition_3a<R: Raft>(run: &Run) -> Outcome {
+    generic_test::<R>(run, Generic { crash: true, partitions: true, ..Generic::new(5, 5) })
 }
 
-fn persist_partition_unreliable_3a<R: Raft>(seed: u64, trace: TraceMode) -> Outcome {
-    generic_test::<R>(seed, trace, Generic { unreliable: true, crash: true, partitions: true, ..Generic::new(5, 5) })
+fn persist_partition_unreliable_3a<R: Raft>(run: &Run) -> Outcome {
+    generic_test::<R>(run, Generic { unreliable: true, crash: true, partitions: true, ..Generic::new(5, 5) })
 }
 
-fn persist_partition_unreliable_linearizable_3a<R: Raft>(seed: u64, trace: TraceMode) -> Outcome {
+fn persist_partition_unreliable_linearizable_3a<R: Raft>(run: &Run) -> Outcome {
     let g = Generic { unreliable: true, crash: true, partitions: true, random_keys: true, ..Generic::new(15, 7) };
-    generic_test::<R>(seed, trace, g)
+    generic_test::<R>(run, g)
 }
 
 // ----- 3B -----
@@ -467,8 +466,8 @@ const MAX_RAFT_STATE: usize = 1000;
 
 /// Check that snapshots decrease the size of the Raft state, and that a
 /// lagging server catches up through InstallSnapshot.
-fn snapshot_rpc_3b<R: Raft>(seed: u64, trace: TraceMode) -> Outcome {
-    kv_test::<R, _>(seed, trace, KvSetup::servers(3).max_raft_state(Some(MAX_RAFT_STATE)), |t| async move {
+fn snapshot_rpc_3b<R: Raft>(run: &Run) -> Outcome {
+    kv_test::<R, _>(run, KvSetup::servers(3).max_raft_state(Some(MAX_RAFT_STATE)), |t| async move {
         let mut ck = t.make_client(&t.all());
         ck.put("a", "A").await;
         ck.check("a", "A").await?;
@@ -509,9 +508,9 @@ fn snapshot_rpc_3b<R: Raft>(seed: u64, trace: TraceMode) -> Outcome {
 
 /// Are the snapshots not too huge? 500 bytes is a generous bound for the
 /// operations this test performs.
-fn snapshot_size_3b<R: Raft>(seed: u64, trace: TraceMode) -> Outcome {
+fn snapshot_size_3b<R: Raft>(run: &Run) -> Outcome {
     const MAX_SNAPSHOT_STATE: usize = 500;
-    kv_test::<R, _>(seed, trace, KvSetup::servers(3).max_raft_state(Some(MAX_RAFT_STATE)), |t| async move {
+    kv_test::<R, _>(run, KvSetup::servers(3).max_raft_state(Some(MAX_RAFT_STATE)), |t| async move {
         let mut ck = t.make_client(&t.all());
         for _ in 0..200 {
             ck.put("x", "0").await;
@@ -531,45 +530,45 @@ fn snapshot_size_3b<R: Raft>(seed: u64, trace: TraceMode) -> Outcome {
     })
 }
 
-fn speed_3b<R: Raft>(seed: u64, trace: TraceMode) -> Outcome {
-    generic_speed::<R>(seed, trace, Some(MAX_RAFT_STATE))
+fn speed_3b<R: Raft>(run: &Run) -> Outcome {
+    generic_speed::<R>(run, Some(MAX_RAFT_STATE))
 }
 
 fn with_snapshots(g: Generic) -> Generic {
     Generic { max_raft_state: Some(MAX_RAFT_STATE), ..g }
 }
 
-fn snapshot_recover_3b<R: Raft>(seed: u64, trace: TraceMode) -> Outcome {
-    generic_test::<R>(seed, trace, with_snapshots(Generic { crash: true, ..Generic::new(1, 5) }))
+fn snapshot_recover_3b<R: Raft>(run: &Run) -> Outcome {
+    generic_test::<R>(run, with_snapshots(Generic { crash: true, ..Generic::new(1, 5) }))
 }
 
-fn snapshot_recover_many_clients_3b<R: Raft>(seed: u64, trace: TraceMode) -> Outcome {
-    generic_test::<R>(seed, trace, with_snapshots(Generic { crash: true, ..Generic::new(20, 5) }))
+fn snapshot_recover_many_clients_3b<R: Raft>(run: &Run) -> Outcome {
+    generic_test::<R>(run, with_snapshots(Generic { crash: true, ..Generic::new(20, 5) }))
 }
 
-fn snapshot_unreliable_3b<R: Raft>(seed: u64, trace: TraceMode) -> Outcome {
-    generic_test::<R>(seed, trace, with_snapshots(Generic { unreliable: true, ..Generic::new(5, 5) }))
+fn snapshot_unreliable_3b<R: Raft>(run: &Run) -> Outcome {
+    generic_test::<R>(run, with_snapshots(Generic { unreliable: true, ..Generic::new(5, 5) }))
 }
 
-fn snapshot_unreliable_recover_3b<R: Raft>(seed: u64, trace: TraceMode) -> Outcome {
-    generic_test::<R>(seed, trace, with_snapshots(Generic { unreliable: true, crash: true, ..Generic::new(5, 5) }))
+fn snapshot_unreliable_recover_3b<R: Raft>(run: &Run) -> Outcome {
+    generic_test::<R>(run, with_snapshots(Generic { unreliable: true, crash: true, ..Generic::new(5, 5) }))
 }
 
-fn snapshot_unreliable_recover_concurrent_partition_3b<R: Raft>(seed: u64, trace: TraceMode) -> Outcome {
+fn snapshot_unreliable_recover_concurrent_partition_3b<R: Raft>(run: &Run) -> Outcome {
     let g = Generic { unreliable: true, crash: true, partitions: true, ..Generic::new(5, 5) };
-    generic_test::<R>(seed, trace, with_snapshots(g))
+    generic_test::<R>(run, with_snapshots(g))
 }
 
-fn snapshot_unreliable_recover_concurrent_partition_linearizable_3b<R: Raft>(seed: u64, trace: TraceMode) -> Outcome {
+fn snapshot_unreliable_recover_concurrent_partition_linearizable_3b<R: Raft>(run: &Run) -> Outcome {
     let g = Generic { unreliable: true, crash: true, partitions: true, random_keys: true, ..Generic::new(15, 7) };
-    generic_test::<R>(seed, trace, with_snapshots(g))
+    generic_test::<R>(run, with_snapshots(g))
 }
 
 /// Beyond the lab: the linearizable partition test with snapshots, plus
 /// duplicated requests (exactly-once must hold against the network's own
 /// retries), drifting clocks, paused servers and one-way cuts; after each
 /// heal, the clients' reads must complete within `LIVENESS_BOUND`.
-fn chaos<R: Raft>(seed: u64, trace: TraceMode) -> Outcome {
+fn chaos<R: Raft>(run: &Run) -> Outcome {
     let g = Generic {
         unreliable: true,
         crash: true,
@@ -578,7 +577,7 @@ fn chaos<R: Raft>(seed: u64, trace: TraceMode) -> Outcome {
         chaos: true,
         ..Generic::new(7, 5)
     };
-    generic_test::<R>(seed, trace, with_snapshots(g))
+    generic_test::<R>(run, with_snapshots(g))
 }
 
 pub fn scenarios<R: Raft>() -> Vec<Scenario> {
@@ -597,9 +596,9 @@ pub const LIVENESS_BOUND: Nanos = secs(10);
 /// and Get on 3 keys, on 5 servers that snapshot at 1,000 bytes. The history
 /// must be linearizable, the Raft observer checks every step, and after the
 /// heal a new clerk's Put and Get must each complete within 10 s.
-fn swarm<R: Raft>(seed: u64, trace: TraceMode) -> Outcome {
+fn swarm<R: Raft>(run: &Run) -> Outcome {
     let setup = KvSetup::servers(5).max_raft_state(Some(1000));
-    kv_test::<R, _>(seed, trace, setup, |t| async move {
+    kv_test::<R, _>(run, setup, |t| async move {
         let nemesis = crate::swarm::Nemesis::new(&t.cluster);
         let done = Rc::new(Cell::new(false));
         let clients: Vec<JoinHandle<()>> =

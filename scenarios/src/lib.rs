@@ -44,4 +44,4 @@ pub mod soak_cli;
 pub mod swarm;
 
 pub use registry::{find, matching, registry, Scenario};
-pub use runner::{replay_command, run_scenario, Outcome};
+pub use runner::{replay_command, run_scenario, Outcome, Run};

@@ -208,7 +208,7 @@ fn main() -> ExitCode {
             };
             let outputs = scenarios::run_cli::Outputs { history, trace, html };
             let bugs = bugs.unwrap_or_else(env_bugs);
-            bugs::with(bugs, || scenarios::run_cli::run(&scenario, seed, check_determinism, outputs))
+            scenarios::run_cli::run(&scenario, seed, bugs, check_determinism, outputs)
         }
         Command::Bugs => {
             let mut out = std::io::stdout().lock();
@@ -269,8 +269,7 @@ fn main() -> ExitCode {
                 watchdog: Some(std::time::Duration::from_secs(watchdog_secs)),
                 ..SoakPlan::new(scenarios, first_seed, seeds, jobs)
             };
-            let bugs = plan.bugs; // named in the replay commands printed
-            bugs::with(bugs, || scenarios::soak_cli::run(plan, scenarios::soak_cli::ReportFiles { json, junit }))
+            scenarios::soak_cli::run(plan, scenarios::soak_cli::ReportFiles { json, junit })
         }
     }
 }

@@ -85,7 +85,7 @@ impl<N: RaftCarrier> HostIo<<N::Raft as Raft>::Request> for SimIo<'_, '_, N> {
         if self.ctx.is_crashing() {
             return; // it never leaves
         }
-        if <<N::Raft as Raft>::View as RaftView<_>>::PRESENT && crate::runner::harness_checks() {
+        if <<N::Raft as Raft>::View as RaftView<_>>::PRESENT && self.ctx.harness_checks() {
             if let Err(e) = rests_on_persisted::<N::Raft>(&request, self.ctx.read_persister().raft_state()) {
                 self.ctx.fail(format!("{}: {e}", self.ctx.name()));
             }

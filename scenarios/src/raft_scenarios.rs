@@ -7,22 +7,21 @@
 
 use crate::raft_host::Cmd;
 use crate::raft_tester::{Setup, TestResult, Tester, ELECTION_TIMEOUT, H, MAX_LOG_SIZE};
-use crate::runner::{simulate, Outcome};
+use crate::runner::{simulate, Outcome, Run};
 use crate::Scenario;
 use contract::Raft;
-use sim::{ms, secs, Fault, TraceMode};
+use sim::{ms, secs, Fault};
 use std::future::Future;
 use std::rc::Rc;
 
 /// Runs one lab test: a cluster (`make_config`), `begin`, the body,
 /// then `end` (the 120 s limit).
 fn lab_test<R: Raft, F: Future<Output = TestResult> + 'static>(
-    seed: u64,
-    trace: TraceMode,
+    run: &Run,
     setup: Setup,
     body: impl FnOnce(Rc<Tester<R>>) -> F + 'static,
 ) -> Outcome {
-    simulate(seed, trace, move |h: H<R>| async move {
+    simulate(run, move |h: H<R>| async move {
         let t = Tester::new(&h, setup);
         t.begin();
         body(t.clone()).await?;
@@ -43,8 +42,8 @@ fn int(x: i64) -> Cmd {
 
 // ----- 2A -----
 
-fn initial_election_2a<R: Raft>(seed: u64, trace: TraceMode) -> Outcome {
-    lab_test::<R, _>(seed, trace, Setup::servers(3), |t| async move {
+fn initial_election_2a<R: Raft>(run: &Run) -> Outcome {
+    lab_test::<R, _>(run, Setup::servers(3), |t| async move {
         t.check_one_leader().await?;
         t.sleep(ms(50)).await;
         let term1 = t.check_terms()?;
@@ -63,8 +62,8 @@ fn initial_election_2a<R: Raft>(seed: u64, trace: TraceMode) -> Outcome {
     })
 }
 
-fn re_election_2a<R: Raft>(seed: u64, trace: TraceMode) -> Outcome {
-    lab_test::<R, _>(seed, trace, Setup::servers(3), |t| async move {
+fn re_election_2a<R: Raft>(run: &Run) -> Outcome {
+    lab_test::<R, _>(run, Setup::servers(3), |t| async move {
         let leader1 = t.check_one_leader().await?;
         t.disconnect(leader1);
         t.check_one_leader().await?;
@@ -82,8 +81,8 @@ fn re_election_2a<R: Raft>(seed: u64, trace: TraceMode) -> Outcome {
     })
 }
 
-fn many_elections_2a<R: Raft>(seed: u64, trace: TraceMode) -> Outcome {
-    lab_test::<R, _>(seed, trace, Setup::servers(7), |t| async move {
+fn many_elections_2a<R: Raft>(run: &Run) -> Outcome {
+    lab_test::<R, _>(run, Setup::servers(7), |t| async move {
         let n = t.n;
         t.check_one_leader().await?;
         for _ in 1..10 {
@@ -103,8 +102,8 @@ fn many_elections_2a<R: Raft>(seed: u64, trace: TraceMode) -> Outcome {
 
 // ----- 2B -----
 
-fn basic_agree_2b<R: Raft>(seed: u64, trace: TraceMode) -> Outcome {
-    lab_test::<R, _>(seed, trace, Setup::servers(3), |t| async move {
+fn basic_agree_2b<R: Raft>(run: &Run) -> Outcome {
+    lab_test::<R, _>(run, Setup::servers(3), |t| async move {
         for index in 1..=3u64 {
             let (nd, _) = t.n_committed(index)?;
             if nd > 0 {
@@ -130,8 +129,8 @@ const RPC_BYTES_SLACK: u64 = 50_000 - LABGOB_TYPE_DESCRIPTOR_BYTES;
 
 /// Each command should be sent to each peer about once: the bound is
 /// servers x total command bytes + `RPC_BYTES_SLACK`.
-fn rpc_bytes_2b<R: Raft>(seed: u64, trace: TraceMode) -> Outcome {
-    lab_test::<R, _>(seed, trace, Setup::servers(3), |t| async move {
+fn rpc_bytes_2b<R: Raft>(run: &Run) -> Outcome {
+    lab_test::<R, _>(run, Setup::servers(3), |t| async move {
         let n = t.n;
         t.one(int(99), n, false).await?;
         let bytes0 = t.bytes_total();
@@ -154,8 +153,8 @@ fn rpc_bytes_2b<R: Raft>(seed: u64, trace: TraceMode) -> Outcome {
     })
 }
 
-fn follower_failure_2b<R: Raft>(seed: u64, trace: TraceMode) -> Outcome {
-    lab_test::<R, _>(seed, trace, Setup::servers(3), |t| async move {
+fn follower_failure_2b<R: Raft>(run: &Run) -> Outcome {
+    lab_test::<R, _>(run, Setup::servers(3), |t| async move {
         let n = t.n;
         t.one(int(101), n, false).await?;
         let leader1 = t.check_one_leader().await?;
@@ -176,8 +175,8 @@ fn follower_failure_2b<R: Raft>(seed: u64, trace: TraceMode) -> Outcome {
     })
 }
 
-fn leader_failure_2b<R: Raft>(seed: u64, trace: TraceMode) -> Outcome {
-    lab_test::<R, _>(seed, trace, Setup::servers(3), |t| async move {
+fn leader_failure_2b<R: Raft>(run: &Run) -> Outcome {
+    lab_test::<R, _>(run, Setup::servers(3), |t| async move {
         let n = t.n;
         t.one(int(101), n, false).await?;
         let leader1 = t.check_one_leader().await?;
@@ -196,8 +195,8 @@ fn leader_failure_2b<R: Raft>(seed: u64, trace: TraceMode) -> Outcome {
     })
 }
 
-fn fail_agree_2b<R: Raft>(seed: u64, trace: TraceMode) -> Outcome {
-    lab_test::<R, _>(seed, trace, Setup::servers(3), |t| async move {
+fn fail_agree_2b<R: Raft>(run: &Run) -> Outcome {
+    lab_test::<R, _>(run, Setup::servers(3), |t| async move {
         let n = t.n;
         t.one(int(101), n, false).await?;
         let leader = t.check_one_leader().await?;
@@ -215,8 +214,8 @@ fn fail_agree_2b<R: Raft>(seed: u64, trace: TraceMode) -> Outcome {
     })
 }
 
-fn fail_no_agree_2b<R: Raft>(seed: u64, trace: TraceMode) -> Outcome {
-    lab_test::<R, _>(seed, trace, Setup::servers(5), |t| async move {
+fn fail_no_agree_2b<R: Raft>(run: &Run) -> Outcome {
+    lab_test::<R, _>(run, Setup::servers(5), |t| async move {
         let n = t.n;
         t.one(int(10), n, false).await?;
         let leader = t.check_one_leader().await?;
@@ -242,8 +241,8 @@ fn fail_no_agree_2b<R: Raft>(seed: u64, trace: TraceMode) -> Outcome {
     })
 }
 
-fn concurrent_starts_2b<R: Raft>(seed: u64, trace: TraceMode) -> Outcome {
-    lab_test::<R, _>(seed, trace, Setup::servers(3), |t| async move {
+fn concurrent_starts_2b<R: Raft>(run: &Run) -> Outcome {
+    lab_test::<R, _>(run, Setup::servers(3), |t| async move {
         let n = t.n;
         let mut success = false;
         'tries: for attempt in 0..5 {
@@ -290,8 +289,8 @@ fn concurrent_starts_2b<R: Raft>(seed: u64, trace: TraceMode) -> Outcome {
     })
 }
 
-fn rejoin_2b<R: Raft>(seed: u64, trace: TraceMode) -> Outcome {
-    lab_test::<R, _>(seed, trace, Setup::servers(3), |t| async move {
+fn rejoin_2b<R: Raft>(run: &Run) -> Outcome {
+    lab_test::<R, _>(run, Setup::servers(3), |t| async move {
         let n = t.n;
         t.one(int(101), n, true).await?;
         let leader1 = t.check_one_leader().await?;
@@ -310,8 +309,8 @@ fn rejoin_2b<R: Raft>(seed: u64, trace: TraceMode) -> Outcome {
     })
 }
 
-fn backup_2b<R: Raft>(seed: u64, trace: TraceMode) -> Outcome {
-    lab_test::<R, _>(seed, trace, Setup::servers(5), |t| async move {
+fn backup_2b<R: Raft>(run: &Run) -> Outcome {
+    lab_test::<R, _>(run, Setup::servers(5), |t| async move {
         let n = t.n;
         t.one(t.rand_cmd(), n, true).await?;
         // Put the leader and one follower in a partition.
@@ -362,8 +361,8 @@ fn backup_2b<R: Raft>(seed: u64, trace: TraceMode) -> Outcome {
     })
 }
 
-fn count_2b<R: Raft>(seed: u64, trace: TraceMode) -> Outcome {
-    lab_test::<R, _>(seed, trace, Setup::servers(3), |t| async move {
+fn count_2b<R: Raft>(run: &Run) -> Outcome {
+    lab_test::<R, _>(run, Setup::servers(3), |t| async move {
         let n = t.n;
         t.check_one_leader().await?;
         let total1 = t.rpc_total();
@@ -436,8 +435,8 @@ fn count_2b<R: Raft>(seed: u64, trace: TraceMode) -> Outcome {
 
 // ----- 2C -----
 
-fn persist1_2c<R: Raft>(seed: u64, trace: TraceMode) -> Outcome {
-    lab_test::<R, _>(seed, trace, Setup::servers(3), |t| async move {
+fn persist1_2c<R: Raft>(run: &Run) -> Outcome {
+    lab_test::<R, _>(run, Setup::servers(3), |t| async move {
         let n = t.n;
         t.one(int(11), n, true).await?;
         // Crash and restart all.
@@ -470,8 +469,8 @@ fn persist1_2c<R: Raft>(seed: u64, trace: TraceMode) -> Outcome {
     })
 }
 
-fn persist2_2c<R: Raft>(seed: u64, trace: TraceMode) -> Outcome {
-    lab_test::<R, _>(seed, trace, Setup::servers(5), |t| async move {
+fn persist2_2c<R: Raft>(run: &Run) -> Outcome {
+    lab_test::<R, _>(run, Setup::servers(5), |t| async move {
         let n = t.n;
         let mut index = 1;
         for _ in 0..5 {
@@ -502,8 +501,8 @@ fn persist2_2c<R: Raft>(seed: u64, trace: TraceMode) -> Outcome {
     })
 }
 
-fn persist3_2c<R: Raft>(seed: u64, trace: TraceMode) -> Outcome {
-    lab_test::<R, _>(seed, trace, Setup::servers(3), |t| async move {
+fn persist3_2c<R: Raft>(run: &Run) -> Outcome {
+    lab_test::<R, _>(run, Setup::servers(3), |t| async move {
         let n = t.n;
         t.one(int(101), 3, true).await?;
         let leader = t.check_one_leader().await?;
@@ -532,8 +531,8 @@ fn figure_8_pause<R: Raft>(t: &Tester<R>) -> sim::Nanos {
     }
 }
 
-fn figure_8_2c<R: Raft>(seed: u64, trace: TraceMode) -> Outcome {
-    lab_test::<R, _>(seed, trace, Setup::servers(5), |t| async move {
+fn figure_8_2c<R: Raft>(run: &Run) -> Outcome {
+    lab_test::<R, _>(run, Setup::servers(5), |t| async move {
         let n = t.n;
         t.one(t.rand_cmd(), 1, true).await?;
         let mut nup = n;
@@ -578,8 +577,8 @@ fn spawn_one<R: Raft>(t: &Rc<Tester<R>>, name: String, cmd: Cmd, expected: usize
     })
 }
 
-fn unreliable_agree_2c<R: Raft>(seed: u64, trace: TraceMode) -> Outcome {
-    lab_test::<R, _>(seed, trace, Setup::servers(5).unreliable(), |t| async move {
+fn unreliable_agree_2c<R: Raft>(run: &Run) -> Outcome {
+    lab_test::<R, _>(run, Setup::servers(5).unreliable(), |t| async move {
         let n = t.n;
         let mut helpers = Vec::new();
         for iters in 1..50i64 {
@@ -597,8 +596,8 @@ fn unreliable_agree_2c<R: Raft>(seed: u64, trace: TraceMode) -> Outcome {
     })
 }
 
-fn figure_8_unreliable_2c<R: Raft>(seed: u64, trace: TraceMode) -> Outcome {
-    lab_test::<R, _>(seed, trace, Setup::servers(5).unreliable(), |t| async move {
+fn figure_8_unreliable_2c<R: Raft>(run: &Run) -> Outcome {
+    lab_test::<R, _>(run, Setup::servers(5).unreliable(), |t| async move {
         let n = t.n;
         let small = |t: &Tester<R>| Cmd::Int(t.rand(10_000) as i64);
         t.one(small(&t), 1, true).await?;
@@ -678,18 +677,18 @@ async fn churn_client<R: Raft>(t: Rc<Tester<R>>, me: u64, stop: Rc<std::cell::Ce
     Ok(committed)
 }
 
-fn churn<R: Raft>(seed: u64, trace: TraceMode, net: Net) -> Outcome {
-    churn_with::<R>(seed, trace, net, false)
+fn churn<R: Raft>(run: &Run, net: Net) -> Outcome {
+    churn_with::<R>(run, net, false)
 }
 
 /// Beyond the lab: the unreliable churn test with 5% duplicated requests,
 /// clocks drifting by up to 10%, and servers paused for up to 400 ms.
-fn churn_chaos<R: Raft>(seed: u64, trace: TraceMode) -> Outcome {
-    churn_with::<R>(seed, trace, Net::Unreliable, true)
+fn churn_chaos<R: Raft>(run: &Run) -> Outcome {
+    churn_with::<R>(run, Net::Unreliable, true)
 }
 
-fn churn_with<R: Raft>(seed: u64, trace: TraceMode, net: Net, chaos: bool) -> Outcome {
-    lab_test::<R, _>(seed, trace, Setup::servers(5).reliable_if(net == Net::Reliable), move |t| async move {
+fn churn_with<R: Raft>(run: &Run, net: Net, chaos: bool) -> Outcome {
+    lab_test::<R, _>(run, Setup::servers(5).reliable_if(net == Net::Reliable), move |t| async move {
         let n = t.n;
         let mut pauses = 0;
         if chaos {
@@ -779,12 +778,12 @@ fn churn_with<R: Raft>(seed: u64, trace: TraceMode, net: Net, chaos: bool) -> Ou
     })
 }
 
-fn reliable_churn_2c<R: Raft>(seed: u64, trace: TraceMode) -> Outcome {
-    churn::<R>(seed, trace, Net::Reliable)
+fn reliable_churn_2c<R: Raft>(run: &Run) -> Outcome {
+    churn::<R>(run, Net::Reliable)
 }
 
-fn unreliable_churn_2c<R: Raft>(seed: u64, trace: TraceMode) -> Outcome {
-    churn::<R>(seed, trace, Net::Unreliable)
+fn unreliable_churn_2c<R: Raft>(run: &Run) -> Outcome {
+    churn::<R>(run, Net::Unreliable)
 }
 
 // ----- 2D -----
@@ -800,86 +799,81 @@ enum Victim {
     Crashed,
 }
 
-fn snap_common<R: Raft>(seed: u64, trace: TraceMode, victim_fate: Victim, net: Net) -> Outcome {
+fn snap_common<R: Raft>(run: &Run, victim_fate: Victim, net: Net) -> Outcome {
     let (disconnect, crash) = (victim_fate == Victim::Disconnected, victim_fate == Victim::Crashed);
-    lab_test::<R, _>(
-        seed,
-        trace,
-        Setup::servers(3).reliable_if(net == Net::Reliable).snapshots(),
-        move |t| async move {
-            let servers = t.n;
-            t.one(t.rand_cmd(), servers, true).await?;
-            let mut leader1 = t.check_one_leader().await?;
-            for i in 0..30 {
-                let (mut victim, mut sender) = ((leader1 + 1) % servers, leader1);
-                if i % 3 == 1 {
-                    sender = (leader1 + 1) % servers;
-                    victim = leader1;
-                }
-                if disconnect {
-                    t.disconnect(victim);
-                    t.one(t.rand_cmd(), servers - 1, true).await?;
-                }
-                if crash {
-                    t.crash1(victim);
-                    t.one(t.rand_cmd(), servers - 1, true).await?;
-                }
-                // Perhaps send enough to get a snapshot.
-                let nn = 5 + t.rand(10);
-                for _ in 0..nn {
-                    t.start(sender, &t.rand_cmd());
-                }
-                // Let the appliers catch up with the Starts.
-                if !disconnect && !crash {
-                    // All followers caught up: no InstallSnapshot is needed.
-                    t.one(t.rand_cmd(), servers, true).await?;
-                } else {
-                    t.one(t.rand_cmd(), servers - 1, true).await?;
-                }
-                let size = t.log_size();
-                if size >= MAX_LOG_SIZE {
-                    return Err(format!("log size too large: {size} bytes"));
-                }
-                if disconnect {
-                    // A follower that may be behind and need a snapshot.
-                    t.connect(victim);
-                    t.one(t.rand_cmd(), servers, true).await?;
-                    leader1 = t.check_one_leader().await?;
-                }
-                if crash {
-                    t.start1(victim);
-                    t.connect(victim);
-                    t.one(t.rand_cmd(), servers, true).await?;
-                    leader1 = t.check_one_leader().await?;
-                }
+    lab_test::<R, _>(run, Setup::servers(3).reliable_if(net == Net::Reliable).snapshots(), move |t| async move {
+        let servers = t.n;
+        t.one(t.rand_cmd(), servers, true).await?;
+        let mut leader1 = t.check_one_leader().await?;
+        for i in 0..30 {
+            let (mut victim, mut sender) = ((leader1 + 1) % servers, leader1);
+            if i % 3 == 1 {
+                sender = (leader1 + 1) % servers;
+                victim = leader1;
             }
-            Ok(())
-        },
-    )
+            if disconnect {
+                t.disconnect(victim);
+                t.one(t.rand_cmd(), servers - 1, true).await?;
+            }
+            if crash {
+                t.crash1(victim);
+                t.one(t.rand_cmd(), servers - 1, true).await?;
+            }
+            // Perhaps send enough to get a snapshot.
+            let nn = 5 + t.rand(10);
+            for _ in 0..nn {
+                t.start(sender, &t.rand_cmd());
+            }
+            // Let the appliers catch up with the Starts.
+            if !disconnect && !crash {
+                // All followers caught up: no InstallSnapshot is needed.
+                t.one(t.rand_cmd(), servers, true).await?;
+            } else {
+                t.one(t.rand_cmd(), servers - 1, true).await?;
+            }
+            let size = t.log_size();
+            if size >= MAX_LOG_SIZE {
+                return Err(format!("log size too large: {size} bytes"));
+            }
+            if disconnect {
+                // A follower that may be behind and need a snapshot.
+                t.connect(victim);
+                t.one(t.rand_cmd(), servers, true).await?;
+                leader1 = t.check_one_leader().await?;
+            }
+            if crash {
+                t.start1(victim);
+                t.connect(victim);
+                t.one(t.rand_cmd(), servers, true).await?;
+                leader1 = t.check_one_leader().await?;
+            }
+        }
+        Ok(())
+    })
 }
 
-fn snapshot_basic_2d<R: Raft>(seed: u64, trace: TraceMode) -> Outcome {
-    snap_common::<R>(seed, trace, Victim::Kept, Net::Reliable)
+fn snapshot_basic_2d<R: Raft>(run: &Run) -> Outcome {
+    snap_common::<R>(run, Victim::Kept, Net::Reliable)
 }
 
-fn snapshot_install_2d<R: Raft>(seed: u64, trace: TraceMode) -> Outcome {
-    snap_common::<R>(seed, trace, Victim::Disconnected, Net::Reliable)
+fn snapshot_install_2d<R: Raft>(run: &Run) -> Outcome {
+    snap_common::<R>(run, Victim::Disconnected, Net::Reliable)
 }
 
-fn snapshot_install_unreliable_2d<R: Raft>(seed: u64, trace: TraceMode) -> Outcome {
-    snap_common::<R>(seed, trace, Victim::Disconnected, Net::Unreliable)
+fn snapshot_install_unreliable_2d<R: Raft>(run: &Run) -> Outcome {
+    snap_common::<R>(run, Victim::Disconnected, Net::Unreliable)
 }
 
-fn snapshot_install_crash_2d<R: Raft>(seed: u64, trace: TraceMode) -> Outcome {
-    snap_common::<R>(seed, trace, Victim::Crashed, Net::Reliable)
+fn snapshot_install_crash_2d<R: Raft>(run: &Run) -> Outcome {
+    snap_common::<R>(run, Victim::Crashed, Net::Reliable)
 }
 
-fn snapshot_install_uncrash_2d<R: Raft>(seed: u64, trace: TraceMode) -> Outcome {
-    snap_common::<R>(seed, trace, Victim::Crashed, Net::Unreliable)
+fn snapshot_install_uncrash_2d<R: Raft>(run: &Run) -> Outcome {
+    snap_common::<R>(run, Victim::Crashed, Net::Unreliable)
 }
 
-fn snapshot_all_crash_2d<R: Raft>(seed: u64, trace: TraceMode) -> Outcome {
-    lab_test::<R, _>(seed, trace, Setup::servers(3).snapshots(), |t| async move {
+fn snapshot_all_crash_2d<R: Raft>(run: &Run) -> Outcome {
+    lab_test::<R, _>(run, Setup::servers(3).snapshots(), |t| async move {
         let servers = t.n;
         t.one(t.rand_cmd(), servers, true).await?;
         for _ in 0..5 {
@@ -911,8 +905,8 @@ fn snapshot_all_crash_2d<R: Raft>(seed: u64, trace: TraceMode) -> Outcome {
 /// requests, drifting timers, paused nodes and one-way partitions on top of
 /// labrpc's unreliable network. The same safety checks apply (the appliers,
 /// nCommitted), and the cluster must still agree at the end.
-fn figure_8_chaos<R: Raft>(seed: u64, trace: TraceMode) -> Outcome {
-    lab_test::<R, _>(seed, trace, Setup::servers(5).unreliable(), |t| async move {
+fn figure_8_chaos<R: Raft>(run: &Run) -> Outcome {
+    lab_test::<R, _>(run, Setup::servers(5).unreliable(), |t| async move {
         let n = t.n;
         t.h.inject(Fault::Net(sim::NetConfig {
             reliable: false,
@@ -1019,11 +1013,11 @@ async fn swarm_body<R: Raft>(t: Rc<Tester<R>>) -> TestResult {
 }
 
 /// Swarm runs on five servers, without snapshots.
-fn swarm<R: Raft>(seed: u64, trace: TraceMode) -> Outcome {
-    lab_test::<R, _>(seed, trace, Setup::servers(5), swarm_body)
+fn swarm<R: Raft>(run: &Run) -> Outcome {
+    lab_test::<R, _>(run, Setup::servers(5), swarm_body)
 }
 
 /// Swarm runs on three servers, the applier snapshotting every 10 entries.
-fn swarm_snapshots<R: Raft>(seed: u64, trace: TraceMode) -> Outcome {
-    lab_test::<R, _>(seed, trace, Setup::servers(3).snapshots(), swarm_body)
+fn swarm_snapshots<R: Raft>(run: &Run) -> Outcome {
+    lab_test::<R, _>(run, Setup::servers(3).snapshots(), swarm_body)
 }

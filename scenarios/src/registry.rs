@@ -1,14 +1,13 @@
 //! The list of named scenarios.
 
 use crate::runner::Outcome;
-use sim::TraceMode;
 
 /// One named lab test, runnable for any seed.
 #[derive(Clone, Copy)]
 pub struct Scenario {
     /// `<lab>/<test_name>`, lab one of sim, raft, kv, shardctrler, shardkv.
     pub name: &'static str,
-    pub run: fn(seed: u64, trace: TraceMode) -> Outcome,
+    pub run: fn(run: &crate::runner::Run) -> Outcome,
 }
 
 /// Every scenario, in a fixed order, on the reference implementation.

@@ -28,7 +28,7 @@ fn usage(message: String) -> ExitCode {
 /// Runs `scenario` for `seed` (twice, comparing traces, if asked) and
 /// writes the outputs: exit 0 pass, 1 fail, 2 bad usage or an unwritable
 /// file.
-pub fn run(scenario: &Scenario, seed: u64, check_determinism: bool, outputs: Outputs) -> ExitCode {
+pub fn run(scenario: &Scenario, seed: u64, bugs: bugs::Bugs, check_determinism: bool, outputs: Outputs) -> ExitCode {
     let name = scenario.name;
     if outputs.history.is_some() && !name.starts_with("kv/") && !name.starts_with("shardkv/") {
         return usage(format!("{name} records no client history (--history is for kv/ and shardkv/ scenarios)"));
@@ -46,22 +46,19 @@ pub fn run(scenario: &Scenario, seed: u64, check_determinism: bool, outputs: Out
     if outputs.html.is_some() {
         sinks.push(RunView::sink(view.clone()));
     }
-    let once = || {
-        if check_determinism {
-            runner::run_checking_determinism(scenario, seed)
-        } else {
-            runner::run_scenario(scenario, seed, sim::TraceMode::HashOnly)
-        }
-    };
-    let outcome = if sinks.is_empty() {
-        once()
+    let mut run = runner::Run::new(seed).with_bugs(bugs);
+    if !sinks.is_empty() {
+        run = run.with_event_sink(Box::new(move |line: &EventLine| sinks.iter_mut().for_each(|s| s(line))));
+    }
+    let outcome = if check_determinism {
+        runner::run_checking_determinism(scenario, &run)
     } else {
-        runner::with_event_sink(Box::new(move |line: &EventLine| sinks.iter_mut().for_each(|s| s(line))), once)
+        runner::run_scenario(scenario, &run)
     };
     if let Err(e) = write_outputs(&outputs, &outcome, &view.borrow(), trace_file.map(|(w, _)| w), name, seed) {
         return usage(e);
     }
-    verdict(name, seed, &outcome)
+    verdict(name, seed, bugs, &outcome)
 }
 
 /// Writes the drawing, the trace and the history that were asked for.
@@ -93,7 +90,7 @@ fn write_outputs(
 }
 
 /// PASS or FAIL, with the run's figures (and the replay command).
-fn verdict(name: &str, seed: u64, outcome: &Outcome) -> ExitCode {
+fn verdict(name: &str, seed: u64, bugs: bugs::Bugs, outcome: &Outcome) -> ExitCode {
     let stats = &outcome.stats;
     let operations = outcome.history.as_ref().map_or(String::new(), |h| format!(", {} client operations", h.len()));
     let detail = format!(
@@ -112,7 +109,7 @@ fn verdict(name: &str, seed: u64, outcome: &Outcome) -> ExitCode {
             ExitCode::SUCCESS
         }
         Err(reason) => {
-            println!("FAIL {name} seed {seed}: {reason}\n  ({detail})\n  replay: {}", replay_command(name, seed));
+            println!("FAIL {name} seed {seed}: {reason}\n  ({detail})\n  replay: {}", replay_command(name, seed, bugs));
             ExitCode::from(1)
         }
     }

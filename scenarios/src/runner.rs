@@ -45,53 +45,94 @@ impl Outcome {
 /// with room for the final checks after the test body.
 pub const LAB_TEST_TIME_LIMIT: sim::Nanos = sim::secs(130);
 
-thread_local! {
-    /// The stop flag of the run this thread is doing, which a soak's
-    /// wall-clock watchdog sets. Not simulation state: it never changes what
-    /// a run does, only whether it goes on.
-    static CANCEL: std::cell::Cell<Option<&'static AtomicBool>> = const { std::cell::Cell::new(None) };
+/// One run of one scenario: its seed, and everything else that decides
+/// what it does or what it reports. Every scenario is handed one.
+pub struct Run {
+    pub seed: u64,
+    /// What the trace keeps (hashes only, or every event's contents).
+    pub trace: TraceMode,
+    /// The harness's own checks (the Raft observer and the durability
+    /// checks): on, except to measure what the lab tests catch without
+    /// them (`labsim hunt --baseline`).
+    pub harness_checks: bool,
+    /// The catalogued bugs switched on in the servers.
+    pub bugs: bugs::Bugs,
+    /// A stop flag set from outside (a soak's wall-clock watchdog). It
+    /// never changes what a run does, only whether it goes on.
+    pub cancel: Option<&'static AtomicBool>,
+    /// Where the run sends every event (`labsim run --trace`, `--html`).
+    event_sink: std::cell::RefCell<Option<sim::event_log::EventSink>>,
 }
 
-thread_local! {
-    /// Where the next simulation started on this thread sends its events
-    /// (`labsim run --trace`).
-    static EVENT_SINK: std::cell::RefCell<Option<sim::event_log::EventSink>> = const { std::cell::RefCell::new(None) };
+impl Run {
+    /// A run of `seed`: hashes only, harness checks on, no bug.
+    pub fn new(seed: u64) -> Run {
+        Run {
+            seed,
+            trace: TraceMode::HashOnly,
+            harness_checks: true,
+            bugs: bugs::Bugs::NONE,
+            cancel: None,
+            event_sink: std::cell::RefCell::new(None),
+        }
+    }
+
+    pub fn with_trace(self, trace: TraceMode) -> Run {
+        Run { trace, ..self }
+    }
+
+    pub fn with_bugs(self, bugs: bugs::Bugs) -> Run {
+        Run { bugs, ..self }
+    }
+
+    pub fn with_harness_checks(self, harness_checks: bool) -> Run {
+        Run { harness_checks, ..self }
+    }
+
+    pub fn with_cancel(self, cancel: &'static AtomicBool) -> Run {
+        Run { cancel: Some(cancel), ..self }
+    }
+
+    /// Every event of the run goes to `sink`.
+    pub fn with_event_sink(self, sink: sim::event_log::EventSink) -> Run {
+        Run { event_sink: std::cell::RefCell::new(Some(sink)), ..self }
+    }
+
+    /// The same run with another trace mode: the two halves of a
+    /// determinism check. The first copy takes the event sink along.
+    pub fn again(&self, trace: TraceMode) -> Run {
+        Run {
+            seed: self.seed,
+            trace,
+            harness_checks: self.harness_checks,
+            bugs: self.bugs,
+            cancel: self.cancel,
+            event_sink: std::cell::RefCell::new(self.event_sink.borrow_mut().take()),
+        }
+    }
 }
 
-/// Runs `f`; the first simulation it starts sends every event to `sink`.
-pub fn with_event_sink<T>(sink: sim::event_log::EventSink, f: impl FnOnce() -> T) -> T {
-    EVENT_SINK.with(|s| *s.borrow_mut() = Some(sink));
-    let out = f();
-    EVENT_SINK.with(|s| s.borrow_mut().take());
-    out
-}
-
-/// Runs `f` with `flag` as the stop flag of every simulation it starts on
-/// this thread.
-pub fn with_cancel_flag<T>(flag: &'static AtomicBool, f: impl FnOnce() -> T) -> T {
-    let previous = CANCEL.with(|c| c.replace(Some(flag)));
-    let out = f();
-    CANCEL.with(|c| c.set(previous));
-    out
-}
-
-/// Runs a tester's `main` in a fresh simulation for `seed`.
-pub fn simulate<N, F>(seed: u64, trace: TraceMode, main: impl FnOnce(SimHandle<N>) -> F) -> Outcome
+/// Runs a tester's `main` in a fresh simulation for `run`.
+pub fn simulate<N, F>(run: &Run, main: impl FnOnce(SimHandle<N>) -> F) -> Outcome
 where
     N: Node,
     F: Future<Output = Result<(), String>> + 'static,
 {
-    let cancel = CANCEL.with(|c| c.get());
-    let config = SimConfig { trace_mode: trace, time_limit: LAB_TEST_TIME_LIMIT, cancel, ..SimConfig::new(seed) };
+    let config = SimConfig {
+        trace_mode: run.trace,
+        time_limit: LAB_TEST_TIME_LIMIT,
+        cancel: run.cancel,
+        harness_checks: run.harness_checks,
+        ..SimConfig::new(run.seed)
+    };
     let sim = Sim::<N>::new(config);
-    if let Some(sink) = EVENT_SINK.with(|s| s.borrow_mut().take()) {
+    if let Some(sink) = run.event_sink.borrow_mut().take() {
         sim.with_world(|w| w.set_event_sink(sink));
     }
-    NOTES.with(|n| n.borrow_mut().clear());
     bugs::buggify::disable(); // a swarm run enables its sites itself
-    let ran = bugs::with(run_bugs(), || catching_panics(|| sim.run(main(sim.handle()))));
+    let ran = bugs::with(run.bugs, || catching_panics(|| sim.run(main(sim.handle()))));
     bugs::buggify::disable();
-    let notes = NOTES.with(|n| std::mem::take(&mut *n.borrow_mut()));
+    let notes = sim.with_world(|w| w.notes().to_vec());
     let stats = sim.stats();
     let result = match ran {
         Ok(Ok(r)) => r,
@@ -104,52 +145,6 @@ where
     };
     let result = result.map_err(|reason| notes.iter().fold(reason, |r, note| format!("{r}\n  {note}")));
     Outcome { notes, ..Outcome::new(result, stats) }
-}
-
-thread_local! {
-    /// What the run on this thread noted about itself (see `note`).
-    static NOTES: std::cell::RefCell<Vec<String>> = const { std::cell::RefCell::new(Vec::new()) };
-}
-
-/// Notes a fact about the run on this thread (a swarm run's fault mix),
-/// once: `labsim run` prints it, and a failure's reason ends with it.
-pub fn note(text: String) {
-    NOTES.with(|n| {
-        let mut notes = n.borrow_mut();
-        if !notes.contains(&text) {
-            notes.push(text);
-        }
-    });
-}
-
-thread_local! {
-    /// Whether runs on this thread get the harness's own checks (the Raft
-    /// observer and the durability checks): on, except to measure what the
-    /// lab tests catch without them (`labsim hunt --baseline`).
-    static HARNESS_CHECKS: std::cell::Cell<bool> = const { std::cell::Cell::new(true) };
-}
-
-/// Runs `f` with the harness's own checks on or off for its runs.
-pub fn with_harness_checks<T>(on: bool, f: impl FnOnce() -> T) -> T {
-    let previous = HARNESS_CHECKS.with(|c| c.replace(on));
-    let out = f();
-    HARNESS_CHECKS.with(|c| c.set(previous));
-    out
-}
-
-/// Whether this thread's runs get the Raft observer and durability checks.
-pub fn harness_checks() -> bool {
-    HARNESS_CHECKS.with(std::cell::Cell::get)
-}
-
-/// The bugs switched on for runs on this thread: those `bugs::with` set
-/// (`labsim --bugs`), else those `LABSIM_BUGS` names (for `cargo test`).
-pub fn run_bugs() -> bugs::Bugs {
-    if bugs::chosen() {
-        bugs::active()
-    } else {
-        env_bugs().unwrap_or_else(|e| panic!("{e}"))
-    }
 }
 
 /// The bugs `LABSIM_BUGS` names (a comma-separated list); an error names
@@ -205,12 +200,12 @@ fn panic_message(payload: &(dyn std::any::Any + Send)) -> &str {
 
 /// Runs a scenario, turning a panic into a failure. An illegal history is
 /// drawn as HTML to a file whose path the failure reason gives.
-pub fn run_scenario(scenario: &crate::Scenario, seed: u64, trace: TraceMode) -> Outcome {
-    let run = scenario.run;
-    match std::panic::catch_unwind(move || run(seed, trace)) {
+pub fn run_scenario(scenario: &crate::Scenario, run: &Run) -> Outcome {
+    let scenario_fn = scenario.run;
+    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| scenario_fn(run))) {
         Ok(mut outcome) => {
             if let (Some(cx), Some(history), Err(reason)) = (&outcome.illegal, &outcome.history, &mut outcome.result) {
-                match draw_illegal_history(scenario.name, seed, history, cx) {
+                match draw_illegal_history(scenario.name, run.seed, history, cx) {
                     Ok(path) => reason.push_str(&format!("\n  drawing: {}", path.display())),
                     Err(e) => reason.push_str(&format!("\n  (the drawing could not be written: {e})")),
                 }
@@ -229,10 +224,11 @@ pub fn run_scenario(scenario: &crate::Scenario, seed: u64, trace: TraceMode) -> 
 /// Runs a scenario twice for one seed and compares the traces; on a
 /// difference, names the first event where the runs part. Also fails if the
 /// two runs disagree on passing.
-pub fn run_checking_determinism(scenario: &crate::Scenario, seed: u64) -> Outcome {
+pub fn run_checking_determinism(scenario: &crate::Scenario, run: &Run) -> Outcome {
+    let seed = run.seed;
     let mut outcomes = Vec::new();
     let checked = check_determinism(|mode| {
-        let outcome = run_scenario(scenario, seed, mode);
+        let outcome = run_scenario(scenario, &run.again(mode));
         let trace = outcome.stats.trace.clone();
         outcomes.push(outcome);
         trace
@@ -284,10 +280,9 @@ pub fn write_replacing(path: &std::path::Path, contents: &str) -> std::io::Resul
     std::fs::rename(&partial, path)
 }
 
-/// The one command that replays a failing run with logs.
-/// The bugs switched on for this thread's runs are named in it.
-pub fn replay_command(name: &str, seed: u64) -> String {
-    let bugs = run_bugs();
+/// The one command that replays a failing run with logs, with the bugs it
+/// had switched on.
+pub fn replay_command(name: &str, seed: u64, bugs: bugs::Bugs) -> String {
     let with_bugs = if bugs.is_empty() { String::new() } else { format!(" --bugs {bugs}") };
     format!("RUST_LOG=debug cargo run --release -p scenarios --bin labsim -- run {name} --seed {seed}{with_bugs}")
 }

@@ -12,12 +12,12 @@
 //!   leader is shut down, and must return the same latest configuration.
 
 use crate::kv_tester::TestResult;
-use crate::runner::{simulate, Outcome};
+use crate::runner::{simulate, Outcome, Run};
 use crate::shard_tester::{check_groups, check_same_config, CtrlerClient, Ctrlers, H};
 use crate::Scenario;
 use contract::Raft;
 use shardkv::{Config, CtrlerClerk, Gid, NSHARDS};
-use sim::{JoinHandle, TraceMode};
+use sim::JoinHandle;
 use std::collections::BTreeMap;
 use std::future::Future;
 use std::rc::Rc;
@@ -28,11 +28,10 @@ pub fn scenarios<R: Raft>() -> Vec<Scenario> {
 
 /// Runs one controller test on 3 reliable controllers.
 fn ctrler_test<R: Raft, F: Future<Output = TestResult> + 'static>(
-    seed: u64,
-    trace: TraceMode,
+    run: &Run,
     body: impl FnOnce(Rc<Ctrlers<R>>) -> F + 'static,
 ) -> Outcome {
-    simulate(seed, trace, move |h: H<R>| async move {
+    simulate(run, move |h: H<R>| async move {
         let t = Rc::new(Ctrlers::new(&h, 3));
         t.cluster.begin();
         body(t.clone()).await?;
@@ -105,8 +104,8 @@ async fn concurrently<R: Raft, F: Future<Output = TestResult> + 'static>(
 
 /// TestBasic: leave/join, historical queries, move, concurrent leave/join,
 /// minimal transfers after joins and after leaves.
-fn basic_4a<R: Raft>(seed: u64, trace: TraceMode) -> Outcome {
-    ctrler_test::<R, _>(seed, trace, |t| async move {
+fn basic_4a<R: Raft>(run: &Run) -> Outcome {
+    ctrler_test::<R, _>(run, |t| async move {
         let mut ck = t.make_client();
         // Test: Basic leave/join ...
         let mut cfa = vec![Config::default(); 6];
@@ -195,8 +194,8 @@ fn basic_4a<R: Raft>(seed: u64, trace: TraceMode) -> Outcome {
 /// TestMulti: multi-group join/leave, concurrent multi leave/join, minimal
 /// transfers after multijoins and multileaves, the same configuration on a
 /// new leader.
-fn multi_4a<R: Raft>(seed: u64, trace: TraceMode) -> Outcome {
-    ctrler_test::<R, _>(seed, trace, |t| async move {
+fn multi_4a<R: Raft>(run: &Run) -> Outcome {
+    ctrler_test::<R, _>(run, |t| async move {
         let mut ck = t.make_client();
         // Test: Multi-group join/leave ...
         check_groups(&mut ck, &[]).await?;

@@ -19,14 +19,14 @@
 use crate::cluster::TEST_TIME_LIMIT;
 use crate::kv_scenarios::with_checked_history;
 use crate::kv_tester::{Check, KvHistory, TestResult};
-use crate::runner::{simulate, Outcome};
+use crate::runner::{simulate, Outcome, Run};
 use crate::shard_tester::{ShardClient, ShardSetup, ShardTester, H};
 use crate::Scenario;
 use contract::Raft;
 use kv::Operations;
 use rand::distr::{Alphanumeric, SampleString};
 use shardkv::{key2shard, NSHARDS};
-use sim::{ms, secs, JoinHandle, Nanos, TraceMode};
+use sim::{ms, secs, JoinHandle, Nanos};
 use std::cell::{Cell, RefCell};
 use std::future::Future;
 use std::rc::Rc;
@@ -45,8 +45,7 @@ fn setup(unreliable: bool, max_raft_state: Option<usize>) -> ShardSetup {
 /// Runs one shardkv test: the deployment (`make_config`), the body within
 /// 120 s of virtual time, then the history must be linearizable.
 fn shard_test<R: Raft, F: Future<Output = TestResult> + 'static>(
-    seed: u64,
-    trace: TraceMode,
+    run: &Run,
     setup: ShardSetup,
     body: impl FnOnce(Rc<ShardTester<R>>) -> F + 'static,
 ) -> Outcome {
@@ -54,7 +53,7 @@ fn shard_test<R: Raft, F: Future<Output = TestResult> + 'static>(
     let served_under: Rc<RefCell<Vec<Option<u64>>>> = Rc::default();
     let moved = Rc::new(Cell::new(0));
     let (recorded, served, shards_moved) = (history.clone(), served_under.clone(), moved.clone());
-    let outcome = simulate(seed, trace, move |h: H<R>| async move {
+    let outcome = simulate(run, move |h: H<R>| async move {
         let t = ShardTester::new(&h, setup, recorded, served);
         let result = h.timeout(TEST_TIME_LIMIT, body(t.clone())).await;
         shards_moved.set(t.shards_moved());
@@ -173,8 +172,8 @@ impl Appenders {
 
 /// TestStaticShards: with one of two groups down, exactly the Gets of the
 /// live group's 5 shards complete (within a 2 s quiet period).
-fn static_shards_4b<R: Raft>(seed: u64, trace: TraceMode) -> Outcome {
-    shard_test::<R, _>(seed, trace, setup(false, None), |t| async move {
+fn static_shards_4b<R: Raft>(run: &Run) -> Outcome {
+    shard_test::<R, _>(run, setup(false, None), |t| async move {
         let mut ck = t.make_client();
         t.join(&[0]).await;
         t.join(&[1]).await;
@@ -223,8 +222,8 @@ fn static_shards_4b<R: Raft>(seed: u64, trace: TraceMode) -> Outcome {
 
 /// TestJoinLeave: data survives a join and a leave, and outlives the group
 /// that left.
-fn join_leave_4b<R: Raft>(seed: u64, trace: TraceMode) -> Outcome {
-    shard_test::<R, _>(seed, trace, setup(false, None), |t| async move {
+fn join_leave_4b<R: Raft>(run: &Run) -> Outcome {
+    shard_test::<R, _>(run, setup(false, None), |t| async move {
         let mut ck = t.make_client();
         t.join(&[0]).await;
         let (ka, mut va) = put_keys(&t, &mut ck, 10, 5).await;
@@ -243,8 +242,8 @@ fn join_leave_4b<R: Raft>(seed: u64, trace: TraceMode) -> Outcome {
 
 /// TestSnapshot: joins and leaves with snapshots, then a restart of every
 /// group.
-fn snapshot_4b<R: Raft>(seed: u64, trace: TraceMode) -> Outcome {
-    shard_test::<R, _>(seed, trace, setup(false, Some(1000)), |t| async move {
+fn snapshot_4b<R: Raft>(run: &Run) -> Outcome {
+    shard_test::<R, _>(run, setup(false, Some(1000)), |t| async move {
         let mut ck = t.make_client();
         t.join(&[0]).await;
         let (ka, mut va) = put_keys(&t, &mut ck, 30, 20).await;
@@ -271,8 +270,8 @@ fn snapshot_4b<R: Raft>(seed: u64, trace: TraceMode) -> Outcome {
 }
 
 /// TestMissChange: servers down across configuration changes catch up.
-fn miss_change_4b<R: Raft>(seed: u64, trace: TraceMode) -> Outcome {
-    shard_test::<R, _>(seed, trace, setup(false, Some(1000)), |t| async move {
+fn miss_change_4b<R: Raft>(run: &Run) -> Outcome {
+    shard_test::<R, _>(run, setup(false, Some(1000)), |t| async move {
         let mut ck = t.make_client();
         t.join(&[0]).await;
         let (ka, mut va) = put_keys(&t, &mut ck, 10, 20).await;
@@ -307,8 +306,8 @@ fn miss_change_4b<R: Raft>(seed: u64, trace: TraceMode) -> Outcome {
 
 /// TestConcurrent1: appends exactly once across joins, leaves, and whole
 /// groups shut down and restarted.
-fn concurrent1_4b<R: Raft>(seed: u64, trace: TraceMode) -> Outcome {
-    shard_test::<R, _>(seed, trace, setup(false, Some(100)), |t| async move {
+fn concurrent1_4b<R: Raft>(run: &Run) -> Outcome {
+    shard_test::<R, _>(run, setup(false, Some(100)), |t| async move {
         let mut ck = t.make_client();
         t.join(&[0]).await;
         let (ka, mut va) = put_keys(&t, &mut ck, 10, 5).await;
@@ -342,8 +341,8 @@ fn concurrent1_4b<R: Raft>(seed: u64, trace: TraceMode) -> Outcome {
 
 /// TestConcurrent2: appends across many reconfigurations, and two groups
 /// restarted, without snapshots.
-fn concurrent2_4b<R: Raft>(seed: u64, trace: TraceMode) -> Outcome {
-    shard_test::<R, _>(seed, trace, setup(false, None), |t| async move {
+fn concurrent2_4b<R: Raft>(run: &Run) -> Outcome {
+    shard_test::<R, _>(run, setup(false, None), |t| async move {
         let mut ck = t.make_client();
         t.join(&[1]).await;
         t.join(&[0]).await;
@@ -374,8 +373,8 @@ fn concurrent2_4b<R: Raft>(seed: u64, trace: TraceMode) -> Outcome {
 
 /// TestConcurrent3: for 12 s, joins, full restarts and leaves at random
 /// moments under appenders that never pause.
-fn concurrent3_4b<R: Raft>(seed: u64, trace: TraceMode) -> Outcome {
-    shard_test::<R, _>(seed, trace, setup(false, Some(300)), |t| async move {
+fn concurrent3_4b<R: Raft>(run: &Run) -> Outcome {
+    shard_test::<R, _>(run, setup(false, Some(300)), |t| async move {
         let mut ck = t.make_client();
         t.join(&[0]).await;
         let (ka, mut va) = put_keys(&t, &mut ck, 10, 1).await;
@@ -404,8 +403,8 @@ fn concurrent3_4b<R: Raft>(seed: u64, trace: TraceMode) -> Outcome {
 
 /// TestUnreliable1: checks and appends on an unreliable network across
 /// reconfigurations.
-fn unreliable1_4b<R: Raft>(seed: u64, trace: TraceMode) -> Outcome {
-    shard_test::<R, _>(seed, trace, setup(true, Some(100)), |t| async move {
+fn unreliable1_4b<R: Raft>(run: &Run) -> Outcome {
+    shard_test::<R, _>(run, setup(true, Some(100)), |t| async move {
         let mut ck = t.make_client();
         t.join(&[0]).await;
         let n = 10;
@@ -448,8 +447,8 @@ async fn unreliable_reconfigurations<R: Raft>(t: &ShardTester<R>) {
 
 /// TestUnreliable2: appenders that never pause, on an unreliable network,
 /// across reconfigurations.
-fn unreliable2_4b<R: Raft>(seed: u64, trace: TraceMode) -> Outcome {
-    shard_test::<R, _>(seed, trace, setup(true, Some(100)), |t| async move {
+fn unreliable2_4b<R: Raft>(run: &Run) -> Outcome {
+    shard_test::<R, _>(run, setup(true, Some(100)), |t| async move {
         let mut ck = t.make_client();
         t.join(&[0]).await;
         let (ka, mut va) = put_keys(&t, &mut ck, 10, 5).await;
@@ -463,8 +462,8 @@ fn unreliable2_4b<R: Raft>(seed: u64, trace: TraceMode) -> Outcome {
 
 /// TestUnreliable3: clients doing random Appends, Puts and Gets on random
 /// keys; the history must be linearizable (checked for every test here).
-fn unreliable3_4b<R: Raft>(seed: u64, trace: TraceMode) -> Outcome {
-    shard_test::<R, _>(seed, trace, setup(true, Some(100)), |t| async move {
+fn unreliable3_4b<R: Raft>(run: &Run) -> Outcome {
+    shard_test::<R, _>(run, setup(true, Some(100)), |t| async move {
         let mut ck = t.make_client();
         t.join(&[0]).await;
         let n = 10;
@@ -485,8 +484,8 @@ fn unreliable3_4b<R: Raft>(seed: u64, trace: TraceMode) -> Outcome {
 
 /// TestChallenge1Delete: handed-off shards are deleted; all servers'
 /// state stays within 117,000 bytes.
-fn challenge1_delete<R: Raft>(seed: u64, trace: TraceMode) -> Outcome {
-    shard_test::<R, _>(seed, trace, setup(false, Some(1)), |t| async move {
+fn challenge1_delete<R: Raft>(run: &Run) -> Outcome {
+    shard_test::<R, _>(run, setup(false, Some(1)), |t| async move {
         let mut ck = t.make_client();
         t.join(&[0]).await;
         // 30,000 bytes of total values.
@@ -530,8 +529,8 @@ async fn owned_by<R: Raft>(t: &ShardTester<R>, gid: shardkv::Gid) -> [bool; NSHA
 
 /// TestChallenge2Unaffected: a group keeps serving the shards it owns
 /// while shards of a dead group can never arrive.
-fn challenge2_unaffected<R: Raft>(seed: u64, trace: TraceMode) -> Outcome {
-    shard_test::<R, _>(seed, trace, setup(true, Some(100)), |t| async move {
+fn challenge2_unaffected<R: Raft>(run: &Run) -> Outcome {
+    shard_test::<R, _>(run, setup(true, Some(100)), |t| async move {
         let mut ck = t.make_client();
         // JOIN 100
         t.join(&[0]).await;
@@ -578,8 +577,8 @@ fn challenge2_unaffected<R: Raft>(seed: u64, trace: TraceMode) -> Outcome {
 
 /// TestChallenge2Partial: a group serves the shards it already received
 /// while others (from a dead group) are still missing.
-fn challenge2_partial<R: Raft>(seed: u64, trace: TraceMode) -> Outcome {
-    shard_test::<R, _>(seed, trace, setup(true, Some(100)), |t| async move {
+fn challenge2_partial<R: Raft>(run: &Run) -> Outcome {
+    shard_test::<R, _>(run, setup(true, Some(100)), |t| async move {
         let mut ck = t.make_client();
         // JOIN 100 + 101 + 102
         t.join(&[0, 1, 2]).await;
@@ -632,8 +631,8 @@ struct ChaosCount {
 /// unreliable network with snapshots. Then the network heals, every group
 /// restarts and joins, and every key must be read within 30 s (liveness);
 /// the history must be linearizable.
-fn chaos<R: Raft>(seed: u64, trace: TraceMode) -> Outcome {
-    shard_test::<R, _>(seed, trace, setup(true, Some(300)), |t| async move {
+fn chaos<R: Raft>(run: &Run) -> Outcome {
+    shard_test::<R, _>(run, setup(true, Some(300)), |t| async move {
         t.ctrlers.cluster.set_net(|c| sim::NetConfig { duplicate_per_mille: 50, ..c });
         for group in &t.groups {
             for &server in &group.servers {
@@ -768,10 +767,10 @@ async fn reconfigure<R: Raft>(t: &ShardTester<R>, joined: &mut [bool], gi: usize
 /// groups are joined, left and shards moved at random, for 10 s. Then every
 /// cluster heals, every group joins, and every key must be read within 30 s;
 /// the history must be linearizable and the Raft observer checks every step.
-fn swarm<R: Raft>(seed: u64, trace: TraceMode) -> Outcome {
-    shard_test::<R, _>(seed, trace, setup(false, Some(1000)), |t| async move {
+fn swarm<R: Raft>(run: &Run) -> Outcome {
+    shard_test::<R, _>(run, setup(false, Some(1000)), |t| async move {
         let mix = t.h.with_rng(crate::swarm::FaultMix::draw);
-        mix.start();
+        mix.start(&t.h);
         // The controllers are spared, as in the lab: a clerk's call to a
         // paused controller would hold the reconfigurations up.
         let nemeses: Vec<_> = t.groups.iter().map(|c| crate::swarm::Nemesis::with_mix(c, mix.clone())).collect();

@@ -2,10 +2,10 @@
 //! be recorded, and a randomized chaos workload for the determinism checks.
 //! (labrpc's own tests live beside the code they test, in sim's `call.rs`.)
 
-use crate::runner::{simulate, Outcome};
+use crate::runner::{simulate, Outcome, Run};
 use crate::Scenario;
 use sim::testing::{echo, handled, setup, EchoMsg, EchoNode};
-use sim::{ms, secs, Addr, CrashMode, Fault, Latency, NetConfig, SimHandle, TraceMode};
+use sim::{ms, secs, Addr, CrashMode, Fault, Latency, NetConfig, SimHandle};
 use std::future::Future;
 
 /// Fails the scenario with a formatted reason unless `cond` holds.
@@ -26,12 +26,12 @@ fn exact_timing(h: &H) {
     h.inject(Fault::Net(NetConfig { latency: Latency::Zero, ..h.net_config() }));
 }
 
-fn run<F: Future<Output = Check> + 'static>(seed: u64, trace: TraceMode, body: impl FnOnce(H) -> F) -> Outcome {
-    simulate(seed, trace, body)
+fn sim_test<F: Future<Output = Check> + 'static>(run: &Run, body: impl FnOnce(H) -> F) -> Outcome {
+    simulate(run, body)
 }
 
-fn fault_long_reordering(seed: u64, trace: TraceMode) -> Outcome {
-    run(seed, trace, |h| async move {
+fn fault_long_reordering(run: &Run) -> Outcome {
+    sim_test(run, |h| async move {
         exact_timing(&h);
         let (c, s) = setup(&h, 1);
         h.inject(Fault::Net(NetConfig { long_reordering: true, ..h.net_config() }));
@@ -58,8 +58,8 @@ fn fault_long_reordering(seed: u64, trace: TraceMode) -> Outcome {
     })
 }
 
-fn fault_one_way_partition(seed: u64, trace: TraceMode) -> Outcome {
-    run(seed, trace, |h| async move {
+fn fault_one_way_partition(run: &Run) -> Outcome {
+    sim_test(run, |h| async move {
         let (_, s) = setup(&h, 2);
         let (a, b) = (s[0], s[1]);
         h.inject(Fault::Link { from: a, to: b, enabled: false });
@@ -75,8 +75,8 @@ fn fault_one_way_partition(seed: u64, trace: TraceMode) -> Outcome {
     })
 }
 
-fn fault_clogged_link(seed: u64, trace: TraceMode) -> Outcome {
-    run(seed, trace, |h| async move {
+fn fault_clogged_link(run: &Run) -> Outcome {
+    sim_test(run, |h| async move {
         let (c, s) = setup(&h, 1);
         h.inject(Fault::Clog { from: c, to: s[0], clogged: true });
         let calls: Vec<_> = (1..=5u8).map(|i| h.call(c, s[0], echo(vec![i]))).collect();
@@ -94,8 +94,8 @@ fn fault_clogged_link(seed: u64, trace: TraceMode) -> Outcome {
     })
 }
 
-fn fault_duplicate_delivery(seed: u64, trace: TraceMode) -> Outcome {
-    run(seed, trace, |h| async move {
+fn fault_duplicate_delivery(run: &Run) -> Outcome {
+    sim_test(run, |h| async move {
         let (c, s) = setup(&h, 2);
         h.inject(Fault::Net(NetConfig { duplicate_per_mille: 1000, ..NetConfig::default() }));
         for i in 0..10u8 {
@@ -112,8 +112,8 @@ fn fault_duplicate_delivery(seed: u64, trace: TraceMode) -> Outcome {
     })
 }
 
-fn fault_link_latency(seed: u64, trace: TraceMode) -> Outcome {
-    run(seed, trace, |h| async move {
+fn fault_link_latency(run: &Run) -> Outcome {
+    sim_test(run, |h| async move {
         exact_timing(&h);
         let (c, s) = setup(&h, 1);
         h.inject(Fault::Latency { from: c, to: s[0], latency: Latency::Fixed(ms(5)) });
@@ -133,8 +133,8 @@ fn fault_link_latency(seed: u64, trace: TraceMode) -> Outcome {
     })
 }
 
-fn fault_pause(seed: u64, trace: TraceMode) -> Outcome {
-    run(seed, trace, |h| async move {
+fn fault_pause(run: &Run) -> Outcome {
+    sim_test(run, |h| async move {
         let (c, s) = setup(&h, 1);
         h.call(c, s[0], EchoMsg::SetTimer { after_ms: 100 }).await.map_err(|e| e.to_string())?;
         h.inject(Fault::Pause { server: s[0] });
@@ -156,8 +156,8 @@ fn fault_pause(seed: u64, trace: TraceMode) -> Outcome {
 
 /// A node whose clock runs 10% slow: its 1 s timer takes 1.1 s of virtual
 /// time, and the node's own clock reads 1 s more when it fires.
-fn fault_timer_drift(seed: u64, trace: TraceMode) -> Outcome {
-    run(seed, trace, |h| async move {
+fn fault_timer_drift(run: &Run) -> Outcome {
+    sim_test(run, |h| async move {
         exact_timing(&h);
         let (c, s) = setup(&h, 1);
         h.inject(Fault::TimerDrift { server: s[0], ppm: 100_000 });
@@ -178,8 +178,8 @@ fn fault_timer_drift(seed: u64, trace: TraceMode) -> Outcome {
     })
 }
 
-fn fault_crash_lose_unsynced(seed: u64, trace: TraceMode) -> Outcome {
-    run(seed, trace, |h| async move {
+fn fault_crash_lose_unsynced(run: &Run) -> Outcome {
+    sim_test(run, |h| async move {
         let (c, s) = setup(&h, 1);
         let server = s[0];
         let read = move |h: H| async move {
@@ -209,8 +209,8 @@ fn fault_crash_lose_unsynced(seed: u64, trace: TraceMode) -> Outcome {
 /// Five gossiping nodes, an unreliable, duplicating, laggy network, and a
 /// chaos task that disconnects, clogs, pauses, drifts, crashes and restarts
 /// at random. Used to check determinism across seeds.
-pub fn random_workload(seed: u64, trace: TraceMode) -> Outcome {
-    run(seed, trace, |h| async move {
+pub fn random_workload(run: &Run) -> Outcome {
+    sim_test(run, |h| async move {
         use rand::Rng;
         let (_, s) = setup(&h, 5);
         h.inject(Fault::Net(NetConfig {

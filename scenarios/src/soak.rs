@@ -10,7 +10,7 @@
 //! watchdog stops a run that takes too long and reports it as that seed's
 //! failure. Reports are the same whatever the thread interleaving.
 
-use crate::runner::{replay_command, run_checking_determinism, run_scenario, with_cancel_flag, Outcome};
+use crate::runner::{replay_command, run_checking_determinism, run_scenario, Outcome, Run};
 use crate::Scenario;
 use hdrhistogram::Histogram;
 use serde::Serialize;
@@ -232,13 +232,9 @@ fn record(outcome: Outcome, cpu_ms: f64, system_ms: f64) -> RunRecord {
 }
 
 /// Runs one scenario for one seed and measures its CPU time.
-fn run_measured(scenario: &Scenario, seed: u64, check_determinism: bool) -> RunRecord {
+fn run_measured(scenario: &Scenario, run: &Run, check_determinism: bool) -> RunRecord {
     let (start, start_system) = (thread_cpu_ms(), thread_system_ms());
-    let outcome = if check_determinism {
-        run_checking_determinism(scenario, seed)
-    } else {
-        run_scenario(scenario, seed, sim::TraceMode::HashOnly)
-    };
+    let outcome = if check_determinism { run_checking_determinism(scenario, run) } else { run_scenario(scenario, run) };
     let runs = if check_determinism { 2.0 } else { 1.0 }; // report the cost of one run
     record(outcome, (thread_cpu_ms() - start) / runs, (thread_system_ms() - start_system) / runs)
 }
@@ -316,8 +312,8 @@ pub fn soak(plan: &SoakPlan, progress: &(dyn Fn(Progress) + Sync), stop: &Atomic
 fn run_watched(plan: &SoakPlan, watch: &Watch, scenario: usize, seed: u64) -> RunRecord {
     watch.stop.store(false, Ordering::Relaxed);
     *watch.started.lock().expect("no thread panics holding a watch") = Some(Instant::now());
-    let run = || run_measured(&plan.scenarios[scenario], seed, plan.check_determinism);
-    let mut rec = with_cancel_flag(watch.stop, || bugs::with(plan.bugs, run));
+    let run = Run::new(seed).with_bugs(plan.bugs).with_cancel(watch.stop);
+    let mut rec = run_measured(&plan.scenarios[scenario], &run, plan.check_determinism);
     *watch.started.lock().expect("no thread panics holding a watch") = None;
     if watch.stop.load(Ordering::Relaxed) {
         let limit = plan.watchdog.expect("only the watchdog stops runs").as_secs_f64();
@@ -356,7 +352,7 @@ fn summarize(
         .into_iter()
         .map(|(i, seed, reason)| {
             let scenario = plan.scenarios[i].name;
-            let replay = bugs::with(plan.bugs, || replay_command(scenario, seed));
+            let replay = replay_command(scenario, seed, plan.bugs);
             FailedRun { scenario, seed, reason, replay }
         })
         .collect();

@@ -9,7 +9,7 @@
 use crate::cluster::Cluster;
 use crate::raft_observer::HostsRaft;
 use rand::Rng;
-use sim::{ms, CrashMode, CrashPoint, Fault, Latency, Nanos, NetConfig, Node};
+use sim::{ms, CrashMode, CrashPoint, Fault, Latency, Nanos, NetConfig, Node, SimHandle};
 use std::fmt;
 
 /// The faults one seed drew, and how hard.
@@ -77,13 +77,13 @@ impl FaultMix {
     /// Starts the mix for the run: noted (`labsim run` prints it, failures
     /// end with it), and the servers' injection points it draws enabled
     /// until a nemesis heals. Once per run.
-    pub fn start(&self) {
+    pub fn start<N: Node>(&self, h: &SimHandle<N>) {
         tracing::info!(mix = %self, "swarm");
-        crate::runner::note(format!("swarm mix: {self}"));
+        h.note(format!("swarm mix: {self}"));
         bugs::buggify::enable(self.buggify_seed);
         let sites: Vec<&str> = bugs::buggify::enabled().iter().map(|s| s.name()).collect();
         let sites = if sites.is_empty() { "none".to_string() } else { sites.join(", ") };
-        crate::runner::note(format!("buggify sites: {sites}"));
+        h.note(format!("buggify sites: {sites}"));
     }
 
     fn actions(&self) -> Vec<Action> {
@@ -148,7 +148,7 @@ impl<'c, N: Node + HostsRaft> Nemesis<'c, N> {
     /// (It starts the mix, see `FaultMix::start`.)
     pub fn new(cluster: &'c Cluster<N>) -> Nemesis<'c, N> {
         let mix = cluster.h.with_rng(FaultMix::draw);
-        mix.start();
+        mix.start(&cluster.h);
         Nemesis::with_mix(cluster, mix)
     }
 

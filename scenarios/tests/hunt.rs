@@ -31,7 +31,7 @@ fn a_hunts_count_is_the_same_on_one_thread_or_many() {
 fn with_no_bug_on_the_swarm_scenarios_pass() {
     for scenario in scenarios::matching("*swarm*") {
         for seed in 0..10 {
-            let outcome = scenarios::runner::run_scenario(&scenario, seed, Default::default());
+            let outcome = scenarios::runner::run_scenario(&scenario, &scenarios::Run::new(seed));
             assert!(outcome.result.is_ok(), "{} seed {seed}: {:?}", scenario.name, outcome.result);
         }
     }

@@ -4,7 +4,7 @@
 
 use checker::{KvInput, KvOutput, Operation};
 use scenarios::kv_scenarios::with_checked_history;
-use scenarios::runner::{run_scenario, simulate, Outcome};
+use scenarios::runner::{run_scenario, simulate, Outcome, Run};
 use scenarios::Scenario;
 
 fn op(client: u64, input: KvInput, output: KvOutput, call: u64, ret: u64) -> Operation<KvInput, KvOutput> {
@@ -12,8 +12,8 @@ fn op(client: u64, input: KvInput, output: KvOutput, call: u64, ret: u64) -> Ope
 }
 
 /// A run whose clients saw a stale value after a write had returned.
-fn stale_read(seed: u64, trace: sim::TraceMode) -> Outcome {
-    let outcome = simulate::<sim::testing::EchoNode, _>(seed, trace, |_| async { Ok(()) });
+fn stale_read(run: &Run) -> Outcome {
+    let outcome = simulate::<sim::testing::EchoNode, _>(run, |_| async { Ok(()) });
     let put = |v: &str| KvInput::Put { key: "k".into(), value: v.into() };
     let get = KvInput::Get { key: "k".into() };
     let history = vec![
@@ -29,7 +29,7 @@ fn stale_read(seed: u64, trace: sim::TraceMode) -> Outcome {
 fn an_illegal_history_fails_the_run_with_its_key_operations_and_a_drawing() {
     let dir = std::env::temp_dir().join(format!("labsim-kv-drawings-{}", std::process::id()));
     std::env::set_var("LABSIM_OUT_DIR", &dir);
-    let outcome = run_scenario(&Scenario { name: "kv/stale_read", run: stale_read }, 9, sim::TraceMode::HashOnly);
+    let outcome = run_scenario(&Scenario { name: "kv/stale_read", run: stale_read }, &Run::new(9));
     let reason = outcome.result.expect_err("a stale read is not linearizable");
     assert!(reason.starts_with("history is not linearizable"), "{reason}");
     assert!(reason.contains("key \"k\"") && reason.contains("get(\"k\") -> \"a\""), "{reason}");

@@ -6,7 +6,7 @@
 use checker::{KvInput, KvOutput, Operation};
 use scenarios::kv_scenarios::with_checked_history;
 use scenarios::run_view::RunView;
-use scenarios::runner::{simulate, with_event_sink, Outcome};
+use scenarios::runner::{simulate, Outcome, Run};
 use std::cell::RefCell;
 use std::process::Command;
 use std::rc::Rc;
@@ -54,8 +54,8 @@ fn op(client: u64, input: KvInput, output: KvOutput, call: u64, ret: u64) -> Ope
 }
 
 /// A run whose clients saw a stale value after a write had returned.
-fn stale_read(seed: u64) -> Outcome {
-    let outcome = simulate::<sim::testing::EchoNode, _>(seed, sim::TraceMode::HashOnly, |h| async move {
+fn stale_read(run: &Run) -> Outcome {
+    let outcome = simulate::<sim::testing::EchoNode, _>(run, |h| async move {
         let (c, s) = sim::testing::setup(&h, 2);
         h.call(c, s[0], sim::testing::echo(vec![1])).await.map_err(|e| e.to_string())?;
         Ok(())
@@ -73,7 +73,7 @@ fn stale_read(seed: u64) -> Outcome {
 #[test]
 fn an_illegal_historys_unplaceable_operations_are_red() {
     let view = Rc::new(RefCell::new(RunView::default()));
-    let outcome = with_event_sink(RunView::sink(view.clone()), || stale_read(5));
+    let outcome = stale_read(&Run::new(5).with_event_sink(RunView::sink(view.clone())));
     assert!(outcome.result.is_err());
     let page = view.borrow().html("stale read", &outcome);
     assert!(page.contains("FAILED: history is not linearizable"), "the verdict is on the page");

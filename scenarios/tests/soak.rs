@@ -29,8 +29,8 @@ fn two_shards_add_up_to_the_whole() {
 
 /// Virtual time barely moves: a run that would take minutes of wall time
 /// before any limit stops it.
-fn event_storm(seed: u64, trace: sim::TraceMode) -> scenarios::Outcome {
-    scenarios::runner::simulate::<sim::testing::EchoNode, _>(seed, trace, |h| async move {
+fn event_storm(run: &scenarios::Run) -> scenarios::Outcome {
+    scenarios::runner::simulate::<sim::testing::EchoNode, _>(run, |h| async move {
         loop {
             h.sleep(1).await;
         }
@@ -59,8 +59,9 @@ fn a_stopped_soak_reports_what_it_ran() {
     assert!(scenarios::soak::format_report(&report).contains("INCOMPLETE"));
 }
 
-fn fails_on_odd_seeds(seed: u64, trace: sim::TraceMode) -> scenarios::Outcome {
-    scenarios::runner::simulate::<sim::testing::EchoNode, _>(seed, trace, move |_| async move {
+fn fails_on_odd_seeds(run: &scenarios::Run) -> scenarios::Outcome {
+    let seed = run.seed;
+    scenarios::runner::simulate::<sim::testing::EchoNode, _>(run, move |_| async move {
         if seed % 2 == 1 {
             return Err(format!("odd seed <{seed}>"));
         }

@@ -136,6 +136,16 @@ impl<N: Node> Clone for SimHandle<N> {
 }
 
 impl<N: Node> SimHandle<N> {
+    /// Whether the harness's own checks run (`SimConfig::harness_checks`).
+    pub fn harness_checks(&self) -> bool {
+        self.shared.world.borrow().config.harness_checks
+    }
+
+    /// Notes a fact about the run, once (`World::note`).
+    pub fn note(&self, text: String) {
+        self.shared.world.borrow_mut().note(text);
+    }
+
     /// Borrows the world for a moment. Never hold it across an `.await`.
     pub fn with_world<R>(&self, f: impl FnOnce(&mut World<N>) -> R) -> R {
         f(&mut self.shared.world.borrow_mut())

@@ -292,6 +292,11 @@ impl<N: Node> Ctx<'_, N> {
         &mut self.world.servers[self.server].rng
     }
 
+    /// Whether the harness's own checks run (`SimConfig::harness_checks`).
+    pub fn harness_checks(&self) -> bool {
+        self.world.config.harness_checks
+    }
+
     /// What this node's persister holds, read only.
     pub fn read_persister(&self) -> &Persister {
         &self.world.servers[self.server].persister

@@ -45,6 +45,11 @@ pub struct SimConfig {
     /// a run's memory, so a node that floods fails alone.
     pub max_queued_events: usize,
     pub max_open_calls: usize,
+    /// Whether the harness's own checks run (a lab's observers and the
+    /// checks it builds into its hosts): on, except to measure what a lab
+    /// catches without them. Read by the lab through `Ctx::harness_checks`
+    /// and `SimHandle::harness_checks`; the simulator itself ignores it.
+    pub harness_checks: bool,
 }
 
 /// How often (in events) a run looks at its cancel flag.
@@ -60,6 +65,7 @@ impl SimConfig {
             cancel: None,
             max_queued_events: 5_000_000,
             max_open_calls: 1_000_000,
+            harness_checks: true,
         }
     }
 }
@@ -168,6 +174,8 @@ pub struct World<N: Node> {
     pub(crate) woke_task: bool,
     /// The faults injected so far (at most `FAULT_LOG_LIMIT` kept).
     pub(crate) fault_log: Vec<(Nanos, Fault)>,
+    /// Facts the run noted about itself (`note`), each once, in order.
+    pub(crate) notes: Vec<String>,
     /// Where every event goes as a line (`labsim run --trace`), if anywhere.
     pub(crate) event_sink: Option<crate::event_log::EventSink>,
 }
@@ -197,6 +205,7 @@ impl<N: Node> World<N> {
             log_enabled: tracing::dispatcher::has_been_set(),
             woke_task: false,
             fault_log: Vec::new(),
+            notes: Vec::new(),
             event_sink: None,
         }
     }
@@ -207,6 +216,20 @@ impl<N: Node> World<N> {
 
     pub fn seed(&self) -> u64 {
         self.config.seed
+    }
+
+    /// Notes a fact about the run (a swarm run's fault mix), once: runners
+    /// print it, and a failure's reason ends with it. Notes never change
+    /// what a run does.
+    pub fn note(&mut self, text: String) {
+        if !self.notes.contains(&text) {
+            self.notes.push(text);
+        }
+    }
+
+    /// The run's notes, in the order they were first made.
+    pub fn notes(&self) -> &[String] {
+        &self.notes
     }
 
     pub fn config(&self) -> &SimConfig {
