@@ -16,12 +16,15 @@
 use crate::registry::{matching, Scenario};
 use crate::runner::{run_scenario, Run};
 use crate::soak::thread_cpu_ms;
+use crate::Implementation;
 use bugs::{Bug, Bugs, Layer};
 
 /// What a hunt found.
 #[derive(Clone, Debug)]
 pub struct Catch {
     pub scenario: &'static str,
+    /// The command that replays the scenario (`Scenario::replay`).
+    pub replay: &'static str,
     pub seed: u64,
     /// Runs up to and including the one that failed.
     pub runs: u64,
@@ -52,8 +55,8 @@ pub struct Hunt {
 
 /// The scenarios that hunt a layer's bugs: its swarm scenarios, then its
 /// lab tests (and beyond-the-lab chaos scenarios).
-pub fn hunters(layer: Layer, which: Hunters) -> (Vec<Scenario>, Vec<Scenario>) {
-    let all = matching(layer.name());
+pub fn hunters<I: Implementation>(layer: Layer, which: Hunters) -> (Vec<Scenario>, Vec<Scenario>) {
+    let all = matching::<I>(layer.name());
     let (swarm, others): (Vec<Scenario>, Vec<Scenario>) = all.into_iter().partition(|s| s.name.contains("swarm"));
     match which {
         Hunters::All => (swarm, others),
@@ -78,14 +81,14 @@ fn run_at(swarm: &[Scenario], lab: &[Scenario], j: u64) -> (Scenario, u64) {
 pub const MAX_RUNS: u64 = 200;
 
 /// Hunts `bug` for at most `max_runs` runs on `jobs` threads.
-pub fn hunt(bug: Bug, max_runs: u64, jobs: usize) -> Hunt {
-    hunt_with(bug, Hunters::All, u64::MAX, max_runs, jobs)
+pub fn hunt<I: Implementation>(bug: Bug, max_runs: u64, jobs: usize) -> Hunt {
+    hunt_with::<I>(bug, Hunters::All, u64::MAX, max_runs, jobs)
 }
 
 /// Hunts `bug` with these hunters, for at most `rounds` rounds and
 /// `max_runs` runs.
-pub fn hunt_with(bug: Bug, which: Hunters, rounds: u64, max_runs: u64, jobs: usize) -> Hunt {
-    let (swarm, lab) = hunters(bug.layer(), which);
+pub fn hunt_with<I: Implementation>(bug: Bug, which: Hunters, rounds: u64, max_runs: u64, jobs: usize) -> Hunt {
+    let (swarm, lab) = hunters::<I>(bug.layer(), which);
     assert!(!swarm.is_empty() || !lab.is_empty(), "every layer has scenarios");
     let per_round = swarm.len() as u64 + u64::from(!lab.is_empty());
     let total = rounds.saturating_mul(per_round).min(max_runs);
@@ -100,7 +103,7 @@ pub fn hunt_with(bug: Bug, which: Hunters, rounds: u64, max_runs: u64, jobs: usi
             if let Err(reason) = result {
                 let (scenario, seed) = run_at(&swarm, &lab, batch[k]);
                 let runs = batch[k] + 1;
-                let catch = Catch { scenario: scenario.name, seed, runs, cpu_s, reason };
+                let catch = Catch { scenario: scenario.name, replay: scenario.replay, seed, runs, cpu_s, reason };
                 return Hunt { bug, caught: Some(catch), runs, cpu_s };
             }
         }
@@ -137,12 +140,7 @@ fn run_batch(
 
 /// The command that replays a catch with logs.
 pub fn replay_command(bug: Bug, catch: &Catch) -> String {
-    format!(
-        "RUST_LOG=debug cargo run --release -p scenarios --bin labsim -- run {} --seed {} --bugs {}",
-        catch.scenario,
-        catch.seed,
-        bug.name()
-    )
+    format!("RUST_LOG=debug {} run {} --seed {} --bugs {}", catch.replay, catch.scenario, catch.seed, bug.name())
 }
 
 /// What caught a bug, from its failure reason: the Raft observer, the

@@ -1,47 +1,48 @@
-//! The lab testers and every lab test as a named scenario.
+//! The lab: the MIT 6.824 lab tests as named scenarios, generic over the
+//! implementation they test.
 //!
-//! A scenario is a function of a seed that passes or fails with a reason.
-//! `registry()` lists them all as `<lab>/<test_name>`; `runner` runs one
-//! (optionally twice, to check determinism) and `soak` runs many seeds on
-//! many threads. The `labsim` binary (main.rs) is the command line over these.
+//! An implementation meets the contract (the `contract` crate) and names
+//! itself to the lab with an [`Implementation`]; the lab never names one.
+//! A scenario is a function of a [`Run`] (a seed and how to run it) that
+//! passes or fails with a reason. `registry::<I>()` lists them all as
+//! `<lab>/<test_name>`; `runner` runs one (optionally twice, to check
+//! determinism), `soak` runs many seeds on many threads, and `hunt` runs
+//! the bug catalogue's hunts. The `labsim` crate is the command line over
+//! these.
+//!
+//! Layout:
+//! - `labs/`: one folder per lab (`sim`, `raft`, `kv`, `shardctrler`,
+//!   `shardkv`), each with its tester (the lab's `config.go`), its hosts
+//!   (a server of the contract as a simulator node) and its scenarios;
+//! - `host/`: what every lab shares to host servers: the tester's cluster
+//!   vocabulary, Raft's I/O over a node's context, clerks' ends;
+//! - `checks/`: the Raft observer and durability checks, the clients'
+//!   history;
+//! - `swarm`: fault mixes drawn per seed and the nemesis that injects them;
+//! - `runner`, `registry`, `soak`, `hunt`: running scenarios.
 
 /// The scenarios of one lab, each named `<lab>/<function name>`:
 /// `lab_scenarios!("sim": basic, partition)`, or, for a lab generic over
-/// the implementation, `lab_scenarios!("kv", R: basic_3a, speed_3a)`.
+/// the implementation, `lab_scenarios!("kv", I: basic_3a, speed_3a)`.
 macro_rules! lab_scenarios {
     ($lab:literal: $($test:ident),* $(,)?) => {
-        vec![$($crate::Scenario { name: concat!($lab, "/", stringify!($test)), run: $test }),*]
+        vec![$($crate::Scenario { name: concat!($lab, "/", stringify!($test)), run: $test, implementation: "", replay: "" }),*]
     };
     ($lab:literal, $r:ident: $($test:ident),* $(,)?) => {
-        vec![$($crate::Scenario { name: concat!($lab, "/", stringify!($test)), run: $test::<$r> }),*]
+        vec![$($crate::Scenario { name: concat!($lab, "/", stringify!($test)), run: $test::<$r>, implementation: "", replay: "" }),*]
     };
 }
 
-pub mod cluster;
+pub mod checks;
+pub mod host;
 pub mod hunt;
-pub mod hunt_cli;
-pub mod kv_host;
-pub mod kv_scenarios;
-pub mod kv_tester;
-pub mod raft_host;
-pub mod raft_io;
-pub mod raft_observer;
-pub mod raft_scenarios;
-pub mod raft_tester;
-pub mod recorder;
+pub mod implementation;
+pub mod labs;
 pub mod registry;
-pub mod run_cli;
-pub mod run_view;
 pub mod runner;
-pub mod shard_host;
-pub mod shard_tester;
-pub mod shardctrler_scenarios;
-pub mod shardkv_scenarios;
-pub mod sim_ends;
-pub mod sim_scenarios;
 pub mod soak;
-pub mod soak_cli;
 pub mod swarm;
 
+pub use implementation::Implementation;
 pub use registry::{find, matching, registry, Scenario};
 pub use runner::{replay_command, run_scenario, Outcome, Run};

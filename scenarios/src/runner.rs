@@ -2,7 +2,7 @@
 //! tester's main task, turning every way a run can end into an `Outcome`,
 //! and checking determinism by running a seed twice.
 
-use crate::kv_tester::KvHistory;
+use crate::labs::kv::tester::KvHistory;
 use checker::{Counterexample, KvModel};
 use sim::{check_determinism, Divergence, Node, RunStats, Sim, SimConfig, SimHandle, TraceMode};
 use std::future::Future;
@@ -282,7 +282,7 @@ pub fn write_replacing(path: &std::path::Path, contents: &str) -> std::io::Resul
 
 /// The one command that replays a failing run with logs, with the bugs it
 /// had switched on.
-pub fn replay_command(name: &str, seed: u64, bugs: bugs::Bugs) -> String {
+pub fn replay_command(scenario: &crate::Scenario, seed: u64, bugs: bugs::Bugs) -> String {
     let with_bugs = if bugs.is_empty() { String::new() } else { format!(" --bugs {bugs}") };
-    format!("RUST_LOG=debug cargo run --release -p scenarios --bin labsim -- run {name} --seed {seed}{with_bugs}")
+    format!("RUST_LOG=debug {} run {} --seed {seed}{with_bugs}", scenario.replay, scenario.name)
 }

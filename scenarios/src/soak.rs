@@ -351,8 +351,8 @@ fn summarize(
     let failed_runs = failures
         .into_iter()
         .map(|(i, seed, reason)| {
+            let replay = replay_command(&plan.scenarios[i], seed, plan.bugs);
             let scenario = plan.scenarios[i].name;
-            let replay = replay_command(scenario, seed, plan.bugs);
             FailedRun { scenario, seed, reason, replay }
         })
         .collect();

@@ -6,8 +6,8 @@
 //! needs one kind of fault and is masked by another is caught by the seeds
 //! that drew the first alone. `heal` ends the chaos for the liveness phase.
 
-use crate::cluster::Cluster;
-use crate::raft_observer::HostsRaft;
+use crate::checks::raft_observer::HostsRaft;
+use crate::host::cluster::Cluster;
 use rand::Rng;
 use sim::{ms, CrashMode, CrashPoint, Fault, Latency, Nanos, NetConfig, Node, SimHandle};
 use std::fmt;

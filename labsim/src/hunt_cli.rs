@@ -1,0 +1,76 @@
+//! `labsim hunt`: one bug hunted with its report, or every bug with the
+//! table the README shows.
+
+use bugs::Bug;
+use scenarios::hunt::{caught_by, hunt_with, replay_command, table_row, Hunt, Hunters, TABLE_HEADER};
+use scenarios::Implementation;
+use std::process::ExitCode;
+
+/// `labsim hunt BUG`: exit 0 when caught, 1 when not.
+pub fn hunt_one<I: Implementation>(bug: Bug, which: Hunters, limits: (u64, u64), jobs: usize) -> ExitCode {
+    println!("hunting {} ({}): {}", bug.name(), bug.layer().name(), bug.what());
+    let (rounds, max_runs) = limits;
+    let h = hunt_with::<I>(bug, which, rounds, max_runs, jobs);
+    match &h.caught {
+        Some(c) => {
+            println!(
+                "caught by {} seed {} ({}) after {} runs, {:.2} s CPU",
+                c.scenario,
+                c.seed,
+                caught_by(&c.reason),
+                c.runs,
+                c.cpu_s
+            );
+            println!("  {}", c.reason.replace('\n', "\n  "));
+            println!("  replay: {}", replay_command(bug, c));
+            ExitCode::SUCCESS
+        }
+        None => {
+            println!("NOT CAUGHT in {} runs, {:.2} s CPU", h.runs, h.cpu_s);
+            ExitCode::from(1)
+        }
+    }
+}
+
+/// `labsim hunt --all`: the table, then a summary; exit 0 only when every
+/// bug was caught.
+pub fn hunt_all<I: Implementation>(which: Hunters, limits: (u64, u64), jobs: usize) -> ExitCode {
+    println!("{TABLE_HEADER}");
+    let (rounds, max_runs) = limits;
+    let mut hunts = Vec::new();
+    for &bug in Bug::ALL {
+        let h = hunt_with::<I>(bug, which, rounds, max_runs, jobs);
+        println!("{}", table_row(&h));
+        hunts.push(h);
+    }
+    println!();
+    println!("{}", summary(&hunts, max_runs));
+    if hunts.iter().all(|h| h.caught.is_some()) {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    }
+}
+
+/// Caught, median and worst runs to the first catch, and CPU.
+pub fn summary(hunts: &[Hunt], max_runs: u64) -> String {
+    let mut runs: Vec<u64> = hunts.iter().filter_map(|h| h.caught.as_ref().map(|c| c.runs)).collect();
+    runs.sort_unstable();
+    let caught = runs.len();
+    let median = if runs.is_empty() {
+        0.0
+    } else if caught % 2 == 1 {
+        runs[caught / 2] as f64
+    } else {
+        (runs[caught / 2 - 1] + runs[caught / 2]) as f64 / 2.0
+    };
+    let cpu: f64 = hunts.iter().map(|h| h.cpu_s).sum();
+    let limit =
+        if max_runs == u64::MAX { "no limit on runs".to_string() } else { format!("at most {max_runs} runs each") };
+    format!(
+        "{caught} of {} bugs caught ({limit}); runs to first catch: median {median}, most {}; \
+         {cpu:.1} s CPU in all",
+        hunts.len(),
+        runs.last().copied().unwrap_or(0)
+    )
+}

@@ -1,0 +1,147 @@
+//! `labsim soak` on the command line: checks the report paths before any
+//! run, shows progress (a live bar on a terminal, plain lines otherwise),
+//! stops cleanly on Ctrl-C (the runs done are reported and written, and a
+//! second Ctrl-C quits at once), and writes the JSON and JUnit reports.
+
+use scenarios::soak::{format_report, junit_xml, soak, Progress, SoakPlan, SoakReport};
+use std::io::IsTerminal;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::Duration;
+
+/// The most seeds one soak takes (a bound, so that counts cannot overflow).
+pub const MAX_SEEDS: u64 = 1_000_000_000_000;
+
+/// Set by Ctrl-C: the workers take no more runs.
+static STOP: AtomicBool = AtomicBool::new(false);
+
+/// Where the reports go.
+pub struct ReportFiles {
+    pub json: Option<PathBuf>,
+    pub junit: Option<PathBuf>,
+}
+
+/// Parses `--shard K/N` (1 <= K <= N).
+pub fn parse_shard(text: &str) -> Result<(u64, u64), String> {
+    let bad = || format!("'{text}' is not K/N with 1 <= K <= N (for example 2/8)");
+    let (k, n) = text.split_once('/').ok_or_else(bad)?;
+    let (k, n): (u64, u64) = (k.trim().parse().map_err(|_| bad())?, n.trim().parse().map_err(|_| bad())?);
+    if k == 0 || k > n || n > 1_000_000 {
+        return Err(bad());
+    }
+    Ok((k, n))
+}
+
+/// Runs the soak and reports it: exit 0 all passed, 1 a run failed, 2 a
+/// report could not be written, 130 stopped by Ctrl-C with no failure.
+pub fn run(plan: SoakPlan, files: ReportFiles) -> ExitCode {
+    // The report files are created before the soak, so an unwritable path
+    // costs a second, not the whole soak.
+    let json = match open(&files.json) {
+        Ok(f) => f,
+        Err(e) => return usage(e),
+    };
+    let junit = match open(&files.junit) {
+        Ok(f) => f,
+        Err(e) => return usage(e),
+    };
+    install_ctrl_c();
+    describe(&plan);
+    let report = soak(&plan, &progress_display(plan.shard_runs()), &STOP);
+    print!("{}", format_report(&report));
+    let mut write_failed = false;
+    if let (Some(path), Some(file)) = (&files.json, json) {
+        write_failed |= write(path, serde_json::to_writer_pretty(std::io::BufWriter::new(file), &report).err());
+    }
+    if let (Some(path), Some(mut file)) = (&files.junit, junit) {
+        use std::io::Write;
+        write_failed |= write(path, file.write_all(junit_xml(&report).as_bytes()).err());
+    }
+    exit_code(&report, write_failed)
+}
+
+/// Failed runs decide the exit code before a failed write or a stop does.
+fn exit_code(report: &SoakReport, write_failed: bool) -> ExitCode {
+    match (report.total_failures, write_failed, report.complete) {
+        (1.., _, _) => ExitCode::from(1),
+        (0, true, _) => ExitCode::from(2),
+        (0, false, false) => ExitCode::from(130),
+        (0, false, true) => ExitCode::SUCCESS,
+    }
+}
+
+fn open(path: &Option<PathBuf>) -> Result<Option<std::fs::File>, String> {
+    path.as_ref()
+        .map(|p| std::fs::File::create(p).map_err(|e| format!("cannot write the report to {}: {e}", p.display())))
+        .transpose()
+}
+
+fn write(path: &std::path::Path, error: Option<impl std::fmt::Display>) -> bool {
+    if let Some(e) = &error {
+        eprintln!("labsim: cannot write the report to {}: {e}", path.display());
+    }
+    error.is_some()
+}
+
+fn usage(message: String) -> ExitCode {
+    eprintln!("labsim: {message}");
+    ExitCode::from(2)
+}
+
+/// The first Ctrl-C stops the soak after the runs in progress; the second
+/// exits at once.
+fn install_ctrl_c() {
+    let result = ctrlc::set_handler(|| {
+        if STOP.swap(true, Ordering::Relaxed) {
+            std::process::exit(130);
+        }
+        eprintln!("\nlabsim: stopping after the runs in progress (Ctrl-C again to quit now)");
+    });
+    if let Err(e) = result {
+        eprintln!("labsim: Ctrl-C will not stop the soak cleanly: {e}");
+    }
+}
+
+fn describe(plan: &SoakPlan) {
+    let shard = plan.shard.map_or(String::new(), |(k, n)| format!(", shard {k}/{n} ({} runs)", plan.shard_runs()));
+    eprintln!(
+        "soaking {} scenarios x {} seeds (first seed {}) on {} threads{}{}",
+        plan.scenarios.len(),
+        plan.seeds,
+        plan.first_seed,
+        plan.jobs,
+        if plan.check_determinism { ", each run twice" } else { "" },
+        shard
+    );
+}
+
+/// A live bar when stderr is a terminal; else a line at every 5%.
+fn progress_display(total: u64) -> impl Fn(Progress) + Sync {
+    let bar = std::io::stderr().is_terminal().then(|| {
+        let bar = indicatif::ProgressBar::new(total);
+        let style = indicatif::ProgressStyle::with_template("{bar:40} {pos}/{len} runs, {msg}, {per_sec}, ETA {eta}")
+            .expect("the template is valid");
+        bar.set_style(style);
+        bar.enable_steady_tick(Duration::from_millis(200));
+        bar
+    });
+    let step = (total / 20).max(1);
+    let printed = AtomicU64::new(0);
+    move |p: Progress| match &bar {
+        Some(bar) => {
+            bar.set_position(p.done);
+            bar.set_message(format!("{} failed", p.failures));
+            if p.done == p.total {
+                bar.finish_and_clear();
+            }
+        }
+        None => {
+            if (p.done.is_multiple_of(step) || p.done == p.total)
+                && printed.fetch_max(p.done, Ordering::Relaxed) < p.done
+            {
+                eprintln!("  {}/{} runs, {} failed", p.done, p.total, p.failures);
+            }
+        }
+    }
+}
