@@ -5,20 +5,9 @@
 //! remembers the last leader.
 
 use crate::rpc::{Op, Outcome, Reply, Request};
-use std::future::Future;
 
-/// How a clerk reaches the servers and waits. kv's clerk sends
-/// [`Request`]s and gets [`Reply`]s; other services' clerks (the shard
-/// controller's) reuse the retry loop with their own messages.
-pub trait Transport {
-    type Request: Clone;
-    type Reply;
-    /// Sends `request` to server `server`; `None` when the call failed (no
-    /// answer came back: labrpc's `Call` returning false).
-    fn call(&self, server: usize, request: Self::Request) -> impl Future<Output = Option<Self::Reply>>;
-    /// Waits this long (between rounds of retries).
-    fn sleep_ms(&self, ms: u64) -> impl Future<Output = ()>;
-}
+pub use contract::kv::Operations;
+pub use contract::Transport;
 
 /// How long a clerk waits after every server failed it once.
 pub const ROUND_BACKOFF_MS: u64 = 10;
@@ -67,34 +56,6 @@ impl<T: Transport> Clerk<T> {
                 }
             }
         }
-    }
-}
-
-/// Get, Put and Append, for anything that runs one operation at a time (a
-/// clerk, or a tester's recording wrapper around one).
-// The clerks run on single-threaded runtimes: their futures need not be Send.
-#[allow(async_fn_in_trait)]
-pub trait Operations {
-    /// Runs one operation to its outcome.
-    async fn run_op(&mut self, op: Op) -> Outcome;
-
-    /// The value of `key` ("" if it was never written).
-    async fn get(&mut self, key: &str) -> String {
-        match self.run_op(Op::Get { key: key.to_string() }).await {
-            Outcome::Value(v) => v,
-            // A write's answer to a Get (a server replying for another
-            // entry) carries no value, like the Go clerk's empty Value; the
-            // history records the answer as it came, and the checker rejects it.
-            Outcome::Done => String::new(),
-        }
-    }
-
-    async fn put(&mut self, key: &str, value: &str) {
-        self.run_op(Op::Put { key: key.to_string(), value: value.to_string() }).await;
-    }
-
-    async fn append(&mut self, key: &str, value: &str) {
-        self.run_op(Op::Append { key: key.to_string(), value: value.to_string() }).await;
     }
 }
 

@@ -25,5 +25,5 @@ pub mod store;
 pub use clerk::{Clerk, Operations, Transport};
 pub use replicated::{Replicated, ReplyIo, Service};
 pub use rpc::{Op, Outcome, Reply, Request};
-pub use server::{KvServer, REQUEST_TIMEOUT_MS};
+pub use server::{KvServer, KvService, REQUEST_TIMEOUT_MS};
 pub use store::Store;

@@ -11,7 +11,8 @@
 //! told to try elsewhere. `T` is the runtime's token for answering a request.
 
 use bugs::{on, Bug};
-use contract::{HostIo, PeerConfig, Persisted, PersistedSize, Raft, RaftHost, StateMachine};
+use contract::service::{RaftRequest, RaftResponse};
+use contract::{Message, PeerConfig, Persisted, Raft, RaftHost, ReplicatedServer, StateMachine};
 use std::collections::BTreeMap;
 
 /// How long a request waits for its entry to be applied before the client is
@@ -56,12 +57,7 @@ pub trait Service: Sized {
     fn encode(&self) -> Vec<u8>;
 }
 
-/// Where a server's effects go: Raft's (persist, send, timers; `M` is the
-/// Raft's request type) and the answers to clients, each answering the
-/// request its token came with.
-pub trait ReplyIo<M, T, Reply>: HostIo<M> + PersistedSize {
-    fn reply(&mut self, token: T, reply: Reply);
-}
+pub use contract::ReplyIo;
 
 /// A request waiting for its log entry.
 struct Waiter<T> {
@@ -302,6 +298,64 @@ impl<R: Raft, S: Service, T> Replicated<R, S, T> {
         for (token, reply) in self.host.service_mut().answers.drain(..) {
             io.reply(token, reply);
         }
+    }
+}
+
+/// Every `Replicated` server whose service starts from its default state
+/// is a server of the lab's contract (kvraft's, the shard controller's).
+impl<R, S, T> ReplicatedServer<T> for Replicated<R, S, T>
+where
+    R: Raft,
+    S: Service + Default + 'static,
+    S::Request: Message,
+    S::Reply: Message,
+    T: 'static,
+{
+    type Raft = R;
+    type Request = S::Request;
+    type Reply = S::Reply;
+
+    fn start(
+        config: PeerConfig,
+        persisted: Persisted<'_>,
+        max_raft_state: Option<usize>,
+        io: &mut impl ReplyIo<R::Request, T, S::Reply>,
+    ) -> Result<Self, String> {
+        Replicated::start(config, persisted, S::default(), max_raft_state, io)
+    }
+
+    fn raft(&self) -> &R {
+        Replicated::raft(self)
+    }
+
+    fn handle_client(&mut self, io: &mut impl ReplyIo<R::Request, T, S::Reply>, token: T, request: S::Request) {
+        Replicated::handle_client(self, io, token, request);
+    }
+
+    fn handle_raft_request(
+        &mut self,
+        io: &mut impl ReplyIo<R::Request, T, S::Reply>,
+        from: usize,
+        request: RaftRequest<Self, T>,
+    ) -> RaftResponse<Self, T> {
+        Replicated::handle_raft_request(self, io, from, request)
+    }
+
+    fn handle_raft_response(
+        &mut self,
+        io: &mut impl ReplyIo<R::Request, T, S::Reply>,
+        from: usize,
+        response: RaftResponse<Self, T>,
+    ) {
+        Replicated::handle_raft_response(self, io, from, response);
+    }
+
+    fn raft_call_failed(&mut self, io: &mut impl ReplyIo<R::Request, T, S::Reply>, peer: usize) {
+        Replicated::raft_call_failed(self, io, peer);
+    }
+
+    fn on_timer(&mut self, io: &mut impl ReplyIo<R::Request, T, S::Reply>, at_ms: u64) {
+        Replicated::on_timer(self, io, at_ms);
     }
 }
 

@@ -4,30 +4,7 @@
 
 use serde::{Deserialize, Serialize};
 
-/// A key/value operation.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub enum Op {
-    Get { key: String },
-    Put { key: String, value: String },
-    Append { key: String, value: String },
-}
-
-impl Op {
-    pub fn key(&self) -> &str {
-        match self {
-            Op::Get { key } | Op::Put { key, .. } | Op::Append { key, .. } => key,
-        }
-    }
-
-    /// "Get", "Put" or "Append".
-    pub fn name(&self) -> &'static str {
-        match self {
-            Op::Get { .. } => "Get",
-            Op::Put { .. } => "Put",
-            Op::Append { .. } => "Append",
-        }
-    }
-}
+pub use contract::kv::{Op, Outcome};
 
 /// A clerk's request: its `seq`-th operation (from 1).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -35,14 +12,6 @@ pub struct Request {
     pub client: u64,
     pub seq: u64,
     pub op: Op,
-}
-
-/// What applying an operation gave: a Get's value (the empty string for a
-/// key never written), or done for Put and Append.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub enum Outcome {
-    Value(String),
-    Done,
 }
 
 /// A server's answer.
@@ -70,4 +39,16 @@ pub fn decode_command(bytes: &[u8]) -> Result<Request, String> {
     bincode::serde::decode_from_slice(bytes, bincode::config::standard().with_limit::<LIMIT>())
         .map(|(r, _)| r)
         .map_err(|e| format!("a log entry is not a kv command: {e}"))
+}
+
+impl contract::Message for Request {
+    fn label(&self) -> &'static str {
+        self.op.name()
+    }
+}
+
+impl contract::Message for Reply {
+    fn label(&self) -> &'static str {
+        "Reply"
+    }
 }

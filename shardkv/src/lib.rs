@@ -13,11 +13,14 @@
 //!   owners and tells them when to delete them.
 //! - `pick`: which server of a set a leader calls next.
 //! - `clerk`: the sharded store's clerk.
+//! - `contract_server`: the group server, the controller and the clerk as
+//!   the lab's contract wants them (`ShardKvService`, over any Raft).
 //!
 //! Like `kv`, nothing here knows about a network, a clock or the simulator.
 
 pub mod clerk;
 pub mod config;
+pub mod contract_server;
 pub mod ctrler;
 pub mod group;
 pub mod pick;
@@ -28,6 +31,7 @@ pub mod shard;
 
 pub use clerk::{GroupTransport, ShardClerk};
 pub use config::{key2shard, Config, Gid, NSHARDS};
-pub use ctrler::{Configs, CtrlerClerk, CtrlerOp, CtrlerReply, CtrlerRequest, CtrlerServer};
-pub use rpc::{DeleteShard, Entry, FetchReply, FetchShard, ShardReply};
+pub use contract_server::{Asker, GroupServer, ShardKvService};
+pub use ctrler::{Configs, CtrlerClient, CtrlerOp, CtrlerOps, CtrlerReply, CtrlerRequest, CtrlerServer, CtrlerService};
+pub use rpc::{DeleteShard, Entry, FetchReply, FetchShard, GroupReply, GroupRequest, ShardReply};
 pub use server::{GroupSetup, Incoming, Outgoing, ShardIo, ShardKvServer, Task};

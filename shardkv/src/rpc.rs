@@ -46,6 +46,41 @@ pub struct DeleteShard {
     pub shard: usize,
 }
 
+/// What one group's server asks another's.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum GroupRequest {
+    Fetch(FetchShard),
+    Delete(DeleteShard),
+}
+
+/// The answer to a `GroupRequest`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum GroupReply {
+    Fetched(FetchReply),
+    Deleted(ShardReply),
+}
+
+impl contract::Message for ShardReply {
+    fn label(&self) -> &'static str {
+        "Reply"
+    }
+}
+
+impl contract::Message for GroupRequest {
+    fn label(&self) -> &'static str {
+        match self {
+            GroupRequest::Fetch(_) => "FetchShard",
+            GroupRequest::Delete(_) => "DeleteShard",
+        }
+    }
+}
+
+impl contract::Message for GroupReply {
+    fn label(&self) -> &'static str {
+        "Reply"
+    }
+}
+
 /// An entry of a group's log.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Entry {

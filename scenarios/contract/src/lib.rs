@@ -85,12 +85,17 @@
 //! ```
 
 pub mod host;
+pub mod kv;
 pub mod message;
 pub mod raft;
+pub mod service;
+pub mod shardctrler;
+pub mod shardkv;
 pub mod testing;
 pub mod view;
 
 pub use host::{PersistedSize, RaftHost, StateMachine};
 pub use message::Message;
 pub use raft::{ApplyMsg, HostIo, PeerConfig, Persisted, Raft, RaftIo};
+pub use service::{NamedTransport, ReplicatedServer, ReplyIo, Transport};
 pub use view::{EntryView, NoView, RaftView, Role};

@@ -6,7 +6,7 @@
 //! which they happened.
 
 use checker::{KvInput, KvOutput, Operation};
-use kv::{Op, Outcome};
+use contract::kv::{Op, Outcome};
 use sim::Nanos;
 use std::cell::{Cell, RefCell};
 use std::rc::Rc;

@@ -2,7 +2,7 @@
 //! endpoint, the servers in its own order, and how the service's requests
 //! and replies travel in the world's messages.
 
-use kv::Transport;
+use contract::Transport;
 use sim::{ms, Addr, Node, SimHandle};
 use std::future::Future;
 

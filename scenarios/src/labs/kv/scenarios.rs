@@ -19,8 +19,8 @@ use crate::labs::kv::tester::{
 use crate::runner::{simulate, Outcome, Run};
 use crate::Scenario;
 use checker::{report, KvModel};
-use contract::Raft;
-use kv::Operations;
+use contract::kv::Kv;
+use contract::kv::Operations;
 use sim::{ms, secs, Fault, JoinHandle, Nanos, NetConfig};
 use std::cell::{Cell, RefCell};
 use std::future::Future;
@@ -28,14 +28,14 @@ use std::rc::Rc;
 
 /// Runs one kv test: a cluster (`make_config`), `begin`, the body, `end`;
 /// then the history of every clerk's operations must be linearizable.
-fn kv_test<R: Raft, F: Future<Output = TestResult> + 'static>(
+fn kv_test<K: Kv, F: Future<Output = TestResult> + 'static>(
     run: &Run,
     setup: KvSetup,
-    body: impl FnOnce(Rc<KvTester<R>>) -> F + 'static,
+    body: impl FnOnce(Rc<KvTester<K>>) -> F + 'static,
 ) -> Outcome {
     let history: Rc<RefCell<KvHistory>> = Rc::default();
     let recorded = history.clone();
-    let outcome = simulate(run, move |h: H<R>| async move {
+    let outcome = simulate(run, move |h: H<K>| async move {
         let t = KvTester::new(&h, setup, recorded);
         t.begin();
         body(t.clone()).await?;
@@ -63,7 +63,7 @@ pub fn with_checked_history(mut outcome: Outcome, history: KvHistory) -> Outcome
 
 /// Fails the run at once (the lab's `t.Fatalf` from a client goroutine) and
 /// returns the reason.
-fn fatal<R: Raft, T>(t: &KvTester<R>, reason: String) -> TestResult<T> {
+fn fatal<K: Kv, T>(t: &KvTester<K>, reason: String) -> TestResult<T> {
     t.h.fail(reason.clone());
     Err(reason)
 }
@@ -107,9 +107,9 @@ impl Generic {
 /// network, partitions and crashes the parameters ask for; after each, every
 /// client's appends are checked (exactly once, in order), and the logs and
 /// snapshots against maxraftstate.
-fn generic_test<R: Raft>(run: &Run, g: Generic) -> Outcome {
+fn generic_test<K: Kv>(run: &Run, g: Generic) -> Outcome {
     let setup = KvSetup::servers(g.servers).unreliable_if(g.unreliable).max_raft_state(g.max_raft_state);
-    kv_test::<R, _>(run, setup, move |t| async move {
+    kv_test::<K, _>(run, setup, move |t| async move {
         let mut ck = t.make_client(&t.all());
         if g.chaos {
             start_chaos(&t);
@@ -181,7 +181,7 @@ fn generic_test<R: Raft>(run: &Run, g: Generic) -> Outcome {
 
 /// Beyond the lab: 5% of requests delivered twice, and every server's clock
 /// drifting by up to 10%.
-fn start_chaos<R: Raft>(t: &KvTester<R>) {
+fn start_chaos<K: Kv>(t: &KvTester<K>) {
     t.cluster.set_net(|c| NetConfig { duplicate_per_mille: 50, ..c });
     for i in 0..t.n {
         let ppm = t.rand(200_001) as i32 - 100_000;
@@ -193,7 +193,7 @@ fn start_chaos<R: Raft>(t: &KvTester<R>) {
 /// cut a link between two servers one way (the partitioner's next round, or
 /// the heal, restores it). The first round always pauses. Returns how many
 /// pauses happened.
-async fn chaos_loop<R: Raft>(t: Rc<KvTester<R>>, done: Rc<Cell<bool>>) -> u32 {
+async fn chaos_loop<K: Kv>(t: Rc<KvTester<K>>, done: Rc<Cell<bool>>) -> u32 {
     let mut pauses = 0;
     while !done.get() {
         let up: Vec<usize> = (0..t.n).filter(|&i| t.cluster.is_up(i)).collect();
@@ -217,12 +217,7 @@ async fn chaos_loop<R: Raft>(t: Rc<KvTester<R>>, done: Rc<Cell<bool>>) -> u32 {
 /// One GenericTest client: Appends (and with random keys some Puts) and
 /// Gets until told to stop; without random keys every Get must see exactly
 /// the client's own appends. Returns how many values it wrote.
-async fn generic_client<R: Raft>(
-    t: Rc<KvTester<R>>,
-    cli: usize,
-    g: Generic,
-    done: Rc<Cell<bool>>,
-) -> TestResult<usize> {
+async fn generic_client<K: Kv>(t: Rc<KvTester<K>>, cli: usize, g: Generic, done: Rc<Cell<bool>>) -> TestResult<usize> {
     let mut ck = t.make_client(&t.all());
     let mut last = String::new();
     let own_key = cli.to_string();
@@ -254,7 +249,7 @@ async fn generic_client<R: Raft>(
 
 /// Repartitions the servers at random (each side may be empty) every
 /// second or so.
-async fn partitioner_loop<R: Raft>(t: Rc<KvTester<R>>, done: Rc<Cell<bool>>) {
+async fn partitioner_loop<K: Kv>(t: Rc<KvTester<K>>, done: Rc<Cell<bool>>) {
     while !done.get() {
         let mut sides = [Vec::new(), Vec::new()];
         for i in 0..t.n {
@@ -271,8 +266,8 @@ const TIME_PER_OP: Nanos = ms(100) / 3;
 
 /// `GenericTestSpeed`: 1,000 sequential Appends on 3 servers within
 /// 1,000 x 33.3 ms.
-fn generic_speed<R: Raft>(run: &Run, max_raft_state: Option<usize>) -> Outcome {
-    kv_test::<R, _>(run, KvSetup::servers(3).max_raft_state(max_raft_state), |t| async move {
+fn generic_speed<K: Kv>(run: &Run, max_raft_state: Option<usize>) -> Outcome {
+    kv_test::<K, _>(run, KvSetup::servers(3).max_raft_state(max_raft_state), |t| async move {
         let mut ck = t.make_client(&t.all());
         // Wait until the first operation completes (a leader exists).
         ck.get("x").await;
@@ -298,26 +293,26 @@ fn generic_speed<R: Raft>(run: &Run, max_raft_state: Option<usize>) -> Outcome {
 
 // ----- 3A -----
 
-fn basic_3a<R: Raft>(run: &Run) -> Outcome {
-    generic_test::<R>(run, Generic::new(1, 5))
+fn basic_3a<K: Kv>(run: &Run) -> Outcome {
+    generic_test::<K>(run, Generic::new(1, 5))
 }
 
-fn speed_3a<R: Raft>(run: &Run) -> Outcome {
-    generic_speed::<R>(run, None)
+fn speed_3a<K: Kv>(run: &Run) -> Outcome {
+    generic_speed::<K>(run, None)
 }
 
-fn concurrent_3a<R: Raft>(run: &Run) -> Outcome {
-    generic_test::<R>(run, Generic::new(5, 5))
+fn concurrent_3a<K: Kv>(run: &Run) -> Outcome {
+    generic_test::<K>(run, Generic::new(5, 5))
 }
 
-fn unreliable_3a<R: Raft>(run: &Run) -> Outcome {
-    generic_test::<R>(run, Generic { unreliable: true, ..Generic::new(5, 5) })
+fn unreliable_3a<K: Kv>(run: &Run) -> Outcome {
+    generic_test::<K>(run, Generic { unreliable: true, ..Generic::new(5, 5) })
 }
 
 /// Five clients append ten values each to one key over an unreliable
 /// network: each value exactly once, each client's in order.
-fn unreliable_one_key_3a<R: Raft>(run: &Run) -> Outcome {
-    kv_test::<R, _>(run, KvSetup::servers(3).unreliable_if(true), |t| async move {
+fn unreliable_one_key_3a<K: Kv>(run: &Run) -> Outcome {
+    kv_test::<K, _>(run, KvSetup::servers(3).unreliable_if(true), |t| async move {
         let mut ck = t.make_client(&t.all());
         ck.put("k", "").await;
         const CLIENTS: usize = 5;
@@ -343,8 +338,8 @@ fn unreliable_one_key_3a<R: Raft>(run: &Run) -> Outcome {
 /// Submit a request in the minority partition and check that it does not
 /// go through until the partition heals. The leader of the original view is
 /// in the minority.
-fn one_partition_3a<R: Raft>(run: &Run) -> Outcome {
-    kv_test::<R, _>(run, KvSetup::servers(5), |t| async move {
+fn one_partition_3a<K: Kv>(run: &Run) -> Outcome {
+    kv_test::<K, _>(run, KvSetup::servers(5), |t| async move {
         let mut ck = t.make_client(&t.all());
         ck.put("1", "13").await;
         // Progress in majority.
@@ -405,18 +400,18 @@ fn one_partition_3a<R: Raft>(run: &Run) -> Outcome {
 }
 
 /// A clerk's operation running in its own task, with its clerk's address.
-struct Spawned<R: Raft> {
-    task: JoinHandle<Client<R>>,
+struct Spawned<K: Kv> {
+    task: JoinHandle<Client<K>>,
     clerk_addr: sim::Addr,
 }
 
-fn spawn_op<R: Raft, F: Future<Output = Client<R>> + 'static>(
-    t: &Rc<KvTester<R>>,
+fn spawn_op<K: Kv, F: Future<Output = Client<K>> + 'static>(
+    t: &Rc<KvTester<K>>,
     name: &str,
-    client: Client<R>,
+    client: Client<K>,
     done: Rc<Cell<bool>>,
-    op: impl FnOnce(Client<R>) -> F + 'static,
-) -> Spawned<R> {
+    op: impl FnOnce(Client<K>) -> F + 'static,
+) -> Spawned<K> {
     let clerk_addr = client.addr;
     let task = t.h.spawn(name.to_string(), async move {
         let client = op(client).await;
@@ -426,37 +421,37 @@ fn spawn_op<R: Raft, F: Future<Output = Client<R>> + 'static>(
     Spawned { task, clerk_addr }
 }
 
-fn many_partitions_one_client_3a<R: Raft>(run: &Run) -> Outcome {
-    generic_test::<R>(run, Generic { partitions: true, ..Generic::new(1, 5) })
+fn many_partitions_one_client_3a<K: Kv>(run: &Run) -> Outcome {
+    generic_test::<K>(run, Generic { partitions: true, ..Generic::new(1, 5) })
 }
 
-fn many_partitions_many_clients_3a<R: Raft>(run: &Run) -> Outcome {
-    generic_test::<R>(run, Generic { partitions: true, ..Generic::new(5, 5) })
+fn many_partitions_many_clients_3a<K: Kv>(run: &Run) -> Outcome {
+    generic_test::<K>(run, Generic { partitions: true, ..Generic::new(5, 5) })
 }
 
-fn persist_one_client_3a<R: Raft>(run: &Run) -> Outcome {
-    generic_test::<R>(run, Generic { crash: true, ..Generic::new(1, 5) })
+fn persist_one_client_3a<K: Kv>(run: &Run) -> Outcome {
+    generic_test::<K>(run, Generic { crash: true, ..Generic::new(1, 5) })
 }
 
-fn persist_concurrent_3a<R: Raft>(run: &Run) -> Outcome {
-    generic_test::<R>(run, Generic { crash: true, ..Generic::new(5, 5) })
+fn persist_concurrent_3a<K: Kv>(run: &Run) -> Outcome {
+    generic_test::<K>(run, Generic { crash: true, ..Generic::new(5, 5) })
 }
 
-fn persist_concurrent_unreliable_3a<R: Raft>(run: &Run) -> Outcome {
-    generic_test::<R>(run, Generic { unreliable: true, crash: true, ..Generic::new(5, 5) })
+fn persist_concurrent_unreliable_3a<K: Kv>(run: &Run) -> Outcome {
+    generic_test::<K>(run, Generic { unreliable: true, crash: true, ..Generic::new(5, 5) })
 }
 
-fn persist_partition_3a<R: Raft>(run: &Run) -> Outcome {
-    generic_test::<R>(run, Generic { crash: true, partitions: true, ..Generic::new(5, 5) })
+fn persist_partition_3a<K: Kv>(run: &Run) -> Outcome {
+    generic_test::<K>(run, Generic { crash: true, partitions: true, ..Generic::new(5, 5) })
 }
 
-fn persist_partition_unreliable_3a<R: Raft>(run: &Run) -> Outcome {
-    generic_test::<R>(run, Generic { unreliable: true, crash: true, partitions: true, ..Generic::new(5, 5) })
+fn persist_partition_unreliable_3a<K: Kv>(run: &Run) -> Outcome {
+    generic_test::<K>(run, Generic { unreliable: true, crash: true, partitions: true, ..Generic::new(5, 5) })
 }
 
-fn persist_partition_unreliable_linearizable_3a<R: Raft>(run: &Run) -> Outcome {
+fn persist_partition_unreliable_linearizable_3a<K: Kv>(run: &Run) -> Outcome {
     let g = Generic { unreliable: true, crash: true, partitions: true, random_keys: true, ..Generic::new(15, 7) };
-    generic_test::<R>(run, g)
+    generic_test::<K>(run, g)
 }
 
 // ----- 3B -----
@@ -466,8 +461,8 @@ const MAX_RAFT_STATE: usize = 1000;
 
 /// Check that snapshots decrease the size of the Raft state, and that a
 /// lagging server catches up through InstallSnapshot.
-fn snapshot_rpc_3b<R: Raft>(run: &Run) -> Outcome {
-    kv_test::<R, _>(run, KvSetup::servers(3).max_raft_state(Some(MAX_RAFT_STATE)), |t| async move {
+fn snapshot_rpc_3b<K: Kv>(run: &Run) -> Outcome {
+    kv_test::<K, _>(run, KvSetup::servers(3).max_raft_state(Some(MAX_RAFT_STATE)), |t| async move {
         let mut ck = t.make_client(&t.all());
         ck.put("a", "A").await;
         ck.check("a", "A").await?;
@@ -508,9 +503,9 @@ fn snapshot_rpc_3b<R: Raft>(run: &Run) -> Outcome {
 
 /// Are the snapshots not too huge? 500 bytes is a generous bound for the
 /// operations this test performs.
-fn snapshot_size_3b<R: Raft>(run: &Run) -> Outcome {
+fn snapshot_size_3b<K: Kv>(run: &Run) -> Outcome {
     const MAX_SNAPSHOT_STATE: usize = 500;
-    kv_test::<R, _>(run, KvSetup::servers(3).max_raft_state(Some(MAX_RAFT_STATE)), |t| async move {
+    kv_test::<K, _>(run, KvSetup::servers(3).max_raft_state(Some(MAX_RAFT_STATE)), |t| async move {
         let mut ck = t.make_client(&t.all());
         for _ in 0..200 {
             ck.put("x", "0").await;
@@ -530,45 +525,45 @@ fn snapshot_size_3b<R: Raft>(run: &Run) -> Outcome {
     })
 }
 
-fn speed_3b<R: Raft>(run: &Run) -> Outcome {
-    generic_speed::<R>(run, Some(MAX_RAFT_STATE))
+fn speed_3b<K: Kv>(run: &Run) -> Outcome {
+    generic_speed::<K>(run, Some(MAX_RAFT_STATE))
 }
 
 fn with_snapshots(g: Generic) -> Generic {
     Generic { max_raft_state: Some(MAX_RAFT_STATE), ..g }
 }
 
-fn snapshot_recover_3b<R: Raft>(run: &Run) -> Outcome {
-    generic_test::<R>(run, with_snapshots(Generic { crash: true, ..Generic::new(1, 5) }))
+fn snapshot_recover_3b<K: Kv>(run: &Run) -> Outcome {
+    generic_test::<K>(run, with_snapshots(Generic { crash: true, ..Generic::new(1, 5) }))
 }
 
-fn snapshot_recover_many_clients_3b<R: Raft>(run: &Run) -> Outcome {
-    generic_test::<R>(run, with_snapshots(Generic { crash: true, ..Generic::new(20, 5) }))
+fn snapshot_recover_many_clients_3b<K: Kv>(run: &Run) -> Outcome {
+    generic_test::<K>(run, with_snapshots(Generic { crash: true, ..Generic::new(20, 5) }))
 }
 
-fn snapshot_unreliable_3b<R: Raft>(run: &Run) -> Outcome {
-    generic_test::<R>(run, with_snapshots(Generic { unreliable: true, ..Generic::new(5, 5) }))
+fn snapshot_unreliable_3b<K: Kv>(run: &Run) -> Outcome {
+    generic_test::<K>(run, with_snapshots(Generic { unreliable: true, ..Generic::new(5, 5) }))
 }
 
-fn snapshot_unreliable_recover_3b<R: Raft>(run: &Run) -> Outcome {
-    generic_test::<R>(run, with_snapshots(Generic { unreliable: true, crash: true, ..Generic::new(5, 5) }))
+fn snapshot_unreliable_recover_3b<K: Kv>(run: &Run) -> Outcome {
+    generic_test::<K>(run, with_snapshots(Generic { unreliable: true, crash: true, ..Generic::new(5, 5) }))
 }
 
-fn snapshot_unreliable_recover_concurrent_partition_3b<R: Raft>(run: &Run) -> Outcome {
+fn snapshot_unreliable_recover_concurrent_partition_3b<K: Kv>(run: &Run) -> Outcome {
     let g = Generic { unreliable: true, crash: true, partitions: true, ..Generic::new(5, 5) };
-    generic_test::<R>(run, with_snapshots(g))
+    generic_test::<K>(run, with_snapshots(g))
 }
 
-fn snapshot_unreliable_recover_concurrent_partition_linearizable_3b<R: Raft>(run: &Run) -> Outcome {
+fn snapshot_unreliable_recover_concurrent_partition_linearizable_3b<K: Kv>(run: &Run) -> Outcome {
     let g = Generic { unreliable: true, crash: true, partitions: true, random_keys: true, ..Generic::new(15, 7) };
-    generic_test::<R>(run, with_snapshots(g))
+    generic_test::<K>(run, with_snapshots(g))
 }
 
 /// Beyond the lab: the linearizable partition test with snapshots, plus
 /// duplicated requests (exactly-once must hold against the network's own
 /// retries), drifting clocks, paused servers and one-way cuts; after each
 /// heal, the clients' reads must complete within `LIVENESS_BOUND`.
-fn chaos<R: Raft>(run: &Run) -> Outcome {
+fn chaos<K: Kv>(run: &Run) -> Outcome {
     let g = Generic {
         unreliable: true,
         crash: true,
@@ -577,11 +572,11 @@ fn chaos<R: Raft>(run: &Run) -> Outcome {
         chaos: true,
         ..Generic::new(7, 5)
     };
-    generic_test::<R>(run, with_snapshots(g))
+    generic_test::<K>(run, with_snapshots(g))
 }
 
-pub fn scenarios<R: Raft>() -> Vec<Scenario> {
-    lab_scenarios!("kv", R: basic_3a, speed_3a, concurrent_3a, unreliable_3a, unreliable_one_key_3a, one_partition_3a, many_partitions_one_client_3a, many_partitions_many_clients_3a, persist_one_client_3a, persist_concurrent_3a, persist_concurrent_unreliable_3a, persist_partition_3a, persist_partition_unreliable_3a, persist_partition_unreliable_linearizable_3a, snapshot_rpc_3b, snapshot_size_3b, speed_3b, snapshot_recover_3b, snapshot_recover_many_clients_3b, snapshot_unreliable_3b, snapshot_unreliable_recover_3b, snapshot_unreliable_recover_concurrent_partition_3b, snapshot_unreliable_recover_concurrent_partition_linearizable_3b, chaos, swarm)
+pub fn scenarios<K: Kv>() -> Vec<Scenario> {
+    lab_scenarios!("kv", K: basic_3a, speed_3a, concurrent_3a, unreliable_3a, unreliable_one_key_3a, one_partition_3a, many_partitions_one_client_3a, many_partitions_many_clients_3a, persist_one_client_3a, persist_concurrent_3a, persist_concurrent_unreliable_3a, persist_partition_3a, persist_partition_unreliable_3a, persist_partition_unreliable_linearizable_3a, snapshot_rpc_3b, snapshot_size_3b, speed_3b, snapshot_recover_3b, snapshot_recover_many_clients_3b, snapshot_unreliable_3b, snapshot_unreliable_recover_3b, snapshot_unreliable_recover_concurrent_partition_3b, snapshot_unreliable_recover_concurrent_partition_linearizable_3b, chaos, swarm)
 }
 
 // ----- beyond the lab: swarm runs -----
@@ -596,9 +591,9 @@ pub const LIVENESS_BOUND: Nanos = secs(10);
 /// and Get on 3 keys, on 5 servers that snapshot at 1,000 bytes. The history
 /// must be linearizable, the Raft observer checks every step, and after the
 /// heal a new clerk's Put and Get must each complete within 10 s.
-fn swarm<R: Raft>(run: &Run) -> Outcome {
+fn swarm<K: Kv>(run: &Run) -> Outcome {
     let setup = KvSetup::servers(5).max_raft_state(Some(1000));
-    kv_test::<R, _>(run, setup, |t| async move {
+    kv_test::<K, _>(run, setup, |t| async move {
         let nemesis = crate::swarm::Nemesis::new(&t.cluster);
         let done = Rc::new(Cell::new(false));
         let clients: Vec<JoinHandle<()>> =
@@ -627,7 +622,7 @@ fn swarm<R: Raft>(run: &Run) -> Outcome {
 
 /// A swarm clerk: random Appends, Puts and Gets on 3 shared keys until told
 /// to stop.
-async fn swarm_client<R: Raft>(t: Rc<KvTester<R>>, cli: usize, done: Rc<Cell<bool>>) {
+async fn swarm_client<K: Kv>(t: Rc<KvTester<K>>, cli: usize, done: Rc<Cell<bool>>) {
     let mut ck = t.make_client(&t.all());
     let mut j = 0;
     while !done.get() {

@@ -1,5 +1,5 @@
 //! The kvraft tester: a port of the lab's `kvraft/config.go` onto the shared
-//! cluster vocabulary. Clerks are the real `kv::Clerk` over the simulated
+//! cluster vocabulary. Clerks are the implementation's own over the simulated
 //! network; every operation any clerk completes is recorded in one history
 //! (call and return in virtual time), which every test checks for
 //! linearizability at its end, with no budget.
@@ -8,8 +8,8 @@ use crate::checks::history::Recorder;
 use crate::host::cluster::{Cluster, MakeNode, NetOptions};
 use crate::labs::kv::host::{kv_ends, KvNode, SimTransport};
 use checker::{check, CheckOptions, Counterexample, KvModel, Verdict};
-use contract::Raft;
-use kv::{Clerk, Op, Operations, Outcome};
+use contract::kv::Kv;
+use contract::kv::{Op, Operations, Outcome};
 use rand::seq::SliceRandom;
 use rand::Rng;
 use sim::{ms, Addr, Nanos, SimHandle};
@@ -19,7 +19,7 @@ use std::rc::Rc;
 /// The lab's assumption of how long an election takes.
 pub const ELECTION_TIMEOUT: Nanos = ms(1000);
 
-pub type H<R> = SimHandle<KvNode<R>>;
+pub type H<K> = SimHandle<KvNode<K>>;
 pub type TestResult<T = ()> = Result<T, String>;
 pub use crate::checks::history::KvHistory;
 
@@ -48,23 +48,23 @@ impl KvSetup {
 }
 
 /// One kvraft cluster under test, with its history.
-pub struct KvTester<R: Raft> {
-    pub h: H<R>,
+pub struct KvTester<K: Kv> {
+    pub h: H<K>,
     pub n: usize,
-    pub cluster: Cluster<KvNode<R>>,
+    pub cluster: Cluster<KvNode<K>>,
     pub max_raft_state: Option<usize>,
     recorder: Recorder,
     next_client: Cell<u64>,
 }
 
-impl<R: Raft> KvTester<R> {
+impl<K: Kv> KvTester<K> {
     /// `make_config`: every server started and connected, then the network
     /// made unreliable if asked. `history` receives every operation.
-    pub fn new(h: &H<R>, setup: KvSetup, history: Rc<RefCell<KvHistory>>) -> Rc<KvTester<R>> {
+    pub fn new(h: &H<K>, setup: KvSetup, history: Rc<RefCell<KvHistory>>) -> Rc<KvTester<K>> {
         let n = setup.servers;
         let servers: Rc<RefCell<Vec<Addr>>> = Rc::default();
         let (peers, max) = (servers.clone(), setup.max_raft_state);
-        let make: MakeNode<KvNode<R>> = Rc::new(move |ctx, i| KvNode::start(ctx, i, peers.borrow().clone(), max));
+        let make: MakeNode<KvNode<K>> = Rc::new(move |ctx, i| KvNode::start(ctx, i, peers.borrow().clone(), max));
         let cluster = Cluster::new(h, "kv", n, NetOptions::default(), make);
         *servers.borrow_mut() = cluster.servers.clone();
         for i in 0..n {
@@ -96,18 +96,18 @@ impl<R: Raft> KvTester<R> {
 
     /// `makeClient(to)`: a clerk whose ends reach only the servers in `to`,
     /// knowing the servers in a shuffled order (the lab's `random_handles`).
-    pub fn make_client(self: &Rc<Self>, to: &[usize]) -> Client<R> {
+    pub fn make_client(self: &Rc<Self>, to: &[usize]) -> Client<K> {
         let id = self.next_client.get();
         self.next_client.set(id + 1);
         let me = self.cluster.add_client(format!("clerk-{id}"), to);
         let mut servers = self.cluster.servers.clone();
         self.h.with_rng(|r| servers.shuffle(r));
         let transport = kv_ends(self.h.clone(), me, servers);
-        Client { clerk: Clerk::new(transport, self.n, id), addr: me, tester: self.clone() }
+        Client { clerk: K::clerk(transport, self.n, id), id, addr: me, tester: self.clone() }
     }
 
     /// `ConnectClient`: the clerk's ends reach exactly the servers in `to`.
-    pub fn connect_client(&self, client: &Client<R>, to: &[usize]) {
+    pub fn connect_client(&self, client: &Client<K>, to: &[usize]) {
         self.cluster.connect_client(client.addr, to);
     }
 
@@ -129,7 +129,7 @@ impl<R: Raft> KvTester<R> {
 
     /// `Leader`: the first server that believes it leads.
     pub fn leader(&self) -> Option<usize> {
-        (0..self.n).find(|&i| self.h.with_node(self.cluster.servers[i], |n, _| n.server.raft().state().1) == Some(true))
+        (0..self.n).find(|&i| self.h.with_node(self.cluster.servers[i], |n, _| n.leads()) == Some(true))
     }
 
     /// `ShutdownServer`.
@@ -186,19 +186,21 @@ impl<R: Raft> KvTester<R> {
 }
 
 /// A clerk whose operations go into the tester's history.
-pub struct Client<R: Raft> {
-    pub clerk: Clerk<SimTransport<R>>,
+pub struct Client<K: Kv> {
+    pub clerk: K::Clerk<SimTransport<K>>,
+    /// The clerk's client id (unique in the run).
+    pub id: u64,
     pub addr: Addr,
-    tester: Rc<KvTester<R>>,
+    tester: Rc<KvTester<K>>,
 }
 
-impl<R: Raft> Operations for Client<R> {
+impl<K: Kv> Operations for Client<K> {
     /// Runs the operation with the clerk, recorded in the history from its
     /// call: one that never returns (the run stopped first) stays pending.
     async fn run_op(&mut self, op: Op) -> Outcome {
         let recorder = &self.tester.recorder;
-        let at = recorder.call(self.tester.h.now(), self.clerk.client(), &op);
-        let outcome = self.clerk.run(op).await;
+        let at = recorder.call(self.tester.h.now(), self.id, &op);
+        let outcome = self.clerk.run_op(op).await;
         recorder.ret(self.tester.h.now(), at, &outcome, None);
         outcome
     }

@@ -15,23 +15,23 @@ use crate::labs::kv::tester::TestResult;
 use crate::labs::shardkv::tester::{check_groups, check_same_config, CtrlerClient, Ctrlers, H};
 use crate::runner::{simulate, Outcome, Run};
 use crate::Scenario;
-use contract::Raft;
-use shardkv::{Config, CtrlerClerk, Gid, NSHARDS};
+use contract::shardctrler::{Config, CtrlerClerk, Gid, NSHARDS};
+use contract::shardkv::ShardKv;
 use sim::JoinHandle;
 use std::collections::BTreeMap;
 use std::future::Future;
 use std::rc::Rc;
 
-pub fn scenarios<R: Raft>() -> Vec<Scenario> {
-    lab_scenarios!("shardctrler", R: basic_4a, multi_4a)
+pub fn scenarios<S: ShardKv>() -> Vec<Scenario> {
+    lab_scenarios!("shardctrler", S: basic_4a, multi_4a)
 }
 
 /// Runs one controller test on 3 reliable controllers.
-fn ctrler_test<R: Raft, F: Future<Output = TestResult> + 'static>(
+fn ctrler_test<S: ShardKv, F: Future<Output = TestResult> + 'static>(
     run: &Run,
-    body: impl FnOnce(Rc<Ctrlers<R>>) -> F + 'static,
+    body: impl FnOnce(Rc<Ctrlers<S>>) -> F + 'static,
 ) -> Outcome {
-    simulate(run, move |h: H<R>| async move {
+    simulate(run, move |h: H<S>| async move {
         let t = Rc::new(Ctrlers::new(&h, 3));
         t.cluster.begin();
         body(t.clone()).await?;
@@ -89,10 +89,10 @@ fn check_leave_transfers(before: &Config, after: &Config, left: &[Gid]) -> TestR
 
 /// Runs `npara` clerks concurrently, each with its own clerk; fails on the
 /// first failure.
-async fn concurrently<R: Raft, F: Future<Output = TestResult> + 'static>(
-    t: &Ctrlers<R>,
+async fn concurrently<S: ShardKv, F: Future<Output = TestResult> + 'static>(
+    t: &Ctrlers<S>,
     npara: u64,
-    work: impl Fn(u64, CtrlerClient<R>) -> F,
+    work: impl Fn(u64, CtrlerClient<S>) -> F,
 ) -> TestResult {
     let handles: Vec<JoinHandle<TestResult>> =
         (0..npara).map(|i| t.h.spawn(format!("clerk-{i}"), work(i, t.make_client()))).collect();
@@ -104,8 +104,8 @@ async fn concurrently<R: Raft, F: Future<Output = TestResult> + 'static>(
 
 /// TestBasic: leave/join, historical queries, move, concurrent leave/join,
 /// minimal transfers after joins and after leaves.
-fn basic_4a<R: Raft>(run: &Run) -> Outcome {
-    ctrler_test::<R, _>(run, |t| async move {
+fn basic_4a<S: ShardKv>(run: &Run) -> Outcome {
+    ctrler_test::<S, _>(run, |t| async move {
         let mut ck = t.make_client();
         // Test: Basic leave/join ...
         let mut cfa = vec![Config::default(); 6];
@@ -194,8 +194,8 @@ fn basic_4a<R: Raft>(run: &Run) -> Outcome {
 /// TestMulti: multi-group join/leave, concurrent multi leave/join, minimal
 /// transfers after multijoins and multileaves, the same configuration on a
 /// new leader.
-fn multi_4a<R: Raft>(run: &Run) -> Outcome {
-    ctrler_test::<R, _>(run, |t| async move {
+fn multi_4a<S: ShardKv>(run: &Run) -> Outcome {
+    ctrler_test::<S, _>(run, |t| async move {
         let mut ck = t.make_client();
         // Test: Multi-group join/leave ...
         check_groups(&mut ck, &[]).await?;

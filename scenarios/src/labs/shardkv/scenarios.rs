@@ -22,17 +22,17 @@ use crate::labs::kv::tester::{Check, KvHistory, TestResult};
 use crate::labs::shardkv::tester::{ShardClient, ShardSetup, ShardTester, H};
 use crate::runner::{simulate, Outcome, Run};
 use crate::Scenario;
-use contract::Raft;
-use kv::Operations;
+use contract::kv::Operations;
+use contract::shardctrler::{key2shard, NSHARDS};
+use contract::shardkv::ShardKv;
 use rand::distr::{Alphanumeric, SampleString};
-use shardkv::{key2shard, NSHARDS};
 use sim::{ms, secs, JoinHandle, Nanos};
 use std::cell::{Cell, RefCell};
 use std::future::Future;
 use std::rc::Rc;
 
-pub fn scenarios<R: Raft>() -> Vec<Scenario> {
-    lab_scenarios!("shardkv", R:
+pub fn scenarios<S: ShardKv>() -> Vec<Scenario> {
+    lab_scenarios!("shardkv", S:
         static_shards_4b, join_leave_4b, snapshot_4b, miss_change_4b, concurrent1_4b, concurrent2_4b,
         concurrent3_4b, unreliable1_4b, unreliable2_4b, unreliable3_4b, challenge1_delete,
         challenge2_unaffected, challenge2_partial, chaos, swarm)
@@ -44,16 +44,16 @@ fn setup(unreliable: bool, max_raft_state: Option<usize>) -> ShardSetup {
 
 /// Runs one shardkv test: the deployment (`make_config`), the body within
 /// 120 s of virtual time, then the history must be linearizable.
-fn shard_test<R: Raft, F: Future<Output = TestResult> + 'static>(
+fn shard_test<S: ShardKv, F: Future<Output = TestResult> + 'static>(
     run: &Run,
     setup: ShardSetup,
-    body: impl FnOnce(Rc<ShardTester<R>>) -> F + 'static,
+    body: impl FnOnce(Rc<ShardTester<S>>) -> F + 'static,
 ) -> Outcome {
     let history: Rc<RefCell<KvHistory>> = Rc::default();
     let served_under: Rc<RefCell<Vec<Option<u64>>>> = Rc::default();
     let moved = Rc::new(Cell::new(0));
     let (recorded, served, shards_moved) = (history.clone(), served_under.clone(), moved.clone());
-    let outcome = simulate(run, move |h: H<R>| async move {
+    let outcome = simulate(run, move |h: H<S>| async move {
         let t = ShardTester::new(&h, setup, recorded, served);
         let result = h.timeout(TEST_TIME_LIMIT, body(t.clone())).await;
         shards_moved.set(t.shards_moved());
@@ -84,14 +84,14 @@ fn describe_served_under(ops: &[usize], served_under: &[Option<u64>]) -> String 
 }
 
 /// The lab's `randstring(n)`.
-fn randstring<R: Raft>(t: &ShardTester<R>, n: usize) -> String {
+fn randstring<S: ShardKv>(t: &ShardTester<S>, n: usize) -> String {
     t.h.with_rng(|r| Alphanumeric.sample_string(r, n))
 }
 
 /// Keys "0".."n-1" with random values of `len` bytes, Put by `ck`.
-async fn put_keys<R: Raft>(
-    t: &ShardTester<R>,
-    ck: &mut ShardClient<R>,
+async fn put_keys<S: ShardKv>(
+    t: &ShardTester<S>,
+    ck: &mut ShardClient<S>,
     n: usize,
     len: usize,
 ) -> (Vec<String>, Vec<String>) {
@@ -105,7 +105,7 @@ async fn put_keys<R: Raft>(
     (ka, va)
 }
 
-async fn check_all<R: Raft>(ck: &mut ShardClient<R>, ka: &[String], va: &[String]) -> TestResult {
+async fn check_all<S: ShardKv>(ck: &mut ShardClient<S>, ka: &[String], va: &[String]) -> TestResult {
     for (k, v) in ka.iter().zip(va) {
         ck.check(k, v).await?;
     }
@@ -113,9 +113,9 @@ async fn check_all<R: Raft>(ck: &mut ShardClient<R>, ka: &[String], va: &[String
 }
 
 /// Checks every key, then appends a random 5-byte string to each.
-async fn check_and_append<R: Raft>(
-    t: &ShardTester<R>,
-    ck: &mut ShardClient<R>,
+async fn check_and_append<S: ShardKv>(
+    t: &ShardTester<S>,
+    ck: &mut ShardClient<S>,
     ka: &[String],
     va: &mut [String],
 ) -> TestResult {
@@ -137,7 +137,7 @@ struct Appenders {
 
 impl Appenders {
     /// One appender per key; `len`-byte values, `pause` between appends.
-    fn start<R: Raft>(t: &Rc<ShardTester<R>>, ka: &[String], len: usize, pause: Option<Nanos>) -> Appenders {
+    fn start<S: ShardKv>(t: &Rc<ShardTester<S>>, ka: &[String], len: usize, pause: Option<Nanos>) -> Appenders {
         let done = Rc::new(Cell::new(false));
         let handles = ka
             .iter()
@@ -172,8 +172,8 @@ impl Appenders {
 
 /// TestStaticShards: with one of two groups down, exactly the Gets of the
 /// live group's 5 shards complete (within a 2 s quiet period).
-fn static_shards_4b<R: Raft>(run: &Run) -> Outcome {
-    shard_test::<R, _>(run, setup(false, None), |t| async move {
+fn static_shards_4b<S: ShardKv>(run: &Run) -> Outcome {
+    shard_test::<S, _>(run, setup(false, None), |t| async move {
         let mut ck = t.make_client();
         t.join(&[0]).await;
         t.join(&[1]).await;
@@ -222,8 +222,8 @@ fn static_shards_4b<R: Raft>(run: &Run) -> Outcome {
 
 /// TestJoinLeave: data survives a join and a leave, and outlives the group
 /// that left.
-fn join_leave_4b<R: Raft>(run: &Run) -> Outcome {
-    shard_test::<R, _>(run, setup(false, None), |t| async move {
+fn join_leave_4b<S: ShardKv>(run: &Run) -> Outcome {
+    shard_test::<S, _>(run, setup(false, None), |t| async move {
         let mut ck = t.make_client();
         t.join(&[0]).await;
         let (ka, mut va) = put_keys(&t, &mut ck, 10, 5).await;
@@ -242,8 +242,8 @@ fn join_leave_4b<R: Raft>(run: &Run) -> Outcome {
 
 /// TestSnapshot: joins and leaves with snapshots, then a restart of every
 /// group.
-fn snapshot_4b<R: Raft>(run: &Run) -> Outcome {
-    shard_test::<R, _>(run, setup(false, Some(1000)), |t| async move {
+fn snapshot_4b<S: ShardKv>(run: &Run) -> Outcome {
+    shard_test::<S, _>(run, setup(false, Some(1000)), |t| async move {
         let mut ck = t.make_client();
         t.join(&[0]).await;
         let (ka, mut va) = put_keys(&t, &mut ck, 30, 20).await;
@@ -270,8 +270,8 @@ fn snapshot_4b<R: Raft>(run: &Run) -> Outcome {
 }
 
 /// TestMissChange: servers down across configuration changes catch up.
-fn miss_change_4b<R: Raft>(run: &Run) -> Outcome {
-    shard_test::<R, _>(run, setup(false, Some(1000)), |t| async move {
+fn miss_change_4b<S: ShardKv>(run: &Run) -> Outcome {
+    shard_test::<S, _>(run, setup(false, Some(1000)), |t| async move {
         let mut ck = t.make_client();
         t.join(&[0]).await;
         let (ka, mut va) = put_keys(&t, &mut ck, 10, 20).await;
@@ -306,8 +306,8 @@ fn miss_change_4b<R: Raft>(run: &Run) -> Outcome {
 
 /// TestConcurrent1: appends exactly once across joins, leaves, and whole
 /// groups shut down and restarted.
-fn concurrent1_4b<R: Raft>(run: &Run) -> Outcome {
-    shard_test::<R, _>(run, setup(false, Some(100)), |t| async move {
+fn concurrent1_4b<S: ShardKv>(run: &Run) -> Outcome {
+    shard_test::<S, _>(run, setup(false, Some(100)), |t| async move {
         let mut ck = t.make_client();
         t.join(&[0]).await;
         let (ka, mut va) = put_keys(&t, &mut ck, 10, 5).await;
@@ -341,8 +341,8 @@ fn concurrent1_4b<R: Raft>(run: &Run) -> Outcome {
 
 /// TestConcurrent2: appends across many reconfigurations, and two groups
 /// restarted, without snapshots.
-fn concurrent2_4b<R: Raft>(run: &Run) -> Outcome {
-    shard_test::<R, _>(run, setup(false, None), |t| async move {
+fn concurrent2_4b<S: ShardKv>(run: &Run) -> Outcome {
+    shard_test::<S, _>(run, setup(false, None), |t| async move {
         let mut ck = t.make_client();
         t.join(&[1]).await;
         t.join(&[0]).await;
@@ -373,8 +373,8 @@ fn concurrent2_4b<R: Raft>(run: &Run) -> Outcome {
 
 /// TestConcurrent3: for 12 s, joins, full restarts and leaves at random
 /// moments under appenders that never pause.
-fn concurrent3_4b<R: Raft>(run: &Run) -> Outcome {
-    shard_test::<R, _>(run, setup(false, Some(300)), |t| async move {
+fn concurrent3_4b<S: ShardKv>(run: &Run) -> Outcome {
+    shard_test::<S, _>(run, setup(false, Some(300)), |t| async move {
         let mut ck = t.make_client();
         t.join(&[0]).await;
         let (ka, mut va) = put_keys(&t, &mut ck, 10, 1).await;
@@ -403,8 +403,8 @@ fn concurrent3_4b<R: Raft>(run: &Run) -> Outcome {
 
 /// TestUnreliable1: checks and appends on an unreliable network across
 /// reconfigurations.
-fn unreliable1_4b<R: Raft>(run: &Run) -> Outcome {
-    shard_test::<R, _>(run, setup(true, Some(100)), |t| async move {
+fn unreliable1_4b<S: ShardKv>(run: &Run) -> Outcome {
+    shard_test::<S, _>(run, setup(true, Some(100)), |t| async move {
         let mut ck = t.make_client();
         t.join(&[0]).await;
         let n = 10;
@@ -430,7 +430,7 @@ fn unreliable1_4b<R: Raft>(run: &Run) -> Outcome {
 }
 
 /// The reconfigurations of TestUnreliable2 and 3, then 2 s more.
-async fn unreliable_reconfigurations<R: Raft>(t: &ShardTester<R>) {
+async fn unreliable_reconfigurations<S: ShardKv>(t: &ShardTester<S>) {
     t.sleep(ms(150)).await;
     t.join(&[1]).await;
     t.sleep(ms(500)).await;
@@ -447,8 +447,8 @@ async fn unreliable_reconfigurations<R: Raft>(t: &ShardTester<R>) {
 
 /// TestUnreliable2: appenders that never pause, on an unreliable network,
 /// across reconfigurations.
-fn unreliable2_4b<R: Raft>(run: &Run) -> Outcome {
-    shard_test::<R, _>(run, setup(true, Some(100)), |t| async move {
+fn unreliable2_4b<S: ShardKv>(run: &Run) -> Outcome {
+    shard_test::<S, _>(run, setup(true, Some(100)), |t| async move {
         let mut ck = t.make_client();
         t.join(&[0]).await;
         let (ka, mut va) = put_keys(&t, &mut ck, 10, 5).await;
@@ -462,8 +462,8 @@ fn unreliable2_4b<R: Raft>(run: &Run) -> Outcome {
 
 /// TestUnreliable3: clients doing random Appends, Puts and Gets on random
 /// keys; the history must be linearizable (checked for every test here).
-fn unreliable3_4b<R: Raft>(run: &Run) -> Outcome {
-    shard_test::<R, _>(run, setup(true, Some(100)), |t| async move {
+fn unreliable3_4b<S: ShardKv>(run: &Run) -> Outcome {
+    shard_test::<S, _>(run, setup(true, Some(100)), |t| async move {
         let mut ck = t.make_client();
         t.join(&[0]).await;
         let n = 10;
@@ -484,8 +484,8 @@ fn unreliable3_4b<R: Raft>(run: &Run) -> Outcome {
 
 /// TestChallenge1Delete: handed-off shards are deleted; all servers'
 /// state stays within 117,000 bytes.
-fn challenge1_delete<R: Raft>(run: &Run) -> Outcome {
-    shard_test::<R, _>(run, setup(false, Some(1)), |t| async move {
+fn challenge1_delete<S: ShardKv>(run: &Run) -> Outcome {
+    shard_test::<S, _>(run, setup(false, Some(1)), |t| async move {
         let mut ck = t.make_client();
         t.join(&[0]).await;
         // 30,000 bytes of total values.
@@ -522,15 +522,15 @@ fn challenge1_delete<R: Raft>(run: &Run) -> Outcome {
 }
 
 /// The shards group `gid` owns in the latest configuration.
-async fn owned_by<R: Raft>(t: &ShardTester<R>, gid: shardkv::Gid) -> [bool; NSHARDS] {
+async fn owned_by<S: ShardKv>(t: &ShardTester<S>, gid: contract::shardctrler::Gid) -> [bool; NSHARDS] {
     let c = t.query().await;
     c.shards.map(|g| g == gid)
 }
 
 /// TestChallenge2Unaffected: a group keeps serving the shards it owns
 /// while shards of a dead group can never arrive.
-fn challenge2_unaffected<R: Raft>(run: &Run) -> Outcome {
-    shard_test::<R, _>(run, setup(true, Some(100)), |t| async move {
+fn challenge2_unaffected<S: ShardKv>(run: &Run) -> Outcome {
+    shard_test::<S, _>(run, setup(true, Some(100)), |t| async move {
         let mut ck = t.make_client();
         // JOIN 100
         t.join(&[0]).await;
@@ -577,8 +577,8 @@ fn challenge2_unaffected<R: Raft>(run: &Run) -> Outcome {
 
 /// TestChallenge2Partial: a group serves the shards it already received
 /// while others (from a dead group) are still missing.
-fn challenge2_partial<R: Raft>(run: &Run) -> Outcome {
-    shard_test::<R, _>(run, setup(true, Some(100)), |t| async move {
+fn challenge2_partial<S: ShardKv>(run: &Run) -> Outcome {
+    shard_test::<S, _>(run, setup(true, Some(100)), |t| async move {
         let mut ck = t.make_client();
         // JOIN 100 + 101 + 102
         t.join(&[0, 1, 2]).await;
@@ -631,8 +631,8 @@ struct ChaosCount {
 /// unreliable network with snapshots. Then the network heals, every group
 /// restarts and joins, and every key must be read within 30 s (liveness);
 /// the history must be linearizable.
-fn chaos<R: Raft>(run: &Run) -> Outcome {
-    shard_test::<R, _>(run, setup(true, Some(300)), |t| async move {
+fn chaos<S: ShardKv>(run: &Run) -> Outcome {
+    shard_test::<S, _>(run, setup(true, Some(300)), |t| async move {
         t.ctrlers.cluster.set_net(|c| sim::NetConfig { duplicate_per_mille: 50, ..c });
         for group in &t.groups {
             for &server in &group.servers {
@@ -682,7 +682,7 @@ fn chaos<R: Raft>(run: &Run) -> Outcome {
 const GIDS_COUNT: usize = crate::labs::shardkv::tester::GIDS.len();
 
 /// A client of TestUnreliable3's mix: 50% Append, 10% Put, else Get.
-async fn random_client<R: Raft>(t: Rc<ShardTester<R>>, ka: Vec<String>, done: Rc<Cell<bool>>) {
+async fn random_client<S: ShardKv>(t: Rc<ShardTester<S>>, ka: Vec<String>, done: Rc<Cell<bool>>) {
     let mut ck = t.make_client();
     while !done.get() {
         let key = &ka[t.rand(ka.len() as u64) as usize];
@@ -699,7 +699,7 @@ async fn random_client<R: Raft>(t: Rc<ShardTester<R>>, ka: Vec<String>, done: Rc
 /// while another group stays, or a move), a server crash and restart, a
 /// whole group's, a pause, or a one-way cut within a group. The first rounds
 /// make sure each kind happens.
-async fn chaos_loop<R: Raft>(t: &ShardTester<R>, duration: Nanos) -> ChaosCount {
+async fn chaos_loop<S: ShardKv>(t: &ShardTester<S>, duration: Nanos) -> ChaosCount {
     let mut count = ChaosCount::default();
     let mut joined = vec![true, false, false];
     let start = t.h.now();
@@ -746,7 +746,7 @@ async fn chaos_loop<R: Raft>(t: &ShardTester<R>, duration: Nanos) -> ChaosCount 
 
 /// Joins group `gi`, has it leave (if another group stays), or moves a
 /// random shard to it (if joined).
-async fn reconfigure<R: Raft>(t: &ShardTester<R>, joined: &mut [bool], gi: usize) {
+async fn reconfigure<S: ShardKv>(t: &ShardTester<S>, joined: &mut [bool], gi: usize) {
     let others_joined = joined.iter().enumerate().any(|(g, &j)| j && g != gi);
     if !joined[gi] {
         t.join(&[gi]).await;
@@ -767,8 +767,8 @@ async fn reconfigure<R: Raft>(t: &ShardTester<R>, joined: &mut [bool], gi: usize
 /// groups are joined, left and shards moved at random, for 10 s. Then every
 /// cluster heals, every group joins, and every key must be read within 30 s;
 /// the history must be linearizable and the Raft observer checks every step.
-fn swarm<R: Raft>(run: &Run) -> Outcome {
-    shard_test::<R, _>(run, setup(false, Some(1000)), |t| async move {
+fn swarm<S: ShardKv>(run: &Run) -> Outcome {
+    shard_test::<S, _>(run, setup(false, Some(1000)), |t| async move {
         let mix = t.h.with_rng(crate::swarm::FaultMix::draw);
         mix.start(&t.h);
         // The controllers are spared, as in the lab: a clerk's call to a

@@ -1,6 +1,6 @@
 //! The shard controller's and shardkv's testers: ports of the lab's
 //! `shardctrler/config.go` and `shardkv/config.go` onto the shared cluster
-//! vocabulary. Controllers and group servers share one world (`LabNode<R>`);
+//! vocabulary. Controllers and group servers share one world (`LabNode<S>`);
 //! group servers are named `server-<gid>-<i>` as in the lab, and reach each
 //! other by name. Every operation of every shardkv clerk is recorded, with
 //! the configuration it was served under, and the history is checked for
@@ -10,32 +10,34 @@ use crate::checks::history::Recorder;
 use crate::host::cluster::{Cluster, MakeNode, NetOptions};
 use crate::labs::kv::tester::{KvHistory, TestResult};
 use crate::labs::shardkv::host::{ctrler_ends, CtrlerTransport, Directory, GroupEnds, LabNode};
+use contract::kv::{Op, Operations, Outcome};
+use contract::shardctrler::{Config, CtrlerClerk, Gid, ShardCtrler};
+use contract::shardkv::{GroupSetup, ShardClerk, ShardKv, ShardKvServer};
 use contract::Raft;
-use kv::{Clerk, Op, Operations, Outcome};
 use rand::seq::SliceRandom;
 use rand::Rng;
-use shardkv::{Config, CtrlerClerk, Gid, GroupSetup, ShardClerk};
 use sim::{Addr, Nanos, SimHandle};
 use std::cell::{Cell, OnceCell, RefCell};
 use std::collections::BTreeMap;
 use std::rc::Rc;
 
-pub type H<R> = SimHandle<LabNode<R>>;
-pub type CtrlerClient<R> = Clerk<CtrlerTransport<R>>;
+pub type H<S> = SimHandle<LabNode<S>>;
+/// A controller clerk of implementation `S`, over the lab's ends.
+pub type CtrlerClient<S> = <<S as ShardKv>::Ctrler as ShardCtrler>::Clerk<CtrlerTransport<S>>;
 
 /// The controllers: 3 servers, reliable, no snapshots.
-pub struct Ctrlers<R: Raft> {
-    pub h: H<R>,
-    pub cluster: Cluster<LabNode<R>>,
+pub struct Ctrlers<S: ShardKv> {
+    pub h: H<S>,
+    pub cluster: Cluster<LabNode<S>>,
     next_client: Cell<u64>,
 }
 
-impl<R: Raft> Ctrlers<R> {
+impl<S: ShardKv> Ctrlers<S> {
     /// Every controller started and connected.
-    pub fn new(h: &H<R>, n: usize) -> Ctrlers<R> {
+    pub fn new(h: &H<S>, n: usize) -> Ctrlers<S> {
         let peers: Rc<RefCell<Vec<Addr>>> = Rc::default();
         let known = peers.clone();
-        let make: MakeNode<LabNode<R>> = Rc::new(move |ctx, i| LabNode::start_ctrler(ctx, i, known.borrow().clone()));
+        let make: MakeNode<LabNode<S>> = Rc::new(move |ctx, i| LabNode::start_ctrler(ctx, i, known.borrow().clone()));
         let cluster = Cluster::new(h, "ctrler", n, NetOptions::default(), make);
         *peers.borrow_mut() = cluster.servers.clone();
         for i in 0..n {
@@ -46,15 +48,21 @@ impl<R: Raft> Ctrlers<R> {
     }
 
     /// A clerk reaching every controller, in a shuffled order.
-    pub fn make_client(&self) -> CtrlerClient<R> {
+    pub fn make_client(&self) -> CtrlerClient<S> {
+        let (id, ends) = self.make_ends();
+        S::Ctrler::clerk(ends, self.cluster.n(), id)
+    }
+
+    /// A new client id, and ends from a new endpoint to every controller.
+    fn make_ends(&self) -> (u64, CtrlerTransport<S>) {
         let id = self.next_client.get();
         self.next_client.set(id + 1);
         let me = self.h.add_client(format!("ctrler-clerk-{id}"));
-        Clerk::new(self.transport(me), self.cluster.n(), id)
+        (id, self.transport(me))
     }
 
     /// Ends from `me` to every controller, in a shuffled order.
-    fn transport(&self, me: Addr) -> CtrlerTransport<R> {
+    fn transport(&self, me: Addr) -> CtrlerTransport<S> {
         let mut servers = self.cluster.servers.clone();
         self.h.with_rng(|r| servers.shuffle(r));
         ctrler_ends(self.h.clone(), me, servers)
@@ -62,14 +70,13 @@ impl<R: Raft> Ctrlers<R> {
 
     /// `Leader`: the first controller that believes it leads.
     pub fn leader(&self) -> Option<usize> {
-        (0..self.cluster.n())
-            .find(|&i| self.h.with_node(self.cluster.servers[i], |n, _| n.raft().state().1) == Some(true))
+        (0..self.cluster.n()).find(|&i| self.h.with_node(self.cluster.servers[i], |n, _| n.leads()) == Some(true))
     }
 }
 
 /// `check(groups, ck)`: the latest configuration has exactly these groups,
 /// every shard on one of them, and shard counts within one of each other.
-pub async fn check_groups<R: Raft>(ck: &mut CtrlerClient<R>, groups: &[Gid]) -> TestResult {
+pub async fn check_groups(ck: &mut impl CtrlerClerk, groups: &[Gid]) -> TestResult {
     let c = ck.query(-1).await;
     let present: Vec<Gid> = c.groups.keys().copied().collect();
     let mut wanted = groups.to_vec();
@@ -111,33 +118,33 @@ pub const GIDS: [Gid; 3] = [100, 101, 102];
 
 /// A sharded deployment under test: 3 controllers, 3 groups (none joined),
 /// the controller clerk `mck`, and the history of every clerk.
-pub struct ShardTester<R: Raft> {
-    pub h: H<R>,
-    pub ctrlers: Ctrlers<R>,
-    pub groups: Vec<Cluster<LabNode<R>>>,
+pub struct ShardTester<S: ShardKv> {
+    pub h: H<S>,
+    pub ctrlers: Ctrlers<S>,
+    pub groups: Vec<Cluster<LabNode<S>>>,
     pub setup: ShardSetup,
-    pub mck: RefCell<Option<CtrlerClient<R>>>,
+    pub mck: RefCell<Option<CtrlerClient<S>>>,
     directory: Rc<Directory>,
     /// Every clerk operation, with the configuration it was served under.
     recorder: Recorder,
 }
 
-impl<R: Raft> ShardTester<R> {
+impl<S: ShardKv> ShardTester<S> {
     pub fn new(
-        h: &H<R>,
+        h: &H<S>,
         setup: ShardSetup,
         history: Rc<RefCell<KvHistory>>,
         served_under: Rc<RefCell<Vec<Option<u64>>>>,
-    ) -> Rc<ShardTester<R>> {
+    ) -> Rc<ShardTester<S>> {
         let ctrlers = Ctrlers::new(h, 3);
         let directory_cell: Rc<OnceCell<Rc<Directory>>> = Rc::default();
-        let groups: Vec<Cluster<LabNode<R>>> = GIDS
+        let groups: Vec<Cluster<LabNode<S>>> = GIDS
             .iter()
             .map(|&gid| {
                 let dir = directory_cell.clone();
                 let group_setup = GroupSetup { gid, ctrlers: 3, max_raft_state: setup.max_raft_state };
                 let n = setup.servers_per_group;
-                let make: MakeNode<LabNode<R>> = Rc::new(move |ctx, i| {
+                let make: MakeNode<LabNode<S>> = Rc::new(move |ctx, i| {
                     let directory = dir.get().expect("the directory is built before any server starts").clone();
                     let peers = (0..n).map(|j| directory.servers[&server_name(gid, j)]).collect();
                     LabNode::start_group(ctx, i, peers, group_setup, directory)
@@ -186,7 +193,7 @@ impl<R: Raft> ShardTester<R> {
     }
 
     /// Runs a controller operation with the tester's clerk `mck`.
-    async fn with_mck<T>(&self, f: impl AsyncFnOnce(&mut CtrlerClient<R>) -> T) -> T {
+    async fn with_mck<T>(&self, f: impl AsyncFnOnce(&mut CtrlerClient<S>) -> T) -> T {
         let mut mck = self.mck.borrow_mut().take().expect("one controller operation at a time");
         let out = f(&mut mck).await;
         *self.mck.borrow_mut() = Some(mck);
@@ -270,21 +277,22 @@ impl<R: Raft> ShardTester<R> {
     }
 
     /// A clerk whose operations go into the history (`makeClient`).
-    pub fn make_client(self: &Rc<Self>) -> ShardClient<R> {
-        let ctrler = self.ctrlers.make_client();
-        let me = self.h.add_client(format!("shard-clerk-{}", ctrler.client()));
+    pub fn make_client(self: &Rc<Self>) -> ShardClient<S> {
+        let (id, ctrler_ends) = self.ctrlers.make_ends();
+        let me = self.h.add_client(format!("shard-clerk-{id}"));
         let ends = GroupEnds { h: self.h.clone(), me, directory: self.directory.clone() };
-        ShardClient { clerk: ShardClerk::new(ctrler, ends), tester: self.clone() }
+        let clerk = S::clerk(ctrler_ends, self.ctrlers.cluster.n(), ends, id);
+        ShardClient { clerk, id, tester: self.clone() }
     }
 
     /// Shards in motion between groups so far: each shard a group pulled.
     pub fn shards_moved(&self) -> u64 {
-        let pulled = |addr| self.h.with_node(addr, |n, _| n.group().map_or(0, |g| g.group().shards_pulled()));
+        let pulled = |addr| self.h.with_node(addr, |n, _| n.group().map_or(0, |g| g.shards_received()));
         self.groups.iter().map(|g| g.servers.iter().filter_map(|&a| pulled(a)).max().unwrap_or(0)).sum()
     }
 }
 
-impl<R: Raft> ShardTester<R> {
+impl<S: ShardKv> ShardTester<S> {
     /// Where every live group server stands: its configuration, whether it
     /// leads, and each shard's status (for a test that got stuck).
     pub fn describe_groups(&self) -> String {
@@ -293,11 +301,11 @@ impl<R: Raft> ShardTester<R> {
             for (i, &addr) in group.servers.iter().enumerate() {
                 let line = self.h.with_node(addr, |n, _| {
                     let Some(server) = n.group() else { return String::new() };
-                    let g = server.group();
-                    let statuses: Vec<String> =
-                        (0..shardkv::NSHARDS).map(|s| format!("{:?}", g.shard(s).status)).collect();
                     let lead = if server.raft().state().1 { " leader" } else { "" };
-                    format!("config {}{lead}: {}", g.config().num, statuses.join(" "))
+                    match server.describe() {
+                        d if d.is_empty() => format!("up{lead}"),
+                        d => d,
+                    }
                 });
                 let line = line.unwrap_or_else(|| "down".into());
                 out.push_str(&format!("\n  server-{}-{i}: {line}", GIDS[gi]));
@@ -312,17 +320,19 @@ fn server_name(gid: Gid, i: usize) -> String {
 }
 
 /// A shardkv clerk whose operations are recorded.
-pub struct ShardClient<R: Raft> {
-    pub clerk: ShardClerk<CtrlerTransport<R>, GroupEnds<R>>,
-    tester: Rc<ShardTester<R>>,
+pub struct ShardClient<S: ShardKv> {
+    pub clerk: S::Clerk<CtrlerTransport<S>, GroupEnds<S>>,
+    /// The clerk's client id (unique in the run).
+    pub id: u64,
+    tester: Rc<ShardTester<S>>,
 }
 
-impl<R: Raft> Operations for ShardClient<R> {
+impl<S: ShardKv> Operations for ShardClient<S> {
     async fn run_op(&mut self, op: Op) -> Outcome {
         let recorder = &self.tester.recorder;
-        let at = recorder.call(self.tester.h.now(), self.clerk.client(), &op);
+        let at = recorder.call(self.tester.h.now(), self.id, &op);
         let (outcome, config) = self.clerk.run(op).await;
-        recorder.ret(self.tester.h.now(), at, &outcome, Some(config));
+        recorder.ret(self.tester.h.now(), at, &outcome, config);
         outcome
     }
 }
