@@ -42,6 +42,7 @@ pub mod registry;
 pub mod runner;
 pub mod soak;
 pub mod swarm;
+pub mod testing;
 
 pub use implementation::Implementation;
 pub use registry::{find, matching, registry, Scenario};
