@@ -238,13 +238,25 @@ pub fn run_checking_determinism(scenario: &crate::Scenario, run: &Run) -> Outcom
         Ok(_) => first,
         Err(Divergence { event_index, first_run, second_run }) => Outcome {
             result: Err(format!(
-                "NOT DETERMINISTIC: two runs of seed {seed} part at event #{event_index}: \
-                 first run: {first_run}; second run: {second_run}"
+                "NOT DETERMINISTIC: two runs of seed {seed} did not replay each other; they part at event \
+                 #{event_index}:\n    first run:  {first_run}\n    second run: {second_run}\n{NONDETERMINISM_HINT}"
             )),
             ..first
         },
     }
 }
+
+/// What a user reads when a run does not replay: the usual causes in a
+/// server's code, and what to use instead.
+pub const NONDETERMINISM_HINT: &str = "  A run must depend on its seed alone. Something in the servers (or the test) \
+differs from one run to the next; the usual causes:
+    - the wall clock (std::time::Instant, SystemTime): use the time the lab gives (io.now_ms());
+    - randomness of its own (rand::thread_rng, rand::random, a generator seeded from the time): draw \
+from a generator seeded with PeerConfig::rng_seed;
+    - iterating a HashMap or HashSet where the order matters (their order changes from run to run): \
+use a BTreeMap/BTreeSet, a Vec, or a fixed hasher;
+    - state kept between runs (statics, thread-locals, lazy caches), threads, or sleeps.
+  The event named above is the first that differs: look at what the server did just before it.";
 
 /// Where failing runs leave their drawings: `$LABSIM_OUT_DIR`, or `labsim`
 /// in the temporary directory.

@@ -421,6 +421,8 @@ impl<N: Node> World<N> {
                 (TRACE_TIMER, (*server as u64) << 32 | u64::from(*incarnation), timer.trace_word())
             }
         };
+        let (endpoints, servers) = (&self.endpoints, &self.servers);
+        let server_name = |index: usize| endpoints[servers[index].addr.0 as usize].name.as_str();
         let describe = || {
             let what = match event {
                 EventKind::WakeTask(_) => "wake a task".to_string(),
@@ -428,7 +430,7 @@ impl<N: Node> World<N> {
                 EventKind::Reply { call, msg } => format!("reply of call {} : {msg:?}", call.0),
                 EventKind::Fail { call } => format!("failure of call {}", call.0),
                 EventKind::PollDead { call } => format!("dead-server poll of call {}", call.0),
-                EventKind::Timer { server, timer, .. } => format!("timer {timer:?} of server #{server}"),
+                EventKind::Timer { server, timer, .. } => format!("timer {timer:?} of {}", server_name(*server)),
             };
             format!("at {}: {what}", time::format(at))
         };
