@@ -35,6 +35,7 @@ pub trait StateMachine {
 /// The runtime's I/O, with the size of the persisted raft state (which a
 /// service reads to decide when to snapshot).
 pub trait PersistedSize {
+    /// The size in bytes of the raft state the persister holds now.
     fn raft_state_size(&self) -> usize;
 }
 
@@ -106,14 +107,17 @@ impl<R: Raft, S: StateMachine> RaftHost<R, S> {
         Ok(host)
     }
 
+    /// The peer's Raft.
     pub fn raft(&self) -> &R {
         &self.raft
     }
 
+    /// The service.
     pub fn service(&self) -> &S {
         &self.service
     }
 
+    /// The service, to change it (between the Raft's calls).
     pub fn service_mut(&mut self) -> &mut S {
         &mut self.service
     }

@@ -9,12 +9,29 @@ use serde::{Deserialize, Serialize};
 /// A key/value operation.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Op {
-    Get { key: String },
-    Put { key: String, value: String },
-    Append { key: String, value: String },
+    /// Reads `key`'s value ("" if never written).
+    Get {
+        /// The key.
+        key: String,
+    },
+    /// Sets `key` to `value`.
+    Put {
+        /// The key.
+        key: String,
+        /// Its new value.
+        value: String,
+    },
+    /// Appends `value` to `key`'s value.
+    Append {
+        /// The key.
+        key: String,
+        /// What to append.
+        value: String,
+    },
 }
 
 impl Op {
+    /// The key the operation reads or writes.
     pub fn key(&self) -> &str {
         match self {
             Op::Get { key } | Op::Put { key, .. } | Op::Append { key, .. } => key,
@@ -35,7 +52,9 @@ impl Op {
 /// key never written), or done for Put and Append.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Outcome {
+    /// A Get's value.
     Value(String),
+    /// A Put or Append was applied.
     Done,
 }
 
@@ -60,10 +79,12 @@ pub trait Operations {
         }
     }
 
+    /// Sets `key` to `value`.
     async fn put(&mut self, key: &str, value: &str) {
         self.run_op(Op::Put { key: key.to_string(), value: value.to_string() }).await;
     }
 
+    /// Appends `value` to `key`'s value.
     async fn append(&mut self, key: &str, value: &str) {
         self.run_op(Op::Append { key: key.to_string(), value: value.to_string() }).await;
     }
@@ -72,9 +93,11 @@ pub trait Operations {
 /// An implementation of kvraft over Raft `Raft`: the lab's `StartKVServer`
 /// (`Server`) and `MakeClerk` (`clerk`), and the messages between them.
 pub trait Kv: 'static {
+    /// The Raft its servers run on.
     type Raft: Raft;
-    /// A clerk's request and a server's reply.
+    /// A clerk's request.
     type Request: Message;
+    /// A server's reply.
     type Reply: Message;
     /// The server, for any runtime token `T`.
     type Server<T: 'static>: ReplicatedServer<T, Raft = Self::Raft, Request = Self::Request, Reply = Self::Reply>;

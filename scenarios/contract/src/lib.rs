@@ -84,6 +84,8 @@
 //! assert_eq!(io.raft_state, 1u64.to_le_bytes());
 //! ```
 
+#![deny(missing_docs)]
+
 pub mod host;
 pub mod kv;
 pub mod message;

@@ -24,7 +24,9 @@ pub struct PeerConfig {
 /// empty for a peer that never saved anything.
 #[derive(Clone, Copy, Debug)]
 pub struct Persisted<'a> {
+    /// What the last save left as the raft state.
     pub raft_state: &'a [u8],
+    /// The snapshot saved with it (empty: none).
     pub snapshot: &'a [u8],
 }
 
@@ -41,10 +43,24 @@ pub enum ApplyMsg {
     /// at indices 1, 2, 3, ... with no gap: an implementation that puts
     /// entries of its own in the log (a leader's empty entry) hides them
     /// and numbers the rest as the lab does.
-    Command { index: u64, term: u64, command: Arc<[u8]> },
+    Command {
+        /// The lab's index of the command (1, 2, 3, ...).
+        index: u64,
+        /// The term in which it was started.
+        term: u64,
+        /// The bytes given to `start_command`.
+        command: Arc<[u8]>,
+    },
     /// Replace the service's state with a snapshot through `index` (one a
     /// leader sent). Never older than what was applied before it.
-    Snapshot { index: u64, term: u64, snapshot: Arc<Vec<u8>> },
+    Snapshot {
+        /// The last index the snapshot covers.
+        index: u64,
+        /// The term of the entry at `index`.
+        term: u64,
+        /// The bytes a service gave to `snapshot`.
+        snapshot: Arc<Vec<u8>>,
+    },
 }
 
 /// What the runtime (the simulator, or one day a real network and disk)

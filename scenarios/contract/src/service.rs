@@ -12,13 +12,16 @@ use std::future::Future;
 /// request type) and the answers to requests, each given with the token
 /// (`T`, the runtime's) its request came with. A token is answered once.
 pub trait ReplyIo<M, T, Reply>: HostIo<M> + PersistedSize {
+    /// Answers the request that came with `token`.
     fn reply(&mut self, token: T, reply: Reply);
 }
 
 /// How a clerk reaches servers by index, and waits (the lab's ends: a
 /// call may be lost, delayed or reordered, and a server may be down).
 pub trait Transport {
+    /// What the clerk sends.
     type Request: Clone;
+    /// What a server answers.
     type Reply;
     /// Sends `request` to server `server`; `None` when no answer came back
     /// (labrpc's `Call` returning false).
@@ -30,11 +33,14 @@ pub trait Transport {
 /// How a clerk reaches servers by name (shardkv's group servers,
 /// `server-<gid>-<i>` as configurations list them), and waits.
 pub trait NamedTransport {
+    /// What the clerk sends.
     type Request: Clone;
+    /// What a server answers.
     type Reply;
     /// Sends `request` to the server named `server`; `None` when no answer
     /// came back.
     fn call(&self, server: &str, request: Self::Request) -> impl Future<Output = Option<Self::Reply>>;
+    /// Waits this long (between rounds of retries).
     fn sleep_ms(&self, ms: u64) -> impl Future<Output = ()>;
 }
 
@@ -58,9 +64,11 @@ pub type RaftResponse<S, T> = <<S as ReplicatedServer<T>>::Raft as Raft>::Respon
 ///   bytes, the server snapshots (`None`: never); a restarted server
 ///   restores its snapshot.
 pub trait ReplicatedServer<T>: Sized + 'static {
+    /// The Raft the server runs on.
     type Raft: Raft;
-    /// A clerk's request and the server's reply.
+    /// A clerk's request.
     type Request: Message;
+    /// The server's reply.
     type Reply: Message;
 
     /// Starts (or restarts) server `config.me` from what its persister

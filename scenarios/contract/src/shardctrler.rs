@@ -27,6 +27,7 @@ pub fn key2shard(key: &str) -> usize {
 /// groups and every shard on gid 0.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Config {
+    /// The configuration's number: 0, then one more for each change.
     pub num: u64,
     /// Shard -> the gid that owns it (0: none).
     pub shards: [Gid; NSHARDS],
@@ -70,10 +71,15 @@ pub trait CtrlerClerk {
 /// An implementation of the shard controller over Raft `Raft`: its server,
 /// its clerk (the lab's `MakeClerk`), and the messages between them.
 pub trait ShardCtrler: 'static {
+    /// The Raft its servers run on.
     type Raft: Raft;
+    /// A clerk's request.
     type Request: Message;
+    /// A server's reply.
     type Reply: Message;
+    /// The controller server, for any runtime token `T`.
     type Server<T: 'static>: ReplicatedServer<T, Raft = Self::Raft, Request = Self::Request, Reply = Self::Reply>;
+    /// The clerk over the lab's ends `C`.
     type Clerk<C: Transport<Request = Self::Request, Reply = Self::Reply>>: CtrlerClerk;
 
     /// A clerk over `ends` to `servers` controllers, with a `client_id`

@@ -25,7 +25,9 @@ pub struct GroupSetup {
 /// The answer to a call a group server made.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Answer<CtrlerReply, GroupReply> {
+    /// A controller's answer.
     Ctrler(CtrlerReply),
+    /// Another group's server's answer.
     Group(GroupReply),
 }
 
@@ -58,15 +60,19 @@ pub trait ShardIo<S: ShardKvServer<T>, T>: HostIo<GroupRaftRequest<S, T>> + Pers
 /// moves with its data and its duplicate table; every operation is
 /// applied exactly once and the history is linearizable.
 pub trait ShardKvServer<T>: Sized + 'static {
+    /// The Raft the group runs on.
     type Raft: Raft;
-    /// A clerk's request and the server's reply.
+    /// A clerk's request.
     type Request: Message;
+    /// The server's reply to a clerk.
     type Reply: Message;
-    /// What one group's server asks another's, and its answer.
+    /// What one group's server asks another's.
     type GroupRequest: Message;
+    /// The answer to a `GroupRequest`.
     type GroupReply: Message;
-    /// What the server asks the controllers, and their answer.
+    /// What the server asks the controllers.
     type CtrlerRequest: Message;
+    /// The controllers' answer.
     type CtrlerReply: Message;
     /// What a call was for; given back with its answer.
     type Purpose: Copy + std::fmt::Debug + 'static;
@@ -79,6 +85,7 @@ pub trait ShardKvServer<T>: Sized + 'static {
         io: &mut impl ShardIo<Self, T>,
     ) -> Result<Self, String>;
 
+    /// The server's Raft (for the lab's leader lookups and its observer).
     fn raft(&self) -> &Self::Raft;
 
     /// A clerk's request, answered through `io.reply`.
@@ -87,6 +94,7 @@ pub trait ShardKvServer<T>: Sized + 'static {
     /// Another group's server's request, answered through `io.reply_group`.
     fn handle_group_request(&mut self, io: &mut impl ShardIo<Self, T>, token: T, request: Self::GroupRequest);
 
+    /// A Raft request from peer `from` (of this group); returns the response.
     fn handle_raft_request(
         &mut self,
         io: &mut impl ShardIo<Self, T>,
@@ -94,6 +102,7 @@ pub trait ShardKvServer<T>: Sized + 'static {
         request: GroupRaftRequest<Self, T>,
     ) -> <Self::Raft as Raft>::Response;
 
+    /// Peer `from`'s response to a Raft request this server sent.
     fn handle_raft_response(
         &mut self,
         io: &mut impl ShardIo<Self, T>,
@@ -101,6 +110,7 @@ pub trait ShardKvServer<T>: Sized + 'static {
         response: <Self::Raft as Raft>::Response,
     );
 
+    /// A Raft request to `peer` got no response.
     fn raft_call_failed(&mut self, io: &mut impl ShardIo<Self, T>, peer: usize);
 
     /// A timer the server's Raft set fired.
@@ -135,19 +145,30 @@ pub trait ShardKvServer<T>: Sized + 'static {
 // The clerks run on single-threaded runtimes: their futures need not be Send.
 #[allow(async_fn_in_trait)]
 pub trait ShardClerk {
+    /// Runs one operation until a group applies it: its outcome, and the
+    /// configuration number the group applied it in when the clerk knows it.
     async fn run(&mut self, op: Op) -> (Outcome, Option<u64>);
 }
 
 /// An implementation of shardkv over Raft `Raft`, with its controller: its
 /// group server, its clerk (the lab's `MakeClerk`), and their messages.
 pub trait ShardKv: 'static {
+    /// The Raft its groups and controllers run on.
     type Raft: Raft;
+    /// The shard controller it runs with (it speaks that controller's
+    /// messages).
     type Ctrler: ShardCtrler<Raft = Self::Raft>;
+    /// A clerk's request.
     type Request: Message;
+    /// A group server's reply to a clerk.
     type Reply: Message;
+    /// What one group's server asks another's.
     type GroupRequest: Message;
+    /// The answer to a `GroupRequest`.
     type GroupReply: Message;
+    /// What a group server's call was for.
     type Purpose: Copy + std::fmt::Debug + 'static;
+    /// The group server, for any runtime token `T`.
     type Server<T: 'static>: ShardKvServer<
         T,
         Raft = Self::Raft,
@@ -159,6 +180,8 @@ pub trait ShardKv: 'static {
         CtrlerReply = <Self::Ctrler as ShardCtrler>::Reply,
         Purpose = Self::Purpose,
     >;
+    /// The clerk over the lab's ends: `C` to the controllers, `G` to group
+    /// servers by name.
     type Clerk<C, G>: ShardClerk
     where
         C: Transport<Request = <Self::Ctrler as ShardCtrler>::Request, Reply = <Self::Ctrler as ShardCtrler>::Reply>,

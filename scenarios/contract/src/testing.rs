@@ -10,25 +10,37 @@ use std::sync::Arc;
 pub enum Effect<M> {
     /// A write; `snapshot` when it saved one too.
     Persist {
+        /// Whether a snapshot was saved with it.
         snapshot: bool,
     },
+    /// A request to a peer.
     Send {
+        /// The peer.
         peer: usize,
+        /// The request.
         request: M,
     },
+    /// Something handed to the service.
     Apply(ApplyMsg),
+    /// A timer asked for.
     Timer {
+        /// When it fires.
         at_ms: u64,
     },
+    /// The Raft gave up.
     Fail(String),
 }
 
 /// Records a Raft's effects; its clock is `now_ms`, set by the test.
 #[derive(Debug)]
 pub struct RecordingIo<M> {
+    /// The clock the Raft reads (set it in a test).
     pub now_ms: u64,
+    /// Every effect, in order.
     pub effects: Vec<Effect<M>>,
+    /// The persisted raft state.
     pub raft_state: Vec<u8>,
+    /// The persisted snapshot.
     pub snapshot: Arc<Vec<u8>>,
     /// Every apply, in order (also in `effects`).
     pub applied: Vec<ApplyMsg>,

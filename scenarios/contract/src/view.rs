@@ -8,8 +8,11 @@
 /// A peer's role.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Role {
+    /// Waits for a leader's messages; votes.
     Follower,
+    /// Asks for votes in its term.
     Candidate,
+    /// Leads its term.
     Leader,
 }
 
@@ -27,6 +30,7 @@ impl Role {
 /// One log entry, as the observer sees it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct EntryView<'a> {
+    /// The term in which the entry was created.
     pub term: u64,
     /// The command as the service gets it (for an entry the implementation
     /// adds of its own, whatever bytes it holds).
@@ -62,7 +66,9 @@ pub trait RaftView<M> {
     /// Whether the view exists (false only for [`NoView`]).
     const PRESENT: bool = true;
 
+    /// The peer's role now.
     fn role(&self) -> Role;
+    /// The peer's current term.
     fn term(&self) -> u64;
     /// The peer voted for in the current term.
     fn voted_for(&self) -> Option<usize>;
