@@ -8,7 +8,7 @@ use std::process::ExitCode;
 
 /// `labsim hunt BUG`: exit 0 when caught, 1 when not.
 pub fn hunt_one<I: Implementation>(bug: Bug, which: Hunters, limits: (u64, u64), jobs: usize) -> ExitCode {
-    println!("hunting {} ({}): {}", bug.name(), bug.layer().name(), bug.what());
+    println!("hunting {} ({}) on {}: {}", bug.name(), bug.layer().name(), I::NAME, bug.what());
     let (rounds, max_runs) = limits;
     let h = hunt_with::<I>(bug, which, rounds, max_runs, jobs);
     match &h.caught {

@@ -21,7 +21,9 @@ use scenarios::{find, matching, runner, Implementation};
 use std::io::Write;
 use std::process::ExitCode;
 
-/// Simulations and the checker allocate many small, short-lived objects.
+/// Simulations and the checker allocate many small, short-lived objects:
+/// every binary that links this library uses mimalloc (a binary that sets
+/// a global allocator of its own cannot link it).
 /// Transparent huge pages are turned off for the process (in `main`): under
 /// memory pressure the kernel stalls compacting memory for them, which
 /// doubled a kv soak's system time (1.15 s against 0.53 s without).

@@ -55,7 +55,8 @@ pub fn run(scenario: &Scenario, seed: u64, bugs: bugs::Bugs, check_determinism: 
     } else {
         runner::run_scenario(scenario, &run)
     };
-    if let Err(e) = write_outputs(&outputs, &outcome, &view.borrow(), trace_file.map(|(w, _)| w), name, seed) {
+    let title = format!("{name} seed {seed} on {}", scenario.implementation);
+    if let Err(e) = write_outputs(&outputs, &outcome, &view.borrow(), trace_file.map(|(w, _)| w), &title) {
         return usage(e);
     }
     verdict(scenario, seed, bugs, &outcome)
@@ -67,13 +68,11 @@ fn write_outputs(
     outcome: &Outcome,
     view: &RunView,
     trace: Option<Rc<RefCell<EventFile>>>,
-    name: &str,
-    seed: u64,
+    title: &str,
 ) -> Result<(), String> {
     let cannot = |path: &PathBuf, e: std::io::Error| format!("cannot write {}: {e}", path.display());
     if let Some(path) = &outputs.html {
-        runner::write_replacing(path, &view.html(&format!("{name} seed {seed}"), outcome))
-            .map_err(|e| cannot(path, e))?;
+        runner::write_replacing(path, &view.html(title, outcome)).map_err(|e| cannot(path, e))?;
         eprintln!("drawing: {}", path.display());
     }
     if let (Some(path), Some(writer)) = (&outputs.trace, trace) {
@@ -103,7 +102,7 @@ fn verdict(scenario: &Scenario, seed: u64, bugs: bugs::Bugs, outcome: &Outcome) 
     );
     match &outcome.result {
         Ok(()) => {
-            println!("PASS {name} seed {seed} ({detail})");
+            println!("PASS {name} seed {seed} on {} ({detail})", scenario.implementation);
             for note in &outcome.notes {
                 println!("  {note}");
             }
@@ -111,7 +110,8 @@ fn verdict(scenario: &Scenario, seed: u64, bugs: bugs::Bugs, outcome: &Outcome) 
         }
         Err(reason) => {
             println!(
-                "FAIL {name} seed {seed}: {reason}\n  ({detail})\n  replay: {}",
+                "FAIL {name} seed {seed} on {}: {reason}\n  ({detail})\n  replay: {}",
+                scenario.implementation,
                 replay_command(scenario, seed, bugs)
             );
             ExitCode::from(1)

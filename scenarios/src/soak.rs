@@ -105,6 +105,8 @@ pub struct ScenarioSummary {
 
 #[derive(Clone, Debug, Serialize)]
 pub struct SoakReport {
+    /// The implementation the scenarios ran (`Implementation::NAME`).
+    pub implementation: &'static str,
     pub first_seed: u64,
     pub seeds: u64,
     /// "K/N" when the soak was one shard.
@@ -358,6 +360,7 @@ fn summarize(
         .collect();
     let total_runs: u64 = scenarios.iter().map(|s| s.runs).sum();
     SoakReport {
+        implementation: plan.scenarios.first().map_or("none", |s| s.implementation),
         first_seed: plan.first_seed,
         seeds: plan.seeds,
         shard: plan.shard.map(|(k, n)| format!("{k}/{n}")),
@@ -403,7 +406,7 @@ pub fn format_report(report: &SoakReport) -> String {
         )
         .unwrap();
     }
-    writeln!(out, "{}", summary_line(report)).unwrap();
+    writeln!(out, "{} (implementation: {})", summary_line(report), report.implementation).unwrap();
     if !report.complete {
         writeln!(out, "INCOMPLETE: the soak was stopped; the figures cover the runs done").unwrap();
     }
@@ -444,7 +447,7 @@ fn summary_line(report: &SoakReport) -> String {
 /// failed seeds and their replay commands.
 pub fn junit_xml(report: &SoakReport) -> String {
     use quick_junit::{NonSuccessKind, Report, TestCase, TestCaseStatus, TestSuite};
-    let mut suite = TestSuite::new("labsim soak");
+    let mut suite = TestSuite::new(format!("labsim soak ({})", report.implementation));
     for s in &report.scenarios {
         let status = if s.failures == 0 {
             TestCaseStatus::success()
