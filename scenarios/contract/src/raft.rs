@@ -80,7 +80,7 @@ pub trait HostIo<M> {
     /// Sends a request to peer `peer` (a labrpc call): its response comes
     /// back through [`Raft::handle_response`], or the call fails
     /// ([`Raft::call_failed`]). It may be lost, delayed, duplicated or
-    /// reordered.
+    /// reordered. Send only what rests on state already made durable.
     fn send(&mut self, peer: usize, request: M);
     /// Calls [`Raft::on_timer`] with `at_ms` once this peer's clock reads
     /// `at_ms` or later. Timers are never cancelled: one that is no longer
@@ -140,6 +140,9 @@ pub trait Raft: Sized + 'static {
 
     /// Starts (or restarts, the lab's `Make`) a peer from what its persister
     /// holds. Corrupt state is an `Err` naming what is wrong, never a panic.
+    /// The service is restored from `persisted.snapshot` by its host before
+    /// this is called: do not hand that snapshot to the service again, and
+    /// apply only what follows it.
     fn start(config: PeerConfig, persisted: Persisted<'_>, io: &mut impl RaftIo<Self::Request>)
         -> Result<Self, String>;
 
@@ -152,7 +155,9 @@ pub trait Raft: Sized + 'static {
     fn start_command(&mut self, io: &mut impl RaftIo<Self::Request>, command: Vec<u8>) -> Option<(u64, u64)>;
 
     /// The lab's `Snapshot`: the service's state through `index` (an index
-    /// the service was given) is `snapshot`.
+    /// the service was given) is `snapshot`. It may come for an index the
+    /// peer's own snapshot already covers (a leader's snapshot installed
+    /// meanwhile): ignore it then.
     fn snapshot(&mut self, io: &mut impl RaftIo<Self::Request>, index: u64, snapshot: Vec<u8>);
 
     /// A request from peer `from`. The returned response is sent once this
@@ -164,14 +169,19 @@ pub trait Raft: Sized + 'static {
         request: Self::Request,
     ) -> Self::Response;
 
-    /// Peer `from`'s response to a request this peer sent it.
+    /// Peer `from`'s response to a request this peer sent it. Nothing links
+    /// a response to its request (they may be duplicated, lost or
+    /// reordered): a response must say what it answers (its term, how far
+    /// the follower's log now matches, ...).
     fn handle_response(&mut self, io: &mut impl RaftIo<Self::Request>, from: usize, response: Self::Response);
 
     /// A request to `peer` got no response (labrpc's `Call` returning
     /// false): lost, timed out, or the peer is down. Nothing by default.
     fn call_failed(&mut self, _io: &mut impl RaftIo<Self::Request>, _peer: usize) {}
 
-    /// A timer set with [`HostIo::set_timer`] fired.
+    /// A timer set with [`HostIo::set_timer`] fired. Timers are never
+    /// cancelled, and a service may pass on timers of its own: a call for
+    /// a time the peer no longer waits for must be ignored.
     fn on_timer(&mut self, io: &mut impl RaftIo<Self::Request>, at_ms: u64);
 
     /// The read-only view of this peer, when `View` is `Self`.

@@ -24,7 +24,10 @@ pub trait Transport {
     /// What a server answers.
     type Reply;
     /// Sends `request` to server `server`; `None` when no answer came back
-    /// (labrpc's `Call` returning false).
+    /// (labrpc's `Call` returning false: the request or the answer was
+    /// lost, or the server is down or cut off). As in labrpc there is no
+    /// time-out: a live server that never answers leaves the call waiting,
+    /// which is why a server answers every request.
     fn call(&self, server: usize, request: Self::Request) -> impl Future<Output = Option<Self::Reply>>;
     /// Waits this long (between rounds of retries).
     fn sleep_ms(&self, ms: u64) -> impl Future<Output = ()>;
@@ -54,6 +57,15 @@ pub type RaftResponse<S, T> = <<S as ReplicatedServer<T>>::Raft as Raft>::Respon
 /// the Raft under it: the lab calls it with each input, and it acts
 /// through the [`ReplyIo`] it is handed. `T` is the runtime's token for
 /// answering a request.
+///
+/// The I/O is the runtime's, without an apply channel: host the Raft with
+/// a [`RaftHost`](crate::RaftHost), which queues the Raft's applies and
+/// hands them to a [`StateMachine`](crate::StateMachine) once each call
+/// returns; answers decided while applying go out through `io.reply`
+/// afterwards. A server has no timer of its own: its Raft's timers, and
+/// every other input, are the moments to look at waiting requests (a
+/// request waiting on a leader cut off from its majority must still be
+/// answered, in time, so the clerk tries another server).
 ///
 /// The lab's rules, as its tests check them:
 /// - every request is answered (a request a server cannot serve is
