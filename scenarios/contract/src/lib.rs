@@ -14,9 +14,9 @@
 //! | `Start(command)`                            | [`Raft::start_command`]                |
 //! | `GetState()`                                | [`Raft::state`]                        |
 //! | `Snapshot(index, snapshot)`                 | [`Raft::snapshot`]                     |
-//! | RPC handlers, `labrpc` calls                | [`Raft::handle_request`], [`Raft::handle_response`], [`RaftIo::send`] |
-//! | `time.Sleep` loops (ticker)                 | [`RaftIo::set_timer`], [`Raft::on_timer`] |
-//! | `persister.Save(state, snapshot)`           | [`RaftIo::save_raft_state`], [`RaftIo::save_state_and_snapshot`] |
+//! | RPC handlers, `labrpc` calls                | [`Raft::handle_request`], [`Raft::handle_response`], [`HostIo::send`] |
+//! | `time.Sleep` loops (ticker)                 | [`HostIo::set_timer`], [`Raft::on_timer`] |
+//! | `persister.Save(state, snapshot)`           | [`HostIo::save_raft_state`], [`HostIo::save_state_and_snapshot`] |
 //! | `applyCh <- ApplyMsg`                       | [`RaftIo::apply`] with an [`ApplyMsg`]  |
 //! | `Kill()`                                    | the lab drops the value: a crash       |
 //! | 6.5840's `rsm` (`DoOp`, `Snapshot`, `Restore`) | [`StateMachine`] on a [`RaftHost`]  |
@@ -25,7 +25,7 @@
 //! out through the [`RaftIo`] it is handed, in the one safe order: make
 //! what a message depends on durable, then send, then apply. Randomness
 //! comes only from [`PeerConfig::rng_seed`], and time only from
-//! [`RaftIo::now_ms`]: a Raft that reads the wall clock, uses
+//! [`HostIo::now_ms`]: a Raft that reads the wall clock, uses
 //! `thread_rng`, or iterates a `HashMap` with a random hasher makes a run
 //! that does not replay from its seed.
 //!
