@@ -122,7 +122,8 @@ pub struct SoakReport {
     pub wall_s: f64,
     pub runs_per_second: f64,
     pub scenarios: Vec<ScenarioSummary>,
-    /// The failures (the first `FAILURES_KEPT` by scenario and seed).
+    /// The failures listed: each failing scenario's first, then the others
+    /// by scenario and seed, `FAILURES_KEPT` in all.
     pub failed_runs: Vec<FailedRun>,
 }
 
@@ -342,14 +343,13 @@ fn watchdog(watches: &[Watch], limit: Duration, workers_done: &AtomicBool) {
 fn summarize(
     plan: &SoakPlan,
     totals: &[Totals],
-    mut failures: Vec<(usize, u64, String)>,
+    failures: Vec<(usize, u64, String)>,
     complete: bool,
     wall: Duration,
 ) -> SoakReport {
     let scenarios: Vec<ScenarioSummary> = plan.scenarios.iter().zip(totals).map(|(s, t)| t.summary(s.name)).collect();
     let total_failures = failures.len() as u64;
-    failures.sort_by_key(|f| (f.0, f.1));
-    failures.truncate(FAILURES_KEPT);
+    let failures = first_failures(failures);
     let failed_runs = failures
         .into_iter()
         .map(|(i, seed, reason)| {
@@ -419,6 +419,25 @@ pub fn format_report(report: &SoakReport) -> String {
         writeln!(out, "({unlisted} more failures not listed)").unwrap();
     }
     out
+}
+
+/// The failures a report lists, by scenario and seed: every failing
+/// scenario's first, then the others in order, `FAILURES_KEPT` in all (so
+/// a soak where everything fails still names every scenario).
+fn first_failures(mut failures: Vec<(usize, u64, String)>) -> Vec<(usize, u64, String)> {
+    failures.sort_by_key(|f| (f.0, f.1));
+    let (mut kept, mut others) = (Vec::new(), Vec::new());
+    for failure in failures {
+        if kept.last().is_some_and(|k: &(usize, u64, String)| k.0 == failure.0) {
+            others.push(failure);
+        } else {
+            kept.push(failure);
+        }
+    }
+    let room = FAILURES_KEPT.saturating_sub(kept.len());
+    kept.extend(others.into_iter().take(room));
+    kept.sort_by_key(|f| (f.0, f.1));
+    kept
 }
 
 /// The totals line: runs, failures, CPU per seed and per operation, speed.

@@ -116,7 +116,7 @@ pub fn run_lab<I: Implementation>(prefix: &str, default_seeds: u64) {
         let unlisted = report.total_failures - listed;
         let more = match unlisted {
             0 => String::new(),
-            n => format!(" ({n} failed runs past the first {listed} not looked at)"),
+            n => format!(" (and {n} more failed runs, not listed)"),
         };
         panic!(
             "{} of {} scenarios of {} reach code not implemented yet{more}",
