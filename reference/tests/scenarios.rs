@@ -12,7 +12,7 @@ scenarios::lab_tests!(Reference);
 
 /// The simulator's own scenarios (they run no implementation's code).
 #[test]
-fn sim_lab() {
+fn lab_sim() {
     scenarios::testing::run_lab::<Reference>("sim/", 20);
 }
 

@@ -5,9 +5,10 @@
 //! scenarios::lab_tests!(my_crate::Mine);
 //! ```
 //!
-//! gives a test per lab (`raft_lab`, `kv_lab`, `shardctrler_lab`,
-//! `shardkv_lab`), each running every scenario of that lab for a default
-//! number of seeds. The environment chooses the seeds: `SIM_SEED` (the
+//! gives a test per lab (`lab_raft`, `lab_kv`, `lab_shardctrler`,
+//! `lab_shardkv`: names no other test's contain, so `cargo test lab_kv`
+//! runs that lab alone), each running every scenario of that lab for a
+//! default number of seeds. The environment chooses the seeds: `SIM_SEED` (the
 //! first, default 0), `SIM_SEEDS` (how many per scenario),
 //! `SIM_CHECK_DETERMINISM=1` (run each seed twice and compare the traces),
 //! `LABSIM_BUGS` (catalogued bugs to switch on in the reference). A
@@ -25,19 +26,19 @@ use crate::Implementation;
 macro_rules! lab_tests {
     ($implementation:ty) => {
         #[test]
-        fn raft_lab() {
+        fn lab_raft() {
             $crate::testing::run_lab::<$implementation>("raft/", 50);
         }
         #[test]
-        fn kv_lab() {
+        fn lab_kv() {
             $crate::testing::run_lab::<$implementation>("kv/", 3);
         }
         #[test]
-        fn shardctrler_lab() {
+        fn lab_shardctrler() {
             $crate::testing::run_lab::<$implementation>("shardctrler/", 50);
         }
         #[test]
-        fn shardkv_lab() {
+        fn lab_shardkv() {
             $crate::testing::run_lab::<$implementation>("shardkv/", 20);
         }
     };

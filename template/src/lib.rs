@@ -17,9 +17,9 @@
 //!
 //! # How to run
 //!
-//! - `cargo test`: every lab (each lab is one test: `raft_lab`, `kv_lab`,
-//!   `shardctrler_lab`, `shardkv_lab`), each scenario for several seeds.
-//! - `cargo test raft_lab`: one lab. `SIM_SEEDS=200 cargo test raft_lab`:
+//! - `cargo test`: every lab (each lab is one test: `lab_raft`, `lab_kv`,
+//!   `lab_shardctrler`, `lab_shardkv`), each scenario for several seeds.
+//! - `cargo test lab_raft`: one lab. `SIM_SEEDS=200 cargo test lab_raft`:
 //!   more seeds per scenario; `SIM_SEED=1000` picks the first one.
 //! - `cargo run --release --bin labsim -- run raft/figure_8_2c --seed 3`:
 //!   one run of one scenario (the command every failure prints, to replay

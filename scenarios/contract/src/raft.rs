@@ -117,8 +117,9 @@ pub trait RaftIo<M>: HostIo<M> {
 ///   command will have if it commits, and its current term. Commands are
 ///   numbered 1, 2, 3, ... as they are started.
 /// - Every command that commits is applied on every peer, in index order,
-///   exactly once per incarnation; a restarted peer applies again from its
-///   snapshot on.
+///   exactly once per incarnation; a restarted peer applies again the
+///   commands after its snapshot (the snapshot itself is restored by the
+///   host, see [`Raft::start`]).
 /// - `snapshot(index, bytes)` says the service's state through `index` is
 ///   `bytes`: the peer may drop its log through `index`, persists the
 ///   snapshot with its state, and sends it to peers that lag behind
@@ -176,12 +177,17 @@ pub trait Raft: Sized + 'static {
     fn handle_response(&mut self, io: &mut impl RaftIo<Self::Request>, from: usize, response: Self::Response);
 
     /// A request to `peer` got no response (labrpc's `Call` returning
-    /// false): lost, timed out, or the peer is down. Nothing by default.
+    /// false): the request or its response was lost, or the peer is down
+    /// or cut off; it comes when labrpc would say so (up to seven seconds
+    /// later for a dead peer). Responses, like requests, may also come
+    /// twice or out of order. Nothing by default.
     fn call_failed(&mut self, _io: &mut impl RaftIo<Self::Request>, _peer: usize) {}
 
     /// A timer set with [`HostIo::set_timer`] fired. Timers are never
     /// cancelled, and a service may pass on timers of its own: a call for
-    /// a time the peer no longer waits for must be ignored.
+    /// a time the peer no longer waits for must be ignored (keep one chain
+    /// of timers, not one per moved deadline). Timers set before a crash
+    /// never fire in the restarted peer.
     fn on_timer(&mut self, io: &mut impl RaftIo<Self::Request>, at_ms: u64);
 
     /// The read-only view of this peer, when `View` is `Self`.

@@ -79,14 +79,16 @@ pub trait RaftView<M> {
     /// The last index in the log (or the snapshot's, with an empty log).
     fn last_log_index(&self) -> u64;
     /// The term of the entry at `index`, or of the snapshot's last entry
-    /// when `index` is exactly the snapshot index; `None` elsewhere.
+    /// when `index` is exactly the snapshot index (0 for index 0 with no
+    /// snapshot); `None` elsewhere.
     fn term_at(&self, index: u64) -> Option<u64>;
     /// The entry at `index`, for indices after the snapshot.
     fn entry(&self, index: u64) -> Option<EntryView<'_>>;
 
-    /// (term, vote) as a persisted raft state records them; an empty state
-    /// is (0, None). Read by the lab to check every request leaves only
-    /// once the term (and a candidate's vote) it carries is on disk.
+    /// (term, vote) as a persisted raft state records them; an empty (or
+    /// unreadable) state is (0, None). Read by the lab to check every
+    /// request leaves only once the term (and a candidate's vote) it
+    /// carries is on disk, so keep it cheap: a fixed header serves well.
     fn persisted_term_and_vote(raft_state: &[u8]) -> (u64, Option<usize>);
     /// The term a request carries, and the candidate when it asks for a
     /// vote.
@@ -95,6 +97,11 @@ pub trait RaftView<M> {
     /// crash (log, snapshot) is what its persister holds; term and vote
     /// are compared by the lab through `persisted_term_and_vote`. Describe
     /// the first difference.
+    ///
+    /// It runs after every step of every peer: compare sizes, or resume
+    /// from what was verified at the last step (a `Cell` in the view is
+    /// fine), never decode the whole state each time (one user's first
+    /// version made a 3A test 90 times slower).
     fn check_durable(&self, raft_state: &[u8], snapshot: &[u8]) -> Result<(), String>;
 }
 

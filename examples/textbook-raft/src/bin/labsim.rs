@@ -1,0 +1,3 @@
+fn main() -> std::process::ExitCode {
+    labsim::main::<textbook_raft::Textbook>()
+}

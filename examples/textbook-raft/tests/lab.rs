@@ -1,0 +1,1 @@
+scenarios::lab_tests!(textbook_raft::Textbook);
