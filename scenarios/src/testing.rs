@@ -16,7 +16,6 @@
 //! it; a test that reaches a `todo!()` says so in one line.
 
 use crate::registry::matching;
-use crate::runner::env_bugs;
 use crate::soak::{format_report, soak, FailedRun, SoakPlan};
 use crate::Implementation;
 
@@ -84,7 +83,7 @@ impl TestEnv {
         };
         let bugs = match var("LABSIM_BUGS") {
             None => bugs::Bugs::NONE,
-            Some(_) => env_bugs()?,
+            Some(list) => bugs::Bugs::parse(&list).map_err(|e| format!("LABSIM_BUGS: {e}"))?,
         };
         Ok(TestEnv { first_seed, seeds, check_determinism, bugs })
     }
@@ -181,6 +180,9 @@ mod tests {
         assert!(env(&[("SIM_SEED", "-1")]).unwrap_err().contains("SIM_SEED"));
         assert!(env(&[("SIM_SEED", &u64::MAX.to_string()), ("SIM_SEEDS", "2")]).unwrap_err().contains("overflows"));
         assert!(env(&[("SIM_CHECK_DETERMINISM", "yes")]).unwrap_err().contains("use 1"));
+        assert!(env(&[("LABSIM_BUGS", "garbage")]).unwrap_err().starts_with("LABSIM_BUGS: "));
+        let one = env(&[("LABSIM_BUGS", "raft_vote_twice")]).unwrap().bugs;
+        assert_eq!(one, bugs::Bugs::one(bugs::Bug::RaftVoteTwice));
     }
 
     #[test]
