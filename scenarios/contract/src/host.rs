@@ -216,3 +216,124 @@ impl<R: Raft, S: StateMachine> RaftHost<R, S> {
         self.applies.clear();
     }
 }
+
+#[cfg(test)]
+mod tests {
+    //! The host alone, over a toy Raft that commits every command at once
+    //! and records what it was asked.
+    use super::*;
+    use crate::testing::{Effect, RecordingIo};
+    use crate::view::NoView;
+
+    /// A one-peer Raft: a command is persisted, then applied; a snapshot is
+    /// persisted with its state.
+    struct Toy {
+        last_index: u64,
+        snapshots: Vec<u64>,
+    }
+
+    impl Raft for Toy {
+        type Request = ();
+        type Response = ();
+        type View = NoView;
+        fn start(_: PeerConfig, persisted: Persisted<'_>, _: &mut impl RaftIo<()>) -> Result<Toy, String> {
+            if persisted.raft_state == b"corrupt" {
+                return Err("corrupt raft state".into());
+            }
+            Ok(Toy { last_index: 0, snapshots: Vec::new() })
+        }
+        fn state(&self) -> (u64, bool) {
+            (1, true)
+        }
+        fn start_command(&mut self, io: &mut impl RaftIo<()>, command: Vec<u8>) -> Option<(u64, u64)> {
+            self.last_index += 1;
+            io.save_raft_state(|state| state.push(1));
+            if !io.stopped() {
+                io.apply(ApplyMsg::Command { index: self.last_index, term: 1, command: command.into() });
+            }
+            Some((self.last_index, 1))
+        }
+        fn snapshot(&mut self, io: &mut impl RaftIo<()>, index: u64, snapshot: Vec<u8>) {
+            self.snapshots.push(index);
+            io.save_state_and_snapshot(|state| state.clear(), Arc::new(snapshot));
+        }
+        fn handle_request(&mut self, _: &mut impl RaftIo<()>, _: usize, _: ()) {}
+        fn handle_response(&mut self, _: &mut impl RaftIo<()>, _: usize, _: ()) {}
+        fn on_timer(&mut self, _: &mut impl RaftIo<()>, _: u64) {}
+    }
+
+    /// Records applies; snapshots at every `every`-th index; refuses a
+    /// restore of `b"bad"`.
+    #[derive(Default)]
+    struct Log {
+        applied: Vec<u64>,
+        restored: Vec<Option<u64>>,
+        sizes_seen: Vec<usize>,
+        every: u64,
+    }
+
+    impl StateMachine for Log {
+        fn apply(&mut self, index: u64, _: u64, command: &[u8]) -> Result<(), String> {
+            if command == b"poison" {
+                return Err(format!("cannot apply index {index}"));
+            }
+            self.applied.push(index);
+            Ok(())
+        }
+        fn restore(&mut self, index: Option<u64>, snapshot: &[u8]) -> Result<(), String> {
+            if snapshot == b"bad" {
+                return Err("bad snapshot".into());
+            }
+            self.restored.push(index);
+            Ok(())
+        }
+        fn snapshot(&mut self, index: u64, raft_state_bytes: usize) -> Option<Vec<u8>> {
+            self.sizes_seen.push(raft_state_bytes);
+            (self.every > 0 && index.is_multiple_of(self.every)).then(|| vec![index as u8])
+        }
+    }
+
+    fn config() -> PeerConfig {
+        PeerConfig { me: 3, peers: 1, rng_seed: 9 }
+    }
+
+    #[test]
+    fn applies_follow_the_write_and_a_snapshot_is_taken_before_the_next_apply() {
+        let mut io = RecordingIo::<()>::default();
+        let service = Log { every: 2, ..Log::default() };
+        let mut host: RaftHost<Toy, Log> = RaftHost::start(config(), Persisted::EMPTY, service, &mut io).unwrap();
+        for c in [b"a", b"b", b"c"] {
+            host.start_command(&mut io, c.to_vec());
+        }
+        assert_eq!(host.service().applied, [1, 2, 3]);
+        assert_eq!(host.raft().snapshots, [2], "the service's snapshot went to the Raft");
+        let kinds: Vec<_> = io.effects.iter().map(|e| matches!(e, Effect::Persist { snapshot: true })).collect();
+        assert_eq!(kinds.iter().filter(|s| **s).count(), 1, "one snapshot persisted: {:?}", io.effects);
+        assert_eq!(host.service().sizes_seen, [1, 2, 1], "the size persisted when each command applied");
+    }
+
+    #[test]
+    fn a_restart_restores_the_persisted_snapshot_without_an_index_and_corruption_names_the_server() {
+        let mut io = RecordingIo::<()>::default();
+        let persisted = Persisted { raft_state: b"", snapshot: b"snap" };
+        let host: RaftHost<Toy, Log> = RaftHost::start(config(), persisted, Log::default(), &mut io).unwrap();
+        assert_eq!(host.service().restored, [None]);
+        let bad = Persisted { raft_state: b"", snapshot: b"bad" };
+        let err = RaftHost::<Toy, Log>::start(config(), bad, Log::default(), &mut io).err().unwrap();
+        assert_eq!(err, "server 3: bad snapshot");
+        let corrupt = Persisted { raft_state: b"corrupt", snapshot: b"" };
+        let err = RaftHost::<Toy, Log>::start(config(), corrupt, Log::default(), &mut io).err().unwrap();
+        assert_eq!(err, "server 3: corrupt raft state");
+    }
+
+    #[test]
+    fn an_apply_that_fails_fails_the_run_naming_the_server() {
+        let mut io = RecordingIo::<()>::default();
+        let mut host: RaftHost<Toy, Log> =
+            RaftHost::start(config(), Persisted::EMPTY, Log::default(), &mut io).unwrap();
+        host.start_command(&mut io, b"poison".to_vec());
+        assert!(io.effects.contains(&Effect::Fail("server 3: cannot apply index 1".into())), "{:?}", io.effects);
+        host.start_command(&mut io, b"next".to_vec());
+        assert_eq!(host.service().applied, [2], "later commands still apply (the run has already failed)");
+    }
+}
