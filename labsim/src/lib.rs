@@ -183,6 +183,19 @@ fn suggest<I: Implementation>(name: &str) -> String {
     }
 }
 
+/// The scenarios a filter names; a bad glob, or a filter that names
+/// nothing, is one line and exit 2.
+fn chosen<I: Implementation>(filter: &str) -> Result<Vec<scenarios::Scenario>, ExitCode> {
+    if let Some(e) = scenarios::registry::filter_error(filter) {
+        return Err(usage_error(e));
+    }
+    let scenarios = matching::<I>(filter);
+    if scenarios.is_empty() {
+        return Err(usage_error(format!("no scenario matches '{filter}'{}", suggest::<I>(filter))));
+    }
+    Ok(scenarios)
+}
+
 fn usage_error(message: impl std::fmt::Display) -> ExitCode {
     eprintln!("labsim: {message}");
     ExitCode::from(2)
@@ -213,8 +226,13 @@ pub fn main<I: Implementation>() -> ExitCode {
             check_command(&file, model, html, max_steps, max_memory_mb)
         }
         Command::List { filter } => {
+            let filter = filter.unwrap_or_default();
+            let scenarios = match chosen::<I>(&filter) {
+                Ok(scenarios) => scenarios,
+                Err(code) => return code,
+            };
             let mut out = std::io::stdout().lock();
-            for s in matching::<I>(filter.as_deref().unwrap_or("")) {
+            for s in scenarios {
                 let _ = writeln!(out, "{}", s.name);
             }
             ExitCode::SUCCESS
@@ -269,11 +287,10 @@ pub fn main<I: Implementation>() -> ExitCode {
             junit,
             bugs,
         } => {
-            let scenarios = matching::<I>(filter.as_deref().unwrap_or(""));
-            if scenarios.is_empty() {
-                let filter = filter.unwrap_or_default();
-                return usage_error(format!("no scenario matches '{filter}'{}", suggest::<I>(&filter)));
-            }
+            let scenarios = match chosen::<I>(filter.as_deref().unwrap_or("")) {
+                Ok(scenarios) => scenarios,
+                Err(code) => return code,
+            };
             if first_seed.checked_add(seeds - 1).is_none() {
                 return usage_error("--first-seed plus --seeds overflows a 64-bit seed");
             }

@@ -27,6 +27,10 @@ fn filters_are_lab_names_prefixes_or_globs() {
     assert!(names("*kv/concurrent*").iter().any(|n| n.starts_with("shardkv/")));
     assert!(names("ra").is_empty(), "a partial lab name is not a prefix of lab/");
     assert!(names("[").is_empty(), "a bad glob matches nothing");
+    assert!(scenarios::registry::filter_error("raft/[").is_some_and(|e| e.contains("not a glob")));
+    assert!(scenarios::registry::filter_error("raft/swarm").is_none());
+    assert_eq!(names("raft/swarm"), ["raft/swarm"], "an exact name is that scenario alone");
+    assert_eq!(names("raft/swarm_"), ["raft/swarm_snapshots"]);
     assert_eq!(names("").len(), registry().len());
 }
 

@@ -85,4 +85,16 @@ fn the_json_and_junit_reports_name_scenarios_and_failures() {
     let xml = junit_xml(&report);
     assert!(xml.contains("<testcase name=\"sim/odd\""), "{xml}");
     assert!(xml.contains("2 of 4 seeds failed") && xml.contains("odd seed &lt;3&gt;"), "{xml}");
+    assert!(!xml.contains("incomplete"), "{xml}");
+}
+
+#[test]
+fn a_stopped_soaks_junit_report_says_it_is_incomplete() {
+    let odd = Scenario::new("sim/odd", fails_on_odd_seeds);
+    let stopped = std::sync::atomic::AtomicBool::new(true);
+    let report = soak(&SoakPlan::new(vec![odd], 0, 4, 1), &|_| {}, &stopped);
+    assert!(!report.complete);
+    let xml = junit_xml(&report);
+    assert!(xml.contains("labsim soak (incomplete)") && xml.contains("stopped after 0 runs"), "{xml}");
+    assert!(xml.contains("<error"), "an error case, not a pass: {xml}");
 }

@@ -44,11 +44,17 @@ pub fn find<I: Implementation>(name: &str) -> Option<Scenario> {
     registry::<I>().into_iter().find(|s| s.name == name)
 }
 
-/// The scenarios a filter names (all when it is empty): a glob over whole
-/// names when it has `*`, `?` or `[` (`"kv/*partition*"`), else a prefix
-/// (`"raft/figure_8"`); a bare lab name is that lab (`"kv"` is `kv/...`,
-/// not `shardkv/...`). A glob that does not parse matches nothing.
+/// The scenarios a filter names (all when it is empty): the scenario of
+/// that exact name when there is one (`"raft/swarm"` is not also
+/// `raft/swarm_snapshots`), else a glob over whole names when it has `*`,
+/// `?` or `[` (`"kv/*partition*"`), else a prefix (`"raft/figure_8"`); a
+/// bare lab name is that lab (`"kv"` is `kv/...`, not `shardkv/...`). A
+/// glob that does not parse matches nothing (`filter_error` says why).
 pub fn matching<I: Implementation>(filter: &str) -> Vec<Scenario> {
+    let all = registry::<I>();
+    if let Some(exact) = all.iter().find(|s| s.name == filter) {
+        return vec![*exact];
+    }
     let glob = filter.contains(['*', '?', '[']).then(|| glob::Pattern::new(filter).ok());
     let lab_prefix = format!("{filter}/");
     let matches = |name: &str| match &glob {
@@ -56,5 +62,13 @@ pub fn matching<I: Implementation>(filter: &str) -> Vec<Scenario> {
         None if filter.contains('/') || filter.is_empty() => name.starts_with(filter),
         None => name.starts_with(&lab_prefix),
     };
-    registry::<I>().into_iter().filter(|s| matches(s.name)).collect()
+    all.into_iter().filter(|s| matches(s.name)).collect()
+}
+
+/// Why a filter is not one: a glob that does not parse, in one line.
+pub fn filter_error(filter: &str) -> Option<String> {
+    if !filter.contains(['*', '?', '[']) {
+        return None;
+    }
+    glob::Pattern::new(filter).err().map(|e| format!("'{filter}' is not a glob: {e}"))
 }

@@ -486,6 +486,13 @@ pub fn junit_xml(report: &SoakReport) -> String {
         case.set_time(Duration::from_secs_f64(s.cpu_ms_per_run * s.runs as f64 / 1e3));
         suite.add_test_case(case);
     }
+    if !report.complete {
+        // A stopped soak did not test what it was asked to: an error, so no
+        // reader takes the passing cases above for the whole soak.
+        let mut status = TestCaseStatus::non_success(NonSuccessKind::Error);
+        status.set_message(format!("the soak was stopped after {} runs, before every run was done", report.total_runs));
+        suite.add_test_case(TestCase::new("labsim soak (incomplete)", status));
+    }
     let mut junit = Report::new("labsim");
     junit.add_test_suite(suite);
     junit.to_string().expect("a JUnit report serializes")

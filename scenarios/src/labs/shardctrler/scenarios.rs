@@ -1,5 +1,5 @@
 //! Scenarios `shardctrler/...`: the lab's two shard controller tests with
-//! their 13 sub-tests, ported from `shardctrler/test_test.go`.
+//! their 11 sub-tests, ported from `shardctrler/test_test.go`.
 //!
 //! Where the Go test is vacuous, the check it meant is made (LABSPEC.md):
 //! - the minimal-transfer checks look at gids 1..10, which are not present
