@@ -33,7 +33,7 @@ pub struct Cluster<N: Node> {
     /// Whether server i is connected (the raft tester's `connected[i]`).
     connected: RefCell<Vec<bool>>,
     make: MakeNode<N>,
-    /// When the current test began (`begin`).
+    /// When the cluster was made (Go's `cfg.start`).
     test_started_at: Cell<Nanos>,
 }
 
@@ -66,12 +66,10 @@ impl<N: Node + HostsRaft> Cluster<N> {
 
     // ----- the test's clock -----
 
-    /// The lab's `begin`: a test (or a part of one) starts now.
-    pub fn begin(&self) {
-        self.test_started_at.set(self.h.now());
-    }
-
-    /// The lab's `end`: the 120 s limit, in virtual time.
+    /// The lab's `end`: the 120 s limit (`checkTimeout`), in virtual time,
+    /// counted from the cluster's making (Go's `cfg.start`, set in
+    /// `make_config`): the lab's `begin` of a test's later part resets only
+    /// what it reports, so a test in parts gets 120 s in all, not per part.
     pub fn end(&self) -> Result<(), String> {
         let took = self.h.now() - self.test_started_at.get();
         if took > TEST_TIME_LIMIT {

@@ -175,10 +175,6 @@ impl<K: Kv> KvTester<K> {
         Ok(())
     }
 
-    pub fn begin(&self) {
-        self.cluster.begin();
-    }
-
     /// `end`: the 120 s limit, in virtual time.
     pub fn end(&self) -> TestResult {
         self.cluster.end()

@@ -14,7 +14,7 @@ use sim::{ms, secs, Fault};
 use std::future::Future;
 use std::rc::Rc;
 
-/// Runs one lab test: a cluster (`make_config`), `begin`, the body,
+/// Runs one lab test: a cluster (`make_config`), the body,
 /// then `end` (the 120 s limit).
 fn lab_test<R: Raft, F: Future<Output = TestResult> + 'static>(
     run: &Run,
@@ -23,7 +23,6 @@ fn lab_test<R: Raft, F: Future<Output = TestResult> + 'static>(
 ) -> Outcome {
     simulate(run, move |h: H<R>| async move {
         let t = Tester::new(&h, setup);
-        t.begin();
         body(t.clone()).await?;
         t.end()
     })

@@ -333,11 +333,6 @@ impl<R: Raft> Tester<R> {
         (0..self.n).map(|i| self.cluster.raft_state_size(i)).max().unwrap_or(0)
     }
 
-    /// `begin`.
-    pub fn begin(&self) {
-        self.cluster.begin();
-    }
-
     /// `end`: the 120 s limit, in virtual time.
     pub fn end(&self) -> TestResult {
         self.cluster.end()

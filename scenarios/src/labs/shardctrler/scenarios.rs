@@ -33,7 +33,6 @@ fn ctrler_test<S: ShardKv, F: Future<Output = TestResult> + 'static>(
 ) -> Outcome {
     simulate(run, move |h: H<S>| async move {
         let t = Rc::new(Ctrlers::new(&h, 3));
-        t.cluster.begin();
         body(t.clone()).await?;
         t.cluster.end()
     })

@@ -112,16 +112,18 @@ async fn check_all<S: ShardKv>(ck: &mut ShardClient<S>, ka: &[String], va: &[Str
     Ok(())
 }
 
-/// Checks every key, then appends a random 5-byte string to each.
+/// Checks every key, then appends a random `len`-byte string to each (5
+/// in TestJoinLeave, 20 in TestSnapshot and TestMissChange, as in Go).
 async fn check_and_append<S: ShardKv>(
     t: &ShardTester<S>,
     ck: &mut ShardClient<S>,
     ka: &[String],
     va: &mut [String],
+    len: usize,
 ) -> TestResult {
     for (k, v) in ka.iter().zip(va.iter_mut()) {
         ck.check(k, v).await?;
-        let x = randstring(t, 5);
+        let x = randstring(t, len);
         ck.append(k, &x).await;
         v.push_str(&x);
     }
@@ -229,9 +231,9 @@ fn join_leave_4b<S: ShardKv>(run: &Run) -> Outcome {
         let (ka, mut va) = put_keys(&t, &mut ck, 10, 5).await;
         check_all(&mut ck, &ka, &va).await?;
         t.join(&[1]).await;
-        check_and_append(&t, &mut ck, &ka, &mut va).await?;
+        check_and_append(&t, &mut ck, &ka, &mut va, 5).await?;
         t.leave(&[0]).await;
-        check_and_append(&t, &mut ck, &ka, &mut va).await?;
+        check_and_append(&t, &mut ck, &ka, &mut va, 5).await?;
         // allow time for shards to transfer.
         t.sleep(secs(1)).await;
         t.check_logs()?;
@@ -251,10 +253,10 @@ fn snapshot_4b<S: ShardKv>(run: &Run) -> Outcome {
         t.join(&[1]).await;
         t.join(&[2]).await;
         t.leave(&[0]).await;
-        check_and_append(&t, &mut ck, &ka, &mut va).await?;
+        check_and_append(&t, &mut ck, &ka, &mut va, 20).await?;
         t.leave(&[1]).await;
         t.join(&[0]).await;
-        check_and_append(&t, &mut ck, &ka, &mut va).await?;
+        check_and_append(&t, &mut ck, &ka, &mut va, 20).await?;
         t.sleep(secs(1)).await;
         check_all(&mut ck, &ka, &va).await?;
         t.sleep(secs(1)).await;
@@ -283,20 +285,20 @@ fn miss_change_4b<S: ShardKv>(run: &Run) -> Outcome {
         t.join(&[2]).await;
         t.leave(&[1]).await;
         t.leave(&[0]).await;
-        check_and_append(&t, &mut ck, &ka, &mut va).await?;
+        check_and_append(&t, &mut ck, &ka, &mut va, 20).await?;
         t.join(&[1]).await;
-        check_and_append(&t, &mut ck, &ka, &mut va).await?;
+        check_and_append(&t, &mut ck, &ka, &mut va, 20).await?;
         for gi in 0..3 {
             t.start_server(gi, 0);
         }
-        check_and_append(&t, &mut ck, &ka, &mut va).await?;
+        check_and_append(&t, &mut ck, &ka, &mut va, 20).await?;
         t.sleep(secs(2)).await;
         for gi in 0..3 {
             t.shutdown_server(gi, 1);
         }
         t.join(&[0]).await;
         t.leave(&[2]).await;
-        check_and_append(&t, &mut ck, &ka, &mut va).await?;
+        check_and_append(&t, &mut ck, &ka, &mut va, 20).await?;
         for gi in 0..3 {
             t.start_server(gi, 1);
         }
