@@ -472,7 +472,9 @@ fn unreliable3_4b<S: ShardKv>(run: &Run) -> Outcome {
         let (ka, _) = put_keys(&t, &mut ck, n, 5).await;
         let done = Rc::new(Cell::new(false));
         let clients: Vec<JoinHandle<()>> = (0..n)
-            .map(|i| t.h.spawn(format!("client-{i}"), random_client(t.clone(), ka.clone(), done.clone())))
+            .map(|i| {
+                t.h.spawn(format!("client-{i}"), random_client(t.clone(), ka.clone(), done.clone(), OpMix::Unreliable3))
+            })
             .collect();
         unreliable_reconfigurations(&t).await;
         done.set(true);
@@ -648,7 +650,7 @@ fn chaos<S: ShardKv>(run: &Run) -> Outcome {
         let (ka, _) = put_keys(&t, &mut ck, n, 5).await;
         let done = Rc::new(Cell::new(false));
         let clients: Vec<JoinHandle<()>> = (0..10)
-            .map(|i| t.h.spawn(format!("client-{i}"), random_client(t.clone(), ka.clone(), done.clone())))
+            .map(|i| t.h.spawn(format!("client-{i}"), random_client(t.clone(), ka.clone(), done.clone(), OpMix::Chaos)))
             .collect();
         let count = chaos_loop(&t, secs(15)).await;
         // Heal: a reliable network, every server up and every group joined.
@@ -684,15 +686,35 @@ fn chaos<S: ShardKv>(run: &Run) -> Outcome {
 const GIDS_COUNT: usize = crate::labs::shardkv::tester::GIDS.len();
 
 /// A client of TestUnreliable3's mix: 50% Append, 10% Put, else Get.
-async fn random_client<S: ShardKv>(t: Rc<ShardTester<S>>, ka: Vec<String>, done: Rc<Cell<bool>>) {
+/// How a random client picks its next operation.
+#[derive(Clone, Copy, Debug)]
+enum OpMix {
+    /// TestUnreliable3's, as in Go: Append half the time; of the rest, Put
+    /// one time in ten, else Get (two draws: 50% Append, 5% Put, 45% Get).
+    Unreliable3,
+    /// Beyond the lab (chaos and swarm): one draw, 50% Append, 10% Put,
+    /// 40% Get.
+    Chaos,
+}
+
+async fn random_client<S: ShardKv>(t: Rc<ShardTester<S>>, ka: Vec<String>, done: Rc<Cell<bool>>, mix: OpMix) {
     let mut ck = t.make_client();
     while !done.get() {
         let key = &ka[t.rand(ka.len() as u64) as usize];
         let value = randstring(&t, 5);
-        match t.rand(1000) {
-            0..500 => ck.append(key, &value).await,
-            500..600 => ck.put(key, &value).await,
-            _ => drop(ck.get(key).await),
+        let first = t.rand(1000);
+        let put = match mix {
+            _ if first < 500 => {
+                ck.append(key, &value).await;
+                continue;
+            }
+            OpMix::Unreliable3 => t.rand(1000) < 100,
+            OpMix::Chaos => first < 600,
+        };
+        if put {
+            ck.put(key, &value).await;
+        } else {
+            drop(ck.get(key).await);
         }
     }
 }
@@ -781,7 +803,7 @@ fn swarm<S: ShardKv>(run: &Run) -> Outcome {
         let (ka, _) = put_keys(&t, &mut ck, 10, 5).await;
         let done = Rc::new(Cell::new(false));
         let clients: Vec<JoinHandle<()>> = (0..5)
-            .map(|i| t.h.spawn(format!("client-{i}"), random_client(t.clone(), ka.clone(), done.clone())))
+            .map(|i| t.h.spawn(format!("client-{i}"), random_client(t.clone(), ka.clone(), done.clone(), OpMix::Chaos)))
             .collect();
         let mut joined = vec![true, false, false];
         let start = t.h.now();
