@@ -225,6 +225,15 @@ impl Bugs {
         Bug::ALL.iter().copied().filter(move |b| self.contains(*b))
     }
 
+    /// A list given on a command line (`--bugs`): as `parse`, but an empty
+    /// list is an error (say `none` for no bug), never a silent no-bug run.
+    pub fn parse_given(text: &str) -> Result<Bugs, String> {
+        if text.split(',').all(|n| n.trim().is_empty()) {
+            return Err("no bug named: give bug names, comma-separated (labsim bugs lists them), or none".into());
+        }
+        Bugs::parse(text)
+    }
+
     /// A comma-separated list of bug names; empty or "none" is no bug.
     pub fn parse(text: &str) -> Result<Bugs, String> {
         let mut bugs = Bugs::NONE;
@@ -310,6 +319,9 @@ mod tests {
         let set = Bugs::parse("raft_vote_twice, kv_read_without_log").unwrap();
         assert_eq!(set.to_string(), "raft_vote_twice,kv_read_without_log");
         assert_eq!(Bugs::parse("none").unwrap(), Bugs::NONE);
+        assert_eq!(Bugs::parse_given("none").unwrap(), Bugs::NONE);
+        assert!(Bugs::parse_given("").unwrap_err().contains("no bug named"));
+        assert!(Bugs::parse_given(" , ").unwrap_err().contains("no bug named"));
         assert!(Bugs::parse("raft_vote_thrice").unwrap_err().contains("raft_vote_thrice"));
         assert!(!on(Bug::RaftVoteTwice));
         with(set, || {

@@ -45,7 +45,7 @@ enum Command {
     /// One run of one scenario; logs per RUST_LOG.
     Run {
         name: String,
-        #[arg(long)]
+        #[arg(long, allow_negative_numbers = true, value_parser = parse_seed)]
         seed: u64,
         /// Also run it a second time and compare the traces event by event.
         #[arg(long)]
@@ -66,7 +66,7 @@ enum Command {
         html: Option<std::path::PathBuf>,
         /// Switch on catalogued bugs (comma-separated; `labsim bugs` lists
         /// them). LABSIM_BUGS does the same.
-        #[arg(long, value_parser = bugs::Bugs::parse)]
+        #[arg(long, value_parser = bugs::Bugs::parse_given)]
         bugs: Option<bugs::Bugs>,
     },
     /// Every matching scenario (FILTER as for list) for seeds S..S+N on J
@@ -75,7 +75,7 @@ enum Command {
         filter: Option<String>,
         #[arg(long, default_value_t = 100, value_parser = clap::value_parser!(u64).range(1..=crate::soak_cli::MAX_SEEDS))]
         seeds: u64,
-        #[arg(long, default_value_t = 0)]
+        #[arg(long, default_value_t = 0, allow_negative_numbers = true, value_parser = parse_seed)]
         first_seed: u64,
         /// Threads (default: all cores).
         #[arg(long, value_parser = clap::value_parser!(u64).range(1..=1024))]
@@ -99,7 +99,7 @@ enum Command {
         junit: Option<std::path::PathBuf>,
         /// Switch on catalogued bugs (comma-separated; `labsim bugs` lists
         /// them). LABSIM_BUGS does the same.
-        #[arg(long, value_parser = bugs::Bugs::parse)]
+        #[arg(long, value_parser = bugs::Bugs::parse_given)]
         bugs: Option<bugs::Bugs>,
     },
     /// The catalogue of bugs the servers can be told to make: name, layer,
@@ -154,6 +154,11 @@ enum ModelName {
     Kv,
     /// read, write, cas on one register (Jepsen etcd logs)
     Register,
+}
+
+/// A seed: a whole number from 0 to 2^64 - 1.
+fn parse_seed(text: &str) -> Result<u64, String> {
+    text.trim().parse().map_err(|_| format!("a seed is a whole number from 0 to {}", u64::MAX))
 }
 
 /// A clap error on one line: its message and details (a missing
@@ -243,6 +248,9 @@ pub fn main<I: Implementation>() -> ExitCode {
             };
             let outputs = crate::run_cli::Outputs { history, trace, html };
             let bugs = bugs.unwrap_or_else(env_bugs);
+            if let Some(e) = scenarios::registry::unreached_bug(&[scenario], bugs) {
+                return usage_error(e);
+            }
             crate::run_cli::run(&scenario, seed, bugs, check_determinism, outputs)
         }
         Command::Bugs => {
@@ -303,6 +311,9 @@ pub fn main<I: Implementation>() -> ExitCode {
                 watchdog: Some(std::time::Duration::from_secs(watchdog_secs)),
                 ..SoakPlan::new(scenarios, first_seed, seeds, jobs)
             };
+            if let Some(e) = scenarios::registry::unreached_bug(&plan.scenarios, plan.bugs) {
+                return usage_error(e);
+            }
             crate::soak_cli::run(plan, crate::soak_cli::ReportFiles { json, junit })
         }
     }

@@ -110,7 +110,7 @@ fn describe(plan: &SoakPlan) {
         plan.scenarios.len(),
         plan.seeds,
         plan.first_seed,
-        plan.jobs,
+        plan.jobs.min(plan.shard_runs().max(1) as usize),
         if plan.check_determinism { ", each run twice" } else { "" },
         shard
     );

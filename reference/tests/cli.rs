@@ -33,6 +33,10 @@ fn bad_usage_exits_2_with_one_line() {
         vec!["soak", "--watchdog-secs", "0"],
         vec!["soak", "no-such-filter"],
         vec!["soak", "raft/["],
+        vec!["run", "raft/basic_agree_2b", "--seed", "1", "--bugs", ""],
+        vec!["run", "raft/basic_agree_2b", "--seed", "1", "--bugs", "kv_read_without_log"],
+        vec!["soak", "raft", "--bugs", "shard_never_deletes"],
+        vec!["run", "raft/basic_agree_2b", "--seed", "-1"],
         vec!["list", "zzz"],
         vec!["list", "raft/["],
         vec!["frobnicate"],
@@ -51,6 +55,17 @@ fn bad_usage_exits_2_with_one_line() {
         assert!(err.starts_with("labsim: "), "{args:?}: {err}");
         assert!(!err.contains("panicked"), "{args:?}: {err}");
     }
+    let (_, _, err) = labsim(&["run", "raft/basic_agree_2b", "--seed", "-1"]);
+    assert!(err.contains("a seed is a whole number from 0 to"), "the fix is said, not a tip that fails: {err}");
+    let (_, _, err) = labsim(&["soak", "raft", "--bugs", "shard_never_deletes"]);
+    assert!(err.contains("shard_never_deletes is a shardkv bug"), "{err}");
+}
+
+#[test]
+fn a_soak_says_the_threads_it_will_use() {
+    let (code, _, err) = labsim(&["soak", "sim/fault_pause", "--seeds", "3", "--jobs", "1000"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(err.contains("on 3 threads"), "{err}");
 }
 
 #[test]

@@ -72,3 +72,28 @@ pub fn filter_error(filter: &str) -> Option<String> {
     }
     glob::Pattern::new(filter).err().map(|e| format!("'{filter}' is not a glob: {e}"))
 }
+
+/// The layers of the reference a scenario runs (the bug catalogue's
+/// layers): Raft under every Raft-backed lab, kv's replicated server under
+/// kv, the controller and shardkv, and shardkv's own code under shardkv.
+pub fn layers(scenario: &Scenario) -> &'static [bugs::Layer] {
+    use bugs::Layer::{Kv, Raft, ShardKv};
+    match scenario.name.split('/').next() {
+        Some("raft") => &[Raft],
+        Some("kv") | Some("shardctrler") => &[Raft, Kv],
+        Some("shardkv") => &[Raft, Kv, ShardKv],
+        _ => &[],
+    }
+}
+
+/// A bug switched on that none of `scenarios` can make (a kv bug in a Raft
+/// scenario): the runs would test nothing of it. Says which, in one line.
+pub fn unreached_bug(scenarios: &[Scenario], bugs: bugs::Bugs) -> Option<String> {
+    let bug = bugs.iter().find(|bug| !scenarios.iter().any(|s| layers(s).contains(&bug.layer())))?;
+    Some(format!(
+        "{} is a {} bug, and none of the chosen scenarios runs {} code: the runs would switch on nothing",
+        bug.name(),
+        bug.layer().name(),
+        bug.layer().name()
+    ))
+}
