@@ -38,6 +38,18 @@ macro_rules! sites {
                 }
             }
 
+            /// The layer whose code holds the site (by its name's prefix).
+            pub fn layer(self) -> crate::Layer {
+                let name = self.name();
+                if name.starts_with("raft_") {
+                    crate::Layer::Raft
+                } else if name.starts_with("kv_") {
+                    crate::Layer::Kv
+                } else {
+                    crate::Layer::ShardKv
+                }
+            }
+
             /// How often an enabled site fires, per thousand visits.
             pub fn per_mille(self) -> u64 {
                 match self {

@@ -278,3 +278,17 @@ fn hunt_reports_the_catch_and_the_replay() {
     assert!(out.contains("caught by raft/"), "{out}");
     assert!(out.contains("replay: ") && out.contains("--bugs raft_commits_old_term_by_count"), "{out}");
 }
+
+#[test]
+fn a_swarm_run_names_only_the_injection_points_of_the_code_it_runs() {
+    let mut seen_some = false;
+    for seed in 0..8 {
+        let seed = seed.to_string();
+        let (code, out, err) = labsim(&["run", "raft/swarm", "--seed", &seed]);
+        assert_eq!(code, 0, "{err}");
+        let sites = out.lines().find_map(|l| l.trim().strip_prefix("buggify sites: ")).expect("the sites are noted");
+        assert!(!sites.contains("kv_") && !sites.contains("shard_"), "a Raft run names only Raft's sites: {sites}");
+        seen_some |= sites.contains("raft_");
+    }
+    assert!(seen_some, "some seed enables a Raft site");
+}

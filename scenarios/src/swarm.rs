@@ -77,11 +77,14 @@ impl FaultMix {
     /// Starts the mix for the run: noted (`labsim run` prints it, failures
     /// end with it), and the servers' injection points it draws enabled
     /// until a nemesis heals. Once per run.
-    pub fn start<N: Node>(&self, h: &SimHandle<N>) {
+    /// The sites noted are those of `layers`, the code the run has
+    /// (sites of other layers are drawn too, and never fire).
+    pub fn start<N: Node>(&self, h: &SimHandle<N>, layers: &[bugs::Layer]) {
         tracing::info!(mix = %self, "swarm");
         h.note(format!("swarm mix: {self}"));
         bugs::buggify::enable(self.buggify_seed);
-        let sites: Vec<&str> = bugs::buggify::enabled().iter().map(|s| s.name()).collect();
+        let enabled = bugs::buggify::enabled();
+        let sites: Vec<&str> = enabled.iter().filter(|s| layers.contains(&s.layer())).map(|s| s.name()).collect();
         let sites = if sites.is_empty() { "none".to_string() } else { sites.join(", ") };
         h.note(format!("buggify sites: {sites}"));
     }
@@ -146,9 +149,9 @@ impl<'c, N: Node + HostsRaft> Nemesis<'c, N> {
     /// Draws a mix from the run's workload stream and sets up the network
     /// it asks for.
     /// (It starts the mix, see `FaultMix::start`.)
-    pub fn new(cluster: &'c Cluster<N>) -> Nemesis<'c, N> {
+    pub fn new(cluster: &'c Cluster<N>, layers: &[bugs::Layer]) -> Nemesis<'c, N> {
         let mix = cluster.h.with_rng(FaultMix::draw);
-        mix.start(&cluster.h);
+        mix.start(&cluster.h, layers);
         Nemesis::with_mix(cluster, mix)
     }
 

@@ -592,7 +592,7 @@ pub const LIVENESS_BOUND: Nanos = secs(10);
 fn swarm<K: Kv>(run: &Run) -> Outcome {
     let setup = KvSetup::servers(5).max_raft_state(Some(1000));
     kv_test::<K, _>(run, setup, |t| async move {
-        let nemesis = crate::swarm::Nemesis::new(&t.cluster);
+        let nemesis = crate::swarm::Nemesis::new(&t.cluster, &[bugs::Layer::Raft, bugs::Layer::Kv]);
         let done = Rc::new(Cell::new(false));
         let clients: Vec<JoinHandle<()>> =
             (0..5).map(|cli| t.h.spawn(format!("client-{cli}"), swarm_client(t.clone(), cli, done.clone()))).collect();

@@ -987,7 +987,7 @@ const SWARM_CHAOS: sim::Nanos = secs(20);
 /// Then a liveness phase: everything healed, the cluster must commit a new
 /// command on every server within the lab's 10 s (`one`).
 async fn swarm_body<R: Raft>(t: Rc<Tester<R>>) -> TestResult {
-    let nemesis = crate::swarm::Nemesis::new(&t.cluster);
+    let nemesis = crate::swarm::Nemesis::new(&t.cluster, &[bugs::Layer::Raft]);
     let started = t.h.now();
     let mut next_fault = started + nemesis.pause_between();
     // The workload comes in bursts: busy spells offer every server a

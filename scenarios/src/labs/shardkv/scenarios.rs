@@ -794,7 +794,7 @@ async fn reconfigure<S: ShardKv>(t: &ShardTester<S>, joined: &mut [bool], gi: us
 fn swarm<S: ShardKv>(run: &Run) -> Outcome {
     shard_test::<S, _>(run, setup(false, Some(1000)), |t| async move {
         let mix = t.h.with_rng(crate::swarm::FaultMix::draw);
-        mix.start(&t.h);
+        mix.start(&t.h, &[bugs::Layer::Raft, bugs::Layer::Kv, bugs::Layer::ShardKv]);
         // The controllers are spared, as in the lab: a clerk's call to a
         // paused controller would hold the reconfigurations up.
         let nemeses: Vec<_> = t.groups.iter().map(|c| crate::swarm::Nemesis::with_mix(c, mix.clone())).collect();
