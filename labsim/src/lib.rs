@@ -363,12 +363,25 @@ fn check_command(
     };
     let check = CheckRequest { file, html, budget };
     match model {
-        ModelName::Kv => check_file(check, &checker::KvModel, checker::parse::read_kv),
-        ModelName::Register => check_file(check, &checker::RegisterModel, checker::parse::read_jepsen),
+        ModelName::Kv => check_file(check, &checker::KvModel, checker::parse::parse_kv),
+        ModelName::Register => check_file(check, &checker::RegisterModel, checker::parse::parse_jepsen),
     }
 }
 
 type History<M> = Vec<checker::Operation<<M as Model>::Input, <M as Model>::Output>>;
+
+/// The history's text: the file's, or standard input's for `-` (errors then
+/// name `-`).
+fn read_input(file: &std::path::Path) -> Result<String, String> {
+    use std::io::Read;
+    let mut text = String::new();
+    let read = if file.as_os_str() == "-" {
+        std::io::stdin().read_to_string(&mut text).map(|_| ())
+    } else {
+        std::fs::File::open(file).and_then(|mut f| f.read_to_string(&mut text)).map(|_| ())
+    };
+    read.map(|()| text).map_err(|e| format!("{}: cannot read: {e}", file.display()))
+}
 use checker::Model;
 
 /// What `labsim check` was asked.
@@ -395,11 +408,15 @@ fn check_html_path(input: &std::path::Path, html: &std::path::Path) -> Result<()
 fn check_file<M: Model>(
     request: CheckRequest,
     model: &M,
-    read: fn(&std::path::Path) -> Result<History<M>, checker::parse::ParseError>,
+    parse: fn(&std::path::Path, &str) -> Result<History<M>, checker::parse::ParseError>,
 ) -> ExitCode {
     use checker::{check, report, Verdict};
     let file = request.file;
-    let history = match read(file) {
+    let text = match read_input(file) {
+        Ok(text) => text,
+        Err(e) => return usage_error(e),
+    };
+    let history = match parse(file, &text) {
         Ok(h) => h,
         Err(e) => return usage_error(e),
     };

@@ -292,3 +292,20 @@ fn a_swarm_run_names_only_the_injection_points_of_the_code_it_runs() {
     }
     assert!(seen_some, "some seed enables a Raft site");
 }
+
+#[test]
+fn check_reads_a_history_from_standard_input() {
+    use std::io::Write;
+    let text = std::fs::read_to_string(testdata("kv/c10-bad.txt")).expect("the recorded history");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_labsim"))
+        .args(["check", "-", "--model", "kv"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("labsim runs");
+    child.stdin.take().expect("piped").write_all(text.as_bytes()).expect("written");
+    let out = child.wait_with_output().expect("exited");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{stdout}");
+    assert!(stdout.starts_with("-: not linearizable"), "{stdout}");
+}
