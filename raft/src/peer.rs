@@ -176,16 +176,23 @@ impl RaftView<Request> for RaftPeer {
         }
     }
 
-    /// The header (snapshot index and term too), the log's encoded size and
-    /// the snapshot's size are what the persister holds.
+    /// The header's snapshot index and term (the lab compares term and vote
+    /// itself), the log's encoded size and the snapshot's size are what the
+    /// persister holds.
     fn check_durable(&self, raft_state: &[u8], snapshot: &[u8]) -> Result<(), String> {
         let (raft, hard) = (&self.raft, self.raft.hard_state());
         if raft_state.is_empty() && *hard == HardState::default() && raft.last_log_index() == 0 {
             return Ok(()); // a new peer that has nothing to persist yet
         }
         let persisted = HardState::decode_header(raft_state).unwrap_or_default();
-        if persisted != *hard {
-            return Err(format!("peer {} holds HardState {hard:?} but persisted {persisted:?}", raft.id()));
+        let at = |h: &HardState| (h.snapshot_index, h.snapshot_term);
+        if at(&persisted) != at(hard) {
+            return Err(format!(
+                "peer {}'s snapshot header is not persisted: (index, term) {:?} in memory, {:?} on disk",
+                raft.id(),
+                at(hard),
+                at(&persisted)
+            ));
         }
         if raft_state.len() != raft.durable_size() {
             return Err(format!(
