@@ -1,0 +1,5 @@
+//! `labsim` over raft-rs.
+
+fn main() -> std::process::ExitCode {
+    labsim::main::<raft_rs_lab::RaftRsLab>()
+}

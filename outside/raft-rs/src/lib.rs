@@ -1,0 +1,36 @@
+//! TiKV's raft-rs (crate `raft` 0.7, as published) through the lab's
+//! contract, and the lab over it.
+//!
+//! - [`RaftRs`] is a raft-rs `RawNode` as a `contract::Raft`: raft-rs's
+//!   messages travel as calls ([`wire`]), its log and state persist through
+//!   the lab's persister in the adapter's `Storage` ([`log`]), its election
+//!   timeouts come from the peer's seed ([`settings`]), and the lab sees
+//!   commands numbered 1, 2, 3, ... with raft-rs's own entries hidden.
+//! - [`RaftRsLab`] names it to the lab, under the project's kv and shardkv
+//!   services; `src/bin/labsim.rs` is its `labsim`, `tests/` its lab tests.
+//!
+//! Nothing of raft-rs is copied or patched.
+
+pub mod log;
+mod node;
+pub mod settings;
+mod view;
+pub mod wire;
+
+pub use node::RaftRs;
+
+/// raft-rs under the project's kv and shardkv services, as the lab runs it.
+///
+/// ```
+/// use scenarios::Implementation;
+/// assert_eq!(raft_rs_lab::RaftRsLab::NAME, "raft-rs");
+/// ```
+pub struct RaftRsLab;
+
+impl scenarios::Implementation for RaftRsLab {
+    const NAME: &'static str = "raft-rs";
+    const REPLAY: &'static str = "scripts/labsim-raft-rs";
+    type Raft = RaftRs;
+    type Kv = kv::KvService<RaftRs>;
+    type ShardKv = shardkv::ShardKvService<RaftRs>;
+}

@@ -1,0 +1,226 @@
+//! `RaftRs`: one raft-rs `RawNode` as the lab's `contract::Raft`. Every
+//! input (a message, a tick, a proposal, a failed call) is handed to
+//! raft-rs, and then every `Ready` it has is carried out at once, in the
+//! order raft-rs asks: persist (snapshot, entries, hard state), send,
+//! apply, advance.
+
+use crate::log::{proposal, LabLog};
+use crate::settings::{self, Pacing};
+use crate::wire::{is_response, Envelope, Replies};
+use contract::{ApplyMsg, HostIo, PeerConfig, Persisted, RaftIo};
+use raft_rs::eraftpb::{Entry, EntryType, Message, Snapshot};
+use raft_rs::{ProgressState, RawNode, SnapshotStatus, StateRole};
+use std::sync::Arc;
+
+/// A raft-rs peer in the lab.
+pub struct RaftRs {
+    pub(crate) node: RawNode<LabLog>,
+    pacing: Pacing,
+    /// The time of the tick this peer waits for (older timers are ignored).
+    next_tick_ms: u64,
+    /// While a call from a peer is handled: that peer, and the responses
+    /// to it that ride on the call's reply.
+    answering: Option<(usize, Vec<Message>)>,
+}
+
+/// raft-rs names peers 1..=n; the lab 0..n.
+fn raft_id(peer: usize) -> u64 {
+    peer as u64 + 1
+}
+
+fn peer_of(id: u64) -> usize {
+    assert!(id > 0, "raft-rs ids start at 1");
+    (id - 1) as usize
+}
+
+impl RaftRs {
+    fn leads(&self) -> bool {
+        self.node.raft.state == StateRole::Leader
+    }
+
+    /// Carries out every `Ready` raft-rs has, then notes where its election
+    /// count stands (the tick pacing).
+    fn drive(&mut self, io: &mut impl RaftIo<Envelope>) {
+        while self.node.has_ready() {
+            let mut ready = self.node.ready();
+            let installed = match ready.snapshot().is_empty() {
+                true => None,
+                false => self.install_snapshot(io, ready.snapshot()),
+            };
+            if !ready.entries().is_empty() || ready.hs().is_some() {
+                self.persist(io, ready.entries(), ready.hs().cloned());
+            }
+            self.send_all(io, ready.take_messages());
+            self.send_all(io, ready.take_persisted_messages());
+            if let Some(snapshot) = installed {
+                io.apply(snapshot);
+            }
+            self.apply_all(io, ready.take_committed_entries());
+            let mut light = self.node.advance(ready);
+            if let Some(commit) = light.commit_index() {
+                self.node.mut_store().set_commit(commit);
+                self.persist(io, &[], None);
+            }
+            self.send_all(io, light.take_messages());
+            self.apply_all(io, light.take_committed_entries());
+            self.node.advance_apply();
+        }
+        self.pacing.observe(self.node.raft.election_elapsed);
+    }
+
+    /// Makes entries and the hard state durable (the header always: it
+    /// carries the commit index too).
+    fn persist(&mut self, io: &mut impl HostIo<Envelope>, entries: &[Entry], hard_state: Option<raft_rs::eraftpb::HardState>) {
+        let log = self.node.mut_store();
+        let from = log.append(entries);
+        if let Some(hard_state) = hard_state {
+            log.set_hard_state(hard_state);
+        }
+        let log = self.node.store();
+        io.save_raft_state(|state| log.write_tail(state, from));
+    }
+
+    /// A leader's snapshot replaces the log, durably with the service's
+    /// bytes; returns what the service is handed once messages are out.
+    fn install_snapshot(&mut self, io: &mut impl HostIo<Envelope>, snapshot: &Snapshot) -> Option<ApplyMsg> {
+        let term = snapshot.get_metadata().term;
+        let (index, service) = match self.node.mut_store().install_snapshot(snapshot) {
+            Ok(installed) => installed,
+            Err(e) => {
+                io.fail(format!("raft-rs: a leader's snapshot is unreadable: {e}"));
+                return None;
+            }
+        };
+        let service = Arc::new(service.to_vec());
+        let log = self.node.store();
+        io.save_state_and_snapshot(|state| log.write_all(state), service.clone());
+        Some(ApplyMsg::Snapshot { index, term, snapshot: service })
+    }
+
+    fn send_all(&mut self, io: &mut impl HostIo<Envelope>, messages: Vec<Message>) {
+        for message in messages {
+            let peer = peer_of(message.to);
+            match &mut self.answering {
+                Some((caller, replies)) if *caller == peer && is_response(&message) => replies.push(message),
+                _ => io.send(peer, Envelope(message)),
+            }
+        }
+    }
+
+    /// Hands committed commands to the service under their lab indices;
+    /// raft-rs's own entries are not the service's.
+    fn apply_all(&mut self, io: &mut impl RaftIo<Envelope>, entries: Vec<Entry>) {
+        for entry in entries {
+            debug_assert_eq!(entry.get_entry_type(), EntryType::EntryNormal, "the lab changes no membership");
+            if !crate::log::is_command(&entry) {
+                continue;
+            }
+            let index = self.node.store().lab_index(entry.index);
+            io.apply(ApplyMsg::Command { index, term: entry.term, command: Arc::from(&entry.data[..]) });
+        }
+    }
+
+    fn step_all(&mut self, messages: Vec<Message>) {
+        for message in messages {
+            // raft-rs refuses only local message types and responses from
+            // peers it does not know: neither comes from the lab.
+            let stepped = self.node.step(message);
+            debug_assert!(stepped.is_ok(), "raft-rs refused a message: {stepped:?}");
+        }
+    }
+}
+
+impl contract::Raft for RaftRs {
+    type Request = Envelope;
+    type Response = Replies;
+    type View = RaftRs;
+
+    fn start(config: PeerConfig, persisted: Persisted<'_>, io: &mut impl RaftIo<Envelope>) -> Result<RaftRs, String> {
+        let log = LabLog::decode(config.peers, persisted.raft_state, persisted.snapshot)?;
+        let applied = log.snapshot_index();
+        let logger = slog::Logger::root(slog::Discard, slog::o!());
+        let node = RawNode::new(&settings::config(raft_id(config.me), applied), log, &logger)
+            .map_err(|e| format!("raft-rs does not start from the persisted state: {e}"))?;
+        let mut pacing = Pacing::new(config.rng_seed);
+        let next_tick_ms = io.now_ms() + pacing.first_tick_ms();
+        io.set_timer(next_tick_ms);
+        let mut raft = RaftRs { node, pacing, next_tick_ms, answering: None };
+        raft.drive(io); // a restarted peer applies what it committed
+        Ok(raft)
+    }
+
+    fn state(&self) -> (u64, bool) {
+        (self.node.raft.term, self.leads())
+    }
+
+    fn start_command(&mut self, io: &mut impl RaftIo<Envelope>, command: Vec<u8>) -> Option<(u64, u64)> {
+        if !self.leads() {
+            return None;
+        }
+        let last = self.node.raft.raft_log.last_index();
+        debug_assert_eq!(last, self.node.store().last_index(), "every Ready was carried out");
+        let (context, data) = proposal(command);
+        self.node.propose(context, data).ok()?;
+        assert_eq!(self.node.raft.raft_log.last_index(), last + 1, "a proposal appends one entry");
+        let index = self.node.store().lab_index(last) + 1;
+        let term = self.node.raft.term;
+        self.drive(io);
+        Some((index, term))
+    }
+
+    fn snapshot(&mut self, io: &mut impl RaftIo<Envelope>, index: u64, snapshot: Vec<u8>) {
+        let log = self.node.store();
+        if index <= log.snapshot_lab_index() {
+            return; // a leader's snapshot already covers it
+        }
+        let Some(raft_index) = log.command_index(index) else {
+            io.fail(format!("raft-rs adapter: the service snapshots at index {index}, which is not in the log"));
+            return;
+        };
+        assert!(raft_index <= self.node.raft.raft_log.applied, "a service snapshots only what it was given");
+        self.node.mut_store().compact(raft_index, index, &snapshot);
+        let log = self.node.store();
+        io.save_state_and_snapshot(|state| log.write_all(state), Arc::new(snapshot));
+    }
+
+    fn handle_request(&mut self, io: &mut impl RaftIo<Envelope>, from: usize, request: Envelope) -> Replies {
+        self.answering = Some((from, Vec::new()));
+        self.step_all(vec![request.0]);
+        self.drive(io);
+        let (_, replies) = self.answering.take().expect("set above");
+        Replies(replies)
+    }
+
+    fn handle_response(&mut self, io: &mut impl RaftIo<Envelope>, _from: usize, response: Replies) {
+        self.step_all(response.0);
+        self.drive(io);
+    }
+
+    /// A call got no reply: a snapshot in flight to that peer is reported
+    /// failed (else raft-rs waits for it forever: etcd #10225), and the
+    /// peer unreachable otherwise, as raft-rs asks of a transport.
+    fn call_failed(&mut self, io: &mut impl RaftIo<Envelope>, peer: usize) {
+        let id = raft_id(peer);
+        let sending_snapshot = self.node.raft.prs().get(id).is_some_and(|p| p.state == ProgressState::Snapshot);
+        if sending_snapshot {
+            self.node.report_snapshot(id, SnapshotStatus::Failure);
+        } else {
+            self.node.report_unreachable(id);
+        }
+        self.drive(io);
+    }
+
+    fn on_timer(&mut self, io: &mut impl RaftIo<Envelope>, at_ms: u64) {
+        if at_ms != self.next_tick_ms {
+            return; // not this peer's tick
+        }
+        self.node.tick();
+        self.drive(io);
+        self.next_tick_ms = io.now_ms().max(at_ms) + self.pacing.tick_ms(self.leads());
+        io.set_timer(self.next_tick_ms);
+    }
+
+    fn view(&self) -> Option<&RaftRs> {
+        Some(self)
+    }
+}
