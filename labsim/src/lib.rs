@@ -248,7 +248,7 @@ pub fn main<I: Implementation>() -> ExitCode {
             };
             let outputs = crate::run_cli::Outputs { history, trace, html };
             let bugs = bugs.unwrap_or_else(env_bugs);
-            if let Some(e) = scenarios::registry::unreached_bug(&[scenario], bugs) {
+            if let Some(e) = scenarios::registry::unreached_bug::<I>(&[scenario], bugs) {
                 return usage_error(e);
             }
             crate::run_cli::run(&scenario, seed, bugs, check_determinism, outputs)
@@ -279,6 +279,9 @@ pub fn main<I: Implementation>() -> ExitCode {
             }
             let name = bug.expect("clap requires BUG without --all");
             match bugs::Bug::named(&name) {
+                Ok(bug) if !I::CATALOGUE_LAYERS.contains(&bug.layer()) => {
+                    usage_error(scenarios::registry::not_carried::<I>(bug))
+                }
                 Ok(bug) => crate::hunt_cli::hunt_one::<I>(bug, which, limits, jobs),
                 Err(e) => usage_error(e),
             }
@@ -311,7 +314,7 @@ pub fn main<I: Implementation>() -> ExitCode {
                 watchdog: Some(std::time::Duration::from_secs(watchdog_secs)),
                 ..SoakPlan::new(scenarios, first_seed, seeds, jobs)
             };
-            if let Some(e) = scenarios::registry::unreached_bug(&plan.scenarios, plan.bugs) {
+            if let Some(e) = scenarios::registry::unreached_bug::<I>(&plan.scenarios, plan.bugs) {
                 return usage_error(e);
             }
             crate::soak_cli::run(plan, crate::soak_cli::ReportFiles { json, junit })

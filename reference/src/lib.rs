@@ -18,4 +18,6 @@ impl scenarios::Implementation for Reference {
     type Raft = raft::RaftPeer;
     type Kv = kv::KvService<raft::RaftPeer>;
     type ShardKv = shardkv::ShardKvService<raft::RaftPeer>;
+    const CATALOGUE_LAYERS: &'static [scenarios::Layer] =
+        &[scenarios::Layer::Raft, scenarios::Layer::Kv, scenarios::Layer::ShardKv];
 }

@@ -52,6 +52,7 @@ impl Implementation for WallClock {
     type Raft = WallClockRaft;
     type Kv = kv::KvService<WallClockRaft>;
     type ShardKv = shardkv::ShardKvService<WallClockRaft>;
+    const CATALOGUE_LAYERS: &'static [scenarios::Layer] = &[scenarios::Layer::Kv, scenarios::Layer::ShardKv];
 }
 
 #[test]

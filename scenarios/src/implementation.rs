@@ -21,4 +21,10 @@ pub trait Implementation: 'static {
     type Kv: contract::kv::Kv;
     /// The shardkv and shard controller of the shardctrler and shardkv labs.
     type ShardKv: contract::shardkv::ShardKv;
+    /// The layers of the project's own code (the bug catalogue's: `raft/`,
+    /// `kv/`, `shardkv/`) that this implementation runs. Only their
+    /// catalogued bugs can be switched on; asking for another is refused
+    /// (it would switch on nothing). A Raft of one's own under the project's
+    /// services runs `[Layer::Kv, Layer::ShardKv]`; none by default.
+    const CATALOGUE_LAYERS: &'static [crate::Layer] = &[];
 }

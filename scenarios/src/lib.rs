@@ -44,6 +44,7 @@ pub mod soak;
 pub mod swarm;
 pub mod testing;
 
+pub use bugs::Layer;
 pub use implementation::Implementation;
 pub use registry::{find, matching, registry, Scenario};
 pub use runner::{replay_command, run_scenario, Outcome, Run};

@@ -87,8 +87,12 @@ pub fn layers(scenario: &Scenario) -> &'static [bugs::Layer] {
 }
 
 /// A bug switched on that none of `scenarios` can make (a kv bug in a Raft
-/// scenario): the runs would test nothing of it. Says which, in one line.
-pub fn unreached_bug(scenarios: &[Scenario], bugs: bugs::Bugs) -> Option<String> {
+/// scenario, or a bug of code implementation `I` does not run): the runs
+/// would test nothing of it. Says which, in one line.
+pub fn unreached_bug<I: Implementation>(scenarios: &[Scenario], bugs: bugs::Bugs) -> Option<String> {
+    if let Some(bug) = bugs.iter().find(|bug| !I::CATALOGUE_LAYERS.contains(&bug.layer())) {
+        return Some(not_carried::<I>(bug));
+    }
     let bug = bugs.iter().find(|bug| !scenarios.iter().any(|s| layers(s).contains(&bug.layer())))?;
     Some(format!(
         "{} is a {} bug, and none of the chosen scenarios runs {} code: the runs would switch on nothing",
@@ -96,4 +100,16 @@ pub fn unreached_bug(scenarios: &[Scenario], bugs: bugs::Bugs) -> Option<String>
         bug.layer().name(),
         bug.layer().name()
     ))
+}
+
+/// Why bug `bug` cannot be switched on in implementation `I`, in one line.
+pub fn not_carried<I: Implementation>(bug: bugs::Bug) -> String {
+    format!(
+        "{} is a bug of the project's {} code, which {} does not run (its {} is its own): the runs would switch on \
+         nothing",
+        bug.name(),
+        bug.layer().name(),
+        I::NAME,
+        bug.layer().name()
+    )
 }

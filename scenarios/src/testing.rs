@@ -96,6 +96,9 @@ pub fn run_lab<I: Implementation>(prefix: &str, default_seeds: u64) {
     let env = TestEnv::from_env().unwrap_or_else(|e| panic!("{e}"));
     let scenarios = matching::<I>(prefix);
     assert!(!scenarios.is_empty(), "no scenario starts with {prefix}");
+    if let Some(bug) = env.bugs.iter().find(|b| !I::CATALOGUE_LAYERS.contains(&b.layer())) {
+        panic!("LABSIM_BUGS: {}", crate::registry::not_carried::<I>(bug));
+    }
     let jobs = std::thread::available_parallelism().map_or(1, |n| n.get());
     let plan = SoakPlan {
         check_determinism: env.check_determinism,

@@ -70,4 +70,5 @@ impl scenarios::Implementation for Textbook {
     type Raft = TextbookRaft;
     type Kv = kv::KvService<TextbookRaft>;
     type ShardKv = shardkv::ShardKvService<TextbookRaft>;
+    const CATALOGUE_LAYERS: &'static [scenarios::Layer] = &[scenarios::Layer::Kv, scenarios::Layer::ShardKv];
 }

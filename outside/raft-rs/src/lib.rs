@@ -12,6 +12,7 @@
 //! Nothing of raft-rs is copied or patched.
 
 pub mod log;
+mod logging;
 mod node;
 pub mod settings;
 mod view;
@@ -33,4 +34,6 @@ impl scenarios::Implementation for RaftRsLab {
     type Raft = RaftRs;
     type Kv = kv::KvService<RaftRs>;
     type ShardKv = shardkv::ShardKvService<RaftRs>;
+    /// Its Raft is raft-rs's own code; its services are the project's.
+    const CATALOGUE_LAYERS: &'static [scenarios::Layer] = &[scenarios::Layer::Kv, scenarios::Layer::ShardKv];
 }

@@ -362,7 +362,9 @@ struct Header {
 
 impl Header {
     fn decode(state: &[u8]) -> Result<Header, String> {
-        let header = state.get(..HEADER_LEN).ok_or_else(|| format!("a raft state of {} bytes", state.len()))?;
+        let header = state.get(..HEADER_LEN).ok_or_else(|| {
+            format!("a raft state of {} bytes, shorter than the {HEADER_LEN}-byte header", state.len())
+        })?;
         if &header[..8] != TAG {
             return Err("a raft state without this adapter's tag".into());
         }

@@ -70,7 +70,12 @@ impl RaftRs {
 
     /// Makes entries and the hard state durable (the header always: it
     /// carries the commit index too).
-    fn persist(&mut self, io: &mut impl HostIo<Envelope>, entries: &[Entry], hard_state: Option<raft_rs::eraftpb::HardState>) {
+    fn persist(
+        &mut self,
+        io: &mut impl HostIo<Envelope>,
+        entries: &[Entry],
+        hard_state: Option<raft_rs::eraftpb::HardState>,
+    ) {
         let log = self.node.mut_store();
         let from = log.append(entries);
         if let Some(hard_state) = hard_state {
@@ -138,8 +143,7 @@ impl contract::Raft for RaftRs {
     fn start(config: PeerConfig, persisted: Persisted<'_>, io: &mut impl RaftIo<Envelope>) -> Result<RaftRs, String> {
         let log = LabLog::decode(config.peers, persisted.raft_state, persisted.snapshot)?;
         let applied = log.snapshot_index();
-        let logger = slog::Logger::root(slog::Discard, slog::o!());
-        let node = RawNode::new(&settings::config(raft_id(config.me), applied), log, &logger)
+        let node = RawNode::new(&settings::config(raft_id(config.me), applied), log, &crate::logging::logger())
             .map_err(|e| format!("raft-rs does not start from the persisted state: {e}"))?;
         let mut pacing = Pacing::new(config.rng_seed);
         let next_tick_ms = io.now_ms() + pacing.first_tick_ms();
@@ -222,5 +226,87 @@ impl contract::Raft for RaftRs {
 
     fn view(&self) -> Option<&RaftRs> {
         Some(self)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use contract::testing::{Effect, RecordingIo};
+    use contract::Raft;
+
+    /// Fires this peer's timers until it leads (a one-peer cluster elects
+    /// itself).
+    fn until_leader(raft: &mut RaftRs, io: &mut RecordingIo<Envelope>) {
+        for _ in 0..100 {
+            if raft.state().1 {
+                return;
+            }
+            let at_ms = io
+                .take_effects()
+                .iter()
+                .rev()
+                .find_map(|e| match e {
+                    Effect::Timer { at_ms } => Some(*at_ms),
+                    _ => None,
+                })
+                .unwrap_or(raft.next_tick_ms);
+            io.now_ms = at_ms;
+            raft.on_timer(io, at_ms);
+        }
+        panic!("a one-peer cluster elects itself within 100 ticks");
+    }
+
+    fn command(msg: &ApplyMsg) -> (u64, Vec<u8>) {
+        match msg {
+            ApplyMsg::Command { index, command, .. } => (*index, command.to_vec()),
+            ApplyMsg::Snapshot { .. } => panic!("a command, not a snapshot"),
+        }
+    }
+
+    #[test]
+    fn commands_are_numbered_as_the_lab_numbers_them_across_a_snapshot_and_a_restart() {
+        let config = PeerConfig { me: 0, peers: 1, rng_seed: 7 };
+        let mut io = RecordingIo::default();
+        let mut raft = RaftRs::start(config, Persisted::EMPTY, &mut io).expect("starts");
+        until_leader(&mut raft, &mut io);
+        // raft-rs's log holds the leader's empty entry at index 1.
+        assert_eq!(raft.node.store().last_index(), 1);
+        let term = raft.state().0;
+        assert_eq!(raft.start_command(&mut io, b"x".to_vec()), Some((1, term)));
+        assert_eq!(raft.start_command(&mut io, Vec::new()), Some((2, term)), "an empty command is a command");
+        let applied: Vec<_> = io.applied.iter().map(command).collect();
+        assert_eq!(applied, vec![(1, b"x".to_vec()), (2, Vec::new())]);
+
+        raft.snapshot(&mut io, 1, b"state through 1".to_vec());
+        assert_eq!(raft.node.store().snapshot_lab_index(), 1);
+        let persisted = Persisted { raft_state: &io.raft_state, snapshot: &io.snapshot };
+        let mut again = RecordingIo::default();
+        let restarted = RaftRs::start(config, persisted, &mut again).expect("restarts");
+        let reapplied: Vec<_> = again.applied.iter().map(command).collect();
+        assert_eq!(reapplied, vec![(2, Vec::new())], "only what follows the snapshot is applied again");
+        assert_eq!(restarted.node.store().lab_index(3), 2);
+    }
+
+    #[test]
+    fn a_corrupt_state_is_refused_not_a_panic() {
+        let config = PeerConfig { me: 0, peers: 3, rng_seed: 1 };
+        let persisted = Persisted { raft_state: b"not raft-rs state", snapshot: &[] };
+        let err = RaftRs::start(config, persisted, &mut RecordingIo::default()).err().expect("refused");
+        assert!(err.contains("header"), "{err}");
+        let mut tagless = vec![0u8; crate::log::HEADER_LEN];
+        tagless[..4].copy_from_slice(b"junk");
+        let persisted = Persisted { raft_state: &tagless, snapshot: &[] };
+        let err = RaftRs::start(config, persisted, &mut RecordingIo::default()).err().expect("refused");
+        assert!(err.contains("tag"), "{err}");
+    }
+
+    #[test]
+    fn followers_refuse_commands() {
+        let config = PeerConfig { me: 1, peers: 3, rng_seed: 1 };
+        let mut io = RecordingIo::default();
+        let mut raft = RaftRs::start(config, Persisted::EMPTY, &mut io).expect("starts");
+        assert_eq!(raft.start_command(&mut io, b"x".to_vec()), None);
+        assert_eq!(raft.node.store().last_index(), 0, "nothing appended");
     }
 }

@@ -8,9 +8,9 @@
 //! once per election period (whenever raft-rs has just restarted its
 //! election count). A leader ticks every [`TICK_MS`].
 
+use raft_rs::{Config, ReadOnlyOption};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
-use raft_rs::{Config, ReadOnlyOption};
 
 /// A leader's tick, and the shortest tick of a follower or candidate.
 pub const TICK_MS: u64 = 50;

@@ -33,7 +33,7 @@ pub struct EntryView<'a> {
     /// The term in which the entry was created.
     pub term: u64,
     /// The command as the service gets it (for an entry the implementation
-    /// adds of its own, whatever bytes it holds).
+    /// puts in the log of its own, whatever bytes it holds).
     pub command: &'a [u8],
     /// A number that differs each time an entry is written at this index
     /// (an append counter); the observer re-reads only entries whose number
@@ -53,9 +53,15 @@ pub fn written_stamp(term: u64, command: &[u8]) -> u64 {
     h
 }
 
-/// What the observer reads of a peer after each of its steps. Indices are
-/// the lab's (see [`ApplyMsg`](crate::ApplyMsg)). `M` is the peer's
-/// request type.
+/// What the observer reads of a peer after each of its steps. `M` is the
+/// peer's request type.
+///
+/// Indices are the implementation's own log positions. They are the lab's
+/// (see [`ApplyMsg`](crate::ApplyMsg)) for a Raft that puts nothing of its
+/// own in the log; one that does (a new leader's empty entry) shows those
+/// entries here too, with whatever bytes they hold, so the observer checks
+/// the log it really keeps (a leader commits an older term's command by
+/// committing its own empty entry, which the lab's numbering cannot show).
 ///
 /// ```
 /// use contract::{NoView, RaftView};
