@@ -26,10 +26,10 @@
 /// the implementation, `lab_scenarios!("kv", I: basic_3a, speed_3a)`.
 macro_rules! lab_scenarios {
     ($lab:literal: $($test:ident),* $(,)?) => {
-        vec![$($crate::Scenario { name: concat!($lab, "/", stringify!($test)), run: $test, implementation: "", replay: "" }),*]
+        vec![$($crate::Scenario { name: concat!($lab, "/", stringify!($test)), run: $test, implementation: "", replay: "", catalogue_layers: &[] }),*]
     };
     ($lab:literal, $r:ident: $($test:ident),* $(,)?) => {
-        vec![$($crate::Scenario { name: concat!($lab, "/", stringify!($test)), run: $test::<$r>, implementation: "", replay: "" }),*]
+        vec![$($crate::Scenario { name: concat!($lab, "/", stringify!($test)), run: $test::<$r>, implementation: "", replay: "", catalogue_layers: &[] }),*]
     };
 }
 

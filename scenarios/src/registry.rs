@@ -13,13 +13,16 @@ pub struct Scenario {
     pub implementation: &'static str,
     /// The command that replays it (`Implementation::REPLAY`).
     pub replay: &'static str,
+    /// The layers of the project's code the implementation runs
+    /// (`Implementation::CATALOGUE_LAYERS`).
+    pub catalogue_layers: &'static [bugs::Layer],
 }
 
 impl Scenario {
     /// A scenario outside any registry (tests of the lab itself): it names
     /// no implementation and replays with a bare `labsim`.
     pub fn new(name: &'static str, run: fn(run: &crate::runner::Run) -> Outcome) -> Scenario {
-        Scenario { name, run, implementation: "none", replay: "labsim" }
+        Scenario { name, run, implementation: "none", replay: "labsim", catalogue_layers: &[] }
     }
 }
 
@@ -35,6 +38,7 @@ pub fn registry<I: Implementation>() -> Vec<Scenario> {
     for scenario in &mut all {
         scenario.implementation = I::NAME;
         scenario.replay = I::REPLAY;
+        scenario.catalogue_layers = I::CATALOGUE_LAYERS;
     }
     all
 }

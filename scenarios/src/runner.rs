@@ -62,6 +62,10 @@ pub struct Run {
     pub cancel: Option<&'static AtomicBool>,
     /// Where the run sends every event (`labsim run --trace`, `--html`).
     event_sink: std::cell::RefCell<Option<sim::event_log::EventSink>>,
+    /// The layers of the project's code the implementation runs (its
+    /// `CATALOGUE_LAYERS`), set by `run_scenario`: a swarm run names the
+    /// injection points of these only.
+    catalogue_layers: std::cell::Cell<&'static [bugs::Layer]>,
 }
 
 impl Run {
@@ -74,7 +78,14 @@ impl Run {
             bugs: bugs::Bugs::NONE,
             cancel: None,
             event_sink: std::cell::RefCell::new(None),
+            catalogue_layers: std::cell::Cell::new(&[bugs::Layer::Raft, bugs::Layer::Kv, bugs::Layer::ShardKv]),
         }
+    }
+
+    /// Of `layers` (the code a scenario runs), those that are the project's
+    /// own code in this run's implementation.
+    pub fn project_layers(&self, layers: &[bugs::Layer]) -> Vec<bugs::Layer> {
+        layers.iter().copied().filter(|l| self.catalogue_layers.get().contains(l)).collect()
     }
 
     pub fn with_trace(self, trace: TraceMode) -> Run {
@@ -108,6 +119,7 @@ impl Run {
             bugs: self.bugs,
             cancel: self.cancel,
             event_sink: std::cell::RefCell::new(self.event_sink.borrow_mut().take()),
+            catalogue_layers: self.catalogue_layers.clone(),
         }
     }
 }
@@ -202,6 +214,7 @@ fn panic_message(payload: &(dyn std::any::Any + Send)) -> &str {
 /// drawn as HTML to a file whose path the failure reason gives.
 pub fn run_scenario(scenario: &crate::Scenario, run: &Run) -> Outcome {
     let scenario_fn = scenario.run;
+    run.catalogue_layers.set(scenario.catalogue_layers);
     match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| scenario_fn(run))) {
         Ok(mut outcome) => {
             if let (Some(cx), Some(history), Err(reason)) = (&outcome.illegal, &outcome.history, &mut outcome.result) {

@@ -1,8 +1,9 @@
 //! `RaftRs`: one raft-rs `RawNode` as the lab's `contract::Raft`. Every
 //! input (a message, a tick, a proposal, a failed call) is handed to
 //! raft-rs, and then every `Ready` it has is carried out at once, in the
-//! order raft-rs asks: persist (snapshot, entries, hard state), send,
-//! apply, advance.
+//! order raft-rs documents: a leader's messages, persist (snapshot,
+//! entries, hard state), the messages that wait for persistence, apply,
+//! advance.
 
 use crate::log::{proposal, LabLog};
 use crate::settings::{self, Pacing};
@@ -43,6 +44,11 @@ impl RaftRs {
     fn drive(&mut self, io: &mut impl RaftIo<Envelope>) {
         while self.node.has_ready() {
             let mut ready = self.node.ready();
+            // A leader's appends leave before its own write, as raft-rs
+            // allows (the thesis's 10.2.1: the leader counts itself only
+            // once the entries are durable); a crash point between the two
+            // tests that claim.
+            self.send_all(io, ready.take_messages());
             let installed = match ready.snapshot().is_empty() {
                 true => None,
                 false => self.install_snapshot(io, ready.snapshot()),
@@ -50,7 +56,6 @@ impl RaftRs {
             if !ready.entries().is_empty() || ready.hs().is_some() {
                 self.persist(io, ready.entries(), ready.hs().cloned());
             }
-            self.send_all(io, ready.take_messages());
             self.send_all(io, ready.take_persisted_messages());
             if let Some(snapshot) = installed {
                 io.apply(snapshot);

@@ -80,7 +80,10 @@ pub trait HostIo<M> {
     /// Sends a request to peer `peer` (a labrpc call): its response comes
     /// back through [`Raft::handle_response`], or the call fails
     /// ([`Raft::call_failed`]). It may be lost, delayed, duplicated or
-    /// reordered. Send only what rests on state already made durable.
+    /// reordered. Send only what rests on state already made durable (the
+    /// term and vote it carries; a leader may send entries it has not
+    /// written yet if it counts itself toward their commit only once they
+    /// are, as the Raft thesis's 10.2.1 allows).
     fn send(&mut self, peer: usize, request: M);
     /// Calls [`Raft::on_timer`] with `at_ms` once this peer's clock reads
     /// `at_ms` or later. Timers are never cancelled: one that is no longer

@@ -591,8 +591,9 @@ pub const LIVENESS_BOUND: Nanos = secs(10);
 /// heal a new clerk's Put and Get must each complete within 10 s.
 fn swarm<K: Kv>(run: &Run) -> Outcome {
     let setup = KvSetup::servers(5).max_raft_state(Some(1000));
+    let layers = run.project_layers(&[bugs::Layer::Raft, bugs::Layer::Kv]);
     kv_test::<K, _>(run, setup, |t| async move {
-        let nemesis = crate::swarm::Nemesis::new(&t.cluster, &[bugs::Layer::Raft, bugs::Layer::Kv]);
+        let nemesis = crate::swarm::Nemesis::new(&t.cluster, &layers);
         let done = Rc::new(Cell::new(false));
         let clients: Vec<JoinHandle<()>> =
             (0..5).map(|cli| t.h.spawn(format!("client-{cli}"), swarm_client(t.clone(), cli, done.clone()))).collect();

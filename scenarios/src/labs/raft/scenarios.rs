@@ -986,8 +986,8 @@ const SWARM_CHAOS: sim::Nanos = secs(20);
 /// 10-60 ms. The Raft observer checks the paper's invariants at every step.
 /// Then a liveness phase: everything healed, the cluster must commit a new
 /// command on every server within the lab's 10 s (`one`).
-async fn swarm_body<R: Raft>(t: Rc<Tester<R>>) -> TestResult {
-    let nemesis = crate::swarm::Nemesis::new(&t.cluster, &[bugs::Layer::Raft]);
+async fn swarm_body<R: Raft>(t: Rc<Tester<R>>, layers: Vec<bugs::Layer>) -> TestResult {
+    let nemesis = crate::swarm::Nemesis::new(&t.cluster, &layers);
     let started = t.h.now();
     let mut next_fault = started + nemesis.pause_between();
     // The workload comes in bursts: busy spells offer every server a
@@ -1013,10 +1013,12 @@ async fn swarm_body<R: Raft>(t: Rc<Tester<R>>) -> TestResult {
 
 /// Swarm runs on five servers, without snapshots.
 fn swarm<R: Raft>(run: &Run) -> Outcome {
-    lab_test::<R, _>(run, Setup::servers(5), swarm_body)
+    let layers = run.project_layers(&[bugs::Layer::Raft]);
+    lab_test::<R, _>(run, Setup::servers(5), |t| swarm_body(t, layers))
 }
 
 /// Swarm runs on three servers, the applier snapshotting every 10 entries.
 fn swarm_snapshots<R: Raft>(run: &Run) -> Outcome {
-    lab_test::<R, _>(run, Setup::servers(3).snapshots(), swarm_body)
+    let layers = run.project_layers(&[bugs::Layer::Raft]);
+    lab_test::<R, _>(run, Setup::servers(3).snapshots(), |t| swarm_body(t, layers))
 }

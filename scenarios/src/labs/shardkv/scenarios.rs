@@ -792,9 +792,10 @@ async fn reconfigure<S: ShardKv>(t: &ShardTester<S>, joined: &mut [bool], gi: us
 /// cluster heals, every group joins, and every key must be read within 30 s;
 /// the history must be linearizable and the Raft observer checks every step.
 fn swarm<S: ShardKv>(run: &Run) -> Outcome {
+    let layers = run.project_layers(&[bugs::Layer::Raft, bugs::Layer::Kv, bugs::Layer::ShardKv]);
     shard_test::<S, _>(run, setup(false, Some(1000)), |t| async move {
         let mix = t.h.with_rng(crate::swarm::FaultMix::draw);
-        mix.start(&t.h, &[bugs::Layer::Raft, bugs::Layer::Kv, bugs::Layer::ShardKv]);
+        mix.start(&t.h, &layers);
         // The controllers are spared, as in the lab: a clerk's call to a
         // paused controller would hold the reconfigurations up.
         let nemeses: Vec<_> = t.groups.iter().map(|c| crate::swarm::Nemesis::with_mix(c, mix.clone())).collect();
