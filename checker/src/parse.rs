@@ -273,11 +273,7 @@ fn kv_line(rec: &mut EventRecorder<KvInput, KvOutput>, line: &str, last_time: &m
         "ok" => {
             let open =
                 rec.open_input(process).ok_or_else(|| seq(SequenceError::ReturnWithoutCall { client: process }))?;
-            if open.key() != key {
-                return Err(format!(
-                    "process {process} completes an operation on key {key:?} but its open one is {open:?}"
-                ));
-            }
+            completes_open(process, open, f, &key, value)?;
             let output = match (f, value) {
                 ("get", Edn::Str(v)) => KvOutput::Value(v.clone()),
                 ("get", other) => return Err(format!("a completed get needs a string :value, found {other:?}")),
@@ -293,6 +289,29 @@ fn kv_line(rec: &mut EventRecorder<KvInput, KvOutput>, line: &str, last_time: &m
         // Unknown outcome: pending forever.
         "info" | "fail" => rec.abandon(process).map_err(seq),
         other => Err(format!("unknown :type :{other} (expected :invoke, :ok, :info or :fail)")),
+    }
+}
+
+/// Whether a completion (`f` on `key`, with `value`) is of the operation
+/// `process` has open: the same kind, the same key, and for a write the
+/// same value (or none). Anything else is bad input, never a verdict.
+fn completes_open(process: u64, open: &KvInput, f: &str, key: &str, value: &Edn) -> Result<(), String> {
+    let (open_f, written) = match open {
+        KvInput::Get { .. } => ("get", None),
+        KvInput::Put { value, .. } => ("put", Some(value)),
+        KvInput::Append { value, .. } => ("append", Some(value)),
+    };
+    if open_f != f || open.key() != key {
+        return Err(format!(
+            "process {process} completes a {f} on key {key:?}, but the operation it has open is a {open_f} on key {:?}",
+            open.key()
+        ));
+    }
+    match (written, value) {
+        (Some(invoked), Edn::Str(v)) if v != invoked => Err(format!(
+            "process {process} completes a {f} of {v:?} on key {key:?}, but it invoked a {f} of {invoked:?}"
+        )),
+        _ => Ok(()),
     }
 }
 
@@ -408,6 +427,21 @@ mod tests {
         assert_eq!(ops[0].input, KvInput::Append { key: "0".into(), value: "x 0 0 y".into() });
         assert_eq!(ops[0].output, Some(KvOutput::Done));
         assert_eq!((ops[1].input.key(), ops[1].ret), ("0", None));
+    }
+
+    #[test]
+    fn a_completion_of_another_operation_is_bad_input_naming_the_line() {
+        let invoke_get = "{:process 0, :type :invoke, :f :get, :key \"0\", :value nil}\n";
+        let as_put = format!("{invoke_get}{{:process 0, :type :ok, :f :put, :key \"0\", :value \"x\"}}");
+        let err = parse_kv(Path::new("k.txt"), &as_put).unwrap_err();
+        assert_eq!(err.line, 2);
+        assert!(err.message.contains("open is a get"), "{}", err.message);
+        let invoke_put = "{:process 0, :type :invoke, :f :put, :key \"0\", :value \"a\"}\n";
+        let other_value = format!("{invoke_put}{{:process 0, :type :ok, :f :put, :key \"0\", :value \"b\"}}");
+        let err = parse_kv(Path::new("k.txt"), &other_value).unwrap_err();
+        assert!(err.message.contains("invoked a put of \"a\""), "{}", err.message);
+        let other_key = format!("{invoke_put}{{:process 0, :type :ok, :f :put, :key \"1\", :value \"a\"}}");
+        assert!(parse_kv(Path::new("k.txt"), &other_key).is_err());
     }
 
     #[test]

@@ -11,9 +11,12 @@
 //! Exit codes: 0 pass, 1 a run (or a check) failed, 2 bad usage or input.
 
 pub mod hunt_cli;
+pub mod output;
 pub mod run_cli;
 pub mod run_view;
 pub mod soak_cli;
+
+use crate::output::OutputFile;
 
 use clap::{Parser, Subcommand};
 use scenarios::soak::SoakPlan;
@@ -354,11 +357,11 @@ fn check_command(
     max_steps: u64,
     max_memory_mb: u64,
 ) -> ExitCode {
-    if let Some(path) = &html {
-        if let Err(e) = check_html_path(file, path) {
-            return usage_error(e);
-        }
-    }
+    let html = match html.map(|path| check_html_path(file, &path).and_then(|()| OutputFile::check("--html", path))) {
+        Some(Err(e)) => return usage_error(e),
+        Some(Ok(out)) => Some(out),
+        None => None,
+    };
     let budget = checker::CheckOptions {
         step_budget: Some(max_steps),
         memory_budget_bytes: Some((max_memory_mb << 20) as usize),
@@ -390,7 +393,7 @@ use checker::Model;
 /// What `labsim check` was asked.
 struct CheckRequest<'a> {
     file: &'a std::path::Path,
-    html: Option<std::path::PathBuf>,
+    html: Option<OutputFile>,
     budget: checker::CheckOptions,
 }
 
@@ -429,18 +432,25 @@ fn check_file<M: Model>(
     match check(model, &history, request.budget) {
         Verdict::Linearizable => {
             println!("linearizable: {} ({} operations)", file.display(), history.len());
+            if let Some(out) = request.html {
+                println!(
+                    "(nothing drawn at {}: --html draws where a history breaks, and this one does not; the file was \
+                     left as it was)",
+                    out.path().display()
+                );
+            }
             ExitCode::SUCCESS
         }
         Verdict::NotLinearizable(cx) => {
             println!("{}: {}", file.display(), report::explain(model, &history, &cx));
-            let Some(path) = request.html else {
+            let Some(out) = request.html else {
                 println!("(draw it with --html FILE)");
                 return ExitCode::from(1);
             };
             let page = report::html(model, &history, &cx, &format!("{} is not linearizable", file.display()));
-            match runner::write_replacing(&path, &page) {
-                Ok(()) => println!("drawing: {}", path.display()),
-                Err(e) => eprintln!("labsim: cannot write {}: {e}", path.display()),
+            match out.write(page.as_bytes()) {
+                Ok(()) => println!("drawing: {}", out.path().display()),
+                Err(e) => eprintln!("labsim: {e}"),
             }
             ExitCode::from(1)
         }

@@ -3,6 +3,7 @@
 //! every event as JSON lines (`--trace`), the run drawn as HTML (`--html`).
 //! Prints PASS or FAIL with the run's figures and the replay command.
 
+use crate::output::{OutputFile, Partial};
 use crate::run_view::RunView;
 use scenarios::runner::{self, replay_command, Outcome};
 use scenarios::Scenario;
@@ -26,24 +27,24 @@ fn usage(message: String) -> ExitCode {
 }
 
 /// Runs `scenario` for `seed` (twice, comparing traces, if asked) and
-/// writes the outputs: exit 0 pass, 1 fail, 2 bad usage or an unwritable
-/// file.
+/// writes the outputs: exit 0 pass, 1 fail, 2 bad usage or an output that
+/// could not be written (every path is checked before the run).
 pub fn run(scenario: &Scenario, seed: u64, bugs: bugs::Bugs, check_determinism: bool, outputs: Outputs) -> ExitCode {
     let name = scenario.name;
     if outputs.history.is_some() && !name.starts_with("kv/") && !name.starts_with("shardkv/") {
         return usage(format!("{name} records no client history (--history is for kv/ and shardkv/ scenarios)"));
     }
-    sim::log::init_from_env();
-    let trace_file = match outputs.trace.as_ref().map(std::fs::File::create).transpose() {
-        Ok(file) => file.map(event_writer),
-        Err(e) => return usage(format!("cannot write {}: {e}", outputs.trace.as_ref().expect("given").display())),
+    let files = match Files::check(outputs) {
+        Ok(files) => files,
+        Err(e) => return usage(e),
     };
+    sim::log::init_from_env();
     let view = Rc::new(RefCell::new(RunView::default()));
     let mut sinks: Vec<EventSink> = Vec::new();
-    if let Some((_, sink)) = &trace_file {
+    if let Some((_, _, sink)) = &files.trace {
         sinks.push(sink());
     }
-    if outputs.html.is_some() {
+    if files.html.is_some() {
         sinks.push(RunView::sink(view.clone()));
     }
     let mut run = runner::Run::new(seed).with_bugs(bugs);
@@ -55,41 +56,82 @@ pub fn run(scenario: &Scenario, seed: u64, bugs: bugs::Bugs, check_determinism: 
     } else {
         runner::run_scenario(scenario, &run)
     };
+    let passed = verdict(scenario, seed, bugs, &outcome);
     let title = format!("{name} seed {seed} on {}", scenario.implementation);
-    if let Err(e) = write_outputs(&outputs, &outcome, &view.borrow(), trace_file.map(|(w, _)| w), &title) {
-        return usage(e);
+    let written = files.write(&outcome, &view.borrow(), &title);
+    match (passed, written) {
+        (false, _) => ExitCode::from(1),
+        (true, Err(e)) => usage(e),
+        (true, Ok(())) => ExitCode::SUCCESS,
     }
-    verdict(scenario, seed, bugs, &outcome)
 }
 
-/// Writes the drawing, the trace and the history that were asked for.
-fn write_outputs(
-    outputs: &Outputs,
-    outcome: &Outcome,
-    view: &RunView,
-    trace: Option<Rc<RefCell<EventFile>>>,
-    title: &str,
-) -> Result<(), String> {
-    let cannot = |path: &PathBuf, e: std::io::Error| format!("cannot write {}: {e}", path.display());
-    if let Some(path) = &outputs.html {
-        runner::write_replacing(path, &view.html(title, outcome)).map_err(|e| cannot(path, e))?;
-        eprintln!("drawing: {}", path.display());
-    }
-    if let (Some(path), Some(writer)) = (&outputs.trace, trace) {
-        let mut file = writer.borrow_mut();
-        file.flush().and(file.error()).map_err(|e| cannot(path, e))?;
-        eprintln!("trace: {}", path.display());
-    }
-    if let (Some(path), Some(recorded)) = (&outputs.history, &outcome.history) {
-        let edn = checker::parse::write_kv_served(recorded, outcome.served_under.as_deref());
-        std::fs::write(path, edn).map_err(|e| cannot(path, e))?;
-        eprintln!("history: {} ({} operations)", path.display(), recorded.len());
-    }
-    Ok(())
+/// The outputs asked for, checked: the trace streams into a temporary
+/// file beside its path from the start.
+struct Files {
+    history: Option<OutputFile>,
+    trace: Option<(OutputFile, Rc<RefCell<EventFile>>, Box<dyn Fn() -> EventSink>)>,
+    html: Option<OutputFile>,
 }
 
-/// PASS or FAIL, with the run's figures (and the replay command).
-fn verdict(scenario: &Scenario, seed: u64, bugs: bugs::Bugs, outcome: &Outcome) -> ExitCode {
+impl Files {
+    fn check(outputs: Outputs) -> Result<Files, String> {
+        let check = |flag, path: Option<PathBuf>| path.map(|p| OutputFile::check(flag, p)).transpose();
+        let history = check("--history", outputs.history)?;
+        let html = check("--html", outputs.html)?;
+        let trace = match check("--trace", outputs.trace)? {
+            Some(file) => {
+                let (writer, sink) = event_writer(file.create_partial()?);
+                Some((file, writer, Box::new(sink) as Box<dyn Fn() -> EventSink>))
+            }
+            None => None,
+        };
+        Ok(Files { history, trace, html })
+    }
+
+    /// Writes the drawing, the trace and the history; every output is
+    /// attempted, and the first failure is returned.
+    fn write(self, outcome: &Outcome, view: &RunView, title: &str) -> Result<(), String> {
+        let mut results = Vec::new();
+        if let Some(file) = &self.html {
+            results.push(
+                file.write(view.html(title, outcome).as_bytes())
+                    .map(|()| format!("drawing: {}", file.path().display())),
+            );
+        }
+        if let Some((file, writer, _)) = self.trace {
+            let mut events = writer.borrow_mut();
+            let partial = events.out.take().expect("the trace is finished once");
+            results.push(match events.error.take() {
+                Some(e) => {
+                    file.abandon(partial);
+                    Err(format!("cannot write --trace {}: {e}", file.path().display()))
+                }
+                None => file.finish(partial).map(|()| format!("trace: {}", file.path().display())),
+            });
+        }
+        if let (Some(file), Some(recorded)) = (&self.history, &outcome.history) {
+            let edn = checker::parse::write_kv_served(recorded, outcome.served_under.as_deref());
+            let done = file.write(edn.as_bytes());
+            results.push(done.map(|()| format!("history: {} ({} operations)", file.path().display(), recorded.len())));
+        }
+        let mut first_error = None;
+        for result in results {
+            match result {
+                Ok(line) => eprintln!("{line}"),
+                Err(e) => {
+                    eprintln!("labsim: {e}");
+                    first_error.get_or_insert(e);
+                }
+            }
+        }
+        first_error.map_or(Ok(()), Err)
+    }
+}
+
+/// Prints PASS or FAIL, with the run's figures (and the replay command);
+/// returns whether it passed.
+fn verdict(scenario: &Scenario, seed: u64, bugs: bugs::Bugs, outcome: &Outcome) -> bool {
     let name = scenario.name;
     let stats = &outcome.stats;
     let operations = outcome.history.as_ref().map_or(String::new(), |h| format!(", {} client operations", h.len()));
@@ -106,7 +148,7 @@ fn verdict(scenario: &Scenario, seed: u64, bugs: bugs::Bugs, outcome: &Outcome) 
             for note in &outcome.notes {
                 println!("  {note}");
             }
-            ExitCode::SUCCESS
+            true
         }
         Err(reason) => {
             println!(
@@ -114,47 +156,32 @@ fn verdict(scenario: &Scenario, seed: u64, bugs: bugs::Bugs, outcome: &Outcome) 
                 scenario.implementation,
                 replay_command(scenario, seed, bugs)
             );
-            ExitCode::from(1)
+            false
         }
     }
 }
 
 /// A JSON-lines writer of a run's events, and a maker of the sink that
 /// feeds it; the first write error is kept for the end.
-fn event_writer(file: std::fs::File) -> (Rc<RefCell<EventFile>>, impl Fn() -> sim::event_log::EventSink) {
-    let writer =
-        std::rc::Rc::new(std::cell::RefCell::new(EventFile { out: std::io::BufWriter::new(file), error: None }));
+fn event_writer(partial: Partial) -> (Rc<RefCell<EventFile>>, impl Fn() -> EventSink) {
+    let writer = Rc::new(RefCell::new(EventFile { out: Some(partial), error: None }));
     let shared = writer.clone();
-    let make = move || -> sim::event_log::EventSink {
+    let make = move || -> EventSink {
         let writer = shared.clone();
-        Box::new(move |line: &sim::event_log::EventLine| {
+        Box::new(move |line: &EventLine| {
             let mut w = writer.borrow_mut();
-            if w.error.is_none() {
-                let written = serde_json::to_writer(&mut w.out, line).map_err(std::io::Error::from);
-                if let Err(e) = written.and_then(|()| w.out.write_all(b"\n")) {
-                    w.error = Some(e);
-                }
+            let EventFile { out: Some(partial), error: error @ None } = &mut *w else { return };
+            let written = serde_json::to_writer(&mut partial.file, line).map_err(std::io::Error::from);
+            if let Err(e) = written.and_then(|()| partial.file.write_all(b"\n")) {
+                *error = Some(e);
             }
         })
     };
     (writer, make)
 }
 
-/// A file of JSON lines, remembering its first write error.
+/// A temporary file of JSON lines, remembering its first write error.
 struct EventFile {
-    out: std::io::BufWriter<std::fs::File>,
+    out: Option<Partial>,
     error: Option<std::io::Error>,
-}
-
-impl EventFile {
-    fn flush(&mut self) -> std::io::Result<()> {
-        self.out.flush()
-    }
-
-    fn error(&self) -> std::io::Result<()> {
-        match &self.error {
-            Some(e) => Err(std::io::Error::new(e.kind(), e.to_string())),
-            None => Ok(()),
-        }
-    }
 }

@@ -3,6 +3,7 @@
 //! stops cleanly on Ctrl-C (the runs done are reported and written, and a
 //! second Ctrl-C quits at once), and writes the JSON and JUnit reports.
 
+use crate::output::OutputFile;
 use scenarios::soak::{format_report, junit_xml, soak, Progress, SoakPlan, SoakReport};
 use std::io::IsTerminal;
 use std::path::PathBuf;
@@ -36,27 +37,24 @@ pub fn parse_shard(text: &str) -> Result<(u64, u64), String> {
 /// Runs the soak and reports it: exit 0 all passed, 1 a run failed, 2 a
 /// report could not be written, 130 stopped by Ctrl-C with no failure.
 pub fn run(plan: SoakPlan, files: ReportFiles) -> ExitCode {
-    // The report files are created before the soak, so an unwritable path
-    // costs a second, not the whole soak.
-    let json = match open(&files.json) {
-        Ok(f) => f,
-        Err(e) => return usage(e),
-    };
-    let junit = match open(&files.junit) {
-        Ok(f) => f,
-        Err(e) => return usage(e),
+    // The report paths are checked before the soak, so a bad path costs a
+    // second, not the whole soak.
+    let check = |flag, path: Option<PathBuf>| path.map(|p| OutputFile::check(flag, p)).transpose();
+    let (json, junit) = match (check("--json", files.json), check("--junit", files.junit)) {
+        (Ok(json), Ok(junit)) => (json, junit),
+        (Err(e), _) | (_, Err(e)) => return usage(e),
     };
     install_ctrl_c();
     describe(&plan);
     let report = soak(&plan, &progress_display(plan.shard_runs()), &STOP);
     print!("{}", format_report(&report));
     let mut write_failed = false;
-    if let (Some(path), Some(file)) = (&files.json, json) {
-        write_failed |= write(path, serde_json::to_writer_pretty(std::io::BufWriter::new(file), &report).err());
+    if let Some(file) = json {
+        let text = serde_json::to_string_pretty(&report).expect("a soak report serializes");
+        write_failed |= write(file.write(text.as_bytes()));
     }
-    if let (Some(path), Some(mut file)) = (&files.junit, junit) {
-        use std::io::Write;
-        write_failed |= write(path, file.write_all(junit_xml(&report).as_bytes()).err());
+    if let Some(file) = junit {
+        write_failed |= write(file.write(junit_xml(&report).as_bytes()));
     }
     exit_code(&report, write_failed)
 }
@@ -71,17 +69,12 @@ fn exit_code(report: &SoakReport, write_failed: bool) -> ExitCode {
     }
 }
 
-fn open(path: &Option<PathBuf>) -> Result<Option<std::fs::File>, String> {
-    path.as_ref()
-        .map(|p| std::fs::File::create(p).map_err(|e| format!("cannot write the report to {}: {e}", p.display())))
-        .transpose()
-}
-
-fn write(path: &std::path::Path, error: Option<impl std::fmt::Display>) -> bool {
-    if let Some(e) = &error {
-        eprintln!("labsim: cannot write the report to {}: {e}", path.display());
+/// Reports a failed write; returns whether it failed.
+fn write(written: Result<(), String>) -> bool {
+    if let Err(e) = &written {
+        eprintln!("labsim: {e}");
     }
-    error.is_some()
+    written.is_err()
 }
 
 fn usage(message: String) -> ExitCode {

@@ -309,3 +309,65 @@ fn check_reads_a_history_from_standard_input() {
     assert_eq!(out.status.code(), Some(1), "{stdout}");
     assert!(stdout.starts_with("-: not linearizable"), "{stdout}");
 }
+
+/// An output path that exists and is not a regular file is refused before
+/// any work, and never replaced (as root, `--html /dev/full` once replaced
+/// the device with a page).
+#[test]
+fn an_output_path_that_is_not_a_regular_file_is_refused_and_left_alone() {
+    let dir = std::env::temp_dir();
+    for (flag, args) in [
+        ("--html", vec!["run", "raft/basic_agree_2b", "--seed", "1"]),
+        ("--trace", vec!["run", "raft/basic_agree_2b", "--seed", "1"]),
+        ("--history", vec!["run", "kv/basic_3a", "--seed", "1"]),
+        ("--json", vec!["soak", "sim/fault_pause", "--seeds", "1"]),
+        ("--junit", vec!["soak", "sim/fault_pause", "--seeds", "1"]),
+    ] {
+        for target in ["/dev/null", dir.to_str().unwrap()] {
+            let mut all = args.clone();
+            all.extend([flag, target]);
+            let (code, out, err) = labsim(&all);
+            assert_eq!(code, 2, "{all:?}: {out}{err}");
+            assert!(err.contains(target) && err.trim().lines().count() == 1, "{all:?}: {err}");
+            assert!(!out.contains("PASS") && !out.contains("total:"), "nothing ran before the refusal: {out}");
+        }
+    }
+    assert!(std::fs::metadata("/dev/null").is_ok_and(|m| !m.is_file()), "the device is still a device");
+    let (code, _, err) =
+        labsim(&["check", &testdata("jepsen/etcd_000.log"), "--model", "register", "--html", "/dev/null"]);
+    assert_eq!(code, 2, "{err}");
+}
+
+/// `check --html` on a linearizable history says why nothing is drawn.
+#[test]
+fn check_html_on_a_linearizable_history_says_why_nothing_is_drawn() {
+    let html = std::env::temp_dir().join(format!("labsim-cli-ok-{}.html", std::process::id()));
+    let (code, out, _) =
+        labsim(&["check", &testdata("kv/c01-ok.txt"), "--model", "kv", "--html", html.to_str().unwrap()]);
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("linearizable") && out.contains("nothing drawn"), "{out}");
+    assert!(!html.exists(), "no page for a history that does not break");
+}
+
+/// A return that is not of the operation its process has open (a Get
+/// answered as a Put, a write answered with another value) is bad input
+/// naming the file and line: never a pass, never "not linearizable".
+#[test]
+fn a_return_for_another_operation_is_bad_input_naming_file_and_line() {
+    let path = std::env::temp_dir().join(format!("labsim-cli-mismatch-{}.txt", std::process::id()));
+    let invoke = "{:process 0, :type :invoke, :f :get, :key \"1\", :value nil}\n";
+    for completion in [
+        "{:process 0, :type :ok, :f :put, :key \"1\", :value \"x\"}\n",
+        "{:process 0, :type :ok, :f :append, :key \"1\", :value \"x\"}\n",
+    ] {
+        std::fs::write(&path, format!("{invoke}{completion}")).unwrap();
+        let (code, out, err) = labsim(&["check", path.to_str().unwrap(), "--model", "kv"]);
+        assert_eq!(code, 2, "{out}{err}");
+        assert!(err.contains(&format!("{}:2:", path.display())), "{err}");
+    }
+    let put = "{:process 0, :type :invoke, :f :put, :key \"1\", :value \"a\"}\n";
+    std::fs::write(&path, format!("{put}{{:process 0, :type :ok, :f :put, :key \"1\", :value \"b\"}}\n")).unwrap();
+    let (code, _, err) = labsim(&["check", path.to_str().unwrap(), "--model", "kv"]);
+    assert_eq!(code, 2, "{err}");
+    let _ = std::fs::remove_file(path);
+}
