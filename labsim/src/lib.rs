@@ -71,6 +71,10 @@ enum Command {
         /// them). LABSIM_BUGS does the same.
         #[arg(long, value_parser = bugs::Bugs::parse_given)]
         bugs: Option<bugs::Bugs>,
+        /// The trace hash of the run this replays (replay commands give
+        /// it): says "replayed: same run", or that the run differs (exit 1).
+        #[arg(long, value_parser = parse_trace_hash)]
+        expect_trace: Option<u64>,
     },
     /// Every matching scenario (FILTER as for list) for seeds S..S+N on J
     /// threads.
@@ -160,6 +164,10 @@ enum ModelName {
 }
 
 /// A seed: a whole number from 0 to 2^64 - 1.
+fn parse_trace_hash(text: &str) -> Result<u64, String> {
+    u64::from_str_radix(text.trim(), 16).map_err(|_| "a trace hash is 16 hexadecimal digits, as runs print it".into())
+}
+
 fn parse_seed(text: &str) -> Result<u64, String> {
     text.trim().parse().map_err(|_| format!("a seed is a whole number from 0 to {}", u64::MAX))
 }
@@ -245,7 +253,7 @@ pub fn main<I: Implementation>() -> ExitCode {
             }
             ExitCode::SUCCESS
         }
-        Command::Run { name, seed, check_determinism, history, trace, html, bugs } => {
+        Command::Run { name, seed, check_determinism, history, trace, html, bugs, expect_trace } => {
             let Some(scenario) = find::<I>(&name) else {
                 return usage_error(format!("unknown scenario '{name}'{}", suggest::<I>(&name)));
             };
@@ -254,7 +262,8 @@ pub fn main<I: Implementation>() -> ExitCode {
             if let Some(e) = scenarios::registry::unreached_bug::<I>(&[scenario], bugs) {
                 return usage_error(e);
             }
-            crate::run_cli::run(&scenario, seed, bugs, check_determinism, outputs)
+            let checks = crate::run_cli::Checks { determinism: check_determinism, expect_trace };
+            crate::run_cli::run(&scenario, seed, bugs, checks, outputs)
         }
         Command::Bugs => {
             let mut out = std::io::stdout().lock();

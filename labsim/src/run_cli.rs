@@ -14,6 +14,13 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::rc::Rc;
 
+/// What a run checks beside its scenario: determinism (a second run), and
+/// that it is the run a replay command named (its trace hash).
+pub struct Checks {
+    pub determinism: bool,
+    pub expect_trace: Option<u64>,
+}
+
 /// The files a run writes, if asked.
 pub struct Outputs {
     pub history: Option<PathBuf>,
@@ -29,7 +36,7 @@ fn usage(message: String) -> ExitCode {
 /// Runs `scenario` for `seed` (twice, comparing traces, if asked) and
 /// writes the outputs: exit 0 pass, 1 fail, 2 bad usage or an output that
 /// could not be written (every path is checked before the run).
-pub fn run(scenario: &Scenario, seed: u64, bugs: bugs::Bugs, check_determinism: bool, outputs: Outputs) -> ExitCode {
+pub fn run(scenario: &Scenario, seed: u64, bugs: bugs::Bugs, checks: Checks, outputs: Outputs) -> ExitCode {
     let name = scenario.name;
     if outputs.history.is_some() && !name.starts_with("kv/") && !name.starts_with("shardkv/") {
         return usage(format!("{name} records no client history (--history is for kv/ and shardkv/ scenarios)"));
@@ -51,12 +58,12 @@ pub fn run(scenario: &Scenario, seed: u64, bugs: bugs::Bugs, check_determinism: 
     if !sinks.is_empty() {
         run = run.with_event_sink(Box::new(move |line: &EventLine| sinks.iter_mut().for_each(|s| s(line))));
     }
-    let outcome = if check_determinism {
+    let outcome = if checks.determinism {
         runner::run_checking_determinism(scenario, &run)
     } else {
         runner::run_scenario(scenario, &run)
     };
-    let passed = verdict(scenario, seed, bugs, &outcome);
+    let passed = verdict(scenario, seed, bugs, &outcome) & same_run(&outcome, checks.expect_trace);
     let title = format!("{name} seed {seed} on {}", scenario.implementation);
     let written = files.write(&outcome, &view.borrow(), &title);
     match (passed, written) {
@@ -129,6 +136,23 @@ impl Files {
     }
 }
 
+/// Whether the run is the one a replay command named: says so, or that it
+/// is not (then the run depends on something besides its seed, or the code
+/// changed since).
+fn same_run(outcome: &Outcome, expected: Option<u64>) -> bool {
+    let Some(expected) = expected else { return true };
+    let trace = outcome.stats.trace.hash();
+    if trace == expected {
+        println!("replayed: same run (trace {trace:016x})");
+        return true;
+    }
+    println!(
+        "replayed: NOT the same run: trace {trace:016x} where the run replayed had {expected:016x}; the code changed \
+         since, or the run depends on something besides its seed (--check-determinism names where two runs part)"
+    );
+    false
+}
+
 /// Prints PASS or FAIL, with the run's figures (and the replay command);
 /// returns whether it passed.
 fn verdict(scenario: &Scenario, seed: u64, bugs: bugs::Bugs, outcome: &Outcome) -> bool {
@@ -154,7 +178,7 @@ fn verdict(scenario: &Scenario, seed: u64, bugs: bugs::Bugs, outcome: &Outcome) 
             println!(
                 "FAIL {name} seed {seed} on {}: {reason}\n  ({detail})\n  replay: {}",
                 scenario.implementation,
-                replay_command(scenario, seed, bugs)
+                replay_command(scenario, seed, bugs, Some(stats.trace.hash()))
             );
             false
         }

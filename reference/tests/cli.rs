@@ -371,3 +371,27 @@ fn a_return_for_another_operation_is_bad_input_naming_file_and_line() {
     assert_eq!(code, 2, "{err}");
     let _ = std::fs::remove_file(path);
 }
+
+/// The replay line a failure prints takes every option the run had and the
+/// run's trace hash; run as printed, it says it replayed the same run (with
+/// or without the determinism check, whose trace hash is a plain run's);
+/// a different run is named as such.
+#[test]
+fn a_failures_replay_line_replays_the_same_run_and_says_so() {
+    let (code, out, _) = labsim(&["run", "raft/swarm", "--seed", "0", "--bugs", "raft_vote_twice"]);
+    assert_eq!(code, 1, "{out}");
+    let replay = out.lines().find_map(|l| l.trim().strip_prefix("replay: ")).expect("a replay line");
+    let args: Vec<&str> = replay.split_whitespace().skip_while(|w| *w != "run").collect();
+    assert!(args.contains(&"--bugs") && args.contains(&"--expect-trace"), "{replay}");
+    for extra in [&[][..], &["--check-determinism"][..]] {
+        let mut all = args.clone();
+        all.extend(extra);
+        let (code, again, _) = labsim(&all);
+        assert_eq!(code, 1, "the failure replays: {again}");
+        assert!(again.contains("replayed: same run"), "{again}");
+    }
+    let hash = args[args.iter().position(|a| *a == "--expect-trace").expect("given") + 1];
+    let (code, other, _) = labsim(&["run", "raft/swarm", "--seed", "0", "--expect-trace", hash]);
+    assert_eq!(code, 1, "without the bug it is another run: {other}");
+    assert!(other.contains("replayed: NOT the same run"), "{other}");
+}

@@ -31,6 +31,9 @@ pub struct Catch {
     /// CPU time of those runs.
     pub cpu_s: f64,
     pub reason: String,
+    /// The catching run's trace hash, which its replay checks (with the
+    /// harness checks on, as a replay runs).
+    pub trace: Option<u64>,
 }
 
 /// Which scenarios and checks hunt.
@@ -98,12 +101,14 @@ pub fn hunt_with<I: Implementation>(bug: Bug, which: Hunters, rounds: u64, max_r
         let batch: Vec<u64> = (j..total.min(j + jobs as u64)).collect();
         let checks = which == Hunters::All;
         let results = run_batch(bug, checks, &swarm, &lab, &batch);
-        for (k, (cpu, result)) in results.into_iter().enumerate() {
+        for (k, (cpu, result, trace)) in results.into_iter().enumerate() {
             cpu_s += cpu;
             if let Err(reason) = result {
                 let (scenario, seed) = run_at(&swarm, &lab, batch[k]);
                 let runs = batch[k] + 1;
-                let catch = Catch { scenario: scenario.name, replay: scenario.replay, seed, runs, cpu_s, reason };
+                let trace = checks.then_some(trace);
+                let catch =
+                    Catch { scenario: scenario.name, replay: scenario.replay, seed, runs, cpu_s, reason, trace };
                 return Hunt { bug, caught: Some(catch), runs, cpu_s };
             }
         }
@@ -120,7 +125,7 @@ fn run_batch(
     swarm: &[Scenario],
     lab: &[Scenario],
     batch: &[u64],
-) -> Vec<(f64, Result<(), String>)> {
+) -> Vec<(f64, Result<(), String>, u64)> {
     std::thread::scope(|scope| {
         let runs: Vec<_> = batch
             .iter()
@@ -130,7 +135,7 @@ fn run_batch(
                     let start = thread_cpu_ms();
                     let run = Run::new(seed).with_bugs(Bugs::one(bug)).with_harness_checks(checks);
                     let outcome = run_scenario(&scenario, &run);
-                    ((thread_cpu_ms() - start) / 1000.0, outcome.result)
+                    ((thread_cpu_ms() - start) / 1000.0, outcome.result, outcome.stats.trace.hash())
                 })
             })
             .collect();
@@ -138,9 +143,17 @@ fn run_batch(
     })
 }
 
-/// The command that replays a catch with logs.
+/// The command that replays a catch with logs (and checks it is the same
+/// run, when the catch had the harness checks on as a replay does).
 pub fn replay_command(bug: Bug, catch: &Catch) -> String {
-    format!("RUST_LOG=debug {} run {} --seed {} --bugs {}", catch.replay, catch.scenario, catch.seed, bug.name())
+    let expect = catch.trace.map_or(String::new(), |t| format!(" --expect-trace {t:016x}"));
+    format!(
+        "RUST_LOG=debug {} run {} --seed {} --bugs {}{expect}",
+        catch.replay,
+        catch.scenario,
+        catch.seed,
+        bug.name()
+    )
 }
 
 /// What caught a bug, from its failure reason: the Raft observer, the

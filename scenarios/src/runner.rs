@@ -306,8 +306,10 @@ pub fn write_replacing(path: &std::path::Path, contents: &str) -> std::io::Resul
 }
 
 /// The one command that replays a failing run with logs, with the bugs it
-/// had switched on.
-pub fn replay_command(scenario: &crate::Scenario, seed: u64, bugs: bugs::Bugs) -> String {
+/// had switched on and, when known, its trace hash (`--expect-trace`: the
+/// replay says whether it is the same run).
+pub fn replay_command(scenario: &crate::Scenario, seed: u64, bugs: bugs::Bugs, trace: Option<u64>) -> String {
     let with_bugs = if bugs.is_empty() { String::new() } else { format!(" --bugs {bugs}") };
-    format!("RUST_LOG=debug {} run {} --seed {seed}{with_bugs}", scenario.replay, scenario.name)
+    let expect = trace.map_or(String::new(), |t| format!(" --expect-trace {t:016x}"));
+    format!("RUST_LOG=debug {} run {} --seed {seed}{with_bugs}{expect}", scenario.replay, scenario.name)
 }

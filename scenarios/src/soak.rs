@@ -154,6 +154,9 @@ impl std::ops::AddAssign for Measures {
 struct RunRecord {
     passed: bool,
     reason: Option<String>,
+    /// The run's trace hash, which its replay checks (none for a run the
+    /// watchdog stopped: a replay runs to the end).
+    trace: Option<u64>,
     measures: Measures,
 }
 
@@ -231,7 +234,8 @@ fn record(outcome: Outcome, cpu_ms: f64, system_ms: f64) -> RunRecord {
         operations: outcome.operations(),
         shards_moved: outcome.shards_moved,
     };
-    RunRecord { passed: outcome.result.is_ok(), reason: outcome.result.err(), measures }
+    let trace = Some(outcome.stats.trace.hash());
+    RunRecord { passed: outcome.result.is_ok(), reason: outcome.result.err(), trace, measures }
 }
 
 /// Runs one scenario for one seed and measures its CPU time.
@@ -267,7 +271,7 @@ pub fn soak(plan: &SoakPlan, progress: &(dyn Fn(Progress) + Sync), stop: &Atomic
     let done = AtomicU64::new(0);
     let failed = AtomicU64::new(0);
     let totals: Vec<Mutex<Totals>> = plan.scenarios.iter().map(|_| Mutex::new(Totals::new())).collect();
-    let failures: Mutex<Vec<(usize, u64, String)>> = Mutex::new(Vec::new());
+    let failures: Mutex<Vec<Failure>> = Mutex::new(Vec::new());
     let threads = plan.jobs.min(runs.max(1) as usize);
     // One stop flag per worker for the whole process's life: a few bytes.
     let watches: Vec<Watch> = (0..threads)
@@ -293,7 +297,8 @@ pub fn soak(plan: &SoakPlan, progress: &(dyn Fn(Progress) + Sync), stop: &Atomic
                     totals[scenario].lock().expect("no thread panics holding totals").add(&rec);
                     if let Some(reason) = rec.reason {
                         failed.fetch_add(1, Ordering::Relaxed);
-                        failures.lock().expect("no thread panics holding failures").push((scenario, seed, reason));
+                        let failure = (scenario, seed, reason, rec.trace);
+                        failures.lock().expect("no thread panics holding failures").push(failure);
                     }
                     let done = done.fetch_add(1, Ordering::Relaxed) + 1;
                     progress(Progress { done, failures: failed.load(Ordering::Relaxed), total: runs });
@@ -322,6 +327,7 @@ fn run_watched(plan: &SoakPlan, watch: &Watch, scenario: usize, seed: u64) -> Ru
         let limit = plan.watchdog.expect("only the watchdog stops runs").as_secs_f64();
         let why = rec.reason.take().unwrap_or_default();
         rec.passed = false;
+        rec.trace = None;
         rec.reason = Some(format!("watchdog: the run took more than {limit:.0} s of wall time; {why}"));
     }
     rec
@@ -340,20 +346,14 @@ fn watchdog(watches: &[Watch], limit: Duration, workers_done: &AtomicBool) {
     }
 }
 
-fn summarize(
-    plan: &SoakPlan,
-    totals: &[Totals],
-    failures: Vec<(usize, u64, String)>,
-    complete: bool,
-    wall: Duration,
-) -> SoakReport {
+fn summarize(plan: &SoakPlan, totals: &[Totals], failures: Vec<Failure>, complete: bool, wall: Duration) -> SoakReport {
     let scenarios: Vec<ScenarioSummary> = plan.scenarios.iter().zip(totals).map(|(s, t)| t.summary(s.name)).collect();
     let total_failures = failures.len() as u64;
     let failures = first_failures(failures);
     let failed_runs = failures
         .into_iter()
-        .map(|(i, seed, reason)| {
-            let replay = replay_command(&plan.scenarios[i], seed, plan.bugs);
+        .map(|(i, seed, reason, trace)| {
+            let replay = replay_command(&plan.scenarios[i], seed, plan.bugs, trace);
             let scenario = plan.scenarios[i].name;
             FailedRun { scenario, seed, reason, replay }
         })
@@ -424,11 +424,14 @@ pub fn format_report(report: &SoakReport) -> String {
 /// The failures a report lists, by scenario and seed: every failing
 /// scenario's first, then the others in order, `FAILURES_KEPT` in all (so
 /// a soak where everything fails still names every scenario).
-fn first_failures(mut failures: Vec<(usize, u64, String)>) -> Vec<(usize, u64, String)> {
+/// A failed run: scenario (index), seed, reason, trace hash.
+type Failure = (usize, u64, String, Option<u64>);
+
+fn first_failures(mut failures: Vec<Failure>) -> Vec<Failure> {
     failures.sort_by_key(|f| (f.0, f.1));
     let (mut kept, mut others) = (Vec::new(), Vec::new());
     for failure in failures {
-        if kept.last().is_some_and(|k: &(usize, u64, String)| k.0 == failure.0) {
+        if kept.last().is_some_and(|k: &Failure| k.0 == failure.0) {
             others.push(failure);
         } else {
             kept.push(failure);
@@ -504,7 +507,7 @@ mod tests {
 
     fn run_taking(cpu_ms: f64) -> RunRecord {
         let measures = Measures { cpu_ms, virtual_ms: 1.0, events: 1, ..Measures::default() };
-        RunRecord { passed: true, reason: None, measures }
+        RunRecord { passed: true, reason: None, trace: None, measures }
     }
 
     #[test]

@@ -406,15 +406,22 @@ impl<N: Node> World<N> {
     }
 
     /// Folds an event into the trace. When a run is checked for determinism
-    /// (any mode but `HashOnly`), a message's contents are folded too, so
-    /// two runs that send different messages at the same instants part.
+    /// (any mode but `HashOnly`), a message's contents are folded too (into
+    /// the checked hash only: the run's hash stays what a plain run gives),
+    /// so two runs that send different messages at the same instants part.
     fn trace_event(&mut self, at: Nanos, event: &Event<N>) {
-        let checked = self.trace.mode() != TraceMode::HashOnly;
-        let contents = |msg: &N::Msg| if checked { msg.content_hash() } else { 0 };
+        let contents = match event {
+            EventKind::Request { msg, .. } | EventKind::Reply { msg, .. }
+                if self.trace.mode() != TraceMode::HashOnly =>
+            {
+                msg.content_hash()
+            }
+            _ => 0,
+        };
         let (kind, a, b) = match event {
             EventKind::WakeTask(_) => (TRACE_WAKE, 0, 0),
-            EventKind::Request { call, msg } => (TRACE_REQUEST, call.0, contents(msg)),
-            EventKind::Reply { call, msg } => (TRACE_REPLY, call.0, contents(msg)),
+            EventKind::Request { call, .. } => (TRACE_REQUEST, call.0, 0),
+            EventKind::Reply { call, .. } => (TRACE_REPLY, call.0, 0),
             EventKind::Fail { call } => (TRACE_FAIL, call.0, 0),
             EventKind::PollDead { call } => (TRACE_POLL, call.0, 0),
             EventKind::Timer { server, incarnation, timer } => {
@@ -434,7 +441,7 @@ impl<N: Node> World<N> {
             };
             format!("at {}: {what}", time::format(at))
         };
-        self.trace.fold(at, kind, a, b, describe);
+        self.trace.fold_with_contents(at, kind, a, b, contents, describe);
         self.log_event(at, event);
     }
 }
