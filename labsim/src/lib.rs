@@ -42,9 +42,15 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Scenario names, one per line. FILTER: a lab (`kv`), a name prefix
+    /// The scenarios, one per line: name, the Go test it ports ("-" beyond
+    /// the lab) and what it does. FILTER: a lab (`kv`), a name prefix
     /// (`raft/figure_8`) or a glob (`'*partition*'`).
-    List { filter: Option<String> },
+    List {
+        filter: Option<String>,
+        /// Names only (for scripts).
+        #[arg(long)]
+        names: bool,
+    },
     /// One run of one scenario; logs per RUST_LOG.
     Run {
         name: String,
@@ -241,15 +247,23 @@ pub fn main<I: Implementation>() -> ExitCode {
         Command::Check { file, model, html, max_steps, max_memory_mb } => {
             check_command(&file, model, html, max_steps, max_memory_mb)
         }
-        Command::List { filter } => {
+        Command::List { filter, names } => {
             let filter = filter.unwrap_or_default();
             let scenarios = match chosen::<I>(&filter) {
                 Ok(scenarios) => scenarios,
                 Err(code) => return code,
             };
             let mut out = std::io::stdout().lock();
+            let width = scenarios.iter().map(|s| s.name.len()).max().unwrap_or(0);
+            let go_width = scenarios.iter().filter_map(|s| scenarios::about::about(s.name)).map(|a| a.0.len()).max();
             for s in scenarios {
-                let _ = writeln!(out, "{}", s.name);
+                let _ = match scenarios::about::about(s.name).filter(|_| !names) {
+                    Some((go, what)) => {
+                        let go_width = go_width.unwrap_or(0);
+                        writeln!(out, "{:width$}  {go:go_width$}  {what}", s.name)
+                    }
+                    None => writeln!(out, "{}", s.name),
+                };
             }
             ExitCode::SUCCESS
         }

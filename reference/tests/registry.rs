@@ -45,3 +45,13 @@ fn names_are_unique_and_well_formed() {
         assert!(!test.is_empty() && test.chars().all(|c| c.is_ascii_alphanumeric() || c == '_'), "{name}");
     }
 }
+
+/// `labsim list` describes every scenario (its Go test and what it does),
+/// and describes nothing that is not a scenario.
+#[test]
+fn every_scenario_and_only_scenarios_are_described() {
+    let registered: BTreeSet<&str> = registry().iter().map(|s| s.name).collect();
+    let described: BTreeSet<&str> = scenarios::about::described().collect();
+    assert_eq!(registered, described);
+    assert_eq!(scenarios::about::about("raft/count_2b").map(|(go, _)| go), Some("TestCount2B"));
+}

@@ -33,3 +33,16 @@ fn invariant_assertions_are_on() {
     });
     assert!(overflow_checked.is_err(), "overflow checks are off");
 }
+
+/// `LABSIM_BUGS` switches the bug on in `cargo test`'s runs (it was once
+/// read and then ignored: the lab passed with the bug on).
+#[test]
+fn a_bug_asked_for_in_the_environment_is_switched_on() {
+    let env = |bugs| scenarios::testing::TestEnv { first_seed: 0, seeds: Some(10), check_determinism: false, bugs };
+    let with_bug = bugs::Bugs::parse("raft_vote_twice").expect("catalogued");
+    let caught = std::panic::catch_unwind(|| {
+        scenarios::testing::run_lab_with::<Reference>("raft/swarm", 10, env(with_bug));
+    });
+    assert!(caught.is_err(), "ten swarm seeds catch raft_vote_twice when it is on");
+    scenarios::testing::run_lab_with::<Reference>("raft/swarm", 10, env(bugs::Bugs::NONE));
+}

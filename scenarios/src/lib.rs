@@ -33,6 +33,7 @@ macro_rules! lab_scenarios {
     };
 }
 
+pub mod about;
 pub mod checks;
 pub mod host;
 pub mod hunt;

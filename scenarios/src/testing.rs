@@ -93,7 +93,11 @@ impl TestEnv {
 /// `I`, for `default_seeds` seeds unless the environment says otherwise,
 /// on every core; panics (fails the test) on any failure.
 pub fn run_lab<I: Implementation>(prefix: &str, default_seeds: u64) {
-    let env = TestEnv::from_env().unwrap_or_else(|e| panic!("{e}"));
+    run_lab_with::<I>(prefix, default_seeds, TestEnv::from_env().unwrap_or_else(|e| panic!("{e}")));
+}
+
+/// `run_lab`, with the environment's settings given.
+pub fn run_lab_with<I: Implementation>(prefix: &str, default_seeds: u64, env: TestEnv) {
     let scenarios = matching::<I>(prefix);
     assert!(!scenarios.is_empty(), "no scenario starts with {prefix}");
     if let Some(bug) = env.bugs.iter().find(|b| !I::CATALOGUE_LAYERS.contains(&b.layer())) {

@@ -1,0 +1,135 @@
+//! What each scenario is, for `labsim list`: the Go test it ports (none for
+//! the scenarios beyond the lab) and what it checks, in one line.
+
+/// (scenario, Go test, what it does).
+const ABOUT: &[(&str, &str, &str)] = &[
+    ("sim/fault_long_reordering", "-", "labrpc's long reordering delays replies by 200-2,199 ms"),
+    ("sim/fault_one_way_partition", "-", "a cut in one direction loses requests one way only"),
+    ("sim/fault_clogged_link", "-", "a clogged link holds messages until it clears, then delivers them"),
+    ("sim/fault_duplicate_delivery", "-", "a duplicated request reaches its handler twice"),
+    ("sim/fault_link_latency", "-", "every message takes its link's latency, one way"),
+    ("sim/fault_pause", "-", "a paused node handles nothing until it resumes, then everything queued"),
+    ("sim/fault_timer_drift", "-", "a clock running 10% slow fires a 1 s timer after 1.1 s"),
+    ("sim/fault_crash_lose_unsynced", "-", "a crash loses what was not persisted, keeps what was"),
+    ("sim/random_workload", "-", "random calls under every fault replay from their seed"),
+    ("raft/initial_election_2a", "TestInitialElection2A", "one leader is elected, and stays while nothing fails"),
+    ("raft/re_election_2a", "TestReElection2A", "a new leader after the leader is cut off; none without a majority"),
+    ("raft/many_elections_2a", "TestManyElections2A", "7 servers, 3 cut off at random 9 times: always one leader"),
+    ("raft/basic_agree_2b", "TestBasicAgree2B", "three commands agreed at indices 1, 2, 3"),
+    ("raft/rpc_bytes_2b", "TestRPCBytes2B", "each 5,000-byte command is sent to each peer about once"),
+    ("raft/follower_failure_2b", "TestFollowerFailure2B", "agreement with one follower gone; none with two gone"),
+    ("raft/leader_failure_2b", "TestLeaderFailure2B", "agreement after the leader goes; none after two leaders go"),
+    ("raft/fail_agree_2b", "TestFailAgree2B", "a follower cut off and back catches up"),
+    ("raft/fail_no_agree_2b", "TestFailNoAgree2B", "nothing commits without a majority; agreement resumes after"),
+    ("raft/concurrent_starts_2b", "TestConcurrentStarts2B", "five concurrent Starts all commit"),
+    ("raft/rejoin_2b", "TestRejoin2B", "a partitioned leader with uncommitted entries rejoins and gives them up"),
+    ("raft/backup_2b", "TestBackup2B", "a leader backs up quickly over 50 wrong entries"),
+    ("raft/count_2b", "TestCount2B", "RPCs to elect, per agreement and while idle stay within the lab's bounds"),
+    ("raft/persist1_2c", "TestPersist12C", "agreement survives restarts of every server"),
+    ("raft/persist2_2c", "TestPersist22C", "agreement across crashes and restarts of minorities, 5 times"),
+    ("raft/persist3_2c", "TestPersist32C", "a crashed leader and follower restart and agree"),
+    ("raft/figure_8_2c", "TestFigure82C", "Figure 8's scenario: random crashes of leaders, commits stay safe"),
+    ("raft/unreliable_agree_2c", "TestUnreliableAgree2C", "agreement on an unreliable network, with concurrent starts"),
+    (
+        "raft/figure_8_unreliable_2c",
+        "TestFigure8Unreliable2C",
+        "Figure 8 on an unreliable network with long reordering",
+    ),
+    (
+        "raft/reliable_churn_2c",
+        "TestReliableChurn2C",
+        "servers crash, restart and reconnect while clients start commands",
+    ),
+    ("raft/unreliable_churn_2c", "TestUnreliableChurn2C", "the churn test on an unreliable network"),
+    ("raft/snapshot_basic_2d", "TestSnapshotBasic2D", "snapshots every 10 entries keep the log under 2,000 bytes"),
+    ("raft/snapshot_install_2d", "TestSnapshotInstall2D", "a follower cut off catches up by InstallSnapshot"),
+    (
+        "raft/snapshot_install_unreliable_2d",
+        "TestSnapshotInstallUnreliable2D",
+        "InstallSnapshot on an unreliable network",
+    ),
+    (
+        "raft/snapshot_install_crash_2d",
+        "TestSnapshotInstallCrash2D",
+        "a crashed follower catches up by InstallSnapshot",
+    ),
+    (
+        "raft/snapshot_install_uncrash_2d",
+        "TestSnapshotInstallUnCrash2D",
+        "crashes and an unreliable network with InstallSnapshot",
+    ),
+    ("raft/snapshot_all_crash_2d", "TestSnapshotAllCrash2D", "every server crashes and restarts from its snapshot"),
+    ("raft/figure_8_chaos", "-", "Figure 8 unreliable plus duplicates, drift, pauses and one-way cuts"),
+    ("raft/churn_chaos", "-", "the unreliable churn test plus duplicates, drift and pauses"),
+    ("raft/swarm", "-", "a fault mix drawn per seed on 5 servers; the observer checks every step"),
+    ("raft/swarm_snapshots", "-", "a fault mix drawn per seed on 3 snapshotting servers"),
+    ("kv/basic_3a", "TestBasic3A", "one client on a reliable network; its history is linearizable"),
+    ("kv/speed_3a", "TestSpeed3A", "1,000 operations, each within the lab's 33 ms on average"),
+    ("kv/concurrent_3a", "TestConcurrent3A", "5 clients at once on a reliable network"),
+    ("kv/unreliable_3a", "TestUnreliable3A", "5 clients on an unreliable network"),
+    ("kv/unreliable_one_key_3a", "TestUnreliableOneKey3A", "5 clients appending to one key on an unreliable network"),
+    ("kv/one_partition_3a", "TestOnePartition3A", "no progress in a minority; the majority goes on; then both"),
+    ("kv/many_partitions_one_client_3a", "TestManyPartitionsOneClient3A", "one client while partitions come and go"),
+    ("kv/many_partitions_many_clients_3a", "TestManyPartitionsManyClients3A", "5 clients while partitions come and go"),
+    ("kv/persist_one_client_3a", "TestPersistOneClient3A", "one client while every server restarts"),
+    ("kv/persist_concurrent_3a", "TestPersistConcurrent3A", "5 clients while every server restarts"),
+    ("kv/persist_concurrent_unreliable_3a", "TestPersistConcurrentUnreliable3A", "restarts on an unreliable network"),
+    ("kv/persist_partition_3a", "TestPersistPartition3A", "restarts and partitions"),
+    ("kv/persist_partition_unreliable_3a", "TestPersistPartitionUnreliable3A", "restarts, partitions, unreliable"),
+    (
+        "kv/persist_partition_unreliable_linearizable_3a",
+        "TestPersistPartitionUnreliableLinearizable3A",
+        "restarts, partitions, unreliable; every history checked",
+    ),
+    ("kv/snapshot_rpc_3b", "TestSnapshotRPC3B", "a server cut off catches up by InstallSnapshot"),
+    ("kv/snapshot_size_3b", "TestSnapshotSize3B", "the raft state and the snapshot stay within the lab's bounds"),
+    ("kv/speed_3b", "TestSpeed3B", "the speed test with snapshots"),
+    ("kv/snapshot_recover_3b", "TestSnapshotRecover3B", "restarts recover from snapshots, one client"),
+    (
+        "kv/snapshot_recover_many_clients_3b",
+        "TestSnapshotRecoverManyClients3B",
+        "restarts recover from snapshots, 20 clients",
+    ),
+    ("kv/snapshot_unreliable_3b", "TestSnapshotUnreliable3B", "snapshots on an unreliable network"),
+    ("kv/snapshot_unreliable_recover_3b", "TestSnapshotUnreliableRecover3B", "snapshots, restarts, unreliable"),
+    (
+        "kv/snapshot_unreliable_recover_concurrent_partition_3b",
+        "TestSnapshotUnreliableRecoverConcurrentPartition3B",
+        "snapshots, restarts, partitions, unreliable",
+    ),
+    (
+        "kv/snapshot_unreliable_recover_concurrent_partition_linearizable_3b",
+        "TestSnapshotUnreliableRecoverConcurrentPartitionLinearizable3B",
+        "snapshots, restarts, partitions, unreliable; every history checked",
+    ),
+    ("kv/chaos", "-", "the linearizable partition test plus duplicates, drift, pauses, one-way cuts"),
+    ("kv/swarm", "-", "a fault mix drawn per seed under 5 clients; then a liveness bound"),
+    ("shardctrler/basic_4a", "TestBasic", "joins, leaves, moves and queries; balanced, minimal moves (9 sub-tests)"),
+    ("shardctrler/multi_4a", "TestMulti", "multi-group joins and leaves; balanced, minimal moves (2 sub-tests)"),
+    ("shardkv/static_shards_4b", "TestStaticShards", "shards stay put; a group down blocks only its shards"),
+    ("shardkv/join_leave_4b", "TestJoinLeave", "shards move as groups join and leave"),
+    ("shardkv/snapshot_4b", "TestSnapshot", "shards move with snapshots and restarts"),
+    ("shardkv/miss_change_4b", "TestMissChange", "servers down during configuration changes catch up"),
+    ("shardkv/concurrent1_4b", "TestConcurrent1", "concurrent clients while groups join, leave and restart"),
+    ("shardkv/concurrent2_4b", "TestConcurrent2", "concurrent clients while groups join and leave slowly"),
+    ("shardkv/concurrent3_4b", "TestConcurrent3", "concurrent clients while groups restart with snapshots"),
+    ("shardkv/unreliable1_4b", "TestUnreliable1", "shards move on an unreliable network"),
+    ("shardkv/unreliable2_4b", "TestUnreliable2", "concurrent clients on an unreliable network"),
+    ("shardkv/unreliable3_4b", "TestUnreliable3", "concurrent clients on an unreliable network; every history checked"),
+    ("shardkv/challenge1_delete", "TestChallenge1Delete", "shards handed off are deleted: total storage stays bounded"),
+    ("shardkv/challenge2_unaffected", "TestChallenge2Unaffected", "shards that do not move are served during a move"),
+    ("shardkv/challenge2_partial", "TestChallenge2Partial", "shards that arrived are served before the move ends"),
+    ("shardkv/chaos", "-", "duplicates and drift on an unreliable network with restarts; then liveness"),
+    ("shardkv/swarm", "-", "a fault mix drawn per group while shards move at random; then liveness"),
+];
+
+/// The Go test a scenario ports ("-" for one beyond the lab) and what it
+/// does, in one line.
+pub fn about(name: &str) -> Option<(&'static str, &'static str)> {
+    ABOUT.iter().find(|(n, _, _)| *n == name).map(|(_, go, what)| (*go, *what))
+}
+
+/// Every described scenario's name (a test checks they are the registry's).
+pub fn described() -> impl Iterator<Item = &'static str> {
+    ABOUT.iter().map(|(name, _, _)| *name)
+}
