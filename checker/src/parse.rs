@@ -4,6 +4,7 @@
 
 use super::history::{EventRecorder, Operation, SequenceError};
 use super::models::{KvInput, KvOutput, RegisterInput, RegisterOutput};
+use std::collections::HashMap;
 use std::fmt;
 use std::path::{Path, PathBuf};
 
@@ -220,11 +221,45 @@ fn edn_map(line: &str) -> Result<Vec<(String, Edn)>, String> {
     Ok(pairs)
 }
 
-fn kv_line(rec: &mut EventRecorder<KvInput, KvOutput>, line: &str, last_time: &mut Option<u64>) -> Result<(), String> {
+/// What reading a key/value history carries from line to line.
+#[derive(Default)]
+struct KvReader {
+    /// The number of the line being read (1-based).
+    line: usize,
+    last_time: Option<u64>,
+    /// Per key, the last value a get returned and its line: a later get's
+    /// `:extends LINE` names it, and its `:value` is what follows it.
+    last_read: HashMap<String, (usize, String)>,
+}
+
+impl KvReader {
+    /// A get's returned value: `:value`, or with `:extends LINE` the value
+    /// read at that line (the last read of the key) followed by `:value`.
+    fn read_value(&mut self, key: &str, value: &str, extends: Option<&Edn>) -> Result<String, String> {
+        let full = match extends {
+            None => value.to_string(),
+            Some(Edn::Int(line)) => match self.last_read.get(key) {
+                Some((at, before)) if *at as i64 == *line => format!("{before}{value}"),
+                _ => {
+                    return Err(format!(
+                        ":extends {line} names no earlier line where a get of key {key:?} returned its latest value"
+                    ))
+                }
+            },
+            Some(other) => return Err(format!(":extends must be a line number, found {other:?}")),
+        };
+        self.last_read.insert(key.to_string(), (self.line, full.clone()));
+        Ok(full)
+    }
+}
+
+fn kv_line(rec: &mut EventRecorder<KvInput, KvOutput>, line: &str, reader: &mut KvReader) -> Result<(), String> {
+    reader.line += 1;
     if line.trim().is_empty() {
         return Ok(());
     }
     let pairs = edn_map(line)?;
+    let last_time = &mut reader.last_time;
     // An optional :time (virtual nanoseconds, as `write_kv` records them);
     // without it, an event's time is its position in the file.
     let time = match pairs.iter().find(|(k, _)| k == "time").map(|(_, v)| v) {
@@ -274,8 +309,9 @@ fn kv_line(rec: &mut EventRecorder<KvInput, KvOutput>, line: &str, last_time: &m
             let open =
                 rec.open_input(process).ok_or_else(|| seq(SequenceError::ReturnWithoutCall { client: process }))?;
             completes_open(process, open, f, &key, value)?;
+            let extends = pairs.iter().find(|(k, _)| k == "extends").map(|(_, v)| v);
             let output = match (f, value) {
-                ("get", Edn::Str(v)) => KvOutput::Value(v.clone()),
+                ("get", Edn::Str(v)) => KvOutput::Value(reader.read_value(&key, v, extends)?),
                 ("get", other) => return Err(format!("a completed get needs a string :value, found {other:?}")),
                 _ => KvOutput::Done,
             };
@@ -317,13 +353,16 @@ fn completes_open(process: u64, open: &KvInput, f: &str, key: &str, value: &Edn)
 
 /// Parses a key/value history of EDN maps, one per line.
 pub fn parse_kv(path: &Path, text: &str) -> Result<Vec<Operation<KvInput, KvOutput>>, ParseError> {
-    let mut last_time = None;
-    parse_lines(path, text, |rec, line| kv_line(rec, line, &mut last_time))
+    let mut reader = KvReader::default();
+    parse_lines(path, text, |rec, line| kv_line(rec, line, &mut reader))
 }
 
 /// Writes a key/value history in the format `parse_kv` reads: one EDN map
 /// per event, in time order (at equal times calls first), each with its
-/// `:time`. Operations that never returned have an invoke only.
+/// `:time`. Operations that never returned have an invoke only. Values are
+/// written once where they can be: a write's return carries no value (its
+/// call has it), and a get that returns what the key's last get returned
+/// and more says so (`:extends LINE`, and `:value` is the rest).
 pub fn write_kv(history: &[Operation<KvInput, KvOutput>]) -> String {
     write_kv_served(history, None)
 }
@@ -341,7 +380,10 @@ pub fn write_kv_served(history: &[Operation<KvInput, KvOutput>], served_under: O
     }
     events.sort_unstable();
     let mut out = String::new();
-    for (time, is_return, i) in events {
+    // Per key, the last value a get returned and the line that says it.
+    let mut last_read: HashMap<&str, (usize, &str)> = HashMap::new();
+    for (line, (time, is_return, i)) in events.into_iter().enumerate() {
+        let line = line + 1;
         let op = &history[i];
         let (f, key, written) = match &op.input {
             KvInput::Get { key } => ("get", key, None),
@@ -350,10 +392,18 @@ pub fn write_kv_served(history: &[Operation<KvInput, KvOutput>], served_under: O
         };
         let (kind, value) = match (is_return, &op.output, written) {
             (false, _, None) => (":invoke", "nil".to_string()),
-            (false, _, Some(v)) | (true, Some(KvOutput::Done), Some(v)) => {
-                (if is_return { ":ok" } else { ":invoke" }, edn_string(v))
+            (false, _, Some(v)) => (":invoke", edn_string(v)),
+            // A write's return need not repeat the value its call gave.
+            (true, Some(KvOutput::Done), Some(_)) => (":ok", "nil".to_string()),
+            (true, Some(KvOutput::Value(v)), _) => {
+                let before = last_read.insert(key, (line, v));
+                match before {
+                    Some((at, prev)) if !prev.is_empty() && v.starts_with(prev) => {
+                        (":ok", format!("{}, :extends {at}", edn_string(&v[prev.len()..])))
+                    }
+                    _ => (":ok", edn_string(v)),
+                }
             }
-            (true, Some(KvOutput::Value(v)), _) => (":ok", edn_string(v)),
             (true, _, _) => (":info", "nil".to_string()),
         };
         let config = match served_under.and_then(|s| s[i]) {
@@ -427,6 +477,32 @@ mod tests {
         assert_eq!(ops[0].input, KvInput::Append { key: "0".into(), value: "x 0 0 y".into() });
         assert_eq!(ops[0].output, Some(KvOutput::Done));
         assert_eq!((ops[1].input.key(), ops[1].ret), ("0", None));
+    }
+
+    #[test]
+    fn a_read_that_extends_the_last_read_is_written_once_and_read_back_whole() {
+        let op = |client, input, value: Option<&str>, call, ret| Operation {
+            client,
+            input,
+            call,
+            ret: Some(ret),
+            output: Some(value.map_or(KvOutput::Done, |v| KvOutput::Value(v.into()))),
+        };
+        let get = || KvInput::Get { key: "k".into() };
+        let long = "x".repeat(1000);
+        let history = vec![
+            op(0, KvInput::Append { key: "k".into(), value: long.clone() }, None, 1, 2),
+            op(1, get(), Some(&long), 3, 4),
+            op(1, get(), Some(&format!("{long}y")), 5, 6),
+            op(2, get(), Some("other"), 7, 8),
+        ];
+        let text = write_kv(&history);
+        assert!(text.len() < 2600, "the 1,000-byte value is written twice (append, first read), not thrice");
+        assert!(text.contains(":value \"y\", :extends 4"), "{text}");
+        assert_eq!(parse_kv(Path::new("h.edn"), &text).unwrap(), history);
+        let wrong = text.replace(":extends 4", ":extends 3");
+        let err = parse_kv(Path::new("h.edn"), &wrong).unwrap_err();
+        assert!(err.message.contains(":extends 3"), "{}", err.message);
     }
 
     #[test]

@@ -120,7 +120,8 @@ impl Files {
         if let (Some(file), Some(recorded)) = (&self.history, &outcome.history) {
             let edn = checker::parse::write_kv_served(recorded, outcome.served_under.as_deref());
             let done = file.write(edn.as_bytes());
-            results.push(done.map(|()| format!("history: {} ({} operations)", file.path().display(), recorded.len())));
+            let (path, operations, mb) = (file.path().display(), recorded.len(), edn.len() as f64 / 1e6);
+            results.push(done.map(|()| format!("history: {path} ({operations} operations, {mb:.1} MB)")));
         }
         let mut first_error = None;
         for result in results {
