@@ -46,3 +46,17 @@ fn a_bug_asked_for_in_the_environment_is_switched_on() {
     assert!(caught.is_err(), "ten swarm seeds catch raft_vote_twice when it is on");
     scenarios::testing::run_lab_with::<Reference>("raft/swarm", 10, env(bugs::Bugs::NONE));
 }
+
+/// TestChallenge2Unaffected reads migrated values at its end (as Go's does,
+/// by accident of its quirk): a group that migrates shards without their
+/// data fails it. With every key of the new group overwritten first, as
+/// the scenario once did, this bug passed it on every seed.
+#[test]
+fn challenge2_unaffected_reads_migrated_values() {
+    let scenario = scenarios::find::<Reference>("shardkv/challenge2_unaffected").expect("registered");
+    let bug = bugs::Bugs::parse("shard_migrates_without_data").expect("catalogued");
+    for seed in 0..3 {
+        let outcome = scenarios::run_scenario(&scenario, &scenarios::Run::new(seed).with_bugs(bug));
+        assert!(outcome.result.is_err(), "seed {seed}: a migration without data is caught");
+    }
+}
