@@ -86,8 +86,10 @@ enum Command {
     /// threads.
     Soak {
         filter: Option<String>,
-        #[arg(long, default_value_t = 100, value_parser = clap::value_parser!(u64).range(1..=crate::soak_cli::MAX_SEEDS))]
-        seeds: u64,
+        /// Seeds per scenario [default: 100, a few minutes for every
+        /// scenario on 2 cores]
+        #[arg(long, value_parser = clap::value_parser!(u64).range(1..=crate::soak_cli::MAX_SEEDS))]
+        seeds: Option<u64>,
         #[arg(long, default_value_t = 0, allow_negative_numbers = true, value_parser = parse_seed)]
         first_seed: u64,
         /// Threads (default: all cores).
@@ -328,6 +330,12 @@ pub fn main<I: Implementation>() -> ExitCode {
                 Ok(scenarios) => scenarios,
                 Err(code) => return code,
             };
+            let longer = seeds.is_none().then(|| match filter.as_deref() {
+                None | Some("") => format!("{} soak", I::REPLAY),
+                Some(f) if f.contains(['*', '?', '[']) => format!("{} soak '{f}'", I::REPLAY),
+                Some(f) => format!("{} soak {f}", I::REPLAY),
+            });
+            let seeds = seeds.unwrap_or(crate::soak_cli::DEFAULT_SEEDS);
             if first_seed.checked_add(seeds - 1).is_none() {
                 return usage_error("--first-seed plus --seeds overflows a 64-bit seed");
             }
@@ -343,7 +351,7 @@ pub fn main<I: Implementation>() -> ExitCode {
             if let Some(e) = scenarios::registry::unreached_bug::<I>(&plan.scenarios, plan.bugs) {
                 return usage_error(e);
             }
-            crate::soak_cli::run(plan, crate::soak_cli::ReportFiles { json, junit })
+            crate::soak_cli::run(plan, crate::soak_cli::ReportFiles { json, junit }, longer.as_deref())
         }
     }
 }

@@ -14,6 +14,13 @@ use std::time::Duration;
 /// The most seeds one soak takes (a bound, so that counts cannot overflow).
 pub const MAX_SEEDS: u64 = 1_000_000_000_000;
 
+/// Seeds per scenario when `--seeds` is not given: a first soak of every
+/// scenario in a few minutes on 2 cores.
+pub const DEFAULT_SEEDS: u64 = 100;
+
+/// Seeds per scenario a default soak suggests next.
+const LONGER_SEEDS: u64 = 2000;
+
 /// Set by Ctrl-C: the workers take no more runs.
 static STOP: AtomicBool = AtomicBool::new(false);
 
@@ -36,7 +43,9 @@ pub fn parse_shard(text: &str) -> Result<(u64, u64), String> {
 
 /// Runs the soak and reports it: exit 0 all passed, 1 a run failed, 2 a
 /// report could not be written, 130 stopped by Ctrl-C with no failure.
-pub fn run(plan: SoakPlan, files: ReportFiles) -> ExitCode {
+/// `longer`: the command of a soak run with the default seeds, to suggest
+/// a longer one with its time estimate.
+pub fn run(plan: SoakPlan, files: ReportFiles, longer: Option<&str>) -> ExitCode {
     // The report paths are checked before the soak, so a bad path costs a
     // second, not the whole soak.
     let check = |flag, path: Option<PathBuf>| path.map(|p| OutputFile::check(flag, p)).transpose();
@@ -48,6 +57,14 @@ pub fn run(plan: SoakPlan, files: ReportFiles) -> ExitCode {
     describe(&plan);
     let report = soak(&plan, &progress_display(plan.shard_runs()), &STOP);
     print!("{}", format_report(&report));
+    if let Some(command) = longer.filter(|_| report.complete && report.total_failures == 0) {
+        let estimate = report.wall_s * LONGER_SEEDS as f64 / plan.seeds as f64;
+        println!(
+            "a longer soak: {command} --seeds {LONGER_SEEDS} (about {} on {} threads at this run's speed)",
+            duration_text(estimate),
+            plan.jobs
+        );
+    }
     let mut write_failed = false;
     if let Some(file) = json {
         let text = serde_json::to_string_pretty(&report).expect("a soak report serializes");
@@ -111,6 +128,7 @@ fn describe(plan: &SoakPlan) {
 
 /// A live bar when stderr is a terminal; else a line at every 5%.
 fn progress_display(total: u64) -> impl Fn(Progress) + Sync {
+    let started = std::time::Instant::now();
     let bar = std::io::stderr().is_terminal().then(|| {
         let bar = indicatif::ProgressBar::new(total);
         let style = indicatif::ProgressStyle::with_template("{bar:40} {pos}/{len} runs, {msg}, {per_sec}, ETA {eta}")
@@ -133,8 +151,22 @@ fn progress_display(total: u64) -> impl Fn(Progress) + Sync {
             if (p.done.is_multiple_of(step) || p.done == p.total)
                 && printed.fetch_max(p.done, Ordering::Relaxed) < p.done
             {
-                eprintln!("  {}/{} runs, {} failed", p.done, p.total, p.failures);
+                let left = started.elapsed().as_secs_f64() * (p.total - p.done) as f64 / p.done.max(1) as f64;
+                let eta =
+                    if p.done < p.total { format!(", about {} left", duration_text(left)) } else { String::new() };
+                eprintln!("  {}/{} runs, {} failed{eta}", p.done, p.total, p.failures);
             }
         }
+    }
+}
+
+/// "45 s", "3 min", "2.5 h".
+fn duration_text(seconds: f64) -> String {
+    if seconds < 90.0 {
+        format!("{:.0} s", seconds.max(1.0))
+    } else if seconds < 5400.0 {
+        format!("{:.0} min", seconds / 60.0)
+    } else {
+        format!("{:.1} h", seconds / 3600.0)
     }
 }
