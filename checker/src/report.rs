@@ -7,19 +7,47 @@ use super::history::Operation;
 use super::model::Model;
 use std::fmt::Write;
 
-fn describe<M: Model>(model: &M, op: &Operation<M::Input, M::Output>) -> String {
-    let ret = op.ret.map_or("pending".to_string(), |r| r.to_string());
+/// What a history's times count.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Times {
+    /// Positions in a log (recorded files without times).
+    Steps,
+    /// Virtual nanoseconds (the lab's histories): shown as seconds.
+    Nanos,
+}
+
+impl Times {
+    fn show(self, t: u64) -> String {
+        match self {
+            Times::Steps => t.to_string(),
+            Times::Nanos => format!("{}.{:06} s", t / 1_000_000_000, (t % 1_000_000_000) / 1_000),
+        }
+    }
+}
+
+fn describe<M: Model>(model: &M, op: &Operation<M::Input, M::Output>, times: Times) -> String {
+    let ret = op.ret.map_or("pending".to_string(), |r| times.show(r));
     format!(
         "client {}: {} [call {}, return {}]",
         op.client,
         model.describe_operation(&op.input, op.output.as_ref()),
-        op.call,
+        times.show(op.call),
         ret
     )
 }
 
-/// The counterexample in words.
+/// The counterexample in words, times as positions.
 pub fn explain<M: Model>(model: &M, history: &[Operation<M::Input, M::Output>], cx: &Counterexample) -> String {
+    explain_in(model, history, cx, Times::Steps)
+}
+
+/// The counterexample in words, with times shown as `times` says.
+pub fn explain_in<M: Model>(
+    model: &M,
+    history: &[Operation<M::Input, M::Output>],
+    cx: &Counterexample,
+    times: Times,
+) -> String {
     let mut out = String::new();
     writeln!(out, "not linearizable: {} ({} operations)", cx.part_name, cx.part.len()).unwrap();
     writeln!(
@@ -35,11 +63,11 @@ pub fn explain<M: Model>(model: &M, history: &[Operation<M::Input, M::Output>], 
         writeln!(out, "  ... {skipped} earlier operations").unwrap();
     }
     for (k, &i) in cx.longest_prefix.iter().enumerate().skip(skipped) {
-        writeln!(out, "  {}. {}", k + 1, describe(model, &history[i])).unwrap();
+        writeln!(out, "  {}. {}", k + 1, describe(model, &history[i], times)).unwrap();
     }
     writeln!(out, "none of these can take effect next:").unwrap();
     for &i in &cx.unplaceable {
-        writeln!(out, "  {}", describe(model, &history[i])).unwrap();
+        writeln!(out, "  {}", describe(model, &history[i], times)).unwrap();
     }
     out
 }
@@ -59,6 +87,17 @@ pub fn html<M: Model>(
     history: &[Operation<M::Input, M::Output>],
     cx: &Counterexample,
     title: &str,
+) -> String {
+    html_in(model, history, cx, title, Times::Steps)
+}
+
+/// `html`, with times shown as `clock` says.
+pub fn html_in<M: Model>(
+    model: &M,
+    history: &[Operation<M::Input, M::Output>],
+    cx: &Counterexample,
+    title: &str,
+    clock: Times,
 ) -> String {
     let ops: Vec<usize> = cx.part.clone();
     let mut clients: Vec<u64> = ops.iter().map(|&i| history[i].client).collect();
@@ -124,7 +163,7 @@ pub fn html<M: Model>(
         writeln!(
             svg,
             r##"<svg x="{x0:.1}" y="{y}" width="{w:.1}" height="24"><title>{}</title><rect x="0" y="0" width="{w:.1}" height="24" rx="3" fill="{fill}" stroke="{stroke}" stroke-width="{stroke_width}"/><text x="3" y="16">{}</text></svg>"##,
-            escape(&describe(model, op)),
+            escape(&describe(model, op, clock)),
             escape(&label)
         )
         .unwrap();
@@ -137,7 +176,7 @@ pub fn html<M: Model>(
          <span class=\"r\">✗</span>: operations none of which can take effect next (dashed: their call and return); grey: the rest. \
          Time runs left to right, one step per distinct instant. Hover over an operation for its text and times; scroll sideways for the whole history.</p>\
          <div style=\"overflow-x:auto\">{svg}</div><pre>{}</pre></body></html>\n",
-        escape(&explain(model, history, cx)),
+        escape(&explain_in(model, history, cx, clock)),
         t = escape(title),
     )
 }

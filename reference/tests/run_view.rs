@@ -39,6 +39,11 @@ fn a_raft_run_is_drawn_with_roles_terms_crashes_and_cut_links() {
     assert!(page.contains(" down from "), "crashes are drawn");
     assert!(page.contains("links cut: "), "cut links are shaded");
     assert!(page.contains(">passed</pre>"));
+    let cut = page.split("<title>links cut: ").nth(1).expect("a cut period").split("</title>").next().unwrap();
+    assert!(cut.contains("raft-") && (cut.contains(" cut off") || cut.contains("-&gt;")), "names its links: {cut}");
+    let legend = page.split(r#"<p class="key">"#).nth(1).unwrap().split("</p>").next().unwrap();
+    assert!(legend.contains("down") && !legend.contains("Get") && !legend.contains("unreliable"), "{legend}");
+    assert!(page.contains(r#"width="100%""#) && page.contains("viewBox="), "the drawing fits the window");
 }
 
 #[test]
@@ -47,6 +52,9 @@ fn a_kv_run_is_drawn_with_its_unreliable_period_and_operations() {
     assert!(page.contains("unreliable: "), "the unreliable period is shaded");
     assert!(page.contains(">kv-4</text>") && page.contains(">client 1</text>"));
     assert!(page.contains("Append {"), "operations are drawn with their inputs");
+    assert!(page.contains("called at ") && page.contains(" ms)"), "operations say when, in s and ms");
+    let legend = page.split(r#"<p class="key">"#).nth(1).unwrap().split("</p>").next().unwrap();
+    assert!(legend.contains("Append") && legend.contains("Get") && legend.contains("unreliable"), "{legend}");
 }
 
 fn op(client: u64, input: KvInput, output: KvOutput, call: u64, ret: u64) -> Operation<KvInput, KvOutput> {
@@ -78,6 +86,10 @@ fn an_illegal_historys_unplaceable_operations_are_red() {
     let page = view.borrow().html("stale read", &outcome);
     assert!(page.contains("FAILED: history is not linearizable"), "the verdict is on the page");
     assert!(page.contains(r##"fill="#e53935""##) && page.contains("#2 Get"), "the stale read is red");
+    let bad = page.split(r#"<rect id="first-unplaceable""#).nth(1).expect("the first unplaceable operation is marked");
+    let width: f64 = bad.split("width=\"").nth(1).unwrap().split('"').next().unwrap().parse().unwrap();
+    assert!(width >= 8.0 && bad.contains(r##"stroke="#7f0000""##), "outlined, never a sliver: {width}");
+    assert!(page.contains("scrollIntoView"), "the page scrolls to it");
     assert!(page.contains(">client 1</text>") && page.contains(">client 2</text>"));
     let path = temp("stale.html");
     std::fs::write(&path, page).unwrap();

@@ -291,7 +291,7 @@ fn draw_illegal_history(
     let stem = format!("{}-seed{seed}", scenario.replace('/', "-"));
     let path = dir.join(format!("{stem}.linearizability.html"));
     let title = format!("{scenario} seed {seed}: the history is not linearizable");
-    let page = checker::report::html(&KvModel, history, cx, &title);
+    let page = checker::report::html_in(&KvModel, history, cx, &title, checker::report::Times::Nanos);
     write_replacing(&path, &page)?;
     Ok(path)
 }

@@ -49,7 +49,10 @@ fn kv_test<K: Kv, F: Future<Output = TestResult> + 'static>(
 /// key and the operations) and keeps the counterexample for the drawing.
 pub fn with_checked_history(mut outcome: Outcome, history: KvHistory) -> Outcome {
     if let Err(cx) = check_history(&history) {
-        let why = format!("history is not linearizable: {}", report::explain(&KvModel, &history, &cx));
+        let why = format!(
+            "history is not linearizable: {}",
+            report::explain_in(&KvModel, &history, &cx, report::Times::Nanos)
+        );
         outcome.result = match outcome.result {
             Ok(()) => Err(why),
             Err(reason) => Err(format!("{reason}; and the {why}")),
