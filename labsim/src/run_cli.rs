@@ -73,11 +73,15 @@ pub fn run(scenario: &Scenario, seed: u64, bugs: bugs::Bugs, checks: Checks, out
     }
 }
 
+/// The trace's path, the temporary file its events stream into, and the
+/// maker of the sink that feeds it.
+type TraceFile = (OutputFile, Rc<RefCell<EventFile>>, Box<dyn Fn() -> EventSink>);
+
 /// The outputs asked for, checked: the trace streams into a temporary
 /// file beside its path from the start.
 struct Files {
     history: Option<OutputFile>,
-    trace: Option<(OutputFile, Rc<RefCell<EventFile>>, Box<dyn Fn() -> EventSink>)>,
+    trace: Option<TraceFile>,
     html: Option<OutputFile>,
 }
 

@@ -74,8 +74,7 @@ impl LabLog {
     /// A peer that never saved anything, in a cluster of `peers` (raft-rs
     /// ids 1..=peers).
     pub fn new(peers: usize) -> LabLog {
-        let mut conf_state = ConfState::default();
-        conf_state.voters = (1..=peers as u64).collect();
+        let conf_state = ConfState { voters: (1..=peers as u64).collect(), ..ConfState::default() };
         LabLog {
             hard_state: HardState::default(),
             conf_state,
@@ -306,7 +305,7 @@ impl LabLog {
     pub fn command_index(&self, lab_index: u64) -> Option<u64> {
         let i = self.lab_index.partition_point(|l| *l < lab_index);
         let entry = self.entries.get(i)?;
-        (self.lab_index[i] == lab_index && is_command(entry)).then(|| entry.index)
+        (self.lab_index[i] == lab_index && is_command(entry)).then_some(entry.index)
     }
 
     /// Whether the persisted state is what memory holds: its length, and
@@ -458,12 +457,10 @@ impl raft_rs::Storage for LabLog {
         if self.snapshot_index == 0 || self.snapshot_index < request_index {
             return Err(Error::Store(StorageError::SnapshotTemporarilyUnavailable));
         }
-        let mut metadata = SnapshotMetadata::default();
-        metadata.index = self.snapshot_index;
-        metadata.term = self.snapshot_term;
+        let mut metadata =
+            SnapshotMetadata { index: self.snapshot_index, term: self.snapshot_term, ..SnapshotMetadata::default() };
         metadata.set_conf_state(self.conf_state.clone());
-        let mut snapshot = Snapshot::default();
-        snapshot.data = self.snapshot_data.clone();
+        let mut snapshot = Snapshot { data: self.snapshot_data.clone(), ..Snapshot::default() };
         snapshot.set_metadata(metadata);
         Ok(snapshot)
     }
