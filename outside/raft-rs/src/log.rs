@@ -102,6 +102,9 @@ impl LabLog {
             };
         }
         let header = Header::decode(raft_state)?;
+        if header.snapshot_index > u64::MAX / 2 || header.snapshot_lab_index > u64::MAX / 2 {
+            return Err(format!("raft state names a snapshot through index {}", header.snapshot_index));
+        }
         log.hard_state.term = header.term;
         log.hard_state.vote = header.vote;
         log.hard_state.commit = header.commit;
@@ -214,7 +217,11 @@ impl LabLog {
         self.snapshot_term = meta.term;
         self.snapshot_lab_index = lab_index;
         self.snapshot_data = snapshot.data.clone();
-        self.hard_state.term = self.hard_state.term.max(meta.term);
+        if meta.term > self.hard_state.term {
+            // A vote belongs to its term: none is held in the newer one.
+            self.hard_state.term = meta.term;
+            self.hard_state.vote = 0;
+        }
         self.hard_state.commit = meta.index;
         self.conf_state = meta.get_conf_state().clone();
         Ok((lab_index, snapshot.data.slice(SNAPSHOT_PREFIX..)))
@@ -310,6 +317,10 @@ impl LabLog {
 
     /// Whether the persisted state is what memory holds: its length, and
     /// its header.
+    pub fn commit(&self) -> u64 {
+        self.hard_state.commit
+    }
+
     pub fn check_persisted(&self, raft_state: &[u8], snapshot: &[u8]) -> Result<(), String> {
         let fresh = self.entries.is_empty() && self.snapshot_index == 0 && self.hard_state == HardState::default();
         if raft_state.is_empty() && snapshot.is_empty() && fresh {
@@ -517,6 +528,25 @@ mod tests {
     }
 
     #[test]
+    fn a_leaders_snapshot_of_a_newer_term_leaves_no_vote_of_an_older_one() {
+        let mut log = LabLog::new(3);
+        log.set_hard_state(HardState { term: 2, vote: 3, commit: 0, ..HardState::default() });
+        let mut data = 5u64.to_le_bytes().to_vec();
+        data.extend_from_slice(b"service");
+        let mut meta = SnapshotMetadata { index: 9, term: 4, ..SnapshotMetadata::default() };
+        meta.set_conf_state(ConfState { voters: vec![1, 2, 3], ..ConfState::default() });
+        let mut snapshot = Snapshot { data: data.into(), ..Snapshot::default() };
+        snapshot.set_metadata(meta);
+        let (lab_index, service) = log.install_snapshot(&snapshot).expect("readable");
+        assert_eq!((lab_index, &service[..]), (5, &b"service"[..]));
+        assert_eq!((log.hard_state().term, log.hard_state().vote, log.commit()), (4, 0, 9));
+        let mut state = Vec::new();
+        log.write_all(&mut state);
+        let back = LabLog::decode(3, &state, b"service").expect("restarts");
+        assert_eq!((back.snapshot_index(), back.snapshot_lab_index(), back.last_index()), (9, 5, 9));
+    }
+
+    #[test]
     fn corrupt_state_is_an_error() {
         assert!(LabLog::decode(3, b"garbage", b"").is_err());
         let mut log = LabLog::new(3);
@@ -526,5 +556,9 @@ mod tests {
         state.truncate(state.len() - 1);
         let err = LabLog::decode(3, &state, b"").err().expect("a cut entry is refused");
         assert!(err.contains("cut short"), "{err}");
+        let mut huge = Vec::new();
+        LabLog::new(3).write_all(&mut huge);
+        huge[32..40].copy_from_slice(&u64::MAX.to_le_bytes());
+        assert!(LabLog::decode(3, &huge, b"").is_err(), "an absurd snapshot index is refused, not an overflow");
     }
 }

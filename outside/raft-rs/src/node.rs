@@ -1,9 +1,10 @@
 //! `RaftRs`: one raft-rs `RawNode` as the lab's `contract::Raft`. Every
 //! input (a message, a tick, a proposal, a failed call) is handed to
-//! raft-rs, and then every `Ready` it has is carried out at once, in the
-//! order raft-rs documents: a leader's messages, persist (snapshot,
-//! entries, hard state), the messages that wait for persistence, apply,
-//! advance.
+//! raft-rs, and then every `Ready` it has is carried out at once: a
+//! leader's messages, persist (snapshot, entries, hard state), the messages
+//! that wait for persistence, apply, advance. (raft-rs's guide applies
+//! committed entries before persisting new ones; applying after is stricter
+//! and what the contract asks.)
 
 use crate::log::{proposal, LabLog};
 use crate::settings::{self, Pacing};
@@ -51,7 +52,10 @@ impl RaftRs {
             self.send_all(io, ready.take_messages());
             let installed = match ready.snapshot().is_empty() {
                 true => None,
-                false => self.install_snapshot(io, ready.snapshot()),
+                false => match self.install_snapshot(io, ready.snapshot()) {
+                    Some(installed) => Some(installed),
+                    None => return, // the run fails: the snapshot was unreadable
+                },
             };
             if !ready.entries().is_empty() || ready.hs().is_some() {
                 self.persist(io, ready.entries(), ready.hs().cloned());

@@ -18,7 +18,9 @@ pub const TICK_MS: u64 = 50;
 /// heartbeats a second).
 pub const HEARTBEAT_TICKS: usize = 2;
 /// The election timeout in ticks. A non-leader's tick lasts 50 to 100 ms,
-/// so an election starts 300 to 600 ms after the leader was last heard.
+/// so an election starts 250 to 600 ms after the leader was last heard
+/// (the first tick after a heartbeat comes when the chain was due, then
+/// five whole ticks).
 pub const ELECTION_TICKS: usize = 6;
 /// Entries per MsgAppend are bounded by size, not by count (TiKV's 1 MiB).
 pub const MAX_SIZE_PER_MSG: u64 = 1024 * 1024;

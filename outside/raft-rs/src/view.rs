@@ -1,7 +1,8 @@
 //! The lab's optional view of a raft-rs peer, so the observer and the
-//! durability checks watch raft-rs as they watch our Raft. Its indices are
-//! raft-rs's own: the observer checks the log raft-rs really keeps, the
-//! leaders' empty entries included.
+//! durability checks watch raft-rs as they watch our Raft. It reads the log
+//! the adapter keeps as raft-rs's `Storage` (checked after every step to be
+//! raft-rs's whole log: nothing left unstable, the same commit), with
+//! raft-rs's own indices, the leaders' empty entries included.
 
 use crate::log::{persisted_term_and_vote, LabLog};
 use crate::node::RaftRs;
@@ -75,7 +76,20 @@ impl RaftView<Envelope> for RaftRs {
         }
     }
 
+    /// The adapter's log is what raft-rs holds (no entry left unstable in
+    /// raft-rs, the same last index and commit), and it is what the
+    /// persister holds.
     fn check_durable(&self, raft_state: &[u8], snapshot: &[u8]) -> Result<(), String> {
-        self.log().check_persisted(raft_state, snapshot)
+        let (raft_log, log) = (&self.node.raft.raft_log, self.log());
+        if raft_log.last_index() != log.last_index() || raft_log.committed != log.commit() {
+            return Err(format!(
+                "raft-rs holds its log through {} committed through {}, its storage through {} committed through {}",
+                raft_log.last_index(),
+                raft_log.committed,
+                log.last_index(),
+                log.commit()
+            ));
+        }
+        log.check_persisted(raft_state, snapshot)
     }
 }

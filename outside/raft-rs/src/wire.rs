@@ -91,10 +91,16 @@ impl contract::Message for Replies {
         self.0.first().map_or("reply", label)
     }
 
-    /// The messages' protobuf sizes, each with the one-byte length prefix
-    /// of a repeated field.
+    /// The protobuf size of the messages as a repeated field: each with its
+    /// tag byte and its length as a varint.
     fn wire_size(&self) -> usize {
-        self.0.iter().map(|m| 1 + m.compute_size() as usize).sum()
+        self.0
+            .iter()
+            .map(|m| {
+                let size = m.compute_size();
+                1 + protobuf::rt::compute_raw_varint32_size(size) as usize + size as usize
+            })
+            .sum()
     }
 }
 
