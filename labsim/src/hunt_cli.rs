@@ -35,7 +35,7 @@ pub fn hunt_one<I: Implementation>(bug: Bug, which: Hunters, limits: (u64, u64),
 /// `labsim hunt --all`: the table of every bug in code the implementation
 /// runs, then a summary; exit 0 only when every one was caught.
 pub fn hunt_all<I: Implementation>(which: Hunters, limits: (u64, u64), jobs: usize) -> ExitCode {
-    let carried: Vec<Bug> = Bug::ALL.iter().copied().filter(|b| I::CATALOGUE_LAYERS.contains(&b.layer())).collect();
+    let carried: Vec<Bug> = Bug::ALL.iter().copied().filter(|b| scenarios::registry::carries::<I>(*b)).collect();
     if carried.is_empty() {
         eprintln!("labsim: {} runs none of the project's code, so no catalogued bug can be switched on", I::NAME);
         return ExitCode::from(2);

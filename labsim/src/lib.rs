@@ -18,6 +18,18 @@ pub mod soak_cli;
 
 use crate::output::OutputFile;
 
+/// A duration in seconds, in the unit a reader takes in at once: "850 us",
+/// "12.5 ms", "3.2 s", "14 min", "2.5 h".
+pub fn duration_text(seconds: f64) -> String {
+    match seconds {
+        s if s < 1e-3 => format!("{:.0} us", s * 1e6),
+        s if s < 1.0 => format!("{:.1} ms", s * 1e3),
+        s if s < 90.0 => format!("{s:.1} s"),
+        s if s < 5400.0 => format!("{:.0} min", s / 60.0),
+        s => format!("{:.1} h", s / 3600.0),
+    }
+}
+
 use clap::{Parser, Subcommand};
 use scenarios::soak::SoakPlan;
 use scenarios::{find, matching, runner, Implementation};
@@ -307,7 +319,7 @@ pub fn main<I: Implementation>() -> ExitCode {
             }
             let name = bug.expect("clap requires BUG without --all");
             match bugs::Bug::named(&name) {
-                Ok(bug) if !I::CATALOGUE_LAYERS.contains(&bug.layer()) => {
+                Ok(bug) if !scenarios::registry::carries::<I>(bug) => {
                     usage_error(scenarios::registry::not_carried::<I>(bug))
                 }
                 Ok(bug) => crate::hunt_cli::hunt_one::<I>(bug, which, limits, jobs),

@@ -226,16 +226,6 @@ impl Mark {
     }
 }
 
-/// A duration in the units a reader takes in at once: "850 us", "12.5 ms",
-/// "3.204 s".
-fn duration_text(nanos: Nanos) -> String {
-    match nanos {
-        n if n < 1_000_000 => format!("{} us", n / 1_000),
-        n if n < 1_000_000_000 => format!("{:.1} ms", n as f64 / 1e6),
-        n => format!("{:.3} s", n as f64 / 1e9),
-    }
-}
-
 const LEFT: f64 = 130.0;
 const WIDTH: f64 = 1400.0;
 const ROW: f64 = 20.0;
@@ -360,7 +350,7 @@ impl Page {
                         "called at {}, returned at {} ({})",
                         sim::time::format(op.call),
                         sim::time::format(ret),
-                        duration_text(ret - op.call)
+                        crate::duration_text((ret - op.call) as f64 / 1e9)
                     ),
                     None => format!("called at {}, never returned", sim::time::format(op.call)),
                 };

@@ -61,7 +61,7 @@ pub fn run(plan: SoakPlan, files: ReportFiles, longer: Option<&str>) -> ExitCode
         let estimate = report.wall_s * LONGER_SEEDS as f64 / plan.seeds as f64;
         println!(
             "a longer soak: {command} --seeds {LONGER_SEEDS} (about {} on {} threads at this run's speed)",
-            duration_text(estimate),
+            crate::duration_text(estimate),
             plan.jobs
         );
     }
@@ -152,21 +152,13 @@ fn progress_display(total: u64) -> impl Fn(Progress) + Sync {
                 && printed.fetch_max(p.done, Ordering::Relaxed) < p.done
             {
                 let left = started.elapsed().as_secs_f64() * (p.total - p.done) as f64 / p.done.max(1) as f64;
-                let eta =
-                    if p.done < p.total { format!(", about {} left", duration_text(left)) } else { String::new() };
+                let eta = if p.done < p.total {
+                    format!(", about {} left", crate::duration_text(left))
+                } else {
+                    String::new()
+                };
                 eprintln!("  {}/{} runs, {} failed{eta}", p.done, p.total, p.failures);
             }
         }
-    }
-}
-
-/// "45 s", "3 min", "2.5 h".
-fn duration_text(seconds: f64) -> String {
-    if seconds < 90.0 {
-        format!("{:.0} s", seconds.max(1.0))
-    } else if seconds < 5400.0 {
-        format!("{:.0} min", seconds / 60.0)
-    } else {
-        format!("{:.1} h", seconds / 3600.0)
     }
 }

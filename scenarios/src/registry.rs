@@ -94,8 +94,8 @@ pub fn layers(scenario: &Scenario) -> &'static [bugs::Layer] {
 /// scenario, or a bug of code implementation `I` does not run): the runs
 /// would test nothing of it. Says which, in one line.
 pub fn unreached_bug<I: Implementation>(scenarios: &[Scenario], bugs: bugs::Bugs) -> Option<String> {
-    if let Some(bug) = bugs.iter().find(|bug| !I::CATALOGUE_LAYERS.contains(&bug.layer())) {
-        return Some(not_carried::<I>(bug));
+    if let Some(e) = uncarried_bug::<I>(bugs) {
+        return Some(e);
     }
     let bug = bugs.iter().find(|bug| !scenarios.iter().any(|s| layers(s).contains(&bug.layer())))?;
     Some(format!(
@@ -104,6 +104,17 @@ pub fn unreached_bug<I: Implementation>(scenarios: &[Scenario], bugs: bugs::Bugs
         bug.layer().name(),
         bug.layer().name()
     ))
+}
+
+/// Whether implementation `I` runs the code bug `bug` lives in.
+pub fn carries<I: Implementation>(bug: bugs::Bug) -> bool {
+    I::CATALOGUE_LAYERS.contains(&bug.layer())
+}
+
+/// A bug switched on in code implementation `I` does not run, said in one
+/// line.
+pub fn uncarried_bug<I: Implementation>(bugs: bugs::Bugs) -> Option<String> {
+    bugs.iter().find(|bug| !carries::<I>(*bug)).map(not_carried::<I>)
 }
 
 /// Why bug `bug` cannot be switched on in implementation `I`, in one line.

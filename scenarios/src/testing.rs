@@ -100,8 +100,8 @@ pub fn run_lab<I: Implementation>(prefix: &str, default_seeds: u64) {
 pub fn run_lab_with<I: Implementation>(prefix: &str, default_seeds: u64, env: TestEnv) {
     let scenarios = matching::<I>(prefix);
     assert!(!scenarios.is_empty(), "no scenario starts with {prefix}");
-    if let Some(bug) = env.bugs.iter().find(|b| !I::CATALOGUE_LAYERS.contains(&b.layer())) {
-        panic!("LABSIM_BUGS: {}", crate::registry::not_carried::<I>(bug));
+    if let Some(e) = crate::registry::uncarried_bug::<I>(env.bugs) {
+        panic!("LABSIM_BUGS: {e}");
     }
     let jobs = std::thread::available_parallelism().map_or(1, |n| n.get());
     let plan = SoakPlan {

@@ -239,18 +239,15 @@ impl LabLog {
         data.extend_from_slice(&lab_index.to_le_bytes());
         data.extend_from_slice(service_snapshot);
         self.snapshot_data = data.into();
-        let entries: Vec<Entry> = self.entries.drain(drop..).collect();
-        let written: Vec<u64> = self.written.drain(drop..).collect();
-        self.entries.clear();
-        self.lab_index.clear();
-        self.written.clear();
-        self.offsets.clear();
-        self.persisted_len = HEADER_LEN;
-        for (entry, stamp) in entries.into_iter().zip(written) {
-            let at = self.persisted_len;
-            self.push(entry, at);
-            *self.written.last_mut().expect("just pushed") = stamp;
-        }
+        // Lab indices are absolute and stamps stay; the kept entries move
+        // up to just after the header.
+        let moved = self.offsets.get(drop).copied().unwrap_or(self.persisted_len) - HEADER_LEN;
+        self.entries.drain(..drop);
+        self.lab_index.drain(..drop);
+        self.written.drain(..drop);
+        self.offsets.drain(..drop);
+        self.offsets.iter_mut().for_each(|o| *o -= moved);
+        self.persisted_len -= moved;
     }
 
     fn header(&self) -> Header {

@@ -30,9 +30,14 @@ fn raft_id(peer: usize) -> u64 {
     peer as u64 + 1
 }
 
-fn peer_of(id: u64) -> usize {
+pub(crate) fn peer_of(id: u64) -> usize {
     assert!(id > 0, "raft-rs ids start at 1");
     (id - 1) as usize
+}
+
+/// A vote as the lab names peers (raft-rs's 0 is no vote).
+pub(crate) fn voted_peer(vote: u64) -> Option<usize> {
+    (vote != 0).then(|| peer_of(vote))
 }
 
 impl RaftRs {

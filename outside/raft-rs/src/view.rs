@@ -5,7 +5,7 @@
 //! raft-rs's own indices, the leaders' empty entries included.
 
 use crate::log::{persisted_term_and_vote, LabLog};
-use crate::node::RaftRs;
+use crate::node::{peer_of, voted_peer, RaftRs};
 use crate::wire::Envelope;
 use contract::{EntryView, RaftView, Role};
 use raft_rs::eraftpb::MessageType;
@@ -32,8 +32,7 @@ impl RaftView<Envelope> for RaftRs {
     }
 
     fn voted_for(&self) -> Option<usize> {
-        let vote = self.node.raft.vote;
-        (vote != 0).then(|| (vote - 1) as usize)
+        voted_peer(self.node.raft.vote)
     }
 
     fn commit_index(&self) -> u64 {
@@ -61,7 +60,7 @@ impl RaftView<Envelope> for RaftRs {
 
     fn persisted_term_and_vote(raft_state: &[u8]) -> (u64, Option<usize>) {
         let (term, vote) = persisted_term_and_vote(raft_state);
-        (term, (vote != 0).then(|| (vote - 1) as usize))
+        (term, voted_peer(vote))
     }
 
     /// A pre-vote asks for the next term without taking it (PreVote's
@@ -69,7 +68,7 @@ impl RaftView<Envelope> for RaftRs {
     fn request_term(request: &Envelope) -> (u64, Option<usize>) {
         let m = &request.0;
         match m.get_msg_type() {
-            MessageType::MsgRequestVote => (m.term, Some((m.from - 1) as usize)),
+            MessageType::MsgRequestVote => (m.term, Some(peer_of(m.from))),
             MessageType::MsgRequestPreVote => (m.term.saturating_sub(1), None),
             MessageType::MsgRequestPreVoteResponse => (0, None),
             _ => (m.term, None),
