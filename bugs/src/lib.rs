@@ -107,14 +107,23 @@ catalogue! {
     RaftCountsStaleVotes = "raft_counts_stale_votes", Raft,
         "a candidate counts vote grants that answer an election of an earlier term",
         "6.824 students' guide to Raft: check the term of every reply before using it";
-    // ----- raft: terms on requests -----
+    // ----- raft: terms on requests and replies -----
     RaftAcceptsStaleLeader = "raft_accepts_stale_leader", Raft,
         "a follower appends entries from a leader of an older term",
         "Raft paper, Figure 2, AppendEntries receiver rule 1 (reply false if term < currentTerm)";
+    RaftReplyTermIgnored = "raft_reply_term_ignored", Raft,
+        "a leader ignores a higher term in an AppendEntries reply and keeps leading",
+        "Raft paper, Figure 2, Rules for All Servers (a higher term in a request or response); 6.824 students' guide";
     // ----- raft: election timers -----
     RaftHeartbeatKeepsTimer = "raft_heartbeat_keeps_timer", Raft,
         "a follower does not reset its election timer on the leader's AppendEntries",
         "Raft paper, Figure 2, Rules for Followers; 6.824 lab 2A (stable leader, no re-elections)";
+    RaftVoteKeepsTimer = "raft_vote_keeps_timer", Raft,
+        "granting a vote does not restart the election timer",
+        "Raft paper, Figure 2, Rules for Followers (granting a vote resets the timeout); 6.824 students' guide";
+    RaftRefusedVoteResetsTimer = "raft_refused_vote_resets_timer", Raft,
+        "the election timer restarts on every RequestVote, granted or refused",
+        "6.824 students' guide to Raft: restart the timer only for the leader, a granted vote or an election";
     RaftTimeoutNotRandomized = "raft_timeout_not_randomized", Raft,
         "every election timeout is the same fixed value, so votes split forever",
         "Raft paper, section 5.2 (randomized election timeouts)";
@@ -126,6 +135,9 @@ catalogue! {
         "the commit quorum is n/2 servers rather than a majority (>= instead of >)",
         "a classic off-by-one; Raft paper, Figure 2, Rules for Leaders";
     // ----- raft: log matching and truncation -----
+    RaftCommitPastNewEntries = "raft_commit_past_new_entries", Raft,
+        "a follower takes the leader's commit index up to its own last entry, not its last new entry",
+        "Raft paper, Figure 2, AppendEntries receiver rule 5 (min(leaderCommit, index of last new entry)); 6.824 students' guide";
     RaftSkipsPrevTermCheck = "raft_skips_prev_term_check", Raft,
         "a follower accepts AppendEntries when it has prevLogIndex, whatever its term",
         "Raft paper, Figure 2, AppendEntries receiver rule 2 (Log Matching)";

@@ -148,6 +148,11 @@ impl<R: Raft, S: Service, T> Replicated<R, S, T> {
         self.host.raft()
     }
 
+    /// The last input the host gave the Raft (for the lab's step rules).
+    pub fn raft_step(&self) -> &contract::StepRecord {
+        self.host.last_step()
+    }
+
     pub fn service(&self) -> &S {
         &self.host.service().service
     }
@@ -326,6 +331,10 @@ where
 
     fn raft(&self) -> &R {
         Replicated::raft(self)
+    }
+
+    fn raft_step(&self) -> Option<&contract::StepRecord> {
+        Some(Replicated::raft_step(self))
     }
 
     fn handle_client(&mut self, io: &mut impl ReplyIo<R::Request, T, S::Reply>, token: T, request: S::Request) {

@@ -110,6 +110,10 @@ pub struct Raft {
     last_applied: u64,
     /// When the follower or candidate starts an election.
     election_deadline_ms: u64,
+    /// When the election timer last restarted.
+    election_started_ms: u64,
+    /// The clock at the last input that told the time.
+    clock_ms: u64,
     /// When the leader next sends heartbeats.
     heartbeat_due_ms: u64,
     votes: Vec<bool>,
@@ -154,6 +158,8 @@ impl Raft {
             log,
             role: Role::Follower,
             election_deadline_ms: 0,
+            election_started_ms: 0,
+            clock_ms: now_ms,
             heartbeat_due_ms: 0,
             votes: vec![false; n],
             next_index: vec![1; n],
@@ -339,10 +345,19 @@ impl Raft {
             self.rng.random_range(self.config.election_timeout_ms_min..self.config.election_timeout_ms_max)
         };
         self.election_deadline_ms = now_ms + timeout;
+        self.election_started_ms = now_ms;
+    }
+
+    /// The election timer as the lab's view reads it: (started, now,
+    /// timeout) in milliseconds.
+    pub fn election_timer_ms(&self) -> (u64, u64, u64) {
+        let started = self.election_started_ms;
+        (started, self.clock_ms, self.election_deadline_ms - started)
     }
 
     /// Fires whatever timer is due.
     pub fn tick(&mut self, now_ms: u64) {
+        self.clock_ms = now_ms;
         if on(Bug::RaftMinorityLeaderBumpsTerm) && self.role == Role::Leader {
             self.bump_term_without_quorum(now_ms);
         }
@@ -521,6 +536,7 @@ impl Raft {
     /// Handles a request from `from` and returns the response. Persist the
     /// output's state delta before sending the response.
     pub fn handle_request(&mut self, from: usize, request: Request, now_ms: u64) -> Response {
+        self.clock_ms = now_ms;
         match request {
             Request::RequestVote { term, candidate, last_log_index, last_log_term } => {
                 debug_assert_eq!(candidate, from);
@@ -543,6 +559,10 @@ impl Raft {
                             self.hard_dirty = true;
                         }
                     }
+                    if !on(Bug::RaftVoteKeepsTimer) {
+                        self.reset_election_deadline(now_ms);
+                    }
+                } else if on(Bug::RaftRefusedVoteResetsTimer) && self.role == Role::Follower {
                     self.reset_election_deadline(now_ms);
                 }
                 debug!(term, candidate, granted, up_to_date, free, "vote");
@@ -644,7 +664,8 @@ impl Raft {
             self.log.truncate_from(last_new + 1);
         }
         if leader_commit > self.commit_index {
-            self.set_commit(leader_commit.min(last_new));
+            let vouched = if on(Bug::RaftCommitPastNewEntries) { self.log.last_index() } else { last_new };
+            self.set_commit(leader_commit.min(vouched));
         }
         Response::AppendEntries { term, match_index: Some(last_new), conflict: None }
     }
@@ -685,14 +706,21 @@ impl Raft {
 
     /// Handles the response of `from` to an earlier request.
     pub fn handle_response(&mut self, from: usize, response: Response, now_ms: u64) {
+        self.clock_ms = now_ms;
         let term = match &response {
             Response::RequestVote { term, .. }
             | Response::AppendEntries { term, .. }
             | Response::InstallSnapshot { term, .. } => *term,
         };
-        if term > self.hard.term {
+        let keeps_leading = on(Bug::RaftReplyTermIgnored)
+            && self.role == Role::Leader
+            && matches!(response, Response::AppendEntries { .. });
+        if term > self.hard.term && !keeps_leading {
             self.become_follower(term, now_ms);
             return;
+        }
+        if term > self.hard.term {
+            return; // the bug: the reply's term is dropped with the reply
         }
         let stale_vote_counted = on(Bug::RaftCountsStaleVotes) && matches!(response, Response::RequestVote { .. });
         if term < self.hard.term && !stale_vote_counted {

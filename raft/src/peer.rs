@@ -7,7 +7,7 @@
 use crate::message::{Request, Response};
 use crate::node::{Apply, Config, Raft, Role};
 use crate::storage::HardState;
-use contract::{ApplyMsg, EntryView, PeerConfig, Persisted, RaftIo, RaftView};
+use contract::{ApplyMsg, ElectionTimer, EntryView, PeerConfig, Persisted, RaftIo, RaftView, RpcView};
 
 /// A Raft peer hosted through the contract.
 pub struct RaftPeer {
@@ -123,7 +123,7 @@ impl contract::Raft for RaftPeer {
     }
 }
 
-impl RaftView<Request> for RaftPeer {
+impl RaftView<Request, Response> for RaftPeer {
     #[inline]
     fn role(&self) -> contract::Role {
         match self.raft.role() {
@@ -212,5 +212,51 @@ impl RaftView<Request> for RaftPeer {
             ));
         }
         Ok(())
+    }
+
+    fn describe_request(request: &Request) -> Option<RpcView> {
+        Some(match request {
+            Request::RequestVote { term, last_log_index, last_log_term, .. } => RpcView::RequestVote {
+                term: *term,
+                last_log_index: *last_log_index,
+                last_log_term: *last_log_term,
+                pre_vote: false,
+                commit: None,
+            },
+            Request::AppendEntries { term, prev_log_index, prev_log_term, entries, leader_commit, .. } => {
+                RpcView::AppendEntries {
+                    term: *term,
+                    prev_log_index: *prev_log_index,
+                    prev_log_term: *prev_log_term,
+                    entries: entries.len() as u64,
+                    last_entry_term: entries.last().map_or(0, |e| e.term),
+                    leader_commit: *leader_commit,
+                }
+            }
+            Request::InstallSnapshot { term, last_included_index, last_included_term, .. } => {
+                RpcView::InstallSnapshot {
+                    term: *term,
+                    last_included_index: *last_included_index,
+                    last_included_term: *last_included_term,
+                }
+            }
+        })
+    }
+
+    fn describe_response(response: &Response, each: &mut dyn FnMut(RpcView)) {
+        each(match response {
+            Response::RequestVote { term, granted } => {
+                RpcView::VoteReply { term: *term, granted: *granted, pre_vote: false, commit: None }
+            }
+            Response::AppendEntries { term, match_index, .. } => {
+                RpcView::AppendReply { term: *term, success: match_index.is_some() }
+            }
+            Response::InstallSnapshot { term, .. } => RpcView::SnapshotReply { term: *term },
+        });
+    }
+
+    fn election_timer(&self) -> Option<ElectionTimer> {
+        let (started, now, timeout) = self.raft.election_timer_ms();
+        Some(ElectionTimer { started, now, timeout })
     }
 }

@@ -162,7 +162,9 @@ pub fn replay_command(bug: Bug, catch: &Catch) -> String {
 pub fn caught_by(reason: &str) -> &'static str {
     // A failed test whose history is also illegal says so after "; and the".
     let reason = reason.split("; and the ").next().unwrap_or(reason);
-    if reason.contains("raft invariant broken") {
+    if reason.contains("raft rule broken") {
+        "step rules"
+    } else if reason.contains("raft invariant broken") {
         if reason.contains("is not persisted")
             || reason.contains("holds HardState")
             || reason.contains("but persisted term")

@@ -112,6 +112,10 @@ impl<R: Raft, T: 'static> contract::shardkv::ShardKvServer<T> for GroupServer<R,
         self.0.raft()
     }
 
+    fn raft_step(&self) -> Option<&contract::StepRecord> {
+        Some(self.0.raft_step())
+    }
+
     fn handle_client(&mut self, io: &mut impl ContractIo<Self, T>, token: T, request: kv::Request) {
         let now = io.now_ms();
         self.0.handle_client(&mut bridge(io), Asker::Clerk(token), request, now);

@@ -149,6 +149,11 @@ impl<R: Raft, T> ShardKvServer<R, T> {
         self.replicated.raft()
     }
 
+    /// The last input the host gave the Raft (for the lab's step rules).
+    pub fn raft_step(&self) -> &contract::StepRecord {
+        self.replicated.raft_step()
+    }
+
     pub fn group(&self) -> &Group {
         self.replicated.service()
     }

@@ -159,6 +159,10 @@ impl<T: 'static> ReplicatedServer<T> for KvServer<T> {
         self.host.raft()
     }
 
+    fn raft_step(&self) -> Option<&contract::StepRecord> {
+        Some(self.host.last_step())
+    }
+
     /// A clerk's request. On a leader: start it in Raft (encoded, with
     /// `host.start_command`) and answer `token` once it is applied at the
     /// index Raft gave it; on a follower: answer `WrongLeader` at once.

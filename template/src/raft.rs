@@ -169,12 +169,15 @@ impl contract::Raft for Raft {
     type Request = Request;
     type Response = Response;
     /// No view: the lab runs every test on your Raft without looking inside
-    /// it. Implement `contract::RaftView<Request>` for `Raft`, set
+    /// it. Implement `contract::RaftView<Request, Response>` for `Raft`, set
     /// `type View = Raft;` and return `Some(self)` from `view()`, and the
     /// lab also checks the Raft paper's invariants (election safety, log
     /// matching, leader completeness, ...) after every step of every peer,
     /// and that nothing is sent before the term and vote it carries are
     /// durable: a bug is then caught where it happens, not later in a test.
+    /// Add its `describe_request`, `describe_response` and
+    /// `election_timer`, and the lab checks Figure 2's rules on each step
+    /// too (see `examples/textbook-raft/src/view.rs`).
     type View = NoView;
 
     /// Starts a peer (the lab's `Make`), or restarts one after a crash from

@@ -158,6 +158,10 @@ impl<T: 'static> ReplicatedServer<T> for CtrlerServer<T> {
         self.host.raft()
     }
 
+    fn raft_step(&self) -> Option<&contract::StepRecord> {
+        Some(self.host.last_step())
+    }
+
     /// A clerk's (or a group server's) request: started in Raft on a
     /// leader and answered once applied; `WrongLeader` elsewhere.
     fn handle_client(&mut self, _io: &mut impl ReplyIo<RaftRequest, T, Reply>, _token: T, _request: Request) {

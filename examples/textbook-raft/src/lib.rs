@@ -45,14 +45,17 @@ impl contract::Raft for TextbookRaft {
     }
 
     fn handle_request(&mut self, io: &mut impl RaftIo<Request>, _from: usize, request: Request) -> Response {
+        self.clock_ms = io.now_ms();
         TextbookRaft::handle_request(self, io, request)
     }
 
     fn handle_response(&mut self, io: &mut impl RaftIo<Request>, from: usize, response: Response) {
+        self.clock_ms = io.now_ms();
         TextbookRaft::handle_response(self, io, from, response);
     }
 
     fn on_timer(&mut self, io: &mut impl RaftIo<Request>, at_ms: u64) {
+        self.clock_ms = io.now_ms();
         TextbookRaft::on_timer(self, io, at_ms);
     }
 

@@ -45,6 +45,10 @@ pub struct TextbookRaft {
     match_index: Vec<u64>,
     // Timers.
     election_deadline: u64,
+    /// When the election timer last restarted, and the clock at the last
+    /// input (for the lab's view of the timer).
+    pub(crate) election_started: u64,
+    pub(crate) clock_ms: u64,
     heartbeat_due: u64,
     /// Timers set and not yet fired, so that only one chain is kept.
     pending_timers: BTreeSet<u64>,
@@ -79,6 +83,8 @@ impl TextbookRaft {
             next_index: vec![0; config.peers],
             match_index: vec![0; config.peers],
             election_deadline: 0,
+            election_started: 0,
+            clock_ms: io.now_ms(),
             heartbeat_due: 0,
             pending_timers: BTreeSet::new(),
             durable_verified: Cell::default(),
@@ -111,6 +117,11 @@ impl TextbookRaft {
     /// The vote cast in the current term.
     pub fn voted_for(&self) -> Option<usize> {
         self.voted_for
+    }
+
+    /// When a follower or candidate next campaigns.
+    pub fn election_deadline(&self) -> u64 {
+        self.election_deadline
     }
 
     /// The highest index known committed.
@@ -162,7 +173,8 @@ impl TextbookRaft {
 
     /// Draws a new election deadline from now.
     fn reset_election_deadline(&mut self, io: &impl RaftIo<Request>) {
-        self.election_deadline = io.now_ms() + self.rng.random_range(ELECTION_TIMEOUT_MS);
+        self.election_started = io.now_ms();
+        self.election_deadline = self.election_started + self.rng.random_range(ELECTION_TIMEOUT_MS);
     }
 
     /// Makes sure a timer fires by the next deadline this peer has (its

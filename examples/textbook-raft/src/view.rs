@@ -1,12 +1,12 @@
 //! The lab's read-only view of a peer, which turns on its invariant
-//! observer and durability checks.
+//! observer, Figure 2's step rules and the durability checks.
 
 use crate::log;
-use crate::message::Request;
+use crate::message::{Request, Response};
 use crate::raft::TextbookRaft;
-use contract::{EntryView, RaftView, Role};
+use contract::{ElectionTimer, EntryView, RaftView, Role, RpcView};
 
-impl RaftView<Request> for TextbookRaft {
+impl RaftView<Request, Response> for TextbookRaft {
     fn role(&self) -> Role {
         TextbookRaft::role(self)
     }
@@ -64,5 +64,49 @@ impl RaftView<Request> for TextbookRaft {
             ));
         }
         Ok(())
+    }
+
+    fn describe_request(request: &Request) -> Option<RpcView> {
+        Some(match request {
+            Request::RequestVote { term, last_log_index, last_log_term, .. } => RpcView::RequestVote {
+                term: *term,
+                last_log_index: *last_log_index,
+                last_log_term: *last_log_term,
+                pre_vote: false,
+                commit: None,
+            },
+            Request::AppendEntries { term, prev_log_index, prev_log_term, entries, leader_commit, .. } => {
+                RpcView::AppendEntries {
+                    term: *term,
+                    prev_log_index: *prev_log_index,
+                    prev_log_term: *prev_log_term,
+                    entries: entries.len() as u64,
+                    last_entry_term: entries.last().map_or(0, |e| e.term),
+                    leader_commit: *leader_commit,
+                }
+            }
+            Request::InstallSnapshot { term, last_included_index, last_included_term, .. } => {
+                RpcView::InstallSnapshot {
+                    term: *term,
+                    last_included_index: *last_included_index,
+                    last_included_term: *last_included_term,
+                }
+            }
+        })
+    }
+
+    fn describe_response(response: &Response, each: &mut dyn FnMut(RpcView)) {
+        each(match response {
+            Response::Vote { term, granted } => {
+                RpcView::VoteReply { term: *term, granted: *granted, pre_vote: false, commit: None }
+            }
+            Response::Append { term, success, .. } => RpcView::AppendReply { term: *term, success: *success },
+            Response::Snapshot { term, .. } => RpcView::SnapshotReply { term: *term },
+        });
+    }
+
+    fn election_timer(&self) -> Option<ElectionTimer> {
+        let (started, deadline) = (self.election_started, self.election_deadline());
+        Some(ElectionTimer { started, now: self.clock_ms, timeout: deadline - started })
     }
 }

@@ -20,6 +20,9 @@ pub struct RaftRs {
     pacing: Pacing,
     /// The time of the tick this peer waits for (older timers are ignored).
     next_tick_ms: u64,
+    /// Ticks given to raft-rs in this incarnation: the clock of its election
+    /// timer, as the lab's view reads it.
+    pub(crate) ticks: u64,
     /// While a call from a peer is handled: that peer, and the responses
     /// to it that ride on the call's reply.
     answering: Option<(usize, Vec<Message>)>,
@@ -162,7 +165,7 @@ impl contract::Raft for RaftRs {
         let mut pacing = Pacing::new(config.rng_seed);
         let next_tick_ms = io.now_ms() + pacing.first_tick_ms();
         io.set_timer(next_tick_ms);
-        let mut raft = RaftRs { node, pacing, next_tick_ms, answering: None };
+        let mut raft = RaftRs { node, pacing, next_tick_ms, ticks: 0, answering: None };
         raft.drive(io); // a restarted peer applies what it committed
         Ok(raft)
     }
@@ -232,6 +235,7 @@ impl contract::Raft for RaftRs {
         if at_ms != self.next_tick_ms {
             return; // not this peer's tick
         }
+        self.ticks += 1;
         self.node.tick();
         self.drive(io);
         self.next_tick_ms = io.now_ms().max(at_ms) + self.pacing.tick_ms(self.leads());

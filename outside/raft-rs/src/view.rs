@@ -6,9 +6,9 @@
 
 use crate::log::{persisted_term_and_vote, LabLog};
 use crate::node::{peer_of, voted_peer, RaftRs};
-use crate::wire::Envelope;
-use contract::{EntryView, RaftView, Role};
-use raft_rs::eraftpb::MessageType;
+use crate::wire::{Envelope, Replies};
+use contract::{ElectionTimer, EntryView, RaftView, Role, RpcView};
+use raft_rs::eraftpb::{Message, MessageType};
 use raft_rs::StateRole;
 
 impl RaftRs {
@@ -17,12 +17,20 @@ impl RaftRs {
     }
 }
 
-impl RaftView<Envelope> for RaftRs {
+impl RaftView<Envelope, Replies> for RaftRs {
+    /// With CheckQuorum, a follower that heard from its leader within an
+    /// election timeout drops a (Pre)Vote request of a higher term.
+    const IGNORES_VOTES_WHILE_LED: bool = true;
+    /// raft-rs restarts the election timer whenever it becomes a follower,
+    /// a higher term's included.
+    const RESTARTS_TIMER_ON_NEW_TERM: bool = true;
+
     fn role(&self) -> Role {
         match self.node.raft.state {
             StateRole::Leader => Role::Leader,
             // A pre-candidate campaigns without a new term.
-            StateRole::Candidate | StateRole::PreCandidate => Role::Candidate,
+            StateRole::PreCandidate => Role::PreCandidate,
+            StateRole::Candidate => Role::Candidate,
             StateRole::Follower => Role::Follower,
         }
     }
@@ -91,4 +99,56 @@ impl RaftView<Envelope> for RaftRs {
         }
         log.check_persisted(raft_state, snapshot)
     }
+
+    fn describe_request(request: &Envelope) -> Option<RpcView> {
+        describe(&request.0)
+    }
+
+    fn describe_response(response: &Replies, each: &mut dyn FnMut(RpcView)) {
+        response.0.iter().filter_map(describe).for_each(each);
+    }
+
+    /// In ticks: raft-rs counts an election timeout in ticks, and campaigns
+    /// at the tick that brings `election_elapsed` to its randomized timeout.
+    fn election_timer(&self) -> Option<ElectionTimer> {
+        let raft = &self.node.raft;
+        let elapsed = raft.election_elapsed as u64;
+        Some(ElectionTimer {
+            started: self.ticks.saturating_sub(elapsed),
+            now: self.ticks,
+            timeout: raft.randomized_election_timeout() as u64,
+        })
+    }
+}
+
+/// A raft-rs message in Figure 2's terms (`index` and `log_term` are the
+/// previous entry's for an append, the last entry's for a vote).
+fn describe(m: &Message) -> Option<RpcView> {
+    let term = m.term;
+    let commit = (m.commit > 0 && m.commit_term > 0).then_some((m.commit, m.commit_term));
+    let vote =
+        |pre_vote| RpcView::RequestVote { term, last_log_index: m.index, last_log_term: m.log_term, pre_vote, commit };
+    let reply = |pre_vote| RpcView::VoteReply { term, granted: !m.reject, pre_vote, commit };
+    Some(match m.get_msg_type() {
+        MessageType::MsgRequestVote => vote(false),
+        MessageType::MsgRequestPreVote => vote(true),
+        MessageType::MsgRequestVoteResponse => reply(false),
+        MessageType::MsgRequestPreVoteResponse => reply(true),
+        MessageType::MsgAppend => RpcView::AppendEntries {
+            term,
+            prev_log_index: m.index,
+            prev_log_term: m.log_term,
+            entries: m.entries.len() as u64,
+            last_entry_term: m.entries.last().map_or(0, |e| e.term),
+            leader_commit: m.commit,
+        },
+        MessageType::MsgAppendResponse => RpcView::AppendReply { term, success: !m.reject },
+        MessageType::MsgHeartbeat => RpcView::Heartbeat { term, commit: m.commit },
+        MessageType::MsgHeartbeatResponse => RpcView::AppendReply { term, success: true },
+        MessageType::MsgSnapshot => {
+            let meta = m.get_snapshot().get_metadata();
+            RpcView::InstallSnapshot { term, last_included_index: meta.index, last_included_term: meta.term }
+        }
+        _ => return None,
+    })
 }

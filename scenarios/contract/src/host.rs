@@ -10,6 +10,8 @@
 //! and sent what it had to.
 
 use crate::raft::{ApplyMsg, HostIo, PeerConfig, Persisted, Raft, RaftIo};
+use crate::step::{StepInput, StepRecord};
+use crate::view::RaftView;
 use std::collections::VecDeque;
 use std::sync::Arc;
 
@@ -47,6 +49,17 @@ pub struct RaftHost<R, S> {
     me: usize,
     /// Applies the Raft made and the service has yet to see.
     applies: VecDeque<ApplyMsg>,
+    /// The last input and what it carried, for the lab's step rules (kept
+    /// only for a Raft with a view).
+    step: StepRecord,
+}
+
+/// The view of Raft `R`.
+type ViewOf<R> = <R as Raft>::View;
+
+/// Whether Raft `R` has a view, so its steps are recorded.
+fn recorded<R: Raft>() -> bool {
+    <ViewOf<R> as RaftView<R::Request, R::Response>>::PRESENT
 }
 
 /// The Raft's I/O during one call: the runtime's, with applies queued.
@@ -102,7 +115,8 @@ impl<R: Raft, S: StateMachine> RaftHost<R, S> {
         let mut applies = VecDeque::new();
         let raft = R::start(config, persisted, &mut Queueing { io, applies: &mut applies })
             .map_err(|e| format!("server {me}: {e}"))?;
-        let mut host = RaftHost { raft, service, me, applies };
+        let mut host = RaftHost { raft, service, me, applies, step: StepRecord::default() };
+        host.record(StepInput::Start);
         host.deliver(io);
         Ok(host)
     }
@@ -122,6 +136,19 @@ impl<R: Raft, S: StateMachine> RaftHost<R, S> {
         &mut self.service
     }
 
+    /// The last input given to the Raft and what it carried, as its view
+    /// describes them (empty for a Raft without a view). The service's own
+    /// snapshots are not inputs: they only compact the log.
+    pub fn last_step(&self) -> &StepRecord {
+        &self.step
+    }
+
+    fn record(&mut self, input: StepInput) {
+        if recorded::<R>() {
+            self.step.begin(input);
+        }
+    }
+
     /// A request from peer `from`; the response may be sent once this
     /// returns.
     pub fn handle_request<I: HostIo<R::Request> + PersistedSize>(
@@ -130,7 +157,15 @@ impl<R: Raft, S: StateMachine> RaftHost<R, S> {
         from: usize,
         request: R::Request,
     ) -> R::Response {
+        self.record(StepInput::Request { from });
+        if recorded::<R>() {
+            self.step.received.extend(ViewOf::<R>::describe_request(&request));
+        }
         let response = self.raft.handle_request(&mut Queueing { io, applies: &mut self.applies }, from, request);
+        if recorded::<R>() {
+            let answered = &mut self.step.answered;
+            ViewOf::<R>::describe_response(&response, &mut |rpc| answered.push(rpc));
+        }
         self.deliver(io);
         response
     }
@@ -142,18 +177,25 @@ impl<R: Raft, S: StateMachine> RaftHost<R, S> {
         from: usize,
         response: R::Response,
     ) {
+        self.record(StepInput::Response { from });
+        if recorded::<R>() {
+            let received = &mut self.step.received;
+            ViewOf::<R>::describe_response(&response, &mut |rpc| received.push(rpc));
+        }
         self.raft.handle_response(&mut Queueing { io, applies: &mut self.applies }, from, response);
         self.deliver(io);
     }
 
     /// A request to `peer` failed.
     pub fn call_failed<I: HostIo<R::Request> + PersistedSize>(&mut self, io: &mut I, peer: usize) {
+        self.record(StepInput::CallFailed);
         self.raft.call_failed(&mut Queueing { io, applies: &mut self.applies }, peer);
         self.deliver(io);
     }
 
     /// A timer the Raft set fired.
     pub fn on_timer<I: HostIo<R::Request> + PersistedSize>(&mut self, io: &mut I, at_ms: u64) {
+        self.record(StepInput::Timer);
         self.raft.on_timer(&mut Queueing { io, applies: &mut self.applies }, at_ms);
         self.deliver(io);
     }
@@ -176,6 +218,7 @@ impl<R: Raft, S: StateMachine> RaftHost<R, S> {
         command: Vec<u8>,
         started: impl FnOnce(&mut S, u64, u64),
     ) -> Option<(u64, u64)> {
+        self.record(StepInput::Command);
         let started_at = self.raft.start_command(&mut Queueing { io, applies: &mut self.applies }, command);
         if let Some((index, term)) = started_at {
             started(&mut self.service, index, term);

@@ -93,6 +93,7 @@ pub mod raft;
 pub mod service;
 pub mod shardctrler;
 pub mod shardkv;
+pub mod step;
 pub mod testing;
 pub mod view;
 
@@ -100,4 +101,5 @@ pub use host::{PersistedSize, RaftHost, StateMachine};
 pub use message::Message;
 pub use raft::{ApplyMsg, HostIo, PeerConfig, Persisted, Raft, RaftIo};
 pub use service::{NamedTransport, ReplicatedServer, ReplyIo, Transport};
+pub use step::{ElectionTimer, RpcView, StepInput, StepRecord};
 pub use view::{EntryView, NoView, RaftView, Role};

@@ -140,7 +140,7 @@ pub trait Raft: Sized + 'static {
     type Response: Message;
     /// The optional read-only view: `Self` if the implementation offers
     /// one, else [`NoView`](crate::NoView).
-    type View: RaftView<Self::Request>;
+    type View: RaftView<Self::Request, Self::Response>;
 
     /// Starts (or restarts, the lab's `Make`) a peer from what its persister
     /// holds. Corrupt state is an `Err` naming what is wrong, never a panic.

@@ -95,6 +95,14 @@ pub trait ReplicatedServer<T>: Sized + 'static {
     /// The server's Raft (for the lab's leader lookups and its observer).
     fn raft(&self) -> &Self::Raft;
 
+    /// The last input the server's [`RaftHost`](crate::RaftHost) gave its
+    /// Raft ([`RaftHost::last_step`](crate::RaftHost::last_step)), so the
+    /// lab checks Figure 2's rules on each step; `None` (the default)
+    /// leaves those rules off for this service.
+    fn raft_step(&self) -> Option<&crate::StepRecord> {
+        None
+    }
+
     /// A clerk's request, answered through `io.reply(token, ..)` now or
     /// later.
     fn handle_client(

@@ -88,6 +88,14 @@ pub trait ShardKvServer<T>: Sized + 'static {
     /// The server's Raft (for the lab's leader lookups and its observer).
     fn raft(&self) -> &Self::Raft;
 
+    /// The last input the server's [`RaftHost`](crate::RaftHost) gave its
+    /// Raft ([`RaftHost::last_step`](crate::RaftHost::last_step)), so the
+    /// lab checks Figure 2's rules on each step; `None` (the default)
+    /// leaves those rules off for this service.
+    fn raft_step(&self) -> Option<&crate::StepRecord> {
+        None
+    }
+
     /// A clerk's request, answered through `io.reply`.
     fn handle_client(&mut self, io: &mut impl ShardIo<Self, T>, token: T, request: Self::Request);
 

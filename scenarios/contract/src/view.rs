@@ -2,14 +2,20 @@
 //! observer after every step of every peer (election safety, log matching,
 //! leader completeness, state machine safety, the commit rule) and checks
 //! that the peer's state is durable and that nothing is sent before the
-//! term and vote it carries are on disk. Without it ([`NoView`]), every lab
-//! test, history check and determinism check still runs.
+//! term and vote it carries are on disk; described steps are also checked
+//! against Figure 2's rules. Without it ([`NoView`]), every lab test,
+//! history check and determinism check still runs.
+
+use crate::step::{ElectionTimer, RpcView};
 
 /// A peer's role.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Role {
     /// Waits for a leader's messages; votes.
     Follower,
+    /// Asks whether it would win an election, without a new term (PreVote,
+    /// the Raft thesis 9.6).
+    PreCandidate,
     /// Asks for votes in its term.
     Candidate,
     /// Leads its term.
@@ -21,6 +27,7 @@ impl Role {
     pub fn name(self) -> &'static str {
         match self {
             Role::Follower => "follower",
+            Role::PreCandidate => "pre-candidate",
             Role::Candidate => "candidate",
             Role::Leader => "leader",
         }
@@ -54,7 +61,7 @@ pub fn written_stamp(term: u64, command: &[u8]) -> u64 {
 }
 
 /// What the observer reads of a peer after each of its steps. `M` is the
-/// peer's request type.
+/// peer's request type, `R` its response type.
 ///
 /// Indices are the implementation's own log positions. They are the lab's
 /// (see [`ApplyMsg`](crate::ApplyMsg)) for a Raft that puts nothing of its
@@ -63,14 +70,35 @@ pub fn written_stamp(term: u64, command: &[u8]) -> u64 {
 /// the log it really keeps (a leader commits an older term's command by
 /// committing its own empty entry, which the lab's numbering cannot show).
 ///
+/// With [`describe_request`](RaftView::describe_request),
+/// [`describe_response`](RaftView::describe_response) and
+/// [`election_timer`](RaftView::election_timer), the lab also checks
+/// Figure 2's rules on each step: what the peer did with what it received
+/// (a higher term adopted at once, a vote granted only as the rules allow,
+/// the log and commit index an AppendEntries leaves, what an
+/// InstallSnapshot may replace, what restarts the election timer). Each
+/// defaults to "not described", which turns off the rules that need it.
+///
 /// ```
 /// use contract::{NoView, RaftView};
 /// // An implementation without a view leaves the lab's observer off.
 /// assert!(!<NoView as RaftView<()>>::PRESENT);
 /// ```
-pub trait RaftView<M> {
+pub trait RaftView<M, R = ()> {
     /// Whether the view exists (false only for [`NoView`]).
     const PRESENT: bool = true;
+
+    /// Whether a follower that hears from a leader ignores a (Pre)Vote
+    /// request of a higher term entirely, answering nothing and keeping
+    /// its term (the Raft thesis, 4.2.3; etcd and raft-rs with
+    /// CheckQuorum). The rule "a higher term is adopted at once" then
+    /// allows exactly that.
+    const IGNORES_VOTES_WHILE_LED: bool = false;
+
+    /// Whether the peer restarts its election timer whenever it takes a
+    /// higher term (etcd and raft-rs do; Figure 2 restarts it only for a
+    /// granted vote, the leader's messages and a campaign).
+    const RESTARTS_TIMER_ON_NEW_TERM: bool = false;
 
     /// The peer's role now.
     fn role(&self) -> Role;
@@ -109,6 +137,23 @@ pub trait RaftView<M> {
     /// fine), never decode the whole state each time (one user's first
     /// version made a 3A test 90 times slower).
     fn check_durable(&self, raft_state: &[u8], snapshot: &[u8]) -> Result<(), String>;
+
+    /// A request in Figure 2's terms; `None` (the default) for one it does
+    /// not name, whose step is checked only against the rules every step
+    /// keeps.
+    fn describe_request(_request: &M) -> Option<RpcView> {
+        None
+    }
+
+    /// Each message a response carries, in Figure 2's terms (none by
+    /// default).
+    fn describe_response(_response: &R, _each: &mut dyn FnMut(RpcView)) {}
+
+    /// The election timer, when the peer keeps one the lab can read
+    /// (`None` by default: the timer rules are off).
+    fn election_timer(&self) -> Option<ElectionTimer> {
+        None
+    }
 }
 
 /// The view of an implementation that offers none: the lab's observer and
@@ -116,7 +161,7 @@ pub trait RaftView<M> {
 #[derive(Debug)]
 pub enum NoView {}
 
-impl<M> RaftView<M> for NoView {
+impl<M, R> RaftView<M, R> for NoView {
     const PRESENT: bool = false;
 
     fn role(&self) -> Role {

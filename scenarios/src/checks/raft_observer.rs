@@ -19,10 +19,14 @@
 //!   are what its persister holds, so nothing it sent or answered rests on
 //!   state a crash would lose.
 //!
+//! - Figure 2's rules on each step (`raft_rules`), and a leader's own log
+//!   only growing while it leads (Leader Append-Only).
+//!
 //! It reads each peer through the contract's `RaftView`, so it watches any
 //! implementation that offers one.
 
-use contract::{Raft, RaftView, Role};
+use super::raft_rules::{self, Ballots, Seen};
+use contract::{Raft, RaftView, Role, StepRecord};
 use sim::{Addr, Inspected, Node, SimHandle};
 use std::cell::RefCell;
 use std::collections::BTreeMap;
@@ -32,6 +36,8 @@ use std::rc::Rc;
 pub trait HostsRaft {
     type Raft: Raft;
     fn hosted_raft(&self) -> &Self::Raft;
+    /// The last input its host gave the Raft, if the server shows it.
+    fn last_step(&self) -> Option<&StepRecord>;
 }
 
 /// The view of Raft `R`.
@@ -47,6 +53,24 @@ struct PeerView {
     commit_index: u64,
     /// The term this peer was last seen leading.
     led_term: Option<u64>,
+    /// The peer as the step rules last saw it.
+    seen: Option<Seen>,
+    snapshot_term: u64,
+    /// The host's input count at the last step seen.
+    step_seq: u64,
+    ballots: Ballots,
+}
+
+impl PeerView {
+    /// The term of the entry at `index` as last seen (the snapshot's at its
+    /// index; `None` before it or past the log).
+    fn term_at(&self, index: u64) -> Option<u64> {
+        match index {
+            i if i == self.snapshot_index => Some(self.snapshot_term),
+            i if i < self.snapshot_index => None,
+            i => self.log.get(i as usize).map(|e| e.1),
+        }
+    }
 }
 
 /// The invariants' state for one Raft cluster.
@@ -106,7 +130,7 @@ struct Committed {
 /// the run; a broken invariant fails the run, naming the cluster. Nothing
 /// for an implementation without a view.
 pub fn watch<N: Node + HostsRaft>(h: &SimHandle<N>, cluster: &str, peers: &[Addr]) {
-    if !<ViewOf<N::Raft> as RaftView<<N::Raft as Raft>::Request>>::PRESENT {
+    if !<ViewOf<N::Raft> as RaftView<<N::Raft as Raft>::Request, <N::Raft as Raft>::Response>>::PRESENT {
         return;
     }
     let observer = Rc::new(RefCell::new(RaftObserver::new(cluster, peers.len())));
@@ -131,27 +155,67 @@ impl RaftObserver {
     /// Peer `peer` took a step.
     fn inspect<N: HostsRaft>(&mut self, peer: usize, seen: Inspected<'_, N>) -> Result<(), String> {
         let Some(raft) = seen.node.hosted_raft().view() else { return Ok(()) };
+        if let Some(record) = seen.node.last_step() {
+            self.check_rules(peer, seen.incarnation, raft, record)
+                .map_err(|e| format!("raft rule broken in cluster {}: {e}", self.cluster))?;
+        }
         self.check_durable(peer, raft, seen.persister)
             .and_then(|()| self.step(peer, seen.incarnation, raft))
             .map_err(|e| format!("raft invariant broken in cluster {}: {e}", self.cluster))
     }
 
-    fn step<M, V: RaftView<M>>(&mut self, peer: usize, incarnation: u32, raft: &V) -> Result<(), String> {
+    /// Figure 2's rules on the step just taken, when it was one input to
+    /// the Raft (not a restart); then remembers the peer as it is now.
+    fn check_rules<M, R, V: RaftView<M, R>>(
+        &mut self,
+        peer: usize,
+        incarnation: u32,
+        raft: &V,
+        record: &StepRecord,
+    ) -> Result<(), String> {
+        let peers = self.views.len();
+        let view = &mut self.views[peer];
+        let one_input = view.incarnation == incarnation && record.seq == view.step_seq + 1;
+        if view.incarnation != incarnation {
+            view.ballots = Ballots::default();
+        }
+        if let (true, Some(before)) = (one_input, view.seen) {
+            let mut ballots = view.ballots;
+            let log_before = |index: u64| view.term_at(index);
+            let step = raft_rules::Step { peer, peers, before: &before, log_before: &log_before, record };
+            raft_rules::check(&step, &mut ballots, raft)?;
+            view.ballots = ballots;
+        }
+        view.step_seq = record.seq;
+        view.seen = Some(Seen::of(raft));
+        Ok(())
+    }
+
+    fn step<M, R, V: RaftView<M, R>>(&mut self, peer: usize, incarnation: u32, raft: &V) -> Result<(), String> {
         let view = &mut self.views[peer];
         let restarted = view.incarnation != incarnation;
         if restarted {
             // A restart: the log comes back from disk; commit starts over.
-            *view = PeerView { incarnation, commit_index: raft.commit_index(), ..PeerView::default() };
+            let (seen, step_seq, ballots) = (view.seen, view.step_seq, view.ballots);
+            *view = PeerView {
+                incarnation,
+                commit_index: raft.commit_index(),
+                seen,
+                step_seq,
+                ballots,
+                ..PeerView::default()
+            };
         }
+        let led = view.led_term == Some(raft.term()) && raft.role() == Role::Leader;
         self.check_term_birth(peer, raft, restarted)?;
-        self.check_log(peer, raft)?;
+        self.check_log(peer, raft, led)?;
         self.check_leader(peer, raft)?;
         self.check_commit(peer, raft)
     }
 
     /// Durability: what the peer holds in memory is what its disk holds:
     /// term and vote, compared here; the rest by the implementation.
-    fn check_durable<M, V: RaftView<M>>(
+    fn check_durable<M, R, V: RaftView<M, R>>(
         &self,
         peer: usize,
         raft: &V,
@@ -169,8 +233,10 @@ impl RaftObserver {
         raft.check_durable(state, persister.snapshot())
     }
 
-    /// Log matching, for the entries that changed since the last look.
-    fn check_log<M, V: RaftView<M>>(&mut self, peer: usize, raft: &V) -> Result<(), String> {
+    /// Log matching, for the entries that changed since the last look; and
+    /// a leader that `led` this term before the step changed none of its
+    /// entries (Leader Append-Only).
+    fn check_log<M, R, V: RaftView<M, R>>(&mut self, peer: usize, raft: &V, led: bool) -> Result<(), String> {
         let (snapshot, last) = (raft.snapshot_index(), raft.last_log_index());
         let view = &mut self.views[peer];
         let unchanged = |i: u64| {
@@ -181,8 +247,17 @@ impl RaftObserver {
         while first_new - 1 > snapshot && !unchanged(first_new - 1) {
             first_new -= 1;
         }
+        let last_before = (view.log.len() as u64).saturating_sub(1);
+        if led && first_new <= last_before.min(last) {
+            return Err(format!(
+                "leader append-only: peer {peer}, leading term {}, changed its entry at index {first_new} (its log \
+                 ended at {last_before}, now at {last})",
+                raft.term()
+            ));
+        }
         view.log.resize(last as usize + 1, (0, 0));
         view.snapshot_index = snapshot;
+        view.snapshot_term = raft.term_at(snapshot).unwrap_or(0);
         for index in first_new..=last {
             let entry = raft.entry(index).expect("within the log");
             view.log[index as usize] = (entry.written, entry.term);
@@ -204,7 +279,12 @@ impl RaftObserver {
     /// leaves only after the step that sent it was seen). A restarted peer
     /// may bring a term from disk that it began as a candidate just before
     /// it crashed (a crash point stops that step from being seen).
-    fn check_term_birth<M, V: RaftView<M>>(&mut self, peer: usize, raft: &V, restarted: bool) -> Result<(), String> {
+    fn check_term_birth<M, R, V: RaftView<M, R>>(
+        &mut self,
+        peer: usize,
+        raft: &V,
+        restarted: bool,
+    ) -> Result<(), String> {
         let term = raft.term();
         if term <= self.highest_term {
             return Ok(());
@@ -225,7 +305,7 @@ impl RaftObserver {
     }
 
     /// Election safety, and leader completeness when a peer starts leading.
-    fn check_leader<M, V: RaftView<M>>(&mut self, peer: usize, raft: &V) -> Result<(), String> {
+    fn check_leader<M, R, V: RaftView<M, R>>(&mut self, peer: usize, raft: &V) -> Result<(), String> {
         let (term, leads) = (raft.term(), raft.role() == Role::Leader);
         if !leads || self.views[peer].led_term == Some(term) {
             return Ok(());
@@ -252,7 +332,7 @@ impl RaftObserver {
 
     /// State machine safety: what the peer newly committed is what every
     /// peer committed there.
-    fn check_commit<M, V: RaftView<M>>(&mut self, peer: usize, raft: &V) -> Result<(), String> {
+    fn check_commit<M, R, V: RaftView<M, R>>(&mut self, peer: usize, raft: &V) -> Result<(), String> {
         let (commit, term) = (raft.commit_index(), raft.term());
         if commit < raft.snapshot_index() {
             return Err(format!(
@@ -296,7 +376,7 @@ impl RaftObserver {
 impl RaftObserver {
     /// A leader's new commit index is an entry of its term that a majority
     /// holds now (in the log, or in a snapshot past it).
-    fn check_commit_rule<M, V: RaftView<M>>(&self, peer: usize, raft: &V, commit: u64) -> Result<(), String> {
+    fn check_commit_rule<M, R, V: RaftView<M, R>>(&self, peer: usize, raft: &V, commit: u64) -> Result<(), String> {
         let term = raft.term();
         let entry_term = raft.term_at(commit);
         if entry_term != Some(term) {
@@ -332,4 +412,25 @@ fn command_hash(command: &[u8]) -> u64 {
     let mut tail = [0u8; 8];
     tail[..chunks.remainder().len()].copy_from_slice(chunks.remainder());
     mix(h, u64::from_le_bytes(tail))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::checks::fake_peer::Peer;
+    use contract::ElectionTimer;
+
+    fn leader(log: Vec<u64>) -> Peer {
+        let timer = ElectionTimer { started: 0, now: 0, timeout: 300 };
+        Peer { term: 3, vote: Some(0), role: Role::Leader, commit: 0, snapshot: (0, 0), log, timer }
+    }
+
+    #[test]
+    fn a_leader_only_appends_to_its_own_log() {
+        let mut observer = RaftObserver::new("test", 3);
+        observer.step(0, 1, &leader(vec![1, 3])).expect("a new leader");
+        observer.step(0, 1, &leader(vec![1, 3, 3])).expect("appends");
+        let error = observer.step(0, 1, &leader(vec![1, 2])).expect_err("an entry of its own replaced");
+        assert!(error.contains("leader append-only"), "{error}");
+    }
 }

@@ -85,7 +85,7 @@ impl<N: RaftCarrier> HostIo<<N::Raft as Raft>::Request> for SimIo<'_, '_, N> {
         if self.ctx.is_crashing() {
             return; // it never leaves
         }
-        if <<N::Raft as Raft>::View as RaftView<_>>::PRESENT && self.ctx.harness_checks() {
+        if <<N::Raft as Raft>::View as RaftView<_, _>>::PRESENT && self.ctx.harness_checks() {
             if let Err(e) = rests_on_persisted::<N::Raft>(&request, self.ctx.read_persister().raft_state()) {
                 self.ctx.fail(format!("{}: {e}", self.ctx.name()));
             }
@@ -117,8 +117,9 @@ impl<N: Node> PersistedSize for SimIo<'_, '_, N> {
 /// is on disk, and a candidate's own vote too (read through the Raft's
 /// view, which decodes its own persisted state).
 fn rests_on_persisted<R: Raft>(request: &R::Request, raft_state: &[u8]) -> Result<(), String> {
-    let (term, candidate) = <R::View as RaftView<R::Request>>::request_term(request);
-    let (persisted_term, persisted_vote) = <R::View as RaftView<R::Request>>::persisted_term_and_vote(raft_state);
+    let (term, candidate) = <R::View as RaftView<R::Request, R::Response>>::request_term(request);
+    let (persisted_term, persisted_vote) =
+        <R::View as RaftView<R::Request, R::Response>>::persisted_term_and_vote(raft_state);
     if persisted_term < term || (candidate.is_some() && persisted_term == term && persisted_vote != candidate) {
         return Err(format!(
             "sent a request of term {term} before persisting it (persisted: term {persisted_term}, vote \

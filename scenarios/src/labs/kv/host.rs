@@ -101,6 +101,9 @@ impl<K: Kv> crate::checks::raft_observer::HostsRaft for KvNode<K> {
     fn hosted_raft(&self) -> &K::Raft {
         self.server.raft()
     }
+    fn last_step(&self) -> Option<&contract::StepRecord> {
+        self.server.raft_step()
+    }
 }
 
 impl<K: Kv> Node for KvNode<K> {

@@ -258,6 +258,9 @@ impl<R: Raft> crate::checks::raft_observer::HostsRaft for RaftNode<R> {
     fn hosted_raft(&self) -> &R {
         self.host.raft()
     }
+    fn last_step(&self) -> Option<&contract::StepRecord> {
+        Some(self.host.last_step())
+    }
 }
 
 impl<R: Raft> Node for RaftNode<R> {

@@ -263,6 +263,12 @@ impl<S: ShardKv> crate::checks::raft_observer::HostsRaft for LabNode<S> {
     fn hosted_raft(&self) -> &S::Raft {
         self.raft()
     }
+    fn last_step(&self) -> Option<&contract::StepRecord> {
+        match self {
+            LabNode::Ctrler(c) => c.server.raft_step(),
+            LabNode::Group(g) => g.server.raft_step(),
+        }
+    }
 }
 
 impl<S: ShardKv> CtrlerNode<S> {
