@@ -73,6 +73,12 @@ sites! {
         "a group answers a fetch of a shard it holds with NotReady (the new owner retries)";
     ShardSkipsAPoll = "shard_skips_a_poll", per_mille 100,
         "a group leader skips a tick of its configuration and migration work";
+    RaftOneEntryPerAppend = "raft_one_entry_per_append", per_mille 500,
+        "a leader sends at most one entry in an AppendEntries (a small batch limit)";
+    RaftLongElectionTimeout = "raft_long_election_timeout", per_mille 200,
+        "a peer draws an election timeout up to twice the usual range (a slow or cautious server)";
+    KvSnapshotsEarly = "kv_snapshots_early", per_mille 20,
+        "a server snapshots after an apply long before its state reaches the size limit";
 }
 
 const _: () = assert!(Site::ALL.len() < 64, "the enabled sites fit one u64 word");

@@ -115,7 +115,8 @@ impl<S: Service, T> StateMachine for Waiting<S, T> {
 
     fn snapshot(&mut self, _index: u64, raft_state_bytes: usize) -> Option<Vec<u8>> {
         let max = self.max_raft_state?;
-        (raft_state_bytes * 1000 >= max * SNAPSHOT_AT_PER_MILLE).then(|| self.service.encode())
+        let due = raft_state_bytes * 1000 >= max * SNAPSHOT_AT_PER_MILLE;
+        (due || bugs::buggify::fire(bugs::buggify::Site::KvSnapshotsEarly)).then(|| self.service.encode())
     }
 }
 

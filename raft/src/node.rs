@@ -339,10 +339,13 @@ impl Raft {
     // ----- time -----
 
     fn reset_election_deadline(&mut self, now_ms: u64) {
+        let (min, max) = (self.config.election_timeout_ms_min, self.config.election_timeout_ms_max);
         let timeout = if on(Bug::RaftTimeoutNotRandomized) {
-            self.config.election_timeout_ms_min
+            min
+        } else if buggify::fire(Site::RaftLongElectionTimeout) {
+            self.rng.random_range(max..2 * max)
         } else {
-            self.rng.random_range(self.config.election_timeout_ms_min..self.config.election_timeout_ms_max)
+            self.rng.random_range(min..max)
         };
         self.election_deadline_ms = now_ms + timeout;
         self.election_started_ms = now_ms;
@@ -512,7 +515,8 @@ impl Raft {
                 self.hard.term
             )
         });
-        let entries = self.log.entries_from(next, self.config.max_entries_per_append);
+        let batch = if buggify::fire(Site::RaftOneEntryPerAppend) { 1 } else { self.config.max_entries_per_append };
+        let entries = self.log.entries_from(next, batch);
         debug!(peer, prev_log_index, prev_log_term, entries = entries.len(), commit = self.commit_index, "append sent");
         if self.replication[peer] == Replication::Replicate && !on(Bug::RaftNextIndexNotAdvanced) {
             // Pipelining: assume the entries arrive; a rejection resets this.

@@ -25,6 +25,7 @@
 //!   one older than the commit index replaces nothing; a newer one commits
 //!   through its last index, keeping the entries after it if the log holds
 //!   that entry, else nothing of the log;
+//! - a command started on a peer that does not lead changes nothing;
 //! - elections: a peer campaigns (a new term with its own vote, or a
 //!   PreVote) only on a timer step once its election timer ran out, or a
 //!   pre-candidate on winning its PreVote; it leads only with the votes of
@@ -147,7 +148,8 @@ pub fn check<M, R, V: RaftView<M, R>>(step: &Step<'_>, ballots: &mut Ballots, af
         }
         Some(StepInput::Response { from }) => rules.response(from, ballots)?,
         Some(StepInput::Timer) => rules.timer()?,
-        Some(StepInput::CallFailed | StepInput::Command) => rules.unchanged_election("this step")?,
+        Some(StepInput::Command) => rules.command()?,
+        Some(StepInput::CallFailed) => rules.unchanged_election("a failed call")?,
         Some(StepInput::Start) | None => {}
     }
     rules.leadership(ballots)
@@ -615,6 +617,15 @@ impl<M, R, V: RaftView<M, R>> Rules<'_, '_, M, R, V> {
         Ok(())
     }
 
+    /// A command started on a peer that does not lead is refused: nothing
+    /// is appended (the contract's `start_command`; Figure 2, Leaders).
+    fn command(&self) -> Result<(), String> {
+        if self.b.role == Role::Leader {
+            return Ok(());
+        }
+        self.unchanged("a command started on it", "only a leader appends a client's command (Figure 2, Leaders)")
+    }
+
     /// A timer step: a campaign only when the election timer has run out.
     fn timer(&self) -> Result<(), String> {
         let (b, a, p) = (self.b, self.a, self.peer());
@@ -965,6 +976,15 @@ mod tests {
         check(&step, &mut twice, &later(&five)).expect("one grant counted");
         let step = Step { peer: 0, peers: 5, before: &seen, log_before: &log_before, record: &record };
         broken_rule(check(&step, &mut twice, &leads), "majority votes for it"); // the same grant again
+    }
+
+    #[test]
+    fn only_a_leader_appends_a_command() {
+        let before = follower();
+        let command = StepRecord { seq: 1, input: Some(StepInput::Command), received: vec![], answered: vec![] };
+        let appended = Peer { log: vec![1, 2, 3, 3], ..before.clone() };
+        broken_rule(check_step(&before, command.clone(), &appended), "only a leader appends");
+        check_step(&before, command, &before).expect("refused");
     }
 
     #[test]

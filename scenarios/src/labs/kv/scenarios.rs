@@ -588,8 +588,8 @@ const SWARM_CHAOS: Nanos = secs(10);
 pub const LIVENESS_BOUND: Nanos = secs(10);
 
 /// Swarm testing for kvraft: the seed draws its fault mix (see
-/// `swarm::FaultMix`) and a nemesis injects it while 5 clerks Append, Put
-/// and Get on 3 keys, on 5 servers that snapshot at 1,000 bytes. The history
+/// `swarm::FaultMix`) and a nemesis injects it while 1 to 7 clerks (drawn
+/// per seed) Append, Put and Get on 3 keys, on 5 servers that snapshot at 1,000 bytes. The history
 /// must be linearizable, the Raft observer checks every step, and after the
 /// heal a new clerk's Put and Get must each complete within 10 s.
 fn swarm<K: Kv>(run: &Run) -> Outcome {
@@ -598,8 +598,10 @@ fn swarm<K: Kv>(run: &Run) -> Outcome {
     kv_test::<K, _>(run, setup, |t| async move {
         let nemesis = crate::swarm::Nemesis::new(&t.cluster, &layers);
         let done = Rc::new(Cell::new(false));
-        let clients: Vec<JoinHandle<()>> =
-            (0..5).map(|cli| t.h.spawn(format!("client-{cli}"), swarm_client(t.clone(), cli, done.clone()))).collect();
+        let clerks = 1 + t.rand(7) as usize;
+        let clients: Vec<JoinHandle<()>> = (0..clerks)
+            .map(|cli| t.h.spawn(format!("client-{cli}"), swarm_client(t.clone(), cli, done.clone())))
+            .collect();
         let started = t.h.now();
         while t.h.now() - started < SWARM_CHAOS {
             t.sleep(nemesis.pause_between()).await;

@@ -77,6 +77,11 @@ pub struct Applier {
     pub last_applied: Vec<u64>,
     pub max_index: u64,
     pub snapshot_mode: bool,
+    /// Snapshot mode: server i snapshots after every `snapshot_every[i]`
+    /// entries (the lab's SnapShotInterval for all; swarm runs vary it per
+    /// server so that snapshots and InstallSnapshots fall at different
+    /// points).
+    pub snapshot_every: Vec<u64>,
     /// The first apply error (the lab's `applyErr`).
     pub error: Option<String>,
 }
@@ -88,6 +93,7 @@ impl Applier {
             last_applied: vec![0; servers],
             max_index: 0,
             snapshot_mode,
+            snapshot_every: vec![SNAPSHOT_INTERVAL; servers],
             error: None,
         }
     }
@@ -133,7 +139,7 @@ impl Applier {
     }
 
     /// Handles one command server i applied at `index`. Returns a snapshot
-    /// for Raft when one is due (snapshot mode, every SNAPSHOT_INTERVAL
+    /// for Raft when one is due (snapshot mode, every `snapshot_every[i]`
     /// entries).
     fn apply(&mut self, i: usize, index: u64, command: &[u8]) -> Result<Option<Vec<u8>>, String> {
         let cmd = Cmd::decode(command)?;
@@ -148,7 +154,7 @@ impl Applier {
             return Ok(None);
         }
         self.last_applied[i] = index;
-        if !(index + 1).is_multiple_of(SNAPSHOT_INTERVAL) {
+        if !(index + 1).is_multiple_of(self.snapshot_every[i]) {
             return Ok(None);
         }
         let history: &[Option<Cmd>] = &self.logs[i][..=index as usize];
@@ -244,11 +250,9 @@ impl<R: Raft> RaftNode<R> {
         self.host.raft()
     }
 
-    /// The lab's `Start`.
+    /// The lab's `Start`, on any peer as Go's `one()` calls it: a peer
+    /// that does not lead must refuse it (and append nothing).
     pub fn start_command(&mut self, ctx: &mut Ctx<'_, RaftNode<R>>, cmd: &Cmd) -> Option<(u64, u64)> {
-        if !self.host.raft().state().1 {
-            return None; // not the leader: nothing to encode or do
-        }
         self.host.start_command(&mut SimIo::new(ctx, &self.peers), cmd.encode())
     }
 }

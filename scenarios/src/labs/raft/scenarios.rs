@@ -1017,8 +1017,14 @@ fn swarm<R: Raft>(run: &Run) -> Outcome {
     lab_test::<R, _>(run, Setup::servers(5), |t| swarm_body(t, layers))
 }
 
-/// Swarm runs on three servers, the applier snapshotting every 10 entries.
+/// Swarm runs on three servers, each applier snapshotting after its own
+/// number of entries (1 to 20, drawn per server), so that snapshots, and
+/// the InstallSnapshots they lead to, fall at different points.
 fn swarm_snapshots<R: Raft>(run: &Run) -> Outcome {
     let layers = run.project_layers(&[bugs::Layer::Raft]);
-    lab_test::<R, _>(run, Setup::servers(3).snapshots(), |t| swarm_body(t, layers))
+    lab_test::<R, _>(run, Setup::servers(3).snapshots(), |t| {
+        let every: Vec<u64> = (0..t.n).map(|_| 1 + t.rand(20)).collect();
+        t.applier.borrow_mut().snapshot_every = every;
+        swarm_body(t, layers)
+    })
 }

@@ -794,8 +794,9 @@ async fn reconfigure<S: ShardKv>(t: &ShardTester<S>, joined: &mut [bool], gi: us
 // ----- beyond the lab: swarm runs -----
 
 /// Swarm testing for shardkv: the seed draws one fault mix (see
-/// `swarm::FaultMix`), and a nemesis per group injects it while 5 clients Append, Put and Get on 10 keys and the
-/// groups are joined, left and shards moved at random, for 10 s. Then every
+/// `swarm::FaultMix`), and a nemesis per group injects it while 1 to 7
+/// clients (drawn per seed) Append, Put and Get on 10 keys and the groups
+/// are joined, left and shards moved at random, for 10 s. Then every
 /// cluster heals, every group joins, and every key must be read within 30 s;
 /// the history must be linearizable and the Raft observer checks every step.
 fn swarm<S: ShardKv>(run: &Run) -> Outcome {
@@ -810,7 +811,8 @@ fn swarm<S: ShardKv>(run: &Run) -> Outcome {
         t.join(&[0]).await;
         let (ka, _) = put_keys(&t, &mut ck, 10, 5).await;
         let done = Rc::new(Cell::new(false));
-        let clients: Vec<JoinHandle<()>> = (0..5)
+        let clerks = 1 + t.rand(7) as usize;
+        let clients: Vec<JoinHandle<()>> = (0..clerks)
             .map(|i| t.h.spawn(format!("client-{i}"), random_client(t.clone(), ka.clone(), done.clone(), OpMix::Chaos)))
             .collect();
         let mut joined = vec![true, false, false];
