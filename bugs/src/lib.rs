@@ -181,6 +181,9 @@ catalogue! {
     KvReadWithoutLog = "kv_read_without_log", Kv,
         "a server that believes it leads answers Get from its own state, without the log",
         "Raft paper, section 8 (read-only operations); adjoint-io/raft#54 (stale reads)";
+    KvWaitsWhileCutOff = "kv_waits_while_cut_off", Kv,
+        "a leader cut off from its majority keeps a request waiting until it hears of a newer term, never timing it out",
+        "6.824 lab 3A hints: a leader that cannot commit must let its clerk try another server (Go's labrpc call never times out)";
     KvReplyForOtherTerm = "kv_reply_for_other_term", Kv,
         "a request is answered by whatever entry is applied at its index, of any term",
         "6.824 lab 3A hints: detect a lost leadership by a different entry at the index";

@@ -290,6 +290,9 @@ impl<R: Raft, S: Service, T> Replicated<R, S, T> {
     /// later indexes were started later: the first waiter has the earliest
     /// deadline.
     fn time_out(&mut self, now_ms: u64) {
+        if on(Bug::KvWaitsWhileCutOff) {
+            return; // waits until the entry applies or a newer term deposes it
+        }
         let waiting = self.host.service_mut();
         while let Some(entry) = waiting.waiting.first_entry() {
             if entry.get().deadline_ms > now_ms {

@@ -183,6 +183,12 @@ impl<R: Raft, T: 'static> contract::shardkv::ShardKvServer<T> for GroupServer<R,
         format!("config {}{lead}: {}", g.config().num, statuses.join(" "))
     }
 
+    fn settled_config(&self) -> Option<u64> {
+        let g = self.0.group();
+        let pulling = (0..crate::NSHARDS).any(|s| g.shard(s).status == crate::shard::Status::Pulling);
+        (!pulling).then_some(g.config().num)
+    }
+
     fn shards_received(&self) -> u64 {
         self.0.group().shards_pulled()
     }

@@ -29,6 +29,18 @@ pub struct ReplyToken {
     pub(crate) call: CallId,
 }
 
+/// Where an open call stands, for checks that bound how long a server
+/// keeps its caller waiting.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct OpenCall {
+    /// The server called.
+    pub server: Addr,
+    /// Whether the request is with the server's handler, unanswered (not
+    /// on its way there, parked at a paused server, or answered with the
+    /// outcome on its way back).
+    pub at_handler: bool,
+}
+
 /// Why a call returned no reply. labrpc reports all of these as `false`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum RpcError {
@@ -354,6 +366,17 @@ impl<N: Node> World<N> {
     /// The calls still open, oldest first, in words: caller, server, what
     /// and when, and where each stands (on its way, at the handler, or its
     /// outcome on the way back). At most `limit` are listed.
+    /// Where the latest open call that endpoint `from` waits on stands (a
+    /// task's call: a clerk's), if it has one.
+    pub fn open_call_from(&self, from: Addr) -> Option<OpenCall> {
+        let open = self.calls.slots.iter().rev().flatten();
+        let record = open.into_iter().find(|r| r.caller == from && matches!(r.waiter, Waiter::Task(_)))?;
+        Some(OpenCall {
+            server: self.servers[record.server].addr,
+            at_handler: record.dispatched_at.is_some() && !record.answered,
+        })
+    }
+
     pub fn describe_open_calls(&self, limit: usize) -> Vec<String> {
         let open = self.calls.slots.iter().flatten().filter(|r| !matches!(r.waiter, Waiter::Discard));
         let mut lines: Vec<String> = open

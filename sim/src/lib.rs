@@ -24,7 +24,7 @@ pub mod time;
 pub mod trace;
 pub mod world;
 
-pub use call::{CallId, ReplyToken, RpcError};
+pub use call::{CallId, OpenCall, ReplyToken, RpcError};
 pub use executor::JoinHandle;
 pub use fault::{CrashMode, CrashPoint, Fault};
 pub use handle::{CallFuture, RunStats, Sim, SimHandle, Sleep, Timeout};

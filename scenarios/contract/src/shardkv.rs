@@ -141,6 +141,16 @@ pub trait ShardKvServer<T>: Sized + 'static {
         String::new()
     }
 
+    /// The configuration this server has fully taken on: every shard it
+    /// owns in it is here (none still on its way from another group), so
+    /// it serves them all. `None` while a reconfiguration is in progress,
+    /// and by default. The lab bounds clients' latency (in its chaos and
+    /// swarm runs) only while every group's leader is settled in one
+    /// configuration: a server that does not say is not held to it.
+    fn settled_config(&self) -> Option<u64> {
+        None
+    }
+
     /// Shards this server's group has received from others so far, for
     /// reports. 0 by default.
     fn shards_received(&self) -> u64 {

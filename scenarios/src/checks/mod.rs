@@ -3,6 +3,7 @@
 //! for linearizability at the end of every kv and shardkv run).
 
 pub mod history;
+pub mod latency;
 pub mod raft_observer;
 pub mod raft_rules;
 

@@ -38,6 +38,23 @@ pub trait HostsRaft {
     fn hosted_raft(&self) -> &Self::Raft;
     /// The last input its host gave the Raft, if the server shows it.
     fn last_step(&self) -> Option<&StepRecord>;
+    /// Whether the server's service can serve what it owns: always for a
+    /// replicated service without shards (the default).
+    fn serving(&self) -> Serving {
+        Serving::Always
+    }
+}
+
+/// What a server's service can serve now.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Serving {
+    /// Everything it owns, always (kv, the shard controller).
+    Always,
+    /// Everything it owns in this configuration (a shardkv group settled in
+    /// it).
+    Settled(u64),
+    /// Not yet all it owns (shards on their way), or it does not say.
+    Moving,
 }
 
 /// The view of Raft `R`.

@@ -5,6 +5,7 @@
 //! linearizability at its end, with no budget.
 
 use crate::checks::history::Recorder;
+use crate::checks::latency::{self, LatencyWatch};
 use crate::host::cluster::{Cluster, MakeNode, NetOptions};
 use crate::labs::kv::host::{kv_ends, KvNode, SimTransport};
 use checker::{check, CheckOptions, Counterexample, KvModel, Verdict};
@@ -13,7 +14,7 @@ use contract::kv::{Op, Operations, Outcome};
 use rand::seq::SliceRandom;
 use rand::Rng;
 use sim::{ms, Addr, Nanos, SimHandle};
-use std::cell::{Cell, RefCell};
+use std::cell::{Cell, OnceCell, RefCell};
 use std::rc::Rc;
 
 /// The lab's assumption of how long an election takes.
@@ -55,6 +56,9 @@ pub struct KvTester<K: Kv> {
     pub max_raft_state: Option<usize>,
     recorder: Recorder,
     next_client: Cell<u64>,
+    /// Set by `bound_latency`: clerks made after it report their
+    /// operations and calls.
+    latency: OnceCell<Rc<LatencyWatch>>,
 }
 
 impl<K: Kv> KvTester<K> {
@@ -79,7 +83,17 @@ impl<K: Kv> KvTester<K> {
             max_raft_state: setup.max_raft_state,
             recorder: Recorder::new(history, None),
             next_client: Cell::new(1),
+            latency: OnceCell::new(),
         })
+    }
+
+    /// Bounds every operation's latency for the rest of the run, while a
+    /// led majority of the servers can serve its clerk (see
+    /// `checks::latency`); clerks made from now on are watched.
+    pub fn bound_latency(&self) {
+        let watch = self.latency.get_or_init(Rc::default).clone();
+        let groups = vec![self.cluster.servers.clone()];
+        drop(self.h.spawn("latency-watch", latency::watch(self.h.clone(), watch, groups)));
     }
 
     pub fn all(&self) -> Vec<usize> {
@@ -97,11 +111,25 @@ impl<K: Kv> KvTester<K> {
     /// `makeClient(to)`: a clerk whose ends reach only the servers in `to`,
     /// knowing the servers in a shuffled order (the lab's `random_handles`).
     pub fn make_client(self: &Rc<Self>, to: &[usize]) -> Client<K> {
+        let mut servers = self.cluster.servers.clone();
+        self.h.with_rng(|r| servers.shuffle(r));
+        self.make_client_with(to, servers)
+    }
+
+    /// A clerk reaching every server, knowing server `first` first (so its
+    /// first call goes there) and the rest in a shuffled order.
+    pub fn make_client_trying_first(self: &Rc<Self>, first: usize) -> Client<K> {
+        let mut rest: Vec<Addr> =
+            self.cluster.servers.iter().copied().filter(|&s| s != self.cluster.servers[first]).collect();
+        self.h.with_rng(|r| rest.shuffle(r));
+        rest.insert(0, self.cluster.servers[first]);
+        self.make_client_with(&self.all(), rest)
+    }
+
+    fn make_client_with(self: &Rc<Self>, to: &[usize], servers: Vec<Addr>) -> Client<K> {
         let id = self.next_client.get();
         self.next_client.set(id + 1);
         let me = self.cluster.add_client(format!("clerk-{id}"), to);
-        let mut servers = self.cluster.servers.clone();
-        self.h.with_rng(|r| servers.shuffle(r));
         let transport = kv_ends(self.h.clone(), me, servers);
         Client { clerk: K::clerk(transport, self.n, id), id, addr: me, tester: self.clone() }
     }
@@ -194,9 +222,15 @@ impl<K: Kv> Operations for Client<K> {
     /// Runs the operation with the clerk, recorded in the history from its
     /// call: one that never returns (the run stopped first) stays pending.
     async fn run_op(&mut self, op: Op) -> Outcome {
-        let recorder = &self.tester.recorder;
+        let (recorder, latency) = (&self.tester.recorder, self.tester.latency.get());
         let at = recorder.call(self.tester.h.now(), self.id, &op);
+        if let Some(watch) = latency {
+            watch.op_called(self.addr, format!("{op:?}"), self.tester.h.now());
+        }
         let outcome = self.clerk.run_op(op).await;
+        if let Some(watch) = latency {
+            watch.op_returned(self.addr);
+        }
         recorder.ret(self.tester.h.now(), at, &outcome, None);
         outcome
     }

@@ -269,6 +269,13 @@ impl<S: ShardKv> crate::checks::raft_observer::HostsRaft for LabNode<S> {
             LabNode::Group(g) => g.server.raft_step(),
         }
     }
+    fn serving(&self) -> crate::checks::raft_observer::Serving {
+        use crate::checks::raft_observer::Serving;
+        match self {
+            LabNode::Ctrler(_) => Serving::Always,
+            LabNode::Group(g) => g.server.settled_config().map_or(Serving::Moving, Serving::Settled),
+        }
+    }
 }
 
 impl<S: ShardKv> CtrlerNode<S> {

@@ -651,6 +651,7 @@ fn chaos<S: ShardKv>(run: &Run) -> Outcome {
                 t.h.inject(sim::Fault::TimerDrift { server, ppm });
             }
         }
+        t.bound_latency();
         let mut ck = t.make_client();
         t.join(&[0]).await;
         let n = 20;
@@ -807,6 +808,7 @@ fn swarm<S: ShardKv>(run: &Run) -> Outcome {
         // The controllers are spared, as in the lab: a clerk's call to a
         // paused controller would hold the reconfigurations up.
         let nemeses: Vec<_> = t.groups.iter().map(|c| crate::swarm::Nemesis::with_mix(c, mix.clone())).collect();
+        t.bound_latency();
         let mut ck = t.make_client();
         t.join(&[0]).await;
         let (ka, _) = put_keys(&t, &mut ck, 10, 5).await;

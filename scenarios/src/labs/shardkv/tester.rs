@@ -7,6 +7,7 @@
 //! linearizability at the end of every test.
 
 use crate::checks::history::Recorder;
+use crate::checks::latency::{self, LatencyWatch};
 use crate::host::cluster::{Cluster, MakeNode, NetOptions};
 use crate::labs::kv::tester::{KvHistory, TestResult};
 use crate::labs::shardkv::host::{ctrler_ends, CtrlerTransport, Directory, GroupEnds, LabNode};
@@ -127,6 +128,9 @@ pub struct ShardTester<S: ShardKv> {
     directory: Rc<Directory>,
     /// Every clerk operation, with the configuration it was served under.
     recorder: Recorder,
+    /// Set by `bound_latency`: clerks made after it report their
+    /// operations and calls.
+    latency: OnceCell<Rc<LatencyWatch>>,
 }
 
 impl<S: ShardKv> ShardTester<S> {
@@ -175,6 +179,7 @@ impl<S: ShardKv> ShardTester<S> {
             mck: RefCell::new(Some(mck)),
             directory,
             recorder: Recorder::new(history, Some(served_under)),
+            latency: OnceCell::new(),
         });
         t.set_unreliable(setup.unreliable);
         t
@@ -280,9 +285,23 @@ impl<S: ShardKv> ShardTester<S> {
     pub fn make_client(self: &Rc<Self>) -> ShardClient<S> {
         let (id, ctrler_ends) = self.ctrlers.make_ends();
         let me = self.h.add_client(format!("shard-clerk-{id}"));
+        if let Some(watch) = self.latency.get() {
+            watch.alias(ctrler_ends.me, me);
+        }
         let ends = GroupEnds { h: self.h.clone(), me, directory: self.directory.clone() };
         let clerk = S::clerk(ctrler_ends, self.ctrlers.cluster.n(), ends, id);
-        ShardClient { clerk, id, tester: self.clone() }
+        ShardClient { clerk, id, addr: me, tester: self.clone() }
+    }
+
+    /// Bounds every operation's latency for the rest of the run, while a
+    /// led majority of the controllers and of every group, all connected,
+    /// can serve its clerk (see `checks::latency`); clerks made from now on
+    /// are watched.
+    pub fn bound_latency(&self) {
+        let watch = self.latency.get_or_init(Rc::default).clone();
+        let mut groups = vec![self.ctrlers.cluster.servers.clone()];
+        groups.extend(self.groups.iter().map(|g| g.servers.clone()));
+        drop(self.h.spawn("latency-watch", latency::watch(self.h.clone(), watch, groups)));
     }
 
     /// Shards in motion between groups so far: each shard a group pulled.
@@ -324,14 +343,22 @@ pub struct ShardClient<S: ShardKv> {
     pub clerk: S::Clerk<CtrlerTransport<S>, GroupEnds<S>>,
     /// The clerk's client id (unique in the run).
     pub id: u64,
+    /// The clerk's end to the groups.
+    pub addr: Addr,
     tester: Rc<ShardTester<S>>,
 }
 
 impl<S: ShardKv> Operations for ShardClient<S> {
     async fn run_op(&mut self, op: Op) -> Outcome {
-        let recorder = &self.tester.recorder;
+        let (recorder, latency) = (&self.tester.recorder, self.tester.latency.get());
         let at = recorder.call(self.tester.h.now(), self.id, &op);
+        if let Some(watch) = latency {
+            watch.op_called(self.addr, format!("{op:?}"), self.tester.h.now());
+        }
         let (outcome, config) = self.clerk.run(op).await;
+        if let Some(watch) = latency {
+            watch.op_returned(self.addr);
+        }
         recorder.ret(self.tester.h.now(), at, &outcome, config);
         outcome
     }
