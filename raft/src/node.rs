@@ -822,9 +822,7 @@ impl Raft {
         );
         debug!(from = self.commit_index, to = index, term = self.hard.term, "commit");
         self.commit_index = index;
-        if self.last_applied < index {
-            debug!(from = self.last_applied + 1, to = index, "apply");
-        }
+        debug!(from = self.last_applied + 1, to = index, "apply"); // applied never passes the old commit
         while self.last_applied < self.commit_index {
             let next = self.last_applied + 1;
             let entry = self

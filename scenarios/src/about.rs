@@ -63,6 +63,7 @@ const ABOUT: &[(&str, &str, &str)] = &[
     ("raft/churn_chaos", "-", "the unreliable churn test plus duplicates, drift and pauses"),
     ("raft/swarm", "-", "a fault mix drawn per seed on 5 servers; the observer checks every step"),
     ("raft/swarm_snapshots", "-", "a fault mix drawn per seed on 3 snapshotting servers"),
+    ("raft/single_server", "-", "a cluster of one: it elects itself, commits alone, survives restarts"),
     ("kv/basic_3a", "TestBasic3A", "one client on a reliable network; its history is linearizable"),
     ("kv/speed_3a", "TestSpeed3A", "1,000 operations, each within the lab's 33 ms on average"),
     ("kv/concurrent_3a", "TestConcurrent3A", "5 clients at once on a reliable network"),

@@ -156,9 +156,10 @@ pub fn replay_command(bug: Bug, catch: &Catch) -> String {
     )
 }
 
-/// What caught a bug, from its failure reason: the Raft observer, the
-/// durability checks, the linearizability checker, a server's own
-/// assertion, or the lab test's checks.
+/// What caught a bug, from its failure reason: Figure 2's step rules, the
+/// Raft observer, the durability checks, the linearizability checker, the
+/// latency bound, the liveness phase, a server's own assertion, or the lab
+/// test's checks.
 pub fn caught_by(reason: &str) -> &'static str {
     // A failed test whose history is also illegal says so after "; and the".
     let reason = reason.split("; and the ").next().unwrap_or(reason);
@@ -177,6 +178,8 @@ pub fn caught_by(reason: &str) -> &'static str {
         "durability check"
     } else if reason.contains("not linearizable") {
         "linearizability"
+    } else if reason.contains("latency bound") {
+        "latency bound"
     } else if reason.contains("liveness after healing") {
         "liveness phase"
     } else if reason.starts_with("panicked") {

@@ -973,7 +973,27 @@ fn figure_8_chaos<R: Raft>(run: &Run) -> Outcome {
 }
 
 pub fn scenarios<R: Raft>() -> Vec<Scenario> {
-    lab_scenarios!("raft", R: initial_election_2a, re_election_2a, many_elections_2a, basic_agree_2b, rpc_bytes_2b, follower_failure_2b, leader_failure_2b, fail_agree_2b, fail_no_agree_2b, concurrent_starts_2b, rejoin_2b, backup_2b, count_2b, persist1_2c, persist2_2c, persist3_2c, figure_8_2c, unreliable_agree_2c, figure_8_unreliable_2c, reliable_churn_2c, unreliable_churn_2c, snapshot_basic_2d, snapshot_install_2d, snapshot_install_unreliable_2d, snapshot_install_crash_2d, snapshot_install_uncrash_2d, snapshot_all_crash_2d, figure_8_chaos, churn_chaos, swarm, swarm_snapshots)
+    lab_scenarios!("raft", R: initial_election_2a, re_election_2a, many_elections_2a, basic_agree_2b, rpc_bytes_2b, follower_failure_2b, leader_failure_2b, fail_agree_2b, fail_no_agree_2b, concurrent_starts_2b, rejoin_2b, backup_2b, count_2b, persist1_2c, persist2_2c, persist3_2c, figure_8_2c, unreliable_agree_2c, figure_8_unreliable_2c, reliable_churn_2c, unreliable_churn_2c, snapshot_basic_2d, snapshot_install_2d, snapshot_install_unreliable_2d, snapshot_install_crash_2d, snapshot_install_uncrash_2d, snapshot_all_crash_2d, figure_8_chaos, churn_chaos, swarm, swarm_snapshots, single_server)
+}
+
+/// Beyond the lab: a cluster of one server, which the lab never runs. It
+/// elects itself, commits each command alone, snapshots every 10 entries,
+/// and keeps its log and snapshot across three restarts.
+fn single_server<R: Raft>(run: &Run) -> Outcome {
+    lab_test::<R, _>(run, Setup::servers(1).snapshots(), |t| async move {
+        t.check_one_leader().await?;
+        for round in 0..3 {
+            for k in 0..12 {
+                t.one(int(100 * round + k), 1, false).await?;
+            }
+            t.crash1(0);
+            t.start1(0);
+            t.connect(0);
+            t.check_one_leader().await?;
+        }
+        t.one(int(1000), 1, false).await?;
+        Ok(())
+    })
 }
 
 // ----- beyond the lab: swarm runs -----
