@@ -192,19 +192,23 @@ impl RaftObserver {
     ) -> Result<(), String> {
         let peers = self.views.len();
         let view = &mut self.views[peer];
-        let one_input = view.incarnation == incarnation && record.seq == view.step_seq + 1;
-        if view.incarnation != incarnation {
+        let same_incarnation = view.incarnation == incarnation;
+        if same_incarnation && record.seq == view.step_seq && view.seen.is_some() {
+            return Ok(()); // no input reached the Raft in this step
+        }
+        if !same_incarnation {
             view.ballots = Ballots::default();
         }
-        if let (true, Some(before)) = (one_input, view.seen) {
+        let now = Seen::of(raft);
+        if let (true, Some(before)) = (same_incarnation && record.seq == view.step_seq + 1, view.seen) {
             let mut ballots = view.ballots;
             let log_before = |index: u64| view.term_at(index);
-            let step = raft_rules::Step { peer, peers, before: &before, log_before: &log_before, record };
+            let step = raft_rules::Step { peer, peers, before: &before, after: &now, log_before: &log_before, record };
             raft_rules::check(&step, &mut ballots, raft)?;
             view.ballots = ballots;
         }
         view.step_seq = record.seq;
-        view.seen = Some(Seen::of(raft));
+        view.seen = Some(now);
         Ok(())
     }
 

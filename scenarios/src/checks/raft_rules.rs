@@ -36,6 +36,7 @@
 //! and that an election timer that ran out fires (the lab's liveness bounds
 //! do), since an implementation may act on its own timer a moment later.
 
+use std::fmt;
 use std::marker::PhantomData;
 
 use contract::{ElectionTimer, RaftView, Role, RpcView, StepInput, StepRecord};
@@ -116,12 +117,13 @@ impl Ballots {
     }
 }
 
-/// One step to check: the peer before it, its log before it (the term at
-/// an index, `None` outside the log), and what the step gave it.
+/// One step to check: the peer before and after it, its log before it (the
+/// term at an index, `None` outside the log), and what the step gave it.
 pub struct Step<'a> {
     pub peer: usize,
     pub peers: usize,
     pub before: &'a Seen,
+    pub after: &'a Seen,
     pub log_before: &'a dyn Fn(u64) -> Option<u64>,
     pub record: &'a StepRecord,
 }
@@ -129,12 +131,11 @@ pub struct Step<'a> {
 /// Checks one step of one peer against the rules; `ballots` is the peer's
 /// record of votes received, updated by the step.
 pub fn check<M, R, V: RaftView<M, R>>(step: &Step<'_>, ballots: &mut Ballots, after: &V) -> Result<(), String> {
-    let now = Seen::of(after);
     let rules = Rules {
         _messages: PhantomData,
         step,
         b: step.before,
-        a: &now,
+        a: step.after,
         after,
         ignores_votes_while_led: V::IGNORES_VOTES_WHILE_LED,
         restarts_timer_on_new_term: V::RESTARTS_TIMER_ON_NEW_TERM,
@@ -149,7 +150,7 @@ pub fn check<M, R, V: RaftView<M, R>>(step: &Step<'_>, ballots: &mut Ballots, af
         Some(StepInput::Response { from }) => rules.response(from, ballots)?,
         Some(StepInput::Timer) => rules.timer()?,
         Some(StepInput::Command) => rules.command()?,
-        Some(StepInput::CallFailed) => rules.unchanged_election("a failed call")?,
+        Some(StepInput::CallFailed) => rules.unchanged_election(What(&|| "a failed call".into()))?,
         Some(StepInput::Start) | None => {}
     }
     rules.leadership(ballots)
@@ -163,6 +164,17 @@ struct Rules<'s, 'v, M, R, V> {
     after: &'v V,
     ignores_votes_while_led: bool,
     restarts_timer_on_new_term: bool,
+}
+
+/// What a step received, described only when a rule breaks (formatting it
+/// on every step would cost more than the rules).
+#[derive(Clone, Copy)]
+struct What<'a>(&'a dyn Fn() -> String);
+
+impl fmt::Display for What<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&(self.0)())
+    }
 }
 
 fn broken(rule: &str, detail: String) -> Result<(), String> {
@@ -201,7 +213,7 @@ impl<M, R, V: RaftView<M, R>> Rules<'_, '_, M, R, V> {
         if rpc.term() > b.term && self.ignored_while_led(rpc) {
             return Ok(());
         }
-        self.adopts_term(rpc.term(), &format!("a {} of term {} from peer {from}", kind(rpc), rpc.term()))?;
+        self.adopts_term(rpc.term(), What(&|| format!("a {} of term {} from peer {from}", kind(rpc), rpc.term())))?;
         if !matches!(rpc, RpcView::RequestVote { .. }) && self.a.role != Role::Follower {
             return broken(
                 "a candidate steps down to its term's leader (Figure 2, Candidates)",
@@ -232,7 +244,7 @@ impl<M, R, V: RaftView<M, R>> Rules<'_, '_, M, R, V> {
 
     /// A message of a higher term `term` makes the peer a follower of it at
     /// once, with no vote but one this step grants.
-    fn adopts_term(&self, term: u64, what: &str) -> Result<(), String> {
+    fn adopts_term(&self, term: u64, what: What<'_>) -> Result<(), String> {
         let (b, a, p) = (self.b, self.a, self.peer());
         if term <= b.term {
             return Ok(());
@@ -266,8 +278,9 @@ impl<M, R, V: RaftView<M, R>> Rules<'_, '_, M, R, V> {
     /// A request of an older term changes nothing, and is answered with the
     /// receiver's term and no grant.
     fn stale_request(&self, from: usize, rpc: RpcView) -> Result<(), String> {
-        let what = format!("a {} of older term {} from peer {from}", kind(rpc), rpc.term());
-        self.unchanged(&what, "a request of an older term is refused (Figure 2, receiver rule 1)")?;
+        let describe = || format!("a {} of older term {} from peer {from}", kind(rpc), rpc.term());
+        let what = What(&describe);
+        self.unchanged(what, "a request of an older term is refused (Figure 2, receiver rule 1)")?;
         for answer in &self.step.record.answered {
             if answer.term() < self.b.term || matches!(answer, RpcView::VoteReply { granted: true, .. }) {
                 return broken(
@@ -280,7 +293,7 @@ impl<M, R, V: RaftView<M, R>> Rules<'_, '_, M, R, V> {
     }
 
     /// Nothing the rules watch changed in this step.
-    fn unchanged(&self, what: &str, rule: &str) -> Result<(), String> {
+    fn unchanged(&self, what: What<'_>, rule: &str) -> Result<(), String> {
         let (b, a, p) = (self.b, self.a, self.peer());
         let same = |x: &Seen| (x.term, x.vote, x.role, x.last_index, x.last_term);
         // The commit index may move only to a commit point the message
@@ -304,7 +317,7 @@ impl<M, R, V: RaftView<M, R>> Rules<'_, '_, M, R, V> {
     /// campaign's, nor that of a peer that stops campaigning or leading
     /// (Figure 2 leaves it open; etcd and raft-rs restart it then), nor a
     /// new term's for an implementation that restarts it then.
-    fn unchanged_election(&self, what: &str) -> Result<(), String> {
+    fn unchanged_election(&self, what: What<'_>) -> Result<(), String> {
         let (b, a, p) = (self.b, self.a, self.peer());
         let (Some(tb), Some(ta)) = (b.timer, a.timer) else { return Ok(()) };
         let new_term = self.restarts_timer_on_new_term && a.term > b.term;
@@ -333,7 +346,7 @@ impl<M, R, V: RaftView<M, R>> Rules<'_, '_, M, R, V> {
     }
 
     /// The election timer restarted in this step.
-    fn timer_restarted(&self, what: &str) -> Result<(), String> {
+    fn timer_restarted(&self, what: What<'_>) -> Result<(), String> {
         match self.a.timer {
             Some(t) if !t.restarted_now() => broken(
                 "a granted vote or the leader's message restarts the election timer (Figure 2, Followers)",
@@ -346,8 +359,9 @@ impl<M, R, V: RaftView<M, R>> Rules<'_, '_, M, R, V> {
     /// A PreVote changes nothing; it is granted only to a log at least as
     /// up to date, for a term above the receiver's.
     fn pre_vote(&self, from: usize, rpc: RpcView) -> Result<(), String> {
-        let what = format!("a PreVote of term {} from peer {from}", rpc.term());
-        self.unchanged(&what, "a PreVote changes no term, vote or timer (Raft thesis 9.6)")?;
+        let describe = || format!("a PreVote of term {} from peer {from}", rpc.term());
+        let what = What(&describe);
+        self.unchanged(what, "a PreVote changes no term, vote or timer (Raft thesis 9.6)")?;
         let RpcView::RequestVote { last_log_index, last_log_term, .. } = rpc else { return Ok(()) };
         if self.granted_vote_to() == Some(from)
             && (last_log_term, last_log_index) < (self.b.last_term, self.b.last_index)
@@ -369,9 +383,10 @@ impl<M, R, V: RaftView<M, R>> Rules<'_, '_, M, R, V> {
     /// A RequestVote of the current term `term` (after adoption).
     fn vote(&self, from: usize, term: u64, candidate_last: (u64, u64)) -> Result<(), String> {
         let (b, a, p) = (self.b, self.a, self.peer());
-        let what = format!("a RequestVote of term {term} from peer {from}");
+        let describe = || format!("a RequestVote of term {term} from peer {from}");
+        let what = What(&describe);
         if self.granted_vote_to() != Some(from) {
-            return self.unchanged_election(&what);
+            return self.unchanged_election(what);
         }
         let rule = "RequestVote receiver rule 2 (Figure 2)";
         if a.vote != Some(from) || a.term != term {
@@ -389,7 +404,7 @@ impl<M, R, V: RaftView<M, R>> Rules<'_, '_, M, R, V> {
                 ),
             );
         }
-        self.timer_restarted(&what)
+        self.timer_restarted(what)
     }
 
     /// The term of the entry at `index` before the step: from the log, or
@@ -418,9 +433,11 @@ impl<M, R, V: RaftView<M, R>> Rules<'_, '_, M, R, V> {
             return Ok(());
         };
         let (b, a, p) = (self.b, self.a, self.peer());
-        let what =
-            format!("AppendEntries of term {term} after (index {prev}, term {prev_log_term}) with {entries} entries");
-        self.timer_restarted(&what)?;
+        let describe = || {
+            format!("AppendEntries of term {term} after (index {prev}, term {prev_log_term}) with {entries} entries")
+        };
+        let what = What(&describe);
+        self.timer_restarted(what)?;
         let holds_prev = prev <= b.snapshot_index || self.term_before(prev) == Some(prev_log_term);
         let success = self.step.record.answered.iter().find_map(|r| match r {
             RpcView::AppendReply { success, .. } => Some(*success),
@@ -434,7 +451,7 @@ impl<M, R, V: RaftView<M, R>> Rules<'_, '_, M, R, V> {
                 )
             }
             Some(false) => {
-                return self.log_and_commit_unchanged(&what, "AppendEntries receiver rule 2 (Figure 2)");
+                return self.log_and_commit_unchanged(what, "AppendEntries receiver rule 2 (Figure 2)");
             }
             Some(true) if !holds_prev => {
                 return broken(
@@ -449,7 +466,7 @@ impl<M, R, V: RaftView<M, R>> Rules<'_, '_, M, R, V> {
         }
         if !holds_prev {
             // Refused without an answer.
-            return self.log_and_commit_unchanged(&what, "AppendEntries receiver rule 2 (Figure 2)");
+            return self.log_and_commit_unchanged(what, "AppendEntries receiver rule 2 (Figure 2)");
         }
         let untouched = |i: u64| i <= self.after.snapshot_index() || self.after.term_at(i) == self.term_before(i);
         let answered_by_commit = prev < b.commit
@@ -458,7 +475,7 @@ impl<M, R, V: RaftView<M, R>> Rules<'_, '_, M, R, V> {
         if answered_by_commit {
             return Ok(()); // etcd and raft-rs answer from the commit index alone
         }
-        self.accepted_entries(&what, prev, entries, last_entry_term, leader_commit)
+        self.accepted_entries(what, prev, entries, last_entry_term, leader_commit)
     }
 
     /// The log and commit index after an AppendEntries that matched at
@@ -466,7 +483,7 @@ impl<M, R, V: RaftView<M, R>> Rules<'_, '_, M, R, V> {
     /// and the commit index Figure 2 gives.
     fn accepted_entries(
         &self,
-        what: &str,
+        what: What<'_>,
         prev: u64,
         entries: u64,
         last_term: u64,
@@ -504,7 +521,7 @@ impl<M, R, V: RaftView<M, R>> Rules<'_, '_, M, R, V> {
         Ok(())
     }
 
-    fn log_and_commit_unchanged(&self, what: &str, rule: &str) -> Result<(), String> {
+    fn log_and_commit_unchanged(&self, what: What<'_>, rule: &str) -> Result<(), String> {
         let (b, a) = (self.b, self.a);
         if (a.last_index, a.last_term, a.commit) != (b.last_index, b.last_term, b.commit) {
             return broken(
@@ -529,8 +546,9 @@ impl<M, R, V: RaftView<M, R>> Rules<'_, '_, M, R, V> {
     /// and the commit index becomes at least the heartbeat's, never more.
     fn heartbeat(&self, commit: u64) -> Result<(), String> {
         let (b, a, p) = (self.b, self.a, self.peer());
-        let what = format!("a heartbeat of term {} with commit {commit}", a.term);
-        self.timer_restarted(&what)?;
+        let describe = || format!("a heartbeat of term {} with commit {commit}", a.term);
+        let what = What(&describe);
+        self.timer_restarted(what)?;
         let expected = b.commit.max(commit);
         if a.commit != expected || (a.last_index, a.last_term) != (b.last_index, b.last_term) {
             return broken(
@@ -547,8 +565,9 @@ impl<M, R, V: RaftView<M, R>> Rules<'_, '_, M, R, V> {
     /// InstallSnapshot of the current term (Figure 13).
     fn install_snapshot(&self, index: u64, term: u64) -> Result<(), String> {
         let (b, a, p) = (self.b, self.a, self.peer());
-        let what = format!("InstallSnapshot through index {index} (term {term})");
-        self.timer_restarted(&what)?;
+        let describe = || format!("InstallSnapshot through index {index} (term {term})");
+        let what = What(&describe);
+        self.timer_restarted(what)?;
         let rule = "InstallSnapshot receiver rules 6-7 (Figure 13)";
         if a.snapshot_index < b.snapshot_index {
             return broken(
@@ -596,12 +615,13 @@ impl<M, R, V: RaftView<M, R>> Rules<'_, '_, M, R, V> {
         let received = &self.step.record.received;
         let adopted = received.iter().filter(|r| r.term_is_adopted()).map(RpcView::term).max().unwrap_or(0);
         if adopted > self.b.term {
-            return self.adopts_term(adopted, &format!("a reply of term {adopted} from peer {from}"));
+            return self.adopts_term(adopted, What(&|| format!("a reply of term {adopted} from peer {from}")));
         }
         if !received.is_empty() && received.iter().all(|r| r.term() < self.b.term) {
-            let what = format!("a reply of an older term from peer {from}");
+            let describe = || format!("a reply of an older term from peer {from}");
+            let what = What(&describe);
             self.unchanged(
-                &what,
+                what,
                 "a reply of an older term is ignored (students' guide: check the term of every reply)",
             )?;
         }
@@ -612,7 +632,7 @@ impl<M, R, V: RaftView<M, R>> Rules<'_, '_, M, R, V> {
         }
         let became_candidate = self.a.role == Role::Candidate && self.b.role == Role::PreCandidate;
         if !became_candidate {
-            self.unchanged_election(&format!("a reply from peer {from}"))?;
+            self.unchanged_election(What(&|| format!("a reply from peer {from}")))?;
         }
         Ok(())
     }
@@ -623,14 +643,17 @@ impl<M, R, V: RaftView<M, R>> Rules<'_, '_, M, R, V> {
         if self.b.role == Role::Leader {
             return Ok(());
         }
-        self.unchanged("a command started on it", "only a leader appends a client's command (Figure 2, Leaders)")
+        self.unchanged(
+            What(&|| "a command started on it".into()),
+            "only a leader appends a client's command (Figure 2, Leaders)",
+        )
     }
 
     /// A timer step: a campaign only when the election timer has run out.
     fn timer(&self) -> Result<(), String> {
         let (b, a, p) = (self.b, self.a, self.peer());
         if !self.campaigned() {
-            return self.unchanged_election("a timer step");
+            return self.unchanged_election(What(&|| "a timer step".into()));
         }
         if let (Some(tb), Some(ta)) = (b.timer, a.timer) {
             if b.role != Role::Leader && ta.now.saturating_sub(tb.started) < tb.timeout {
@@ -773,9 +796,9 @@ mod tests {
     }
 
     fn check_with(before: &Peer, record: &StepRecord, after: &Peer, ballots: &mut Ballots) -> Result<(), String> {
-        let seen = Seen::of(before);
+        let (seen, now) = (Seen::of(before), Seen::of(after));
         let log_before = |index: u64| before.term_at(index);
-        let step = Step { peer: 0, peers: 3, before: &seen, log_before: &log_before, record };
+        let step = Step { peer: 0, peers: 3, before: &seen, after: &now, log_before: &log_before, record };
         check(&step, ballots, after)
     }
 
@@ -972,9 +995,10 @@ mod tests {
         let seen = Seen::of(&five);
         let log_before = |index: u64| five.term_at(index);
         let record = response(1, vote_reply(4, true));
-        let step = Step { peer: 0, peers: 5, before: &seen, log_before: &log_before, record: &record };
+        let (stays, led) = (Seen::of(&later(&five)), Seen::of(&leads));
+        let step = Step { peer: 0, peers: 5, before: &seen, after: &stays, log_before: &log_before, record: &record };
         check(&step, &mut twice, &later(&five)).expect("one grant counted");
-        let step = Step { peer: 0, peers: 5, before: &seen, log_before: &log_before, record: &record };
+        let step = Step { peer: 0, peers: 5, before: &seen, after: &led, log_before: &log_before, record: &record };
         broken_rule(check(&step, &mut twice, &leads), "majority votes for it"); // the same grant again
     }
 
