@@ -363,9 +363,6 @@ impl<N: Node> World<N> {
         CallRecord { waiter: Waiter::Discard, ..*record }
     }
 
-    /// The calls still open, oldest first, in words: caller, server, what
-    /// and when, and where each stands (on its way, at the handler, or its
-    /// outcome on the way back). At most `limit` are listed.
     /// Where the latest open call that endpoint `from` waits on stands (a
     /// task's call: a clerk's), if it has one.
     pub fn open_call_from(&self, from: Addr) -> Option<OpenCall> {
@@ -377,6 +374,9 @@ impl<N: Node> World<N> {
         })
     }
 
+    /// The calls still open, oldest first, in words: caller, server, what
+    /// and when, and where each stands (on its way, at the handler, or its
+    /// outcome on the way back). At most `limit` are listed.
     pub fn describe_open_calls(&self, limit: usize) -> Vec<String> {
         let open = self.calls.slots.iter().flatten().filter(|r| !matches!(r.waiter, Waiter::Discard));
         let mut lines: Vec<String> = open

@@ -24,6 +24,8 @@ impl RaftView<Envelope, Replies> for RaftRs {
     /// raft-rs restarts the election timer whenever it becomes a follower,
     /// a higher term's included.
     const RESTARTS_TIMER_ON_NEW_TERM: bool = true;
+    /// raft-rs answers an append below its commit index with that index.
+    const ANSWERS_STALE_APPENDS_FROM_COMMIT: bool = true;
 
     fn role(&self) -> Role {
         match self.node.raft.state {

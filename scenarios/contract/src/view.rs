@@ -88,17 +88,22 @@ pub trait RaftView<M, R = ()> {
     /// Whether the view exists (false only for [`NoView`]).
     const PRESENT: bool = true;
 
-    /// Whether a follower that hears from a leader ignores a (Pre)Vote
-    /// request of a higher term entirely, answering nothing and keeping
-    /// its term (the Raft thesis, 4.2.3; etcd and raft-rs with
+    /// Whether a follower (or leader) within its election timeout ignores a
+    /// (Pre)Vote request of a higher term entirely, answering nothing and
+    /// keeping its term (the Raft thesis, 4.2.3; etcd and raft-rs with
     /// CheckQuorum). The rule "a higher term is adopted at once" then
-    /// allows exactly that.
+    /// allows exactly that, and only then.
     const IGNORES_VOTES_WHILE_LED: bool = false;
 
     /// Whether the peer restarts its election timer whenever it takes a
     /// higher term (etcd and raft-rs do; Figure 2 restarts it only for a
     /// granted vote, the leader's messages and a campaign).
     const RESTARTS_TIMER_ON_NEW_TERM: bool = false;
+
+    /// Whether the peer answers an AppendEntries whose previous entry is
+    /// before its commit index from the commit index alone, appending
+    /// nothing (etcd and raft-rs; the leader then sends from there).
+    const ANSWERS_STALE_APPENDS_FROM_COMMIT: bool = false;
 
     /// The peer's role now.
     fn role(&self) -> Role;

@@ -7,8 +7,10 @@ use contract::{ElectionTimer, EntryView, RaftView, Role};
 
 /// A peer as the view shows it: its log's terms from index 1, after a
 /// snapshot through `snapshot.0` (of term `snapshot.1`).
+/// `ETCD`: it declares the departures from Figure 2 that etcd and raft-rs
+/// make.
 #[derive(Clone, Debug)]
-pub struct Peer {
+pub struct Peer<const ETCD: bool = false> {
     pub term: u64,
     pub vote: Option<usize>,
     pub role: Role,
@@ -18,7 +20,19 @@ pub struct Peer {
     pub timer: ElectionTimer,
 }
 
-impl RaftView<(), ()> for Peer {
+impl Peer {
+    /// The same peer, declaring etcd's departures from Figure 2.
+    pub fn etcd(self) -> Peer<true> {
+        let Peer { term, vote, role, commit, snapshot, log, timer } = self;
+        Peer { term, vote, role, commit, snapshot, log, timer }
+    }
+}
+
+impl<const ETCD: bool> RaftView<(), ()> for Peer<ETCD> {
+    const IGNORES_VOTES_WHILE_LED: bool = ETCD;
+    const RESTARTS_TIMER_ON_NEW_TERM: bool = ETCD;
+    const ANSWERS_STALE_APPENDS_FROM_COMMIT: bool = ETCD;
+
     fn role(&self) -> Role {
         self.role
     }

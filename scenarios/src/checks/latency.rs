@@ -51,6 +51,10 @@ struct Waiting {
     /// How long the operation has waited in the current stretch in which
     /// the system could serve it.
     waited: Nanos,
+    /// The majorities that could serve it at the last look: a change of
+    /// leader or members starts a new stretch (an election may fall
+    /// between two looks).
+    serving: Vec<Majority>,
 }
 
 impl LatencyWatch {
@@ -96,6 +100,10 @@ impl LatencyWatch {
                 waiting.waited = 0;
                 continue;
             };
+            if serving != waiting.serving {
+                waiting.waited = 0;
+                waiting.serving = serving.clone();
+            }
             if !self.kept_waiting_by_server(h, client) {
                 continue; // a message on its way, or a server that cannot answer
             }
@@ -144,16 +152,18 @@ fn serving_majorities<N: Node + HostsRaft>(
     h: &SimHandle<N>,
     groups: &[Vec<Addr>],
     client: Addr,
-) -> Option<Vec<Vec<Addr>>> {
+) -> Option<Vec<Majority>> {
     let candidates: Vec<Vec<Majority>> = groups.iter().map(|g| led_majorities(h, g, client)).collect();
     let mut chosen = Vec::new();
-    choose(h, &candidates, &mut chosen).then(|| chosen.into_iter().map(|m| m.members).collect())
+    choose(h, &candidates, &mut chosen).then_some(chosen)
 }
 
-/// A led majority of one group, and what its leader serves.
-#[derive(Clone)]
+/// A led majority of one group: its members, its leader and the leader's
+/// term, and what the leader serves.
+#[derive(Clone, Debug, PartialEq, Eq)]
 struct Majority {
     members: Vec<Addr>,
+    leader: (Addr, u64),
     serving: Serving,
 }
 
@@ -185,7 +195,7 @@ fn led_majorities<N: Node + HostsRaft>(h: &SimHandle<N>, group: &[Addr], client:
     let usable: Vec<(Addr, (u64, bool), Serving)> = group
         .iter()
         .filter(|&&s| reachable(h, client, s))
-        .filter_map(|&s| h.with_node(s, |node, _| (s, node.hosted_raft().state(), node.serving())))
+        .filter_map(|&s| h.with_world(|w| w.node(s).map(|node| (s, node.hosted_raft().state(), node.serving()))))
         .collect();
     assert!(usable.len() < 32, "groups are small");
     let mut found = Vec::new();
@@ -197,20 +207,23 @@ fn led_majorities<N: Node + HostsRaft>(h: &SimHandle<N>, group: &[Addr], client:
         }
         let top_term = members.iter().map(|(_, (term, _), _)| *term).max().unwrap_or(0);
         let leader = members.iter().find(|(_, (term, leads), _)| *leads && *term == top_term);
-        let Some(&&(_, _, serving)) = leader.filter(|(_, _, serving)| *serving != Serving::Moving) else { continue };
+        let Some(&&(leader, (term, _), serving)) = leader.filter(|(_, _, serving)| *serving != Serving::Moving) else {
+            continue;
+        };
         let linked = members.iter().all(|(a, _, _)| members.iter().all(|(b, _, _)| connected(h, *a, *b)));
         if linked {
-            found.push(Majority { members: members.iter().map(|(s, _, _)| *s).collect(), serving });
+            let members = members.iter().map(|(s, _, _)| *s).collect();
+            found.push(Majority { members, leader: (leader, term), serving });
         }
     }
     found
 }
 
-fn describe<N: Node>(h: &SimHandle<N>, majorities: &[Vec<Addr>]) -> String {
+fn describe<N: Node>(h: &SimHandle<N>, majorities: &[Majority]) -> String {
     h.with_world(|w| {
         let names: Vec<String> = majorities
             .iter()
-            .map(|m| m.iter().map(|s| w.name(*s).to_string()).collect::<Vec<_>>().join(", "))
+            .map(|m| m.members.iter().map(|s| w.name(*s).to_string()).collect::<Vec<_>>().join(", "))
             .collect();
         names.join("; ")
     })

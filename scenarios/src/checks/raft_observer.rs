@@ -269,7 +269,7 @@ impl RaftObserver {
             first_new -= 1;
         }
         let last_before = (view.log.len() as u64).saturating_sub(1);
-        if led && first_new <= last_before.min(last) {
+        if led && (first_new <= last_before.min(last) || last < last_before) {
             return Err(format!(
                 "leader append-only: peer {peer}, leading term {}, changed its entry at index {first_new} (its log \
                  ended at {last_before}, now at {last})",
@@ -452,6 +452,10 @@ mod tests {
         observer.step(0, 1, &leader(vec![1, 3])).expect("a new leader");
         observer.step(0, 1, &leader(vec![1, 3, 3])).expect("appends");
         let error = observer.step(0, 1, &leader(vec![1, 2])).expect_err("an entry of its own replaced");
+        assert!(error.contains("leader append-only"), "{error}");
+        let mut observer = RaftObserver::new("test", 3);
+        observer.step(0, 1, &leader(vec![1, 3, 3])).expect("a new leader");
+        let error = observer.step(0, 1, &leader(vec![1, 3])).expect_err("its own last entry dropped");
         assert!(error.contains("leader append-only"), "{error}");
     }
 }

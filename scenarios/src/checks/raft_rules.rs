@@ -139,6 +139,7 @@ pub fn check<M, R, V: RaftView<M, R>>(step: &Step<'_>, ballots: &mut Ballots, af
         after,
         ignores_votes_while_led: V::IGNORES_VOTES_WHILE_LED,
         restarts_timer_on_new_term: V::RESTARTS_TIMER_ON_NEW_TERM,
+        answers_stale_appends_from_commit: V::ANSWERS_STALE_APPENDS_FROM_COMMIT,
     };
     rules.every_step()?;
     match step.record.input {
@@ -164,6 +165,7 @@ struct Rules<'s, 'v, M, R, V> {
     after: &'v V,
     ignores_votes_while_led: bool,
     restarts_timer_on_new_term: bool,
+    answers_stale_appends_from_commit: bool,
 }
 
 /// What a step received, described only when a rule breaks (formatting it
@@ -213,6 +215,11 @@ impl<M, R, V: RaftView<M, R>> Rules<'_, '_, M, R, V> {
         if rpc.term() > b.term && self.ignored_while_led(rpc) {
             return Ok(());
         }
+        if !rpc.is_request() {
+            // A reply sent as a request of its own (raft-rs): a reply's rules.
+            let what = || format!("a {} of term {} from peer {from}", kind(rpc), rpc.term());
+            return if rpc.term_is_adopted() { self.adopts_term(rpc.term(), What(&what)) } else { Ok(()) };
+        }
         self.adopts_term(rpc.term(), What(&|| format!("a {} of term {} from peer {from}", kind(rpc), rpc.term())))?;
         if !matches!(rpc, RpcView::RequestVote { .. }) && self.a.role != Role::Follower {
             return broken(
@@ -229,14 +236,20 @@ impl<M, R, V: RaftView<M, R>> Rules<'_, '_, M, R, V> {
             RpcView::InstallSnapshot { last_included_index, last_included_term, .. } => {
                 self.install_snapshot(last_included_index, last_included_term)
             }
-            RpcView::VoteReply { .. } | RpcView::AppendReply { .. } | RpcView::SnapshotReply { .. } => Ok(()),
+            RpcView::VoteReply { .. } | RpcView::AppendReply { .. } | RpcView::SnapshotReply { .. } => {
+                unreachable!("replies return above")
+            }
         }
     }
 
-    /// A follower that hears from a leader may ignore a vote request of a
-    /// higher term entirely, if its implementation says it does.
+    /// A follower (or leader) within its election timeout may ignore a vote
+    /// request of a higher term entirely, if its implementation says it
+    /// does (CheckQuorum's lease).
     fn ignored_while_led(&self, rpc: RpcView) -> bool {
+        let in_lease =
+            matches!(self.b.role, Role::Follower | Role::Leader) && self.a.timer.is_none_or(|t| !t.expired());
         self.ignores_votes_while_led
+            && in_lease
             && matches!(rpc, RpcView::RequestVote { .. })
             && self.step.record.answered.is_empty()
             && (self.a.term, self.a.vote, self.a.role) == (self.b.term, self.b.vote, self.b.role)
@@ -332,17 +345,19 @@ impl<M, R, V: RaftView<M, R>> Rules<'_, '_, M, R, V> {
         Ok(())
     }
 
-    /// Whether the peer started a campaign in this step: a new term as a
-    /// candidate, or a (new) PreVote round, with its timer restarted.
+    /// Whether the peer started a campaign in this step: a new term of its
+    /// own as a candidate (or at once as the leader of a one-server
+    /// cluster), or a PreVote round (a new one shows only as a restarted
+    /// timer).
     fn campaigned(&self) -> bool {
         let (b, a) = (self.b, self.a);
-        let restarted = a.timer.is_none_or(|t| t.restarted_now());
-        restarted
-            && match a.role {
-                Role::Candidate => a.term > b.term || b.role != Role::Candidate,
-                Role::PreCandidate => true,
-                _ => false,
-            }
+        let own_new_term = a.term > b.term && a.vote == Some(self.peer());
+        match a.role {
+            Role::Candidate => own_new_term || b.role != Role::Candidate,
+            Role::Leader => own_new_term && b.role != Role::Leader,
+            Role::PreCandidate => b.role != Role::PreCandidate || a.timer.is_none_or(|t| t.restarted_now()),
+            Role::Follower => false,
+        }
     }
 
     /// The election timer restarted in this step.
@@ -469,11 +484,12 @@ impl<M, R, V: RaftView<M, R>> Rules<'_, '_, M, R, V> {
             return self.log_and_commit_unchanged(what, "AppendEntries receiver rule 2 (Figure 2)");
         }
         let untouched = |i: u64| i <= self.after.snapshot_index() || self.after.term_at(i) == self.term_before(i);
-        let answered_by_commit = prev < b.commit
+        let answered_by_commit = self.answers_stale_appends_from_commit
+            && prev < b.commit
             && (a.last_index, a.commit) == (b.last_index, b.commit)
             && (prev + 1..=(prev + entries).min(b.last_index)).all(untouched);
         if answered_by_commit {
-            return Ok(()); // etcd and raft-rs answer from the commit index alone
+            return Ok(()); // declared: etcd and raft-rs answer from the commit index alone
         }
         self.accepted_entries(what, prev, entries, last_entry_term, leader_commit)
     }
@@ -500,7 +516,8 @@ impl<M, R, V: RaftView<M, R>> Rules<'_, '_, M, R, V> {
                 ),
             );
         }
-        let kept_all = entries == 0 || (b.last_index >= last_new && self.term_before(last_new) == Some(last_term));
+        let held = |i: u64| i <= b.snapshot_index || self.term_before(i) == Some(last_term);
+        let kept_all = entries == 0 || (b.last_index >= last_new && held(last_new));
         let last_expected = if kept_all { b.last_index.max(last_new) } else { last_new };
         if a.last_index != last_expected {
             return broken(
@@ -655,6 +672,9 @@ impl<M, R, V: RaftView<M, R>> Rules<'_, '_, M, R, V> {
         if !self.campaigned() {
             return self.unchanged_election(What(&|| "a timer step".into()));
         }
+        if a.role != Role::Leader {
+            self.timer_restarted(What(&|| "the start of a campaign".into()))?;
+        }
         if let (Some(tb), Some(ta)) = (b.timer, a.timer) {
             if b.role != Role::Leader && ta.now.saturating_sub(tb.started) < tb.timeout {
                 return broken(
@@ -674,7 +694,7 @@ impl<M, R, V: RaftView<M, R>> Rules<'_, '_, M, R, V> {
     fn campaign(&self) -> Result<(), String> {
         let (b, a, p) = (self.b, self.a, self.peer());
         let ok = match a.role {
-            Role::Candidate => a.term == b.term + 1 && a.vote == Some(p),
+            Role::Candidate | Role::Leader => a.term == b.term + 1 && a.vote == Some(p),
             _ => (a.term, a.vote) == (b.term, b.vote),
         };
         if !ok {
@@ -702,6 +722,12 @@ impl<M, R, V: RaftView<M, R>> Rules<'_, '_, M, R, V> {
         let on_timer = self.step.record.input == Some(StepInput::Timer);
         match a.role {
             Role::Leader if new_role => {
+                if a.vote != Some(p) {
+                    return broken(
+                        "on conversion to candidate: increment currentTerm, vote for self (Figure 2, Candidates)",
+                        format!("peer {p} leads term {} with its vote for {:?}", a.term, a.vote),
+                    );
+                }
                 let votes = ballots.votes(p, a.term);
                 if votes < majority {
                     return broken(
@@ -795,14 +821,19 @@ mod tests {
         StepRecord { seq: 1, input: Some(StepInput::Timer), received: vec![], answered: vec![] }
     }
 
-    fn check_with(before: &Peer, record: &StepRecord, after: &Peer, ballots: &mut Ballots) -> Result<(), String> {
+    fn check_with<const E: bool>(
+        before: &Peer<E>,
+        record: &StepRecord,
+        after: &Peer<E>,
+        ballots: &mut Ballots,
+    ) -> Result<(), String> {
         let (seen, now) = (Seen::of(before), Seen::of(after));
         let log_before = |index: u64| before.term_at(index);
         let step = Step { peer: 0, peers: 3, before: &seen, after: &now, log_before: &log_before, record };
         check(&step, ballots, after)
     }
 
-    fn check_step(before: &Peer, record: StepRecord, after: &Peer) -> Result<(), String> {
+    fn check_step<const E: bool>(before: &Peer<E>, record: StepRecord, after: &Peer<E>) -> Result<(), String> {
         check_with(before, &record, after, &mut Ballots::default())
     }
 
@@ -1000,6 +1031,83 @@ mod tests {
         check(&step, &mut twice, &later(&five)).expect("one grant counted");
         let step = Step { peer: 0, peers: 5, before: &seen, after: &led, log_before: &log_before, record: &record };
         broken_rule(check(&step, &mut twice, &leads), "majority votes for it"); // the same grant again
+    }
+
+    #[test]
+    fn a_snapshot_never_goes_back_and_a_newer_one_is_taken() {
+        let before = Peer { commit: 4, snapshot: (4, 3), log: vec![], ..follower() };
+        let older = RpcView::InstallSnapshot { term: 3, last_included_index: 2, last_included_term: 2 };
+        let back = Peer { snapshot: (2, 2), log: vec![3, 3], ..restarted(&before) };
+        broken_rule(check_step(&before, request(1, older, None), &back), "went back");
+        let before = follower(); // commit 2
+        let newer = RpcView::InstallSnapshot { term: 3, last_included_index: 5, last_included_term: 3 };
+        broken_rule(check_step(&before, request(1, newer, None), &restarted(&before)), "did not take the newer");
+    }
+
+    #[test]
+    fn a_refused_append_changes_no_entry_and_a_new_term_comes_with_no_vote() {
+        let before = follower();
+        let mismatch = append(3, (3, 2), &[3], 2);
+        let cut = Peer { log: vec![1, 2], ..restarted(&before) };
+        broken_rule(check_step(&before, request(1, mismatch, append_reply(3, false)), &cut), "refused");
+        let adopted_with_vote = Peer { term: 5, vote: Some(2), ..later(&before) };
+        let reply = response(1, append_reply(5, false).unwrap());
+        broken_rule(check_step(&before, reply, &adopted_with_vote), "it did not cast");
+    }
+
+    #[test]
+    fn a_pre_vote_goes_only_to_an_up_to_date_log() {
+        let before = follower(); // last entry (term 3, index 3)
+        let stale = RpcView::RequestVote { term: 4, last_log_index: 9, last_log_term: 2, pre_vote: true, commit: None };
+        let grant = Some(RpcView::VoteReply { term: 4, granted: true, pre_vote: true, commit: None });
+        broken_rule(check_step(&before, request(2, stale, grant), &later(&before)), "up to date");
+    }
+
+    #[test]
+    fn a_campaign_restarts_the_timer_and_a_lone_server_elects_itself_properly() {
+        let before = Peer { timer: ElectionTimer { started: 100, now: 150, timeout: 300 }, ..follower() };
+        let stale_timer = Peer {
+            term: 4,
+            vote: Some(0),
+            role: Role::Candidate,
+            timer: ElectionTimer { started: 100, now: 450, timeout: 300 },
+            ..before.clone()
+        };
+        broken_rule(check_step(&before, timer_step(), &stale_timer), "did not restart its election timer");
+        let due = ElectionTimer { started: 450, now: 450, timeout: 300 };
+        let leads_alone = Peer { term: 4, vote: Some(0), role: Role::Leader, timer: due, ..before.clone() };
+        let seen = Seen::of(&before);
+        let after = Seen::of(&leads_alone);
+        let log_before = |index: u64| before.term_at(index);
+        let record = timer_step();
+        let step = Step { peer: 0, peers: 1, before: &seen, after: &after, log_before: &log_before, record: &record };
+        check(&step, &mut Ballots::default(), &leads_alone).expect("a one-server cluster elects itself");
+        let kept_vote = Peer { vote: Some(1), ..leads_alone.clone() };
+        let after = Seen::of(&kept_vote);
+        let step = Step { peer: 0, peers: 1, before: &seen, after: &after, log_before: &log_before, record: &record };
+        broken_rule(check(&step, &mut Ballots::default(), &kept_vote), "vote for self");
+    }
+
+    #[test]
+    fn the_declared_departures_allow_exactly_what_they_say() {
+        let before = follower().etcd(); // its timer has not run out
+        let higher_vote = vote_request(5, (3, 3));
+        let ignored = request(2, higher_vote, None);
+        check_step(&before, ignored.clone(), &later(&follower()).etcd()).expect("a lease ignores it");
+        let expired = Peer { timer: ElectionTimer { started: 100, now: 450, timeout: 300 }, ..follower() }.etcd();
+        broken_rule(check_step(&expired, ignored, &expired.clone()), "higher term");
+        let plain = follower();
+        broken_rule(check_step(&plain, request(2, higher_vote, None), &later(&plain)), "higher term");
+        let committed = Peer { commit: 3, ..follower() };
+        let below_commit = append(3, (1, 1), &[2, 3, 3], 3); // would append index 4
+        let untouched = restarted(&committed);
+        check_step(
+            &committed.clone().etcd(),
+            request(1, below_commit, append_reply(3, true)),
+            &untouched.clone().etcd(),
+        )
+        .expect("answered from the commit index");
+        broken_rule(check_step(&committed, request(1, below_commit, append_reply(3, true)), &untouched), "rule 4");
     }
 
     #[test]

@@ -91,6 +91,9 @@ impl<K: Kv> KvTester<K> {
     /// led majority of the servers can serve its clerk (see
     /// `checks::latency`); clerks made from now on are watched.
     pub fn bound_latency(&self) {
+        if self.latency.get().is_some() {
+            return; // one watch per run
+        }
         let watch = self.latency.get_or_init(Rc::default).clone();
         let groups = vec![self.cluster.servers.clone()];
         drop(self.h.spawn("latency-watch", latency::watch(self.h.clone(), watch, groups)));

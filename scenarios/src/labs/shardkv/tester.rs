@@ -298,6 +298,9 @@ impl<S: ShardKv> ShardTester<S> {
     /// can serve its clerk (see `checks::latency`); clerks made from now on
     /// are watched.
     pub fn bound_latency(&self) {
+        if self.latency.get().is_some() {
+            return; // one watch per run
+        }
         let watch = self.latency.get_or_init(Rc::default).clone();
         let mut groups = vec![self.ctrlers.cluster.servers.clone()];
         groups.extend(self.groups.iter().map(|g| g.servers.clone()));
