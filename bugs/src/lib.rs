@@ -33,6 +33,19 @@ impl Layer {
     }
 }
 
+impl Bug {
+    /// The Raft optimisations the code of this bug runs only with, as
+    /// `labsim --with` names them (`""`: none): a hunt switches them on.
+    pub fn needs(self) -> &'static str {
+        match self {
+            Bug::RaftPreCandidateKeepsLeader => "pre_vote,check_quorum",
+            Bug::RaftPreVoteTakesTerm => "pre_vote",
+            Bug::RaftQuorumCheckCountsSends => "check_quorum",
+            _ => "",
+        }
+    }
+}
+
 macro_rules! catalogue {
     ($($variant:ident = $name:literal, $layer:ident, $what:literal, $source:literal;)*) => {
         /// One known mistake.
@@ -165,6 +178,16 @@ catalogue! {
     RaftMinorityLeaderBumpsTerm = "raft_minority_leader_bumps_term", Raft,
         "a leader that hears from no majority for an election timeout steps down into a new term of its own (term inflation)",
         "etcd-io/raft CheckQuorum steps a lone leader down in its own term; Raft paper 5.1-5.2 (a term begins with an election)";
+    // ----- raft: PreVote and CheckQuorum (switched on with `--with`) -----
+    RaftPreCandidateKeepsLeader = "raft_pre_candidate_keeps_leader", Raft,
+        "with PreVote and CheckQuorum, a pre-candidate still believes in its old leader and refuses every PreVote while its timer runs: an isolated leader is never replaced",
+        "etcd-io/etcd#9586 (no leader with PreVote and CheckQuorum); fixed by etcd-io/etcd#8334 and tikv/raft-rs#84 (a pre-candidate forgets its leader)";
+    RaftPreVoteTakesTerm = "raft_pre_vote_takes_term", Raft,
+        "a peer answering a PreVote adopts its term as for a RequestVote: a cut-off peer's PreVotes inflate terms and depose leaders as if there were no PreVote",
+        "Raft thesis 9.6 (a PreVote changes no term); etcd-io/raft never changes its term for a MsgPreVote";
+    RaftQuorumCheckCountsSends = "raft_quorum_check_counts_sends", Raft,
+        "with CheckQuorum, a leader counts a follower as heard from when it sends to it, not when it answers: a cut-off leader never steps down",
+        "Raft thesis 6.2 (a leader steps down without a successful round of heartbeats to a majority); etcd-io/raft marks a follower active on its responses only";
     // ----- kv -----
     KvNoDuplicateDetection = "kv_no_duplicate_detection", Kv,
         "the server applies every copy of a retried write",

@@ -135,7 +135,7 @@ mod tests {
     }
 
     fn config(me: usize, peers: usize, rng_seed: u64) -> PeerConfig {
-        PeerConfig { me, peers, rng_seed }
+        PeerConfig { me, peers, rng_seed, optimisations: contract::Optimisations::NONE }
     }
 
     fn start(

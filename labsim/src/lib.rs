@@ -32,7 +32,7 @@ pub fn duration_text(seconds: f64) -> String {
 
 use clap::{Parser, Subcommand};
 use scenarios::soak::SoakPlan;
-use scenarios::{find, matching, runner, Implementation};
+use scenarios::{find, matching, runner, Implementation, Scenario};
 use std::io::Write;
 use std::process::ExitCode;
 
@@ -89,6 +89,11 @@ enum Command {
         /// them). LABSIM_BUGS does the same.
         #[arg(long, value_parser = bugs::Bugs::parse_given)]
         bugs: Option<bugs::Bugs>,
+        /// Switch on exactly these Raft optimisations (comma-separated, or
+        /// `none`: pre_vote, check_quorum); by default the implementation's
+        /// own, and a swarm run draws its set from the seed.
+        #[arg(long = "with", value_parser = contract::Optimisations::parse)]
+        optimisations: Option<contract::Optimisations>,
         /// The trace hash of the run this replays (replay commands give
         /// it): says "replayed: same run", or that the run differs (exit 1).
         #[arg(long, value_parser = parse_trace_hash)]
@@ -128,6 +133,11 @@ enum Command {
         /// them). LABSIM_BUGS does the same.
         #[arg(long, value_parser = bugs::Bugs::parse_given)]
         bugs: Option<bugs::Bugs>,
+        /// Switch on exactly these Raft optimisations (comma-separated, or
+        /// `none`: pre_vote, check_quorum); by default the implementation's
+        /// own, and a swarm run draws its set from the seed.
+        #[arg(long = "with", value_parser = contract::Optimisations::parse)]
+        optimisations: Option<contract::Optimisations>,
     },
     /// The catalogue of bugs the servers can be told to make: name, layer,
     /// the mistake, and where it is known from.
@@ -281,7 +291,7 @@ pub fn main<I: Implementation>() -> ExitCode {
             }
             ExitCode::SUCCESS
         }
-        Command::Run { name, seed, check_determinism, history, trace, html, bugs, expect_trace } => {
+        Command::Run { name, seed, check_determinism, history, trace, html, bugs, optimisations, expect_trace } => {
             let Some(scenario) = find::<I>(&name) else {
                 return usage_error(format!("unknown scenario '{name}'{}", suggest::<I>(&name)));
             };
@@ -290,8 +300,16 @@ pub fn main<I: Implementation>() -> ExitCode {
             if let Some(e) = scenarios::registry::unreached_bug::<I>(&[scenario], bugs) {
                 return usage_error(e);
             }
+            if let Some(e) = unhonoured_optimisations(&[scenario], optimisations) {
+                return usage_error(e);
+            }
+            let in_effect = optimisations.unwrap_or(scenario.default_optimisations);
+            if let Some(e) = scenarios::optimisations::inert_bug(bugs, in_effect) {
+                return usage_error(e);
+            }
             let checks = crate::run_cli::Checks { determinism: check_determinism, expect_trace };
-            crate::run_cli::run(&scenario, seed, bugs, checks, outputs)
+            let switched = crate::run_cli::Switched { bugs, optimisations };
+            crate::run_cli::run(&scenario, seed, switched, checks, outputs)
         }
         Command::Bugs => {
             let mut out = std::io::stdout().lock();
@@ -337,6 +355,7 @@ pub fn main<I: Implementation>() -> ExitCode {
             json,
             junit,
             bugs,
+            optimisations,
         } => {
             let scenarios = match chosen::<I>(filter.as_deref().unwrap_or("")) {
                 Ok(scenarios) => scenarios,
@@ -355,6 +374,7 @@ pub fn main<I: Implementation>() -> ExitCode {
                 jobs.map(|j| j as usize).unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
             let plan = SoakPlan {
                 bugs: bugs.unwrap_or_else(env_bugs),
+                optimisations,
                 check_determinism,
                 shard,
                 watchdog: Some(std::time::Duration::from_secs(watchdog_secs)),
@@ -363,9 +383,23 @@ pub fn main<I: Implementation>() -> ExitCode {
             if let Some(e) = scenarios::registry::unreached_bug::<I>(&plan.scenarios, plan.bugs) {
                 return usage_error(e);
             }
+            if let Some(e) = unhonoured_optimisations(&plan.scenarios, optimisations) {
+                return usage_error(e);
+            }
+            let default = plan.scenarios.first().map_or(contract::Optimisations::NONE, |s| s.default_optimisations);
+            if let Some(e) = scenarios::optimisations::inert_bug(plan.bugs, optimisations.unwrap_or(default)) {
+                return usage_error(e);
+            }
             crate::soak_cli::run(plan, crate::soak_cli::ReportFiles { json, junit }, longer.as_deref())
         }
     }
+}
+
+/// Optimisations asked of an implementation that does not honour them,
+/// said in one line.
+fn unhonoured_optimisations(scenarios: &[Scenario], asked: Option<contract::Optimisations>) -> Option<String> {
+    let s = scenarios.first()?;
+    scenarios::optimisations::unhonoured(asked?, s.honoured, s.implementation)
 }
 
 /// The bugs LABSIM_BUGS names (checked to parse before any command runs).

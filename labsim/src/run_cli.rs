@@ -33,10 +33,18 @@ fn usage(message: String) -> ExitCode {
     ExitCode::from(2)
 }
 
+/// What a run switches on: catalogued bugs, and Raft optimisations
+/// (`None`: the implementation's default).
+#[derive(Clone, Copy)]
+pub struct Switched {
+    pub bugs: bugs::Bugs,
+    pub optimisations: Option<contract::Optimisations>,
+}
+
 /// Runs `scenario` for `seed` (twice, comparing traces, if asked) and
 /// writes the outputs: exit 0 pass, 1 fail, 2 bad usage or an output that
 /// could not be written (every path is checked before the run).
-pub fn run(scenario: &Scenario, seed: u64, bugs: bugs::Bugs, checks: Checks, outputs: Outputs) -> ExitCode {
+pub fn run(scenario: &Scenario, seed: u64, switched: Switched, checks: Checks, outputs: Outputs) -> ExitCode {
     let name = scenario.name;
     if outputs.history.is_some() && !name.starts_with("kv/") && !name.starts_with("shardkv/") {
         return usage(format!("{name} records no client history (--history is for kv/ and shardkv/ scenarios)"));
@@ -54,7 +62,7 @@ pub fn run(scenario: &Scenario, seed: u64, bugs: bugs::Bugs, checks: Checks, out
     if files.html.is_some() {
         sinks.push(RunView::sink(view.clone()));
     }
-    let mut run = runner::Run::new(seed).with_bugs(bugs);
+    let mut run = runner::Run::new(seed).with_bugs(switched.bugs).with_optimisations(switched.optimisations);
     if !sinks.is_empty() {
         run = run.with_event_sink(Box::new(move |line: &EventLine| sinks.iter_mut().for_each(|s| s(line))));
     }
@@ -63,7 +71,7 @@ pub fn run(scenario: &Scenario, seed: u64, bugs: bugs::Bugs, checks: Checks, out
     } else {
         runner::run_scenario(scenario, &run)
     };
-    let passed = verdict(scenario, seed, bugs, &outcome) & same_run(&outcome, checks.expect_trace);
+    let passed = verdict(scenario, &run, &outcome) & same_run(&outcome, checks.expect_trace);
     let title = format!("{name} seed {seed} on {}", scenario.implementation);
     let written = files.write(&outcome, &view.borrow(), &title);
     match (passed, written) {
@@ -160,8 +168,8 @@ fn same_run(outcome: &Outcome, expected: Option<u64>) -> bool {
 
 /// Prints PASS or FAIL, with the run's figures (and the replay command);
 /// returns whether it passed.
-fn verdict(scenario: &Scenario, seed: u64, bugs: bugs::Bugs, outcome: &Outcome) -> bool {
-    let name = scenario.name;
+fn verdict(scenario: &Scenario, run: &runner::Run, outcome: &Outcome) -> bool {
+    let (name, seed) = (scenario.name, run.seed);
     let stats = &outcome.stats;
     let operations = outcome.history.as_ref().map_or(String::new(), |h| format!(", {} client operations", h.len()));
     let detail = format!(
@@ -183,7 +191,7 @@ fn verdict(scenario: &Scenario, seed: u64, bugs: bugs::Bugs, outcome: &Outcome) 
             println!(
                 "FAIL {name} seed {seed} on {}: {reason}\n  ({detail})\n  replay: {}",
                 scenario.implementation,
-                replay_command(scenario, seed, bugs, Some(stats.trace.hash()))
+                replay_command(scenario, seed, run, Some(stats.trace.hash()))
             );
             false
         }

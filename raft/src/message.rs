@@ -58,6 +58,15 @@ pub enum Request {
         #[serde(serialize_with = "as_bytes", deserialize_with = "snapshot_from_bytes")]
         data: Snapshot,
     },
+    /// PreVote (thesis 9.6): would the receiver vote for `candidate` in
+    /// `term` (the candidate's term plus one)? Changes nothing on either
+    /// side. Last among the variants, so the others encode as before.
+    PreVote {
+        term: u64,
+        candidate: usize,
+        last_log_index: u64,
+        last_log_term: u64,
+    },
 }
 
 /// Why a follower rejected AppendEntries, for fast log backup.
@@ -91,6 +100,12 @@ pub enum Response {
         /// The snapshot's last index, which the follower now holds.
         last_included_index: u64,
     },
+    /// The answer to a PreVote: granted with the PreVote's own term, or
+    /// refused with the receiver's.
+    PreVote {
+        term: u64,
+        granted: bool,
+    },
 }
 
 impl contract::Message for Request {
@@ -99,6 +114,7 @@ impl contract::Message for Request {
             Request::RequestVote { .. } => "RequestVote",
             Request::AppendEntries { .. } => "AppendEntries",
             Request::InstallSnapshot { .. } => "InstallSnapshot",
+            Request::PreVote { .. } => "PreVote",
         }
     }
 }

@@ -30,6 +30,14 @@ pub struct Config {
     pub max_entries_per_append: usize,
     /// Seed of this incarnation's election timeouts (from the host's stream).
     pub rng_seed: u64,
+    /// PreVote (thesis 9.6): a timed-out peer first asks a majority whether
+    /// it would win, and campaigns (in a new term) only if so.
+    pub pre_vote: bool,
+    /// CheckQuorum (thesis 6.2, 4.2.3): a leader that has heard from no
+    /// majority for the minimum election timeout steps down, and a follower
+    /// that heard from its leader within it refuses any vote, keeping its
+    /// term.
+    pub check_quorum: bool,
 }
 
 impl Config {
@@ -42,6 +50,8 @@ impl Config {
             heartbeat_interval_ms: 100,
             max_entries_per_append: 128,
             rng_seed,
+            pre_vote: false,
+            check_quorum: false,
         }
     }
 }
@@ -49,6 +59,8 @@ impl Config {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Role {
     Follower,
+    /// Asking for PreVotes, still in its term.
+    PreCandidate,
     Candidate,
     Leader,
 }
@@ -126,9 +138,12 @@ pub struct Raft {
     snapshot_data: Snapshot,
     /// Whether the host has yet to persist `snapshot_data`.
     snapshot_dirty: bool,
-    /// `Bug::RaftMinorityLeaderBumpsTerm` only: when the leader last heard
-    /// from each peer.
+    /// When the leader last heard from each peer in its term (CheckQuorum,
+    /// and `Bug::RaftMinorityLeaderBumpsTerm`).
     heard_ms: Vec<u64>,
+    /// When a follower last heard from a leader of its term (CheckQuorum's
+    /// lease on votes).
+    leader_heard_ms: Option<u64>,
     output: Output,
 }
 
@@ -169,6 +184,7 @@ impl Raft {
             snapshot_data: Arc::new(snapshot.to_vec()),
             snapshot_dirty: false,
             heard_ms: vec![now_ms; n],
+            leader_heard_ms: None,
             output: Output::default(),
             config,
         };
@@ -177,6 +193,11 @@ impl Raft {
     }
 
     // ----- queries -----
+
+    /// Its timing, identity and optimisations.
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
 
     #[inline]
     pub fn id(&self) -> usize {
@@ -193,6 +214,7 @@ impl Raft {
     pub fn status(&self) -> (&'static str, u64) {
         let role = match self.role {
             Role::Follower => "follower",
+            Role::PreCandidate => "pre-candidate",
             Role::Candidate => "candidate",
             Role::Leader => "leader",
         };
@@ -364,6 +386,10 @@ impl Raft {
         if on(Bug::RaftMinorityLeaderBumpsTerm) && self.role == Role::Leader {
             self.bump_term_without_quorum(now_ms);
         }
+        if self.config.check_quorum && self.role == Role::Leader && self.quorum_lost(now_ms) {
+            debug!(term = self.hard.term, "no majority heard from: stepping down");
+            self.become_follower(self.hard.term, now_ms);
+        }
         match self.role {
             Role::Leader if now_ms >= self.heartbeat_due_ms => {
                 if buggify::fire(Site::RaftLeaderStepsDown) {
@@ -372,20 +398,51 @@ impl Raft {
                     self.broadcast_append(now_ms);
                 }
             }
-            Role::Follower | Role::Candidate if now_ms >= self.election_deadline_ms => self.start_election(now_ms),
+            Role::Follower | Role::PreCandidate | Role::Candidate if now_ms >= self.election_deadline_ms => {
+                if self.config.pre_vote && self.config.peers > 1 {
+                    self.start_pre_vote(now_ms);
+                } else {
+                    self.start_election(now_ms);
+                }
+            }
             _ => {}
         }
+    }
+
+    /// When a majority (counting this leader) was last heard from: the
+    /// majority's oldest contact.
+    fn majority_heard_ms(&self, now_ms: u64) -> u64 {
+        let mut heard = [0u64; MAX_PEERS];
+        let heard = &mut heard[..self.config.peers];
+        heard.copy_from_slice(&self.heard_ms);
+        heard[self.config.id] = now_ms;
+        heard.sort_unstable_by(|a, b| b.cmp(a));
+        heard[self.config.peers / 2]
+    }
+
+    /// CheckQuorum: no majority has answered this leader within the
+    /// minimum election timeout.
+    fn quorum_lost(&self, now_ms: u64) -> bool {
+        now_ms.saturating_sub(self.majority_heard_ms(now_ms)) >= self.config.election_timeout_ms_min
+    }
+
+    /// CheckQuorum's lease: a follower that has heard from a leader of its
+    /// term, and whose election timer has not run out since, believes the
+    /// leader lives and refuses to help depose it.
+    fn in_lease(&self, now_ms: u64) -> bool {
+        let led = match self.role {
+            Role::Follower => true,
+            Role::PreCandidate => on(Bug::RaftPreCandidateKeepsLeader),
+            _ => false,
+        };
+        self.config.check_quorum && led && self.leader_heard_ms.is_some() && now_ms < self.election_deadline_ms
     }
 
     /// `Bug::RaftMinorityLeaderBumpsTerm` only: a leader that has not heard
     /// from a majority for an election timeout steps down, and into the
     /// next term, without an election.
     fn bump_term_without_quorum(&mut self, now_ms: u64) {
-        let mut heard = self.heard_ms.clone();
-        heard[self.config.id] = now_ms;
-        heard.sort_unstable_by(|a, b| b.cmp(a));
-        let majority_heard_at = heard[self.config.peers / 2];
-        if now_ms.saturating_sub(majority_heard_at) > self.config.election_timeout_ms_max {
+        if now_ms.saturating_sub(self.majority_heard_ms(now_ms)) > self.config.election_timeout_ms_max {
             self.become_follower(self.hard.term + 1, now_ms);
             self.heard_ms.fill(now_ms);
         }
@@ -412,6 +469,9 @@ impl Raft {
 
     fn become_follower(&mut self, term: u64, now_ms: u64) {
         let was_leader = self.role == Role::Leader;
+        if term > self.hard.term {
+            self.leader_heard_ms = None;
+        }
         self.set_term(term);
         self.role = Role::Follower;
         if was_leader {
@@ -433,15 +493,39 @@ impl Raft {
             self.become_leader(now_ms);
             return;
         }
-        let request = Request::RequestVote {
+        self.broadcast(Request::RequestVote {
             term,
             candidate: self.config.id,
             last_log_index: self.log.last_index(),
             last_log_term: self.log.last_term(),
-        };
+        });
+    }
+
+    /// Sends `request` to every other peer.
+    fn broadcast(&mut self, request: Request) {
         for peer in self.others() {
             self.output.messages.push((peer, request.clone()));
         }
+    }
+
+    /// PreVote: ask every peer whether it would vote for this peer in the
+    /// next term; the term and vote stay as they are.
+    fn start_pre_vote(&mut self, now_ms: u64) {
+        self.role = Role::PreCandidate;
+        if !on(Bug::RaftPreCandidateKeepsLeader) {
+            self.leader_heard_ms = None; // it no longer believes in a leader
+        }
+        self.votes.fill(false);
+        self.votes[self.config.id] = true;
+        self.reset_election_deadline(now_ms);
+        let term = self.hard.term + 1;
+        debug!(term, "pre-vote");
+        self.broadcast(Request::PreVote {
+            term,
+            candidate: self.config.id,
+            last_log_index: self.log.last_index(),
+            last_log_term: self.log.last_term(),
+        });
     }
 
     fn become_leader(&mut self, now_ms: u64) {
@@ -459,6 +543,7 @@ impl Raft {
         self.replication.fill(Replication::Probe { waiting: false });
         self.match_index.fill(0);
         self.match_index[self.config.id] = self.log.last_index();
+        self.heard_ms.fill(now_ms);
         debug!(term = self.hard.term, "leader");
         self.broadcast_append(now_ms);
     }
@@ -492,6 +577,9 @@ impl Raft {
             Replication::Probe { waiting: true } if !heartbeat => return,
             Replication::Probe { .. } => self.replication[peer] = Replication::Probe { waiting: true },
             Replication::Replicate => {}
+        }
+        if on(Bug::RaftQuorumCheckCountsSends) {
+            self.heard_ms[peer] = self.clock_ms;
         }
         let next = self.next_index[peer];
         if next <= self.log.snapshot_index() {
@@ -542,6 +630,14 @@ impl Raft {
     pub fn handle_request(&mut self, from: usize, request: Request, now_ms: u64) -> Response {
         self.clock_ms = now_ms;
         match request {
+            Request::PreVote { term, candidate, last_log_index, last_log_term } => {
+                debug_assert_eq!(candidate, from);
+                self.pre_vote(term, candidate, (last_log_term, last_log_index), now_ms)
+            }
+            Request::RequestVote { term, candidate, .. } if term > self.hard.term && self.in_lease(now_ms) => {
+                debug!(term, candidate, "vote refused: the leader was heard from within the lease");
+                Response::RequestVote { term: self.hard.term, granted: false }
+            }
             Request::RequestVote { term, candidate, last_log_index, last_log_term } => {
                 debug_assert_eq!(candidate, from);
                 if term > self.hard.term {
@@ -557,6 +653,9 @@ impl Raft {
                 let free = self.hard.voted_for.is_none_or(|v| v == candidate) || on(Bug::RaftVoteTwice);
                 let granted = term == self.hard.term && free && up_to_date && !buggify::fire(Site::RaftVoteWithheld);
                 if granted {
+                    if self.role == Role::PreCandidate {
+                        self.role = Role::Follower; // another campaigns in this term
+                    }
                     if self.hard.voted_for != Some(candidate) {
                         self.hard.voted_for = Some(candidate);
                         if !on(Bug::RaftVoteNotPersisted) {
@@ -594,6 +693,21 @@ impl Raft {
         }
     }
 
+    /// A PreVote for `term` (the candidate's next): granted to a log at
+    /// least as up to date, for a term above this peer's, outside
+    /// CheckQuorum's lease. Nothing changes here either way.
+    fn pre_vote(&mut self, term: u64, candidate: usize, candidate_last: (u64, u64), now_ms: u64) -> Response {
+        if on(Bug::RaftPreVoteTakesTerm) && term > self.hard.term {
+            self.become_follower(term, now_ms);
+        }
+        let up_to_date = candidate_last >= (self.log.last_term(), self.log.last_index());
+        let in_lease = self.in_lease(now_ms);
+        let fresh = term > self.hard.term || (on(Bug::RaftPreVoteTakesTerm) && term == self.hard.term);
+        let granted = fresh && up_to_date && !in_lease;
+        debug!(term, candidate, granted, up_to_date, in_lease, "pre-vote answered");
+        Response::PreVote { term: if granted { term } else { self.hard.term }, granted }
+    }
+
     /// A valid leader for `term` exists: follow it.
     fn accept_leader(&mut self, term: u64, now_ms: u64) {
         if term > self.hard.term || self.role != Role::Follower {
@@ -607,6 +721,7 @@ impl Raft {
         if !on(Bug::RaftHeartbeatKeepsTimer) {
             self.reset_election_deadline(now_ms);
         }
+        self.leader_heard_ms = Some(now_ms);
     }
 
     fn append_entries(
@@ -711,10 +826,14 @@ impl Raft {
     /// Handles the response of `from` to an earlier request.
     pub fn handle_response(&mut self, from: usize, response: Response, now_ms: u64) {
         self.clock_ms = now_ms;
+        if let Response::PreVote { term, granted } = response {
+            return self.pre_vote_answered(from, term, granted, now_ms);
+        }
         let term = match &response {
             Response::RequestVote { term, .. }
             | Response::AppendEntries { term, .. }
-            | Response::InstallSnapshot { term, .. } => *term,
+            | Response::InstallSnapshot { term, .. }
+            | Response::PreVote { term, .. } => *term,
         };
         let keeps_leading = on(Bug::RaftReplyTermIgnored)
             && self.role == Role::Leader
@@ -730,10 +849,9 @@ impl Raft {
         if term < self.hard.term && !stale_vote_counted {
             return; // an answer to an older term
         }
-        if on(Bug::RaftMinorityLeaderBumpsTerm) {
-            self.heard_ms[from] = now_ms;
-        }
+        self.heard_ms[from] = now_ms;
         match response {
+            Response::PreVote { .. } => unreachable!("answered above"),
             Response::RequestVote { granted, .. } => {
                 debug!(peer = from, granted, "vote answered");
                 if self.role == Role::Candidate && granted {
@@ -788,6 +906,23 @@ impl Raft {
                     self.send_append(from, false);
                 }
             }
+        }
+    }
+
+    /// A PreVote's answer: a refusal of a higher term is that term; a
+    /// grant of this round counts, and a majority starts the campaign.
+    fn pre_vote_answered(&mut self, from: usize, term: u64, granted: bool, now_ms: u64) {
+        debug!(peer = from, term, granted, "pre-vote result");
+        if !granted && term > self.hard.term {
+            self.become_follower(term, now_ms);
+            return;
+        }
+        if self.role != Role::PreCandidate || !granted || term != self.hard.term + 1 {
+            return;
+        }
+        self.votes[from] = true;
+        if self.votes.iter().filter(|v| **v).count() * 2 > self.config.peers {
+            self.start_election(now_ms);
         }
     }
 

@@ -7,7 +7,7 @@
 use crate::message::{Request, Response};
 use crate::node::{Apply, Config, Raft, Role};
 use crate::storage::HardState;
-use contract::{ApplyMsg, ElectionTimer, EntryView, PeerConfig, Persisted, RaftIo, RaftView, RpcView};
+use contract::{ApplyMsg, ElectionTimer, EntryView, Optimisation, PeerConfig, Persisted, RaftIo, RaftView, RpcView};
 
 /// A Raft peer hosted through the contract.
 pub struct RaftPeer {
@@ -74,7 +74,12 @@ impl contract::Raft for RaftPeer {
     type View = RaftPeer;
 
     fn start(config: PeerConfig, persisted: Persisted<'_>, io: &mut impl RaftIo<Request>) -> Result<RaftPeer, String> {
-        let config = Config::new(config.me, config.peers, config.rng_seed);
+        let asked = config.optimisations;
+        let config = Config {
+            pre_vote: asked.contains(Optimisation::PreVote),
+            check_quorum: asked.contains(Optimisation::CheckQuorum),
+            ..Config::new(config.me, config.peers, config.rng_seed)
+        };
         let raft =
             Raft::restart(config, io.now_ms(), persisted.raft_state, persisted.snapshot).map_err(|e| e.to_string())?;
         let mut peer = RaftPeer { raft, timer_at_ms: None };
@@ -128,6 +133,7 @@ impl RaftView<Request, Response> for RaftPeer {
     fn role(&self) -> contract::Role {
         match self.raft.role() {
             Role::Follower => contract::Role::Follower,
+            Role::PreCandidate => contract::Role::PreCandidate,
             Role::Candidate => contract::Role::Candidate,
             Role::Leader => contract::Role::Leader,
         }
@@ -172,6 +178,8 @@ impl RaftView<Request, Response> for RaftPeer {
     fn request_term(request: &Request) -> (u64, Option<usize>) {
         match request {
             Request::RequestVote { term, candidate, .. } => (*term, Some(*candidate)),
+            // A PreVote asks about the next term; the sender's is one less.
+            Request::PreVote { term, .. } => (term - 1, None),
             Request::AppendEntries { term, .. } | Request::InstallSnapshot { term, .. } => (*term, None),
         }
     }
@@ -214,8 +222,20 @@ impl RaftView<Request, Response> for RaftPeer {
         Ok(())
     }
 
+    /// CheckQuorum's lease, when this peer runs with CheckQuorum.
+    fn ignores_votes_while_led(&self) -> bool {
+        self.raft.config().check_quorum
+    }
+
     fn describe_request(request: &Request) -> Option<RpcView> {
         Some(match request {
+            Request::PreVote { term, last_log_index, last_log_term, .. } => RpcView::RequestVote {
+                term: *term,
+                last_log_index: *last_log_index,
+                last_log_term: *last_log_term,
+                pre_vote: true,
+                commit: None,
+            },
             Request::RequestVote { term, last_log_index, last_log_term, .. } => RpcView::RequestVote {
                 term: *term,
                 last_log_index: *last_log_index,
@@ -252,6 +272,9 @@ impl RaftView<Request, Response> for RaftPeer {
                 RpcView::AppendReply { term: *term, success: match_index.is_some() }
             }
             Response::InstallSnapshot { term, .. } => RpcView::SnapshotReply { term: *term },
+            Response::PreVote { term, granted } => {
+                RpcView::VoteReply { term: *term, granted: *granted, pre_vote: true, commit: None }
+            }
         });
     }
 

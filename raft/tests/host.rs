@@ -9,7 +9,7 @@ use raft::{RaftPeer, Request};
 type Io = RecordingIo<Request>;
 
 fn config(me: usize, peers: usize, rng_seed: u64) -> PeerConfig {
-    PeerConfig { me, peers, rng_seed }
+    PeerConfig { me, peers, rng_seed, optimisations: contract::Optimisations::NONE }
 }
 
 fn persist(snapshot: bool) -> Effect<Request> {

@@ -20,4 +20,8 @@ impl scenarios::Implementation for Reference {
     type ShardKv = shardkv::ShardKvService<raft::RaftPeer>;
     const CATALOGUE_LAYERS: &'static [scenarios::Layer] =
         &[scenarios::Layer::Raft, scenarios::Layer::Kv, scenarios::Layer::ShardKv];
+    /// PreVote and CheckQuorum, each a switch (`raft::Config`); off by
+    /// default, so the lab runs Figure 2 as written.
+    const OPTIMISATIONS: contract::Optimisations =
+        contract::Optimisations::of(&[contract::Optimisation::PreVote, contract::Optimisation::CheckQuorum]);
 }

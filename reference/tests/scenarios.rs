@@ -38,7 +38,13 @@ fn invariant_assertions_are_on() {
 /// read and then ignored: the lab passed with the bug on).
 #[test]
 fn a_bug_asked_for_in_the_environment_is_switched_on() {
-    let env = |bugs| scenarios::testing::TestEnv { first_seed: 0, seeds: Some(10), check_determinism: false, bugs };
+    let env = |bugs| scenarios::testing::TestEnv {
+        first_seed: 0,
+        seeds: Some(10),
+        check_determinism: false,
+        bugs,
+        optimisations: None,
+    };
     let with_bug = bugs::Bugs::parse("raft_vote_twice").expect("catalogued");
     let caught = std::panic::catch_unwind(|| {
         scenarios::testing::run_lab_with::<Reference>("raft/swarm", 10, env(with_bug));

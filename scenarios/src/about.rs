@@ -64,6 +64,21 @@ const ABOUT: &[(&str, &str, &str)] = &[
     ("raft/swarm", "-", "a fault mix drawn per seed on 5 servers; the observer checks every step"),
     ("raft/swarm_snapshots", "-", "a fault mix drawn per seed on 3 snapshotting servers"),
     ("raft/single_server", "-", "a cluster of one: it elects itself, commits alone, survives restarts"),
+    (
+        "raft/rejoin_after_isolation",
+        "-",
+        "a follower cut off for 3 s returns; with PreVote its term stays and the leader leads on",
+    ),
+    (
+        "raft/isolated_leader",
+        "-",
+        "the leader is cut off: replaced within bound; with CheckQuorum it steps down within 1 s (etcd #9586)",
+    ),
+    (
+        "raft/partial_partition",
+        "-",
+        "one of five reaches two others (Cloudflare, Nov 2020); with CheckQuorum no leader change",
+    ),
     ("kv/basic_3a", "TestBasic3A", "one client on a reliable network; its history is linearizable"),
     ("kv/speed_3a", "TestSpeed3A", "1,000 operations, each within the lab's 33 ms on average"),
     ("kv/concurrent_3a", "TestConcurrent3A", "5 clients at once on a reliable network"),

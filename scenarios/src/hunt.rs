@@ -133,7 +133,10 @@ fn run_batch(
                 scope.spawn(move || {
                     let (scenario, seed) = run_at(swarm, lab, j);
                     let start = thread_cpu_ms();
-                    let run = Run::new(seed).with_bugs(Bugs::one(bug)).with_harness_checks(checks);
+                    let run = Run::new(seed)
+                        .with_bugs(Bugs::one(bug))
+                        .with_optimisations(needed(bug))
+                        .with_harness_checks(checks);
                     let outcome = run_scenario(&scenario, &run);
                     ((thread_cpu_ms() - start) / 1000.0, outcome.result, outcome.stats.trace.hash())
                 })
@@ -147,13 +150,23 @@ fn run_batch(
 /// run, when the catch had the harness checks on as a replay does).
 pub fn replay_command(bug: Bug, catch: &Catch) -> String {
     let expect = catch.trace.map_or(String::new(), |t| format!(" --expect-trace {t:016x}"));
+    let with = needed(bug).map_or(String::new(), |set| format!(" --with {set}"));
     format!(
-        "RUST_LOG=debug {} run {} --seed {} --bugs {}{expect}",
+        "RUST_LOG=debug {} run {} --seed {} --bugs {}{with}{expect}",
         catch.replay,
         catch.scenario,
         catch.seed,
         bug.name()
     )
+}
+
+/// The optimisations a hunt for `bug` switches on: those its code runs
+/// only with (`None`: the implementation's own, or a swarm run's draw).
+pub fn needed(bug: Bug) -> Option<contract::Optimisations> {
+    match bug.needs() {
+        "" => None,
+        names => Some(contract::Optimisations::parse(names).expect("the catalogue names known optimisations")),
+    }
 }
 
 /// What caught a bug, from its failure reason: Figure 2's step rules, the

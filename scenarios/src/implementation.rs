@@ -27,4 +27,11 @@ pub trait Implementation: 'static {
     /// (it would switch on nothing). A Raft of one's own under the project's
     /// services runs `[Layer::Kv, Layer::ShardKv]`; none by default.
     const CATALOGUE_LAYERS: &'static [crate::Layer] = &[];
+    /// The optimisations beyond Figure 2 its Raft honours when
+    /// `PeerConfig::optimisations` asks for them (`labsim run --with`);
+    /// asking for another is refused. None by default.
+    const OPTIMISATIONS: contract::Optimisations = contract::Optimisations::NONE;
+    /// Those it runs when a run names none: its production settings (a
+    /// subset of [`OPTIMISATIONS`](Implementation::OPTIMISATIONS)).
+    const DEFAULT_OPTIMISATIONS: contract::Optimisations = contract::Optimisations::NONE;
 }

@@ -26,10 +26,10 @@
 /// the implementation, `lab_scenarios!("kv", I: basic_3a, speed_3a)`.
 macro_rules! lab_scenarios {
     ($lab:literal: $($test:ident),* $(,)?) => {
-        vec![$($crate::Scenario { name: concat!($lab, "/", stringify!($test)), run: $test, implementation: "", replay: "", catalogue_layers: &[] }),*]
+        vec![$($crate::Scenario { name: concat!($lab, "/", stringify!($test)), run: $test, ..$crate::Scenario::BLANK }),*]
     };
     ($lab:literal, $r:ident: $($test:ident),* $(,)?) => {
-        vec![$($crate::Scenario { name: concat!($lab, "/", stringify!($test)), run: $test::<$r>, implementation: "", replay: "", catalogue_layers: &[] }),*]
+        vec![$($crate::Scenario { name: concat!($lab, "/", stringify!($test)), run: $test::<$r>, ..$crate::Scenario::BLANK }),*]
     };
 }
 
@@ -39,6 +39,7 @@ pub mod host;
 pub mod hunt;
 pub mod implementation;
 pub mod labs;
+pub mod optimisations;
 pub mod registry;
 pub mod runner;
 pub mod soak;

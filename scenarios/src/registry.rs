@@ -16,13 +16,30 @@ pub struct Scenario {
     /// The layers of the project's code the implementation runs
     /// (`Implementation::CATALOGUE_LAYERS`).
     pub catalogue_layers: &'static [bugs::Layer],
+    /// The optimisations the implementation honours
+    /// (`Implementation::OPTIMISATIONS`).
+    pub honoured: contract::Optimisations,
+    /// Those it runs when a run names none
+    /// (`Implementation::DEFAULT_OPTIMISATIONS`).
+    pub default_optimisations: contract::Optimisations,
 }
 
 impl Scenario {
+    /// A scenario with no name or body, to fill in (`..Scenario::BLANK`).
+    pub const BLANK: Scenario = Scenario {
+        name: "",
+        run: |_| unreachable!("a blank scenario is never run"),
+        implementation: "none",
+        replay: "labsim",
+        catalogue_layers: &[],
+        honoured: contract::Optimisations::NONE,
+        default_optimisations: contract::Optimisations::NONE,
+    };
+
     /// A scenario outside any registry (tests of the lab itself): it names
     /// no implementation and replays with a bare `labsim`.
     pub fn new(name: &'static str, run: fn(run: &crate::runner::Run) -> Outcome) -> Scenario {
-        Scenario { name, run, implementation: "none", replay: "labsim", catalogue_layers: &[] }
+        Scenario { name, run, ..Scenario::BLANK }
     }
 }
 
@@ -39,6 +56,8 @@ pub fn registry<I: Implementation>() -> Vec<Scenario> {
         scenario.implementation = I::NAME;
         scenario.replay = I::REPLAY;
         scenario.catalogue_layers = I::CATALOGUE_LAYERS;
+        scenario.honoured = I::OPTIMISATIONS;
+        scenario.default_optimisations = I::DEFAULT_OPTIMISATIONS;
     }
     all
 }

@@ -66,6 +66,12 @@ pub struct Run {
     /// `CATALOGUE_LAYERS`), set by `run_scenario`: a swarm run names the
     /// injection points of these only.
     catalogue_layers: std::cell::Cell<&'static [bugs::Layer]>,
+    /// The Raft optimisations the run switches on (`labsim run --with`);
+    /// `None`: the implementation's default (a swarm run draws its own).
+    pub optimisations: Option<contract::Optimisations>,
+    /// What the implementation honours and runs by default, set by
+    /// `run_scenario` from the scenario.
+    honoured: std::cell::Cell<(contract::Optimisations, contract::Optimisations)>,
 }
 
 impl Run {
@@ -79,7 +85,25 @@ impl Run {
             cancel: None,
             event_sink: std::cell::RefCell::new(None),
             catalogue_layers: std::cell::Cell::new(&[bugs::Layer::Raft, bugs::Layer::Kv, bugs::Layer::ShardKv]),
+            optimisations: None,
+            honoured: std::cell::Cell::new((contract::Optimisations::NONE, contract::Optimisations::NONE)),
         }
+    }
+
+    /// The optimisations in effect: the run's own, or the implementation's
+    /// default.
+    pub fn optimisations_in_effect(&self) -> contract::Optimisations {
+        self.optimisations.unwrap_or(self.honoured.get().1)
+    }
+
+    /// A swarm run: with no optimisations named, those in effect are drawn
+    /// from the seed, each honoured one on with probability 1/2.
+    pub fn drawing_optimisations(&self) -> Run {
+        let mut run = self.again(self.trace);
+        if run.optimisations.is_none() {
+            run.optimisations = Some(crate::optimisations::draw(self.seed, self.honoured.get().0));
+        }
+        run
     }
 
     /// Of `layers` (the code a scenario runs), those that are the project's
@@ -94,6 +118,11 @@ impl Run {
 
     pub fn with_bugs(self, bugs: bugs::Bugs) -> Run {
         Run { bugs, ..self }
+    }
+
+    /// The run with exactly these optimisations switched on.
+    pub fn with_optimisations(self, optimisations: Option<contract::Optimisations>) -> Run {
+        Run { optimisations, ..self }
     }
 
     pub fn with_harness_checks(self, harness_checks: bool) -> Run {
@@ -120,6 +149,8 @@ impl Run {
             cancel: self.cancel,
             event_sink: std::cell::RefCell::new(self.event_sink.borrow_mut().take()),
             catalogue_layers: self.catalogue_layers.clone(),
+            optimisations: self.optimisations,
+            honoured: self.honoured.clone(),
         }
     }
 }
@@ -142,7 +173,13 @@ where
         sim.with_world(|w| w.set_event_sink(sink));
     }
     bugs::buggify::disable(); // a swarm run enables its sites itself
-    let ran = bugs::with(run.bugs, || catching_panics(|| sim.run(main(sim.handle()))));
+    let optimisations = run.optimisations_in_effect();
+    if optimisations != run.honoured.get().1 {
+        sim.with_world(|w| w.note(format!("raft optimisations: {optimisations}")));
+    }
+    let ran = crate::optimisations::with(optimisations, || {
+        bugs::with(run.bugs, || catching_panics(|| sim.run(main(sim.handle()))))
+    });
     bugs::buggify::disable();
     let notes = sim.with_world(|w| w.notes().to_vec());
     let stats = sim.stats();
@@ -215,6 +252,7 @@ fn panic_message(payload: &(dyn std::any::Any + Send)) -> &str {
 pub fn run_scenario(scenario: &crate::Scenario, run: &Run) -> Outcome {
     let scenario_fn = scenario.run;
     run.catalogue_layers.set(scenario.catalogue_layers);
+    run.honoured.set((scenario.honoured, scenario.default_optimisations));
     match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| scenario_fn(run))) {
         Ok(mut outcome) => {
             if let (Some(cx), Some(history), Err(reason)) = (&outcome.illegal, &outcome.history, &mut outcome.result) {
@@ -306,10 +344,12 @@ pub fn write_replacing(path: &std::path::Path, contents: &str) -> std::io::Resul
 }
 
 /// The one command that replays a failing run with logs, with the bugs it
-/// had switched on and, when known, its trace hash (`--expect-trace`: the
-/// replay says whether it is the same run).
-pub fn replay_command(scenario: &crate::Scenario, seed: u64, bugs: bugs::Bugs, trace: Option<u64>) -> String {
+/// had switched on, the optimisations it named and, when known, its trace
+/// hash (`--expect-trace`: the replay says whether it is the same run).
+pub fn replay_command(scenario: &crate::Scenario, seed: u64, run: &Run, trace: Option<u64>) -> String {
+    let bugs = run.bugs;
     let with_bugs = if bugs.is_empty() { String::new() } else { format!(" --bugs {bugs}") };
+    let with = run.optimisations.map_or(String::new(), |set| format!(" --with {set}"));
     let expect = trace.map_or(String::new(), |t| format!(" --expect-trace {t:016x}"));
-    format!("RUST_LOG=debug {} run {} --seed {seed}{with_bugs}{expect}", scenario.replay, scenario.name)
+    format!("RUST_LOG=debug {} run {} --seed {seed}{with_bugs}{with}{expect}", scenario.replay, scenario.name)
 }

@@ -35,6 +35,9 @@ pub struct SoakPlan {
     pub watchdog: Option<Duration>,
     /// The catalogued bugs switched on in every run.
     pub bugs: bugs::Bugs,
+    /// The Raft optimisations every run switches on (`None`: each
+    /// implementation's default; swarm runs draw theirs).
+    pub optimisations: Option<contract::Optimisations>,
 }
 
 impl SoakPlan {
@@ -49,7 +52,13 @@ impl SoakPlan {
             shard: None,
             watchdog: None,
             bugs: bugs::Bugs::NONE,
+            optimisations: None,
         }
+    }
+
+    /// The run of `seed`, with the plan's bugs and optimisations.
+    pub fn run(&self, seed: u64) -> Run {
+        Run::new(seed).with_bugs(self.bugs).with_optimisations(self.optimisations)
     }
 
     /// Runs in the whole soak (all shards).
@@ -320,7 +329,7 @@ pub fn soak(plan: &SoakPlan, progress: &(dyn Fn(Progress) + Sync), stop: &Atomic
 fn run_watched(plan: &SoakPlan, watch: &Watch, scenario: usize, seed: u64) -> RunRecord {
     watch.stop.store(false, Ordering::Relaxed);
     *watch.started.lock().expect("no thread panics holding a watch") = Some(Instant::now());
-    let run = Run::new(seed).with_bugs(plan.bugs).with_cancel(watch.stop);
+    let run = plan.run(seed).with_cancel(watch.stop);
     let mut rec = run_measured(&plan.scenarios[scenario], &run, plan.check_determinism);
     *watch.started.lock().expect("no thread panics holding a watch") = None;
     if watch.stop.load(Ordering::Relaxed) {
@@ -353,7 +362,7 @@ fn summarize(plan: &SoakPlan, totals: &[Totals], failures: Vec<Failure>, complet
     let failed_runs = failures
         .into_iter()
         .map(|(i, seed, reason, trace)| {
-            let replay = replay_command(&plan.scenarios[i], seed, plan.bugs, trace);
+            let replay = replay_command(&plan.scenarios[i], seed, &plan.run(seed), trace);
             let scenario = plan.scenarios[i].name;
             FailedRun { scenario, seed, reason, replay }
         })

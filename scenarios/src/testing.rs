@@ -11,7 +11,8 @@
 //! default number of seeds. The environment chooses the seeds: `SIM_SEED` (the
 //! first, default 0), `SIM_SEEDS` (how many per scenario),
 //! `SIM_CHECK_DETERMINISM=1` (run each seed twice and compare the traces),
-//! `LABSIM_BUGS` (catalogued bugs to switch on in the reference). A
+//! `LABSIM_BUGS` (catalogued bugs to switch on in the reference),
+//! `LABSIM_WITH` (the Raft optimisations to switch on, as `labsim --with`). A
 //! failure names the scenario, the seed and the one command that replays
 //! it; a test that reaches a `todo!()` says so in one line.
 
@@ -51,11 +52,13 @@ pub struct TestEnv {
     pub seeds: Option<u64>,
     pub check_determinism: bool,
     pub bugs: bugs::Bugs,
+    /// The Raft optimisations switched on (`None`: the implementation's).
+    pub optimisations: Option<contract::Optimisations>,
 }
 
 impl TestEnv {
-    /// Reads `SIM_SEED`, `SIM_SEEDS`, `SIM_CHECK_DETERMINISM` and
-    /// `LABSIM_BUGS`; a value that is not understood is an error naming the
+    /// Reads `SIM_SEED`, `SIM_SEEDS`, `SIM_CHECK_DETERMINISM`,
+    /// `LABSIM_BUGS` and `LABSIM_WITH`; a value that is not understood is an error naming the
     /// variable (never a silent default).
     pub fn from_env() -> Result<TestEnv, String> {
         TestEnv::read(|name| std::env::var(name).ok())
@@ -85,7 +88,10 @@ impl TestEnv {
             None => bugs::Bugs::NONE,
             Some(list) => bugs::Bugs::parse(&list).map_err(|e| format!("LABSIM_BUGS: {e}"))?,
         };
-        Ok(TestEnv { first_seed, seeds, check_determinism, bugs })
+        let optimisations = var("LABSIM_WITH")
+            .map(|list| contract::Optimisations::parse(&list).map_err(|e| format!("LABSIM_WITH: {e}")))
+            .transpose()?;
+        Ok(TestEnv { first_seed, seeds, check_determinism, bugs, optimisations })
     }
 }
 
@@ -103,10 +109,14 @@ pub fn run_lab_with<I: Implementation>(prefix: &str, default_seeds: u64, env: Te
     if let Some(e) = crate::registry::uncarried_bug::<I>(env.bugs) {
         panic!("LABSIM_BUGS: {e}");
     }
+    if let Some(e) = env.optimisations.and_then(|o| crate::optimisations::unhonoured(o, I::OPTIMISATIONS, I::NAME)) {
+        panic!("LABSIM_WITH: {e}");
+    }
     let jobs = std::thread::available_parallelism().map_or(1, |n| n.get());
     let plan = SoakPlan {
         check_determinism: env.check_determinism,
         bugs: env.bugs,
+        optimisations: env.optimisations,
         ..SoakPlan::new(scenarios, env.first_seed, env.seeds.unwrap_or(default_seeds), jobs)
     };
     let report = soak(&plan, &|_| {}, &std::sync::atomic::AtomicBool::new(false));

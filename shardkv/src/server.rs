@@ -462,7 +462,7 @@ mod tests {
     /// A one-server group 101 that leads: every entry commits at once.
     fn leader(io: &mut Io) -> Server {
         let setup = GroupSetup { gid: 101, ctrlers: 3, max_raft_state: None };
-        let config = PeerConfig { me: 0, peers: 1, rng_seed: 1 };
+        let config = PeerConfig { me: 0, peers: 1, rng_seed: 1, optimisations: contract::Optimisations::NONE };
         let mut s = Server::start(config, Persisted::EMPTY, setup, io).expect("fresh");
         let deadline = s.raft().raft().next_deadline_ms();
         io.now_ms = deadline;

@@ -160,8 +160,12 @@ impl contract::Raft for RaftRs {
     fn start(config: PeerConfig, persisted: Persisted<'_>, io: &mut impl RaftIo<Envelope>) -> Result<RaftRs, String> {
         let log = LabLog::decode(config.peers, persisted.raft_state, persisted.snapshot)?;
         let applied = log.snapshot_index();
-        let node = RawNode::new(&settings::config(raft_id(config.me), applied), log, &crate::logging::logger())
-            .map_err(|e| format!("raft-rs does not start from the persisted state: {e}"))?;
+        let node = RawNode::new(
+            &settings::config(raft_id(config.me), applied, config.optimisations),
+            log,
+            &crate::logging::logger(),
+        )
+        .map_err(|e| format!("raft-rs does not start from the persisted state: {e}"))?;
         let mut pacing = Pacing::new(config.rng_seed);
         let next_tick_ms = io.now_ms() + pacing.first_tick_ms();
         io.set_timer(next_tick_ms);
@@ -284,7 +288,7 @@ mod tests {
 
     #[test]
     fn commands_are_numbered_as_the_lab_numbers_them_across_a_snapshot_and_a_restart() {
-        let config = PeerConfig { me: 0, peers: 1, rng_seed: 7 };
+        let config = PeerConfig { me: 0, peers: 1, rng_seed: 7, optimisations: contract::Optimisations::NONE };
         let mut io = RecordingIo::default();
         let mut raft = RaftRs::start(config, Persisted::EMPTY, &mut io).expect("starts");
         until_leader(&mut raft, &mut io);
@@ -308,7 +312,7 @@ mod tests {
 
     #[test]
     fn a_corrupt_state_is_refused_not_a_panic() {
-        let config = PeerConfig { me: 0, peers: 3, rng_seed: 1 };
+        let config = PeerConfig { me: 0, peers: 3, rng_seed: 1, optimisations: contract::Optimisations::NONE };
         let persisted = Persisted { raft_state: b"not raft-rs state", snapshot: &[] };
         let err = RaftRs::start(config, persisted, &mut RecordingIo::default()).err().expect("refused");
         assert!(err.contains("header"), "{err}");
@@ -321,7 +325,7 @@ mod tests {
 
     #[test]
     fn followers_refuse_commands() {
-        let config = PeerConfig { me: 1, peers: 3, rng_seed: 1 };
+        let config = PeerConfig { me: 1, peers: 3, rng_seed: 1, optimisations: contract::Optimisations::NONE };
         let mut io = RecordingIo::default();
         let mut raft = RaftRs::start(config, Persisted::EMPTY, &mut io).expect("starts");
         assert_eq!(raft.start_command(&mut io, b"x".to_vec()), None);

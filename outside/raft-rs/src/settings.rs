@@ -33,7 +33,10 @@ pub const MAX_INFLIGHT_MSGS: usize = 256;
 /// broadcast of a commit alone (followers learn it with the next append or
 /// heartbeat). (The adapter proposes only on a leader: raft-rs would
 /// forward a follower's proposal, where the lab's `Start` refuses it.)
-pub fn config(id: u64, applied: u64) -> Config {
+///
+/// The run's optimisations decide `pre_vote` and `check_quorum` (both on
+/// unless the run says otherwise).
+pub fn config(id: u64, applied: u64, optimisations: contract::Optimisations) -> Config {
     Config {
         id,
         election_tick: ELECTION_TICKS,
@@ -43,8 +46,8 @@ pub fn config(id: u64, applied: u64) -> Config {
         applied,
         max_size_per_msg: MAX_SIZE_PER_MSG,
         max_inflight_msgs: MAX_INFLIGHT_MSGS,
-        check_quorum: true,
-        pre_vote: true,
+        check_quorum: optimisations.contains(contract::Optimisation::CheckQuorum),
+        pre_vote: optimisations.contains(contract::Optimisation::PreVote),
         read_only_option: ReadOnlyOption::Safe,
         skip_bcast_commit: true,
         batch_append: false,

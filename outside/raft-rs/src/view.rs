@@ -27,6 +27,11 @@ impl RaftView<Envelope, Replies> for RaftRs {
     /// raft-rs answers an append below its commit index with that index.
     const ANSWERS_STALE_APPENDS_FROM_COMMIT: bool = true;
 
+    /// Only while the run has CheckQuorum on (`--with`).
+    fn ignores_votes_while_led(&self) -> bool {
+        self.node.raft.check_quorum
+    }
+
     fn role(&self) -> Role {
         match self.node.raft.state {
             StateRole::Leader => Role::Leader,

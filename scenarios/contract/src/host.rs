@@ -337,7 +337,7 @@ mod tests {
     }
 
     fn config() -> PeerConfig {
-        PeerConfig { me: 3, peers: 1, rng_seed: 9 }
+        PeerConfig { me: 3, peers: 1, rng_seed: 9, optimisations: crate::Optimisations::NONE }
     }
 
     #[test]

@@ -77,7 +77,7 @@
 //!
 //! // Run it by hand with the test I/O that records every effect.
 //! let mut io = contract::testing::RecordingIo::default();
-//! let config = PeerConfig { me: 0, peers: 1, rng_seed: 7 };
+//! let config = PeerConfig { me: 0, peers: 1, rng_seed: 7, optimisations: contract::Optimisations::NONE };
 //! let mut raft = Alone::start(config, Persisted::EMPTY, &mut io).unwrap();
 //! assert_eq!(raft.start_command(&mut io, b"x".to_vec()), Some((1, 1)));
 //! assert_eq!(io.applied.len(), 1);
@@ -89,6 +89,7 @@
 pub mod host;
 pub mod kv;
 pub mod message;
+pub mod optimisation;
 pub mod raft;
 pub mod service;
 pub mod shardctrler;
@@ -99,6 +100,7 @@ pub mod view;
 
 pub use host::{PersistedSize, RaftHost, StateMachine};
 pub use message::Message;
+pub use optimisation::{Optimisation, Optimisations};
 pub use raft::{ApplyMsg, HostIo, PeerConfig, Persisted, Raft, RaftIo};
 pub use service::{NamedTransport, ReplicatedServer, ReplyIo, Transport};
 pub use step::{ElectionTimer, RpcView, StepInput, StepRecord};

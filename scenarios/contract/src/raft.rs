@@ -16,6 +16,10 @@ pub struct PeerConfig {
     /// timeouts). A new seed comes with every start and restart, drawn from
     /// the run's seed; use nothing else as a source of randomness.
     pub rng_seed: u64,
+    /// The optimisations beyond Figure 2 this run switches on: the
+    /// implementation's defaults unless the run chose others. Only those
+    /// the implementation says it honours are ever in it.
+    pub optimisations: crate::Optimisations,
 }
 
 /// What a (re)started peer finds in its persister: the last

@@ -105,6 +105,18 @@ pub trait RaftView<M, R = ()> {
     /// nothing (etcd and raft-rs; the leader then sends from there).
     const ANSWERS_STALE_APPENDS_FROM_COMMIT: bool = false;
 
+    /// [`IGNORES_VOTES_WHILE_LED`](RaftView::IGNORES_VOTES_WHILE_LED) for
+    /// this peer now: for an implementation where it is a setting (a Raft
+    /// with CheckQuorum as an option), say whether this peer runs with it.
+    ///
+    /// ```
+    /// use contract::{NoView, RaftView};
+    /// assert!(!<NoView as RaftView<()>>::IGNORES_VOTES_WHILE_LED);
+    /// ```
+    fn ignores_votes_while_led(&self) -> bool {
+        Self::IGNORES_VOTES_WHILE_LED
+    }
+
     /// The peer's role now.
     fn role(&self) -> Role;
     /// The peer's current term.

@@ -137,7 +137,7 @@ pub fn check<M, R, V: RaftView<M, R>>(step: &Step<'_>, ballots: &mut Ballots, af
         b: step.before,
         a: step.after,
         after,
-        ignores_votes_while_led: V::IGNORES_VOTES_WHILE_LED,
+        ignores_votes_while_led: after.ignores_votes_while_led(),
         restarts_timer_on_new_term: V::RESTARTS_TIMER_ON_NEW_TERM,
         answers_stale_appends_from_commit: V::ANSWERS_STALE_APPENDS_FROM_COMMIT,
     };
@@ -251,8 +251,14 @@ impl<M, R, V: RaftView<M, R>> Rules<'_, '_, M, R, V> {
         self.ignores_votes_while_led
             && in_lease
             && matches!(rpc, RpcView::RequestVote { .. })
-            && self.step.record.answered.is_empty()
+            && self.step.record.answered.iter().all(|r| self.refused_in_own_term(r))
             && (self.a.term, self.a.vote, self.a.role) == (self.b.term, self.b.vote, self.b.role)
+    }
+
+    /// A refusal in the receiver's own (unchanged) term: how a peer that
+    /// must answer every request ignores one.
+    fn refused_in_own_term(&self, answer: &RpcView) -> bool {
+        matches!(*answer, RpcView::VoteReply { granted: false, term, .. } if term == self.b.term)
     }
 
     /// A message of a higher term `term` makes the peer a follower of it at
@@ -355,7 +361,12 @@ impl<M, R, V: RaftView<M, R>> Rules<'_, '_, M, R, V> {
         match a.role {
             Role::Candidate => own_new_term || b.role != Role::Candidate,
             Role::Leader => own_new_term && b.role != Role::Leader,
-            Role::PreCandidate => b.role != Role::PreCandidate || a.timer.is_none_or(|t| t.restarted_now()),
+            // A timer that did not change is no new round, even when the
+            // view's clock has not moved since it started (a step that read
+            // no time, such as a superseded timer).
+            Role::PreCandidate => {
+                b.role != Role::PreCandidate || a.timer.is_none_or(|t| t.restarted_now() && Some(t) != b.timer)
+            }
             Role::Follower => false,
         }
     }

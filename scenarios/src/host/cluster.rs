@@ -179,7 +179,8 @@ impl<N: Node + HostsRaft> Cluster<N> {
         self.h.inject(Fault::Link { from: self.servers[from], to: self.servers[to], enabled: false });
     }
 
-    fn set_both_ways(&self, i: usize, j: usize, enabled: bool) {
+    /// The link between servers i and j, both ways, up or down.
+    pub fn set_both_ways(&self, i: usize, j: usize, enabled: bool) {
         let (a, b) = (self.servers[i], self.servers[j]);
         self.h.inject(Fault::Link { from: a, to: b, enabled });
         self.h.inject(Fault::Link { from: b, to: a, enabled });

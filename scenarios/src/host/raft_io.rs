@@ -161,7 +161,8 @@ impl Restart {
         let rng_seed = ctx.rng().next_u64();
         let raft_state = ctx.persister().raft_state().to_vec();
         let snapshot = ctx.persister().snapshot().to_vec();
-        Restart { config: PeerConfig { me, peers, rng_seed }, raft_state, snapshot }
+        let optimisations = crate::optimisations::in_effect();
+        Restart { config: PeerConfig { me, peers, rng_seed, optimisations }, raft_state, snapshot }
     }
 
     pub fn persisted(&self) -> Persisted<'_> {

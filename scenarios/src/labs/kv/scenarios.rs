@@ -598,7 +598,7 @@ pub const LIVENESS_BOUND: Nanos = secs(10);
 fn swarm<K: Kv>(run: &Run) -> Outcome {
     let setup = KvSetup::servers(5).max_raft_state(Some(1000));
     let layers = run.project_layers(&[bugs::Layer::Raft, bugs::Layer::Kv]);
-    kv_test::<K, _>(run, setup, |t| async move {
+    kv_test::<K, _>(&run.drawing_optimisations(), setup, |t| async move {
         let nemesis = crate::swarm::Nemesis::new(&t.cluster, &layers);
         t.bound_latency();
         let done = Rc::new(Cell::new(false));

@@ -3,5 +3,6 @@
 //! and swarm scenarios.
 
 pub mod host;
+pub mod optimisations;
 pub mod scenarios;
 pub mod tester;

@@ -5,6 +5,7 @@
 //! Fixed quirk: TestInitialElection2A only warns in Go when the term changes
 //! during 2 s without failures; here that is a failure.
 
+use super::optimisations::{isolated_leader, partial_partition, rejoin_after_isolation};
 use crate::labs::raft::host::Cmd;
 use crate::labs::raft::tester::{Setup, TestResult, Tester, ELECTION_TIMEOUT, H, MAX_LOG_SIZE};
 use crate::runner::{simulate, Outcome, Run};
@@ -16,7 +17,7 @@ use std::rc::Rc;
 
 /// Runs one lab test: a cluster (`make_config`), the body,
 /// then `end` (the 120 s limit).
-fn lab_test<R: Raft, F: Future<Output = TestResult> + 'static>(
+pub(super) fn lab_test<R: Raft, F: Future<Output = TestResult> + 'static>(
     run: &Run,
     setup: Setup,
     body: impl FnOnce(Rc<Tester<R>>) -> F + 'static,
@@ -35,7 +36,7 @@ enum Net {
     Unreliable,
 }
 
-fn int(x: i64) -> Cmd {
+pub(super) fn int(x: i64) -> Cmd {
     Cmd::Int(x)
 }
 
@@ -973,7 +974,7 @@ fn figure_8_chaos<R: Raft>(run: &Run) -> Outcome {
 }
 
 pub fn scenarios<R: Raft>() -> Vec<Scenario> {
-    lab_scenarios!("raft", R: initial_election_2a, re_election_2a, many_elections_2a, basic_agree_2b, rpc_bytes_2b, follower_failure_2b, leader_failure_2b, fail_agree_2b, fail_no_agree_2b, concurrent_starts_2b, rejoin_2b, backup_2b, count_2b, persist1_2c, persist2_2c, persist3_2c, figure_8_2c, unreliable_agree_2c, figure_8_unreliable_2c, reliable_churn_2c, unreliable_churn_2c, snapshot_basic_2d, snapshot_install_2d, snapshot_install_unreliable_2d, snapshot_install_crash_2d, snapshot_install_uncrash_2d, snapshot_all_crash_2d, figure_8_chaos, churn_chaos, swarm, swarm_snapshots, single_server)
+    lab_scenarios!("raft", R: initial_election_2a, re_election_2a, many_elections_2a, basic_agree_2b, rpc_bytes_2b, follower_failure_2b, leader_failure_2b, fail_agree_2b, fail_no_agree_2b, concurrent_starts_2b, rejoin_2b, backup_2b, count_2b, persist1_2c, persist2_2c, persist3_2c, figure_8_2c, unreliable_agree_2c, figure_8_unreliable_2c, reliable_churn_2c, unreliable_churn_2c, snapshot_basic_2d, snapshot_install_2d, snapshot_install_unreliable_2d, snapshot_install_crash_2d, snapshot_install_uncrash_2d, snapshot_all_crash_2d, figure_8_chaos, churn_chaos, swarm, swarm_snapshots, single_server, rejoin_after_isolation, isolated_leader, partial_partition)
 }
 
 /// Beyond the lab: a cluster of one server, which the lab never runs. It
@@ -1034,7 +1035,7 @@ async fn swarm_body<R: Raft>(t: Rc<Tester<R>>, layers: Vec<bugs::Layer>) -> Test
 /// Swarm runs on five servers, without snapshots.
 fn swarm<R: Raft>(run: &Run) -> Outcome {
     let layers = run.project_layers(&[bugs::Layer::Raft]);
-    lab_test::<R, _>(run, Setup::servers(5), |t| swarm_body(t, layers))
+    lab_test::<R, _>(&run.drawing_optimisations(), Setup::servers(5), |t| swarm_body(t, layers))
 }
 
 /// Swarm runs on three servers, each applier snapshotting after its own
@@ -1042,7 +1043,7 @@ fn swarm<R: Raft>(run: &Run) -> Outcome {
 /// the InstallSnapshots they lead to, fall at different points.
 fn swarm_snapshots<R: Raft>(run: &Run) -> Outcome {
     let layers = run.project_layers(&[bugs::Layer::Raft]);
-    lab_test::<R, _>(run, Setup::servers(3).snapshots(), |t| {
+    lab_test::<R, _>(&run.drawing_optimisations(), Setup::servers(3).snapshots(), |t| {
         let every: Vec<u64> = (0..t.n).map(|_| 1 + t.rand(20)).collect();
         t.applier.borrow_mut().snapshot_every = every;
         swarm_body(t, layers)

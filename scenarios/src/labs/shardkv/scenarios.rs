@@ -802,7 +802,7 @@ async fn reconfigure<S: ShardKv>(t: &ShardTester<S>, joined: &mut [bool], gi: us
 /// the history must be linearizable and the Raft observer checks every step.
 fn swarm<S: ShardKv>(run: &Run) -> Outcome {
     let layers = run.project_layers(&[bugs::Layer::Raft, bugs::Layer::Kv, bugs::Layer::ShardKv]);
-    shard_test::<S, _>(run, setup(false, Some(1000)), |t| async move {
+    shard_test::<S, _>(&run.drawing_optimisations(), setup(false, Some(1000)), |t| async move {
         let mix = t.h.with_rng(crate::swarm::FaultMix::draw);
         mix.start(&t.h, &layers);
         // The controllers are spared, as in the lab: a clerk's call to a

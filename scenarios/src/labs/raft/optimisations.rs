@@ -1,0 +1,206 @@
+//! Scenarios `raft/...` beyond the lab for PreVote and CheckQuorum (the
+//! Raft thesis 9.6, 6.2 and 4.2.3): the failures they exist for, each run
+//! under whatever optimisations the run switched on (`--with`).
+//!
+//! Each scenario asserts what the optimisations in effect promise, and
+//! only that: a Raft without them is not failed for the disruption they
+//! prevent (an implementation may prevent it another way). What a run saw
+//! is noted as `measured NAME: VALUE` (term growth, leader changes, time to
+//! step down), and `labsim compare SCENARIO` runs every combination of the
+//! switches over many seeds and tabulates those measures side by side.
+
+use super::scenarios::{int, lab_test};
+use crate::labs::raft::tester::{Setup, TestResult, Tester, ELECTION_TIMEOUT};
+use crate::runner::{Outcome, Run};
+use contract::{Optimisation, Raft};
+use sim::{ms, secs, Nanos};
+use std::rc::Rc;
+
+/// Whether the run has optimisation `o` on.
+fn has(o: Optimisation) -> bool {
+    crate::optimisations::in_effect().contains(o)
+}
+
+/// Notes a measure of the run, for `labsim compare`.
+fn measure<R: Raft>(t: &Tester<R>, name: &str, value: impl std::fmt::Display) {
+    t.h.note(format!("measured {name}: {value}"));
+}
+
+/// A follower cut off for 3 s while the other two commit, then back.
+/// Without PreVote its timer makes it campaign alone, term after term, and
+/// when it returns its higher term deposes a healthy leader. With PreVote
+/// (thesis 9.6) it never wins a PreVote (its log is behind), so its term
+/// stays, and the leader keeps leading: asserted when PreVote is on.
+pub fn rejoin_after_isolation<R: Raft>(run: &Run) -> Outcome {
+    lab_test::<R, _>(run, Setup::servers(3), |t| async move {
+        let leader = t.check_one_leader().await?;
+        let cut = (leader + 1) % t.n;
+        t.disconnect(cut);
+        for k in 0..3 {
+            t.one(int(100 + k), 2, true).await?;
+        }
+        t.sleep(secs(3)).await;
+        let cut_term = t.get_state(cut).ok_or("the cut-off server is up")?.0;
+        let (lead_term, still_leads) = t.get_state(leader).ok_or("the leader is up")?;
+        if !still_leads {
+            return Err(format!("leader {leader} lost its leadership with a majority and no fault"));
+        }
+        t.connect(cut);
+        t.sleep(secs(1)).await;
+        let deposed = t.get_state(leader) != Some((lead_term, true));
+        let growth = cut_term.saturating_sub(lead_term);
+        measure(&t, "cut-off term growth", growth);
+        measure(&t, "leader deposed on rejoin", u8::from(deposed));
+        if has(Optimisation::PreVote) && growth > 0 {
+            return Err(format!("with PreVote, cut-off server {cut}'s term grew from {lead_term} to {cut_term}"));
+        }
+        if has(Optimisation::PreVote) && deposed {
+            return Err(format!("with PreVote, server {cut} rejoining deposed leader {leader} of term {lead_term}"));
+        }
+        t.one(int(200), t.n, true).await?;
+        Ok(())
+    })
+}
+
+/// The leader of three is cut off. With CheckQuorum it must step down
+/// within an election timeout (the lab's 1 s), having heard from no
+/// majority. Whatever the switches, the other two must elect a new leader
+/// within `checkOneLeader`'s bound, and commit: with PreVote and
+/// CheckQuorum together that is etcd #9586, where pre-candidates that
+/// still believed in the old leader refused each other forever.
+pub fn isolated_leader<R: Raft>(run: &Run) -> Outcome {
+    lab_test::<R, _>(run, Setup::servers(3), |t| async move {
+        let leader = t.check_one_leader().await?;
+        t.one(int(1), t.n, true).await?;
+        t.disconnect(leader);
+        let stepped_down = time_until(&t, secs(2), || t.get_state(leader).is_some_and(|(_, leads)| !leads)).await;
+        match stepped_down {
+            Some(after) => measure(&t, "old leader steps down after ms", after / ms(1)),
+            None => measure(&t, "old leader steps down after ms", "never (2 s)"),
+        }
+        if has(Optimisation::CheckQuorum) && stepped_down.is_none_or(|after| after > ELECTION_TIMEOUT) {
+            return Err(format!(
+                "with CheckQuorum, leader {leader}, cut off from every peer, still led {} ms later",
+                stepped_down.unwrap_or(secs(2)) / ms(1)
+            ));
+        }
+        let new_leader = t.check_one_leader().await?;
+        t.one(int(2), t.n - 1, true).await?;
+        measure(&t, "new leader elected", u8::from(new_leader != leader));
+        t.connect(leader);
+        t.one(int(3), t.n, true).await?;
+        Ok(())
+    })
+}
+
+/// Polls every 10 ms, for at most `limit`, until `done` holds: the virtual
+/// time it took, or `None`.
+async fn time_until<R: Raft>(t: &Tester<R>, limit: Nanos, done: impl Fn() -> bool) -> Option<Nanos> {
+    let start = t.h.now();
+    while t.h.now() - start <= limit {
+        if done() {
+            return Some(t.h.now() - start);
+        }
+        t.sleep(ms(10)).await;
+    }
+    None
+}
+
+/// How long the partial partition lasts.
+const PARTIAL_PARTITION: Nanos = secs(10);
+
+/// The partial partition of Cloudflare's outage of 2 November 2020 (and
+/// Howard and Abraham's analysis of it): of five servers, one reaches only
+/// two others, neither of them the leader. Its election timer fires (it
+/// hears no leader); what follows depends on the switches:
+/// - with neither, its RequestVotes carry a new term through its two
+///   neighbours to the leader, which steps down; elections follow one
+///   another while the partition lasts (leader changes, terms climbing);
+/// - with PreVote alone, its PreVotes need a log as up to date as its
+///   neighbours' (under a steady workload it falls behind, and is refused);
+/// - with CheckQuorum, its neighbours, led, ignore it: the leader stays
+///   (its own term still climbs, and deposes the leader once healed);
+/// - with both, nothing changes at all.
+///
+/// For 10 s every server is offered a command every 100 ms; the run notes
+/// leader changes, term growth and commits. Asserted with CheckQuorum on:
+/// no leader change and a command committed in every second. After
+/// healing, with any switches, the cluster must commit on all five.
+pub fn partial_partition<R: Raft>(run: &Run) -> Outcome {
+    lab_test::<R, _>(run, Setup::servers(5), |t| async move {
+        let leader = t.check_one_leader().await?;
+        t.one(int(1), t.n, true).await?;
+        let others: Vec<usize> = (0..t.n).filter(|&i| i != leader).collect();
+        let lonely = others[0];
+        for far in [leader, others[3]] {
+            t.cluster.set_both_ways(lonely, far, false);
+        }
+        let term_before = t.get_state(leader).ok_or("the leader is up")?.0;
+        let watched = watch_partition(&t).await?;
+        measure(&t, "leader changes", watched.leader_changes);
+        measure(&t, "term growth", watched.highest_term.saturating_sub(term_before));
+        measure(&t, "commits", watched.commits);
+        measure(&t, "seconds without a commit", watched.seconds_without_commit);
+        if has(Optimisation::CheckQuorum) && (watched.leader_changes > 0 || watched.seconds_without_commit > 0) {
+            return Err(format!(
+                "with CheckQuorum, a partial partition of server {lonely} (reaching only {} and {}) made {} leader \
+                 changes and {} seconds without a commit",
+                others[1], others[2], watched.leader_changes, watched.seconds_without_commit
+            ));
+        }
+        t.cluster.connect_all();
+        t.one(int(2), t.n, true).await?;
+        Ok(())
+    })
+}
+
+/// What the partial partition did.
+struct Watched {
+    leader_changes: u64,
+    highest_term: u64,
+    commits: u64,
+    /// Whole seconds in which no new command committed on a majority.
+    seconds_without_commit: u64,
+}
+
+/// Runs the partial partition's workload and watches leaders, terms and
+/// commits, sampled every 100 ms.
+async fn watch_partition<R: Raft>(t: &Rc<Tester<R>>) -> TestResult<Watched> {
+    let majority = t.n / 2 + 1;
+    let mut w = Watched { leader_changes: 0, highest_term: 0, commits: 0, seconds_without_commit: 0 };
+    let mut last_leader: Option<(usize, u64)> = None;
+    let mut committed = committed_through(t, majority, 0)?;
+    let mut committed_in_second = false;
+    for tick in 1..=PARTIAL_PARTITION / ms(100) {
+        for i in 0..t.n {
+            t.start(i, &t.rand_cmd());
+        }
+        t.sleep(ms(100)).await;
+        for i in 0..t.n {
+            let Some((term, leads)) = t.get_state(i) else { continue };
+            w.highest_term = w.highest_term.max(term);
+            if leads && last_leader.is_none_or(|(l, lt)| (l, lt) != (i, term) && term >= lt) {
+                w.leader_changes += u64::from(last_leader.is_some());
+                last_leader = Some((i, term));
+            }
+        }
+        let now = committed_through(t, majority, committed)?;
+        committed_in_second |= now > committed;
+        w.commits += now - committed;
+        committed = now;
+        if tick % 10 == 0 {
+            w.seconds_without_commit += u64::from(!committed_in_second);
+            committed_in_second = false;
+        }
+    }
+    Ok(w)
+}
+
+/// The highest index at or after `from` that `majority` servers applied.
+fn committed_through<R: Raft>(t: &Tester<R>, majority: usize, from: u64) -> TestResult<u64> {
+    let mut index = from;
+    while t.n_committed(index + 1)?.0 >= majority {
+        index += 1;
+    }
+    Ok(index)
+}

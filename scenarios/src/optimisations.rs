@@ -1,0 +1,83 @@
+//! Which of Raft's optimisations (`contract::Optimisations`) a run switches
+//! on, and how every peer the run starts learns it.
+//!
+//! A run either names its set (`labsim run --with pre_vote`) or takes its
+//! implementation's default; a swarm run with no set named draws one from
+//! its seed. The set in effect is fixed for the whole run and read by the
+//! hosts each time they start a peer (`PeerConfig::optimisations`), so a
+//! run still replays from its seed and its named set.
+
+use contract::{Optimisation, Optimisations};
+use std::cell::Cell;
+
+thread_local! {
+    /// The set in effect for the simulation this thread runs.
+    static IN_EFFECT: Cell<Optimisations> = const { Cell::new(Optimisations::NONE) };
+}
+
+/// The set in effect for the run on this thread.
+pub fn in_effect() -> Optimisations {
+    IN_EFFECT.with(Cell::get)
+}
+
+/// Runs `f` with `set` in effect, then puts back what was.
+pub fn with<T>(set: Optimisations, f: impl FnOnce() -> T) -> T {
+    let before = IN_EFFECT.with(|s| s.replace(set));
+    let result = f();
+    IN_EFFECT.with(|s| s.set(before));
+    result
+}
+
+/// A set drawn from `seed`: each optimisation of `honoured` on with
+/// probability 1/2 (a swarm run's draw; it takes nothing from the run's
+/// random stream, so the rest of the run draws as it would without it).
+pub fn draw(seed: u64, honoured: Optimisations) -> Optimisations {
+    use rand::{Rng, SeedableRng};
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed ^ 0x6f70_7469_6d69_7365);
+    honoured.iter().filter(|_| rng.random_bool(0.5)).fold(Optimisations::NONE, Optimisations::with)
+}
+
+/// Why `set` cannot be switched on for an implementation that honours only
+/// `honoured`, in one line (`None`: it can).
+pub fn unhonoured(set: Optimisations, honoured: Optimisations, implementation: &str) -> Option<String> {
+    let missing: Vec<&str> = set.iter().filter(|o| !honoured.contains(*o)).map(Optimisation::name).collect();
+    (!missing.is_empty()).then(|| {
+        format!(
+            "{implementation} does not honour {} (it honours: {honoured}): the runs would test it without",
+            missing.join(", ")
+        )
+    })
+}
+
+/// A bug switched on whose code runs only with optimisations the runs will
+/// not have (`in_effect`), said in one line: the runs would switch on
+/// nothing.
+pub fn inert_bug(bugs: bugs::Bugs, in_effect: Optimisations) -> Option<String> {
+    bugs.iter().find_map(|bug| {
+        let needs = crate::hunt::needed(bug)?;
+        (!needs.is_subset(in_effect)).then(|| {
+            format!("{} lives in code that runs only with --with {needs}: the runs would switch on nothing", bug.name())
+        })
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn draws_cover_every_subset_and_only_the_honoured() {
+        let honoured = Optimisations::of(Optimisation::ALL);
+        let drawn: std::collections::BTreeSet<String> = (0..64).map(|s| draw(s, honoured).to_string()).collect();
+        assert_eq!(drawn.len(), honoured.subsets().len(), "{drawn:?}");
+        assert!((0..64).all(|s| draw(s, Optimisations::NONE).is_empty()));
+    }
+
+    #[test]
+    fn an_unhonoured_optimisation_is_named() {
+        let pre_vote = Optimisations::of(&[Optimisation::PreVote]);
+        assert_eq!(unhonoured(pre_vote, pre_vote, "x"), None);
+        let e = unhonoured(pre_vote, Optimisations::NONE, "textbook").unwrap();
+        assert!(e.contains("textbook does not honour pre_vote"), "{e}");
+    }
+}
