@@ -142,6 +142,21 @@ enum Command {
     /// The catalogue of bugs the servers can be told to make: name, layer,
     /// the mistake, and where it is known from.
     Bugs,
+    /// One scenario under every combination of the Raft optimisations the
+    /// implementation honours, for seeds S..S+N each: a Markdown table of
+    /// runs, failures and the measures the runs note, and each
+    /// combination's first failure with its replay command.
+    Compare {
+        name: String,
+        /// Seeds per combination.
+        #[arg(long, default_value_t = 100, value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
+        seeds: u64,
+        #[arg(long, default_value_t = 0, allow_negative_numbers = true, value_parser = parse_seed)]
+        first_seed: u64,
+        /// Threads (default: all cores).
+        #[arg(long, value_parser = clap::value_parser!(u64).range(1..=1024))]
+        jobs: Option<u64>,
+    },
     /// Runs the scenarios with BUG switched on until one fails; reports the
     /// scenario and seed that caught it, the runs and CPU it took, and the
     /// replay command. With --all, a table of every bug (exit 0 only when
@@ -311,6 +326,17 @@ pub fn main<I: Implementation>() -> ExitCode {
             let switched = crate::run_cli::Switched { bugs, optimisations };
             crate::run_cli::run(&scenario, seed, switched, checks, outputs)
         }
+        Command::Compare { name, seeds, first_seed, jobs } => {
+            let Some(scenario) = find::<I>(&name) else {
+                return usage_error(format!("unknown scenario '{name}'{}", suggest::<I>(&name)));
+            };
+            if first_seed.checked_add(seeds - 1).is_none() {
+                return usage_error("--first-seed plus --seeds overflows a 64-bit seed");
+            }
+            let jobs =
+                jobs.map(|j| j as usize).unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+            compare_command(&scenario, first_seed, seeds, jobs)
+        }
         Command::Bugs => {
             let mut out = std::io::stdout().lock();
             for bug in bugs::Bug::ALL {
@@ -393,6 +419,29 @@ pub fn main<I: Implementation>() -> ExitCode {
             crate::soak_cli::run(plan, crate::soak_cli::ReportFiles { json, junit }, longer.as_deref())
         }
     }
+}
+
+/// `labsim compare`: the table, then each combination's first failure;
+/// exit 0 (failures under some combination are what it reports).
+fn compare_command(scenario: &Scenario, first_seed: u64, seeds: u64, jobs: usize) -> ExitCode {
+    sim::log::init_from_env();
+    let combinations = scenario.honoured.subsets().len();
+    println!(
+        "{} on {}: {combinations} combinations of its optimisations x {seeds} seeds from {first_seed}",
+        scenario.name, scenario.implementation
+    );
+    let rows = scenarios::compare::compare(scenario, first_seed, seeds, jobs);
+    print!("{}", scenarios::compare::table(&rows));
+    for row in &rows {
+        if let Some((reason, replay)) = &row.first_failure {
+            println!(
+                "first failure with {}: {reason}
+  replay: {replay}",
+                row.optimisations
+            );
+        }
+    }
+    ExitCode::SUCCESS
 }
 
 /// Optimisations asked of an implementation that does not honour them,

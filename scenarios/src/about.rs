@@ -79,6 +79,11 @@ const ABOUT: &[(&str, &str, &str)] = &[
         "-",
         "one of five reaches two others (Cloudflare, Nov 2020); with CheckQuorum no leader change",
     ),
+    (
+        "raft/partial_partition_livelock",
+        "-",
+        "two of five reach one other each (Howard & Abraham): leaders never settle",
+    ),
     ("kv/basic_3a", "TestBasic3A", "one client on a reliable network; its history is linearizable"),
     ("kv/speed_3a", "TestSpeed3A", "1,000 operations, each within the lab's 33 ms on average"),
     ("kv/concurrent_3a", "TestConcurrent3A", "5 clients at once on a reliable network"),

@@ -35,6 +35,7 @@ macro_rules! lab_scenarios {
 
 pub mod about;
 pub mod checks;
+pub mod compare;
 pub mod host;
 pub mod hunt;
 pub mod implementation;

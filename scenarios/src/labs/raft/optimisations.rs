@@ -127,13 +127,37 @@ const PARTIAL_PARTITION: Nanos = secs(10);
 /// no leader change and a command committed in every second. After
 /// healing, with any switches, the cluster must commit on all five.
 pub fn partial_partition<R: Raft>(run: &Run) -> Outcome {
-    lab_test::<R, _>(run, Setup::servers(5), |t| async move {
+    // others[0] keeps its links to others[1] and others[2] only.
+    partial_partition_of::<R>(run, |leader, others| vec![(others[0], leader), (others[0], others[3])])
+}
+
+/// Howard and Abraham's livelock ("Raft does not guarantee liveness in the
+/// face of network faults", 2020): of five, three (the leader among them)
+/// reach each other, and each of the other two reaches a different one of
+/// the leader's two peers only. Whoever leads, one of the two hears no
+/// leader and calls an election through its one peer: with neither switch
+/// the leadership never settles while the partition lasts. Asserted as for
+/// `partial_partition`.
+pub fn partial_partition_livelock<R: Raft>(run: &Run) -> Outcome {
+    // others[2] reaches only others[0]; others[3] reaches only others[1].
+    partial_partition_of::<R>(run, |leader, o| {
+        let mut cuts = vec![(o[2], o[3])];
+        cuts.extend([leader, o[1]].map(|far| (o[2], far)));
+        cuts.extend([leader, o[0]].map(|far| (o[3], far)));
+        cuts
+    })
+}
+
+/// Five servers with the links `cuts` gives (for the leader and the four
+/// others) down both ways for 10 s of workload, then healed.
+fn partial_partition_of<R: Raft>(run: &Run, cuts: fn(usize, &[usize]) -> Vec<(usize, usize)>) -> Outcome {
+    lab_test::<R, _>(run, Setup::servers(5), move |t| async move {
         let leader = t.check_one_leader().await?;
         t.one(int(1), t.n, true).await?;
         let others: Vec<usize> = (0..t.n).filter(|&i| i != leader).collect();
-        let lonely = others[0];
-        for far in [leader, others[3]] {
-            t.cluster.set_both_ways(lonely, far, false);
+        let cut = cuts(leader, &others);
+        for &(a, b) in &cut {
+            t.cluster.set_both_ways(a, b, false);
         }
         let term_before = t.get_state(leader).ok_or("the leader is up")?.0;
         let watched = watch_partition(&t).await?;
@@ -143,9 +167,9 @@ pub fn partial_partition<R: Raft>(run: &Run) -> Outcome {
         measure(&t, "seconds without a commit", watched.seconds_without_commit);
         if has(Optimisation::CheckQuorum) && (watched.leader_changes > 0 || watched.seconds_without_commit > 0) {
             return Err(format!(
-                "with CheckQuorum, a partial partition of server {lonely} (reaching only {} and {}) made {} leader \
-                 changes and {} seconds without a commit",
-                others[1], others[2], watched.leader_changes, watched.seconds_without_commit
+                "with CheckQuorum, a partial partition (links cut: {cut:?}) made {} leader changes and {} seconds \
+                 without a commit",
+                watched.leader_changes, watched.seconds_without_commit
             ));
         }
         t.cluster.connect_all();

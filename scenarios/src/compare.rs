@@ -1,0 +1,162 @@
+//! Comparing optimisations: one scenario over many seeds under every
+//! combination of the Raft optimisations its implementation honours, with
+//! the measures its runs note (`measured NAME: VALUE`) summed up per
+//! combination, and the first failure of each with its replay command.
+
+use crate::registry::Scenario;
+use crate::runner::{replay_command, run_scenario, Run};
+use contract::Optimisations;
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Mutex;
+
+/// A measure over the runs of one combination.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Measure {
+    /// Runs that noted a number for it.
+    pub runs: u64,
+    pub sum: f64,
+    pub max: f64,
+    /// Runs that noted something else ("never (2 s)").
+    pub other: u64,
+}
+
+impl Measure {
+    fn add(&mut self, value: &str) {
+        match value.parse::<f64>() {
+            Ok(x) => {
+                self.max = if self.runs == 0 { x } else { self.max.max(x) };
+                self.runs += 1;
+                self.sum += x;
+            }
+            Err(_) => self.other += 1,
+        }
+    }
+
+    /// "mean (max M)", with the runs that noted no number.
+    pub fn describe(&self) -> String {
+        let numbers = match self.runs {
+            0 => "-".to_string(),
+            n => format!("{:.2} (max {})", self.sum / n as f64, self.max),
+        };
+        match self.other {
+            0 => numbers,
+            k => format!("{numbers}; {k} runs: none"),
+        }
+    }
+}
+
+/// One combination's runs.
+#[derive(Clone, Debug)]
+pub struct Row {
+    pub optimisations: Optimisations,
+    pub runs: u64,
+    pub failures: u64,
+    /// The first failing seed's reason and replay command.
+    pub first_failure: Option<(String, String)>,
+    /// By measure name, in name order.
+    pub measures: BTreeMap<String, Measure>,
+}
+
+/// Runs `scenario` for `seeds` seeds from `first_seed` under each subset
+/// of the optimisations it honours, on `jobs` threads.
+pub fn compare(scenario: &Scenario, first_seed: u64, seeds: u64, jobs: usize) -> Vec<Row> {
+    scenario.honoured.subsets().into_iter().map(|set| compare_one(scenario, set, first_seed, seeds, jobs)).collect()
+}
+
+fn compare_one(scenario: &Scenario, set: Optimisations, first_seed: u64, seeds: u64, jobs: usize) -> Row {
+    let row =
+        Mutex::new(Row { optimisations: set, runs: 0, failures: 0, first_failure: None, measures: BTreeMap::new() });
+    let failed_seed = Mutex::new(u64::MAX);
+    let next = AtomicU64::new(0);
+    std::thread::scope(|scope| {
+        for _ in 0..jobs.max(1) {
+            scope.spawn(|| loop {
+                let k = next.fetch_add(1, Ordering::Relaxed);
+                if k >= seeds {
+                    return;
+                }
+                let run = Run::new(first_seed + k).with_optimisations(Some(set));
+                let outcome = run_scenario(scenario, &run);
+                let mut row = row.lock().expect("no thread panics holding the row");
+                row.runs += 1;
+                for note in &outcome.notes {
+                    if let Some((name, value)) = note.strip_prefix("measured ").and_then(|m| m.split_once(": ")) {
+                        row.measures.entry(name.to_string()).or_default().add(value);
+                    }
+                }
+                if let Err(reason) = &outcome.result {
+                    row.failures += 1;
+                    let mut first = failed_seed.lock().expect("no thread panics holding the seed");
+                    if run.seed < *first {
+                        *first = run.seed;
+                        let replay = replay_command(scenario, run.seed, &run, Some(outcome.stats.trace.hash()));
+                        let reason = reason.lines().next().unwrap_or_default().to_string();
+                        row.first_failure = Some((reason, replay));
+                    }
+                }
+            });
+        }
+    });
+    row.into_inner().expect("threads finished")
+}
+
+/// The rows as a Markdown table: a column per measure any row noted.
+pub fn table(rows: &[Row]) -> String {
+    let names: std::collections::BTreeSet<&String> = rows.iter().flat_map(|r| r.measures.keys()).collect();
+    let mut out = String::from("| optimisations | runs | failed |");
+    for name in &names {
+        out.push_str(&format!(" {name} |"));
+    }
+    out.push_str(&format!("\n|---|---|---|{}\n", "---|".repeat(names.len())));
+    for r in rows {
+        out.push_str(&format!("| {} | {} | {} |", r.optimisations, r.runs, r.failures));
+        for name in &names {
+            let cell = r.measures.get(*name).map_or("-".to_string(), Measure::describe);
+            out.push_str(&format!(" {cell} |"));
+        }
+        out.push('\n');
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_measure_keeps_numbers_and_counts_the_rest() {
+        let mut m = Measure::default();
+        for v in ["3", "5", "never (2 s)"] {
+            m.add(v);
+        }
+        assert_eq!((m.runs, m.sum, m.max, m.other), (2, 8.0, 5.0, 1));
+        assert_eq!(m.describe(), "4.00 (max 5); 1 runs: none");
+    }
+
+    #[test]
+    fn every_combination_is_run_and_measured() {
+        fn noting(run: &Run) -> crate::Outcome {
+            crate::runner::simulate::<sim::testing::EchoNode, _>(run, |h| async move {
+                let pre_vote = crate::optimisations::in_effect().contains(contract::Optimisation::PreVote);
+                h.note(format!("measured pre-vote: {}", u8::from(pre_vote)));
+                if pre_vote {
+                    Err("fails with PreVote".to_string())
+                } else {
+                    Ok(())
+                }
+            })
+        }
+        let both = Optimisations::of(contract::Optimisation::ALL);
+        let scenario = Scenario { name: "test/noting", run: noting, honoured: both, ..Scenario::BLANK };
+        let rows = compare(&scenario, 0, 3, 2);
+        assert_eq!(rows.len(), 4);
+        for r in &rows {
+            let pre_vote = r.optimisations.contains(contract::Optimisation::PreVote);
+            assert_eq!((r.runs, r.failures), (3, if pre_vote { 3 } else { 0 }));
+            assert_eq!(r.measures["pre-vote"].sum, if pre_vote { 3.0 } else { 0.0 });
+            assert_eq!(r.first_failure.is_some(), pre_vote);
+        }
+        assert!(table(&rows).contains("| pre_vote,check_quorum | 3 | 3 | 1.00 (max 1) |"), "{}", table(&rows));
+    }
+}
