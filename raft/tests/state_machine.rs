@@ -340,3 +340,61 @@ fn a_lagging_follower_gets_the_snapshot() {
     assert_eq!(after, (16..=20).collect::<Vec<_>>(), "then the entries after it, in order");
     assert_eq!(c.snapshots[2], b"state@15".to_vec(), "the follower persisted the snapshot");
 }
+
+/// A cluster of `n` whose peers run PreVote and CheckQuorum as asked.
+fn optimised(n: usize, pre_vote: bool, check_quorum: bool) -> Cluster {
+    let mut c = Cluster::new(n);
+    c.nodes =
+        (0..n).map(|i| Raft::new(Config { pre_vote, check_quorum, ..Config::new(i, n, i as u64 + 1) }, 0)).collect();
+    c
+}
+
+#[test]
+fn a_pre_vote_changes_no_term_and_a_majority_of_them_starts_the_campaign() {
+    let mut c = optimised(3, true, false);
+    c.now_ms = 1000;
+    c.nodes[0].tick(c.now_ms);
+    let out = c.drain(0);
+    assert_eq!(c.nodes[0].role(), Role::PreCandidate);
+    assert_eq!(c.nodes[0].state(), (0, false), "no new term before the PreVotes");
+    assert!(out.persist.is_none(), "nothing to persist for a PreVote");
+    assert!(out.messages.iter().all(|(_, r)| matches!(r, Request::PreVote { term: 1, candidate: 0, .. })));
+    c.deliver_all(&[]);
+    assert_eq!(c.nodes[0].state(), (1, true), "granted PreVotes, then the election");
+    assert_eq!(decode(&c.images[1]).unwrap().hard.voted_for, Some(0), "only the real vote is recorded");
+}
+
+#[test]
+fn a_cut_off_peer_with_pre_vote_keeps_its_term() {
+    let mut c = optimised(3, true, false);
+    c.elect(0);
+    c.nodes[0].start(b"x".to_vec()).unwrap();
+    c.drain(0);
+    c.deliver_all(&[2]);
+    for _ in 0..5 {
+        c.now_ms += 1000;
+        c.nodes[2].tick(c.now_ms);
+        c.drain(2);
+        c.deliver_all(&[]); // its PreVotes arrive, and are refused: its log is behind
+    }
+    assert_eq!(c.nodes[2].state().0, 1, "no PreVote round moved its term");
+    assert_eq!(c.nodes[0].state(), (1, true), "the leader still leads");
+}
+
+#[test]
+fn with_check_quorum_a_led_follower_refuses_votes_and_a_lone_leader_steps_down() {
+    let mut c = optimised(3, false, true);
+    c.elect(0);
+    let vote = Request::RequestVote { term: 5, candidate: 2, last_log_index: 9, last_log_term: 9 };
+    let answer = c.nodes[1].handle_request(2, vote, c.now_ms + 50);
+    assert_eq!(answer, Response::RequestVote { term: 1, granted: false }, "refused in its own term");
+    assert_eq!(c.nodes[1].state(), (1, false), "the term stays");
+    for step in 1..=3 {
+        c.now_ms += 100;
+        c.nodes[0].tick(c.now_ms);
+        c.drain(0);
+        c.in_flight.clear(); // no follower hears it, none answers
+        assert_eq!(c.nodes[0].state().1, step < 3, "leads until 300 ms pass with no majority heard ({step})");
+    }
+    assert_eq!(c.nodes[0].state().0, 1, "it steps down in its own term");
+}

@@ -48,6 +48,12 @@ fn bad_usage_exits_2_with_one_line() {
         vec!["hunt"],
         vec!["hunt", "raft_vote_twice", "--all"],
         vec!["hunt", "--all", "--seeds", "0"],
+        vec!["run", "raft/basic_agree_2b", "--seed", "1", "--with", "fast_paxos"],
+        vec!["run", "raft/basic_agree_2b", "--seed", "1", "--with", "pre_vote,"],
+        vec!["run", "raft/basic_agree_2b", "--seed", "1", "--bugs", "raft_pre_vote_takes_term"],
+        vec!["soak", "raft", "--bugs", "raft_quorum_check_counts_sends", "--with", "pre_vote"],
+        vec!["compare", "no/such"],
+        vec!["compare", "raft/isolated_leader", "--seeds", "0"],
     ] {
         let (code, _, err) = labsim(&args);
         assert_eq!(code, 2, "{args:?}: {err}");
@@ -59,6 +65,24 @@ fn bad_usage_exits_2_with_one_line() {
     assert!(err.contains("a seed is a whole number from 0 to"), "the fix is said, not a tip that fails: {err}");
     let (_, _, err) = labsim(&["soak", "raft", "--bugs", "shard_never_deletes"]);
     assert!(err.contains("shard_never_deletes is a shardkv bug"), "{err}");
+    let (_, _, err) = labsim(&["run", "raft/basic_agree_2b", "--seed", "1", "--bugs", "raft_pre_vote_takes_term"]);
+    assert!(err.contains("runs only with --with pre_vote"), "{err}");
+}
+
+#[test]
+fn optimisations_are_noted_and_replayed() {
+    let bug = ["--bugs", "raft_pre_candidate_keeps_leader", "--with", "pre_vote,check_quorum"];
+    let (code, out, err) = labsim(&[&["run", "raft/isolated_leader", "--seed", "0"][..], &bug[..]].concat());
+    assert_eq!(code, 1, "etcd #9586 leaves no leader: {out}{err}");
+    assert!(out.contains("raft optimisations: pre_vote,check_quorum"), "{out}");
+    assert!(out.contains("--with pre_vote,check_quorum --expect-trace"), "the replay keeps the set: {out}");
+    let (code, out, err) = labsim(&["compare", "raft/rejoin_after_isolation", "--seeds", "2", "--jobs", "1"]);
+    assert_eq!(code, 0, "{err}");
+    for row in
+        ["| none | 2 | 0 |", "| pre_vote | 2 | 0 | 0.00 (max 0) | 0.00 (max 0) |", "| pre_vote,check_quorum | 2 |"]
+    {
+        assert!(out.contains(row), "{row} in {out}");
+    }
 }
 
 #[test]

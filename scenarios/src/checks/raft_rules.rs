@@ -1122,6 +1122,33 @@ mod tests {
     }
 
     #[test]
+    fn a_lease_may_answer_with_a_refusal_in_its_own_term_only() {
+        let before = follower().etcd();
+        let higher_vote = vote_request(5, (3, 3));
+        let refused = request(2, higher_vote, Some(vote_reply(3, false)));
+        check_step(&before, refused, &later(&follower()).etcd()).expect("refused in its own term: ignored");
+        let granted = request(2, higher_vote, Some(vote_reply(3, true)));
+        broken_rule(check_step(&before, granted, &later(&follower()).etcd()), "higher term");
+        let plain = follower();
+        let refused = request(2, higher_vote, Some(vote_reply(3, false)));
+        broken_rule(check_step(&plain, refused, &later(&plain)), "higher term");
+    }
+
+    #[test]
+    fn a_pre_candidate_whose_timer_did_not_change_started_no_round() {
+        // A step that read no time (a superseded timer): the view's clock is
+        // still where the round began.
+        let pre = Peer {
+            role: Role::PreCandidate,
+            timer: ElectionTimer { started: 200, now: 200, timeout: 300 },
+            ..follower()
+        };
+        check_step(&pre, timer_step(), &pre.clone()).expect("no new round, so no campaign to check");
+        let early = Peer { timer: ElectionTimer { started: 250, now: 250, timeout: 300 }, ..pre.clone() };
+        broken_rule(check_step(&pre, timer_step(), &early), "only once its election timeout elapses");
+    }
+
+    #[test]
     fn only_a_leader_appends_a_command() {
         let before = follower();
         let command = StepRecord { seq: 1, input: Some(StepInput::Command), received: vec![], answered: vec![] };
