@@ -79,6 +79,7 @@ const ABOUT: &[(&str, &str, &str)] = &[
         "-",
         "one of five reaches two others (Cloudflare, Nov 2020); with CheckQuorum no leader change",
     ),
+    ("raft/partial_partition_idle", "-", "the same partial partition with no workload: PreVote alone no longer helps"),
     (
         "raft/partial_partition_livelock",
         "-",

@@ -127,8 +127,31 @@ const PARTIAL_PARTITION: Nanos = secs(10);
 /// no leader change and a command committed in every second. After
 /// healing, with any switches, the cluster must commit on all five.
 pub fn partial_partition<R: Raft>(run: &Run) -> Outcome {
-    // others[0] keeps its links to others[1] and others[2] only.
-    partial_partition_of::<R>(run, |leader, others| vec![(others[0], leader), (others[0], others[3])])
+    partial_partition_of::<R>(run, Workload::Steady, reaches_two)
+}
+
+/// `partial_partition` on an idle cluster: no command is offered while the
+/// partition lasts, so the cut-off server's log stays as up to date as
+/// anyone's. PreVote alone no longer refuses it: it wins its PreVotes
+/// through its two neighbours, deposes the leader, may lead them itself,
+/// and is deposed in turn by the servers it cannot reach. CheckQuorum's
+/// lease is what stops it (asserted with CheckQuorum on: no leader change).
+pub fn partial_partition_idle<R: Raft>(run: &Run) -> Outcome {
+    partial_partition_of::<R>(run, Workload::Idle, reaches_two)
+}
+
+/// The cuts of `partial_partition`: others[0] keeps its links to
+/// others[1] and others[2] only.
+fn reaches_two(leader: usize, others: &[usize]) -> Vec<(usize, usize)> {
+    vec![(others[0], leader), (others[0], others[3])]
+}
+
+/// Whether the cluster is offered commands while partially partitioned.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Workload {
+    /// Every server, every 100 ms.
+    Steady,
+    Idle,
 }
 
 /// Howard and Abraham's livelock ("Raft does not guarantee liveness in the
@@ -140,7 +163,7 @@ pub fn partial_partition<R: Raft>(run: &Run) -> Outcome {
 /// `partial_partition`.
 pub fn partial_partition_livelock<R: Raft>(run: &Run) -> Outcome {
     // others[2] reaches only others[0]; others[3] reaches only others[1].
-    partial_partition_of::<R>(run, |leader, o| {
+    partial_partition_of::<R>(run, Workload::Steady, |leader, o| {
         let mut cuts = vec![(o[2], o[3])];
         cuts.extend([leader, o[1]].map(|far| (o[2], far)));
         cuts.extend([leader, o[0]].map(|far| (o[3], far)));
@@ -149,8 +172,12 @@ pub fn partial_partition_livelock<R: Raft>(run: &Run) -> Outcome {
 }
 
 /// Five servers with the links `cuts` gives (for the leader and the four
-/// others) down both ways for 10 s of workload, then healed.
-fn partial_partition_of<R: Raft>(run: &Run, cuts: fn(usize, &[usize]) -> Vec<(usize, usize)>) -> Outcome {
+/// others) down both ways for 10 s of `workload`, then healed.
+fn partial_partition_of<R: Raft>(
+    run: &Run,
+    workload: Workload,
+    cuts: fn(usize, &[usize]) -> Vec<(usize, usize)>,
+) -> Outcome {
     lab_test::<R, _>(run, Setup::servers(5), move |t| async move {
         let leader = t.check_one_leader().await?;
         t.one(int(1), t.n, true).await?;
@@ -160,11 +187,13 @@ fn partial_partition_of<R: Raft>(run: &Run, cuts: fn(usize, &[usize]) -> Vec<(us
             t.cluster.set_both_ways(a, b, false);
         }
         let term_before = t.get_state(leader).ok_or("the leader is up")?.0;
-        let watched = watch_partition(&t).await?;
+        let watched = watch_partition(&t, workload).await?;
         measure(&t, "leader changes", watched.leader_changes);
         measure(&t, "term growth", watched.highest_term.saturating_sub(term_before));
-        measure(&t, "commits", watched.commits);
-        measure(&t, "seconds without a commit", watched.seconds_without_commit);
+        if workload == Workload::Steady {
+            measure(&t, "commits", watched.commits);
+            measure(&t, "seconds without a commit", watched.seconds_without_commit);
+        }
         if has(Optimisation::CheckQuorum) && (watched.leader_changes > 0 || watched.seconds_without_commit > 0) {
             return Err(format!(
                 "with CheckQuorum, a partial partition (links cut: {cut:?}) made {} leader changes and {} seconds \
@@ -189,15 +218,17 @@ struct Watched {
 
 /// Runs the partial partition's workload and watches leaders, terms and
 /// commits, sampled every 100 ms.
-async fn watch_partition<R: Raft>(t: &Rc<Tester<R>>) -> TestResult<Watched> {
+async fn watch_partition<R: Raft>(t: &Rc<Tester<R>>, workload: Workload) -> TestResult<Watched> {
     let majority = t.n / 2 + 1;
     let mut w = Watched { leader_changes: 0, highest_term: 0, commits: 0, seconds_without_commit: 0 };
     let mut last_leader: Option<(usize, u64)> = None;
     let mut committed = committed_through(t, majority, 0)?;
     let mut committed_in_second = false;
     for tick in 1..=PARTIAL_PARTITION / ms(100) {
-        for i in 0..t.n {
-            t.start(i, &t.rand_cmd());
+        if workload == Workload::Steady {
+            for i in 0..t.n {
+                t.start(i, &t.rand_cmd());
+            }
         }
         t.sleep(ms(100)).await;
         for i in 0..t.n {
@@ -209,7 +240,7 @@ async fn watch_partition<R: Raft>(t: &Rc<Tester<R>>) -> TestResult<Watched> {
             }
         }
         let now = committed_through(t, majority, committed)?;
-        committed_in_second |= now > committed;
+        committed_in_second |= now > committed || workload == Workload::Idle;
         w.commits += now - committed;
         committed = now;
         if tick % 10 == 0 {
