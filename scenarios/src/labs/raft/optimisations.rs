@@ -171,13 +171,12 @@ pub fn partial_partition_livelock<R: Raft>(run: &Run) -> Outcome {
     })
 }
 
+/// The links a partial partition cuts, given the leader and the others.
+type Cuts = fn(usize, &[usize]) -> Vec<(usize, usize)>;
+
 /// Five servers with the links `cuts` gives (for the leader and the four
 /// others) down both ways for 10 s of `workload`, then healed.
-fn partial_partition_of<R: Raft>(
-    run: &Run,
-    workload: Workload,
-    cuts: fn(usize, &[usize]) -> Vec<(usize, usize)>,
-) -> Outcome {
+fn partial_partition_of<R: Raft>(run: &Run, workload: Workload, cuts: Cuts) -> Outcome {
     lab_test::<R, _>(run, Setup::servers(5), move |t| async move {
         let leader = t.check_one_leader().await?;
         t.one(int(1), t.n, true).await?;
