@@ -68,10 +68,16 @@ pub fn rejoin_after_isolation<R: Raft>(run: &Run) -> Outcome {
 /// within `checkOneLeader`'s bound, and commit: with PreVote and
 /// CheckQuorum together that is etcd #9586, where pre-candidates that
 /// still believed in the old leader refused each other forever.
+///
+/// A leader that steps down in a minority then campaigns there, term
+/// after term, and its term deposes the new leader when it returns. With
+/// PreVote its term stays, and its return deposes no one: asserted when
+/// PreVote is on.
 pub fn isolated_leader<R: Raft>(run: &Run) -> Outcome {
     lab_test::<R, _>(run, Setup::servers(3), |t| async move {
         let leader = t.check_one_leader().await?;
         t.one(int(1), t.n, true).await?;
+        let term_at_cut = t.get_state(leader).ok_or("the leader is up")?.0;
         t.disconnect(leader);
         let stepped_down = time_until(&t, secs(2), || t.get_state(leader).is_some_and(|(_, leads)| !leads)).await;
         match stepped_down {
@@ -87,7 +93,21 @@ pub fn isolated_leader<R: Raft>(run: &Run) -> Outcome {
         let new_leader = t.check_one_leader().await?;
         t.one(int(2), t.n - 1, true).await?;
         measure(&t, "new leader elected", u8::from(new_leader != leader));
+        t.sleep(secs(2)).await;
+        let old_term = t.get_state(leader).ok_or("the old leader is up")?.0;
+        let new_term = t.get_state(new_leader).ok_or("the new leader is up")?.0;
         t.connect(leader);
+        t.sleep(secs(1)).await;
+        let growth = old_term.saturating_sub(term_at_cut);
+        let deposed = t.get_state(new_leader) != Some((new_term, true));
+        measure(&t, "old leader's term growth while cut off", growth);
+        measure(&t, "new leader deposed by its return", u8::from(deposed));
+        if has(Optimisation::PreVote) && (growth > 0 || deposed) {
+            return Err(format!(
+                "with PreVote, old leader {leader} went from term {term_at_cut} to {old_term} while cut off, and its \
+                 return deposed the new leader: {deposed}"
+            ));
+        }
         t.one(int(3), t.n, true).await?;
         Ok(())
     })
