@@ -56,6 +56,11 @@ pub struct Row {
     pub first_failure: Option<(String, String)>,
     /// By measure name, in name order.
     pub measures: BTreeMap<String, Measure>,
+    /// CPU time of the runs (this machine's, not the run's: not a measure
+    /// of the run, and not in any replay).
+    pub cpu_ms: f64,
+    /// Client operations that returned, over the runs.
+    pub operations: u64,
 }
 
 /// Runs `scenario` for `seeds` seeds from `first_seed` under each subset
@@ -65,8 +70,15 @@ pub fn compare(scenario: &Scenario, first_seed: u64, seeds: u64, jobs: usize) ->
 }
 
 fn compare_one(scenario: &Scenario, set: Optimisations, first_seed: u64, seeds: u64, jobs: usize) -> Row {
-    let row =
-        Mutex::new(Row { optimisations: set, runs: 0, failures: 0, first_failure: None, measures: BTreeMap::new() });
+    let row = Mutex::new(Row {
+        optimisations: set,
+        runs: 0,
+        failures: 0,
+        first_failure: None,
+        measures: BTreeMap::new(),
+        cpu_ms: 0.0,
+        operations: 0,
+    });
     let failed_seed = Mutex::new(u64::MAX);
     let next = AtomicU64::new(0);
     std::thread::scope(|scope| {
@@ -77,9 +89,13 @@ fn compare_one(scenario: &Scenario, set: Optimisations, first_seed: u64, seeds: 
                     return;
                 }
                 let run = Run::new(first_seed + k).with_optimisations(Some(set));
+                let cpu_before = crate::soak::thread_cpu_ms();
                 let outcome = run_scenario(scenario, &run);
+                let cpu_ms = crate::soak::thread_cpu_ms() - cpu_before;
                 let mut row = row.lock().expect("no thread panics holding the row");
                 row.runs += 1;
+                row.cpu_ms += cpu_ms;
+                row.operations += outcome.operations();
                 for note in &outcome.notes {
                     if let Some((name, value)) = note.strip_prefix("measured ").and_then(|m| m.split_once(": ")) {
                         row.measures.entry(name.to_string()).or_default().add(value);
@@ -101,19 +117,30 @@ fn compare_one(scenario: &Scenario, set: Optimisations, first_seed: u64, seeds: 
     row.into_inner().expect("threads finished")
 }
 
-/// The rows as a Markdown table: a column per measure any row noted.
+/// The rows as a Markdown table: a column per measure any row noted, then
+/// the CPU per run (and per client operation, for runs that have clients).
 pub fn table(rows: &[Row]) -> String {
     let names: std::collections::BTreeSet<&String> = rows.iter().flat_map(|r| r.measures.keys()).collect();
+    let with_ops = rows.iter().any(|r| r.operations > 0);
     let mut out = String::from("| optimisations | runs | failed |");
     for name in &names {
         out.push_str(&format!(" {name} |"));
     }
-    out.push_str(&format!("\n|---|---|---|{}\n", "---|".repeat(names.len())));
+    out.push_str(" CPU ms per run |");
+    if with_ops {
+        out.push_str(" CPU us per operation |");
+    }
+    let columns = names.len() + 1 + usize::from(with_ops);
+    out.push_str(&format!("\n|---|---|---|{}\n", "---|".repeat(columns)));
     for r in rows {
         out.push_str(&format!("| {} | {} | {} |", r.optimisations, r.runs, r.failures));
         for name in &names {
             let cell = r.measures.get(*name).map_or("-".to_string(), Measure::describe);
             out.push_str(&format!(" {cell} |"));
+        }
+        out.push_str(&format!(" {:.1} |", r.cpu_ms / r.runs.max(1) as f64));
+        if with_ops {
+            out.push_str(&format!(" {:.2} |", r.cpu_ms * 1000.0 / r.operations.max(1) as f64));
         }
         out.push('\n');
     }

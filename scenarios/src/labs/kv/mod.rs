@@ -2,6 +2,7 @@
 //! servers hosted over the implementation's Raft, and the 23 lab tests plus
 //! the chaos and swarm scenarios.
 
+pub mod bench;
 pub mod host;
 pub mod scenarios;
 pub mod tester;

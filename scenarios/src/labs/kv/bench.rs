@@ -1,0 +1,76 @@
+//! Scenarios `kv/bench_...`, beyond the lab: kvraft's speed in virtual
+//! time. Five servers; one clerk or ten, each running operations back to
+//! back for 5 s (half Gets, half Appends of 8 bytes, on 10 keys), on the
+//! reliable or the unreliable network. Each run notes its latency per
+//! operation (p50, p99) and its throughput, for `labsim compare`, which
+//! sets them side by side for every combination of the optimisations;
+//! `labsim soak` gives the CPU per operation. Like every kv run, the
+//! history must be linearizable.
+
+use super::scenarios::kv_test;
+use crate::labs::kv::tester::{KvSetup, KvTester};
+use crate::runner::{Outcome, Run};
+use contract::kv::{Kv, Operations};
+use sim::{ms, secs, JoinHandle, Nanos};
+use std::rc::Rc;
+
+/// How long the clerks run, once a first operation has completed.
+const BENCH_TIME: Nanos = secs(5);
+const KEYS: u64 = 10;
+
+pub fn bench_1_client<K: Kv>(run: &Run) -> Outcome {
+    bench::<K>(run, 1, false)
+}
+
+pub fn bench_10_clients<K: Kv>(run: &Run) -> Outcome {
+    bench::<K>(run, 10, false)
+}
+
+pub fn bench_1_client_unreliable<K: Kv>(run: &Run) -> Outcome {
+    bench::<K>(run, 1, true)
+}
+
+pub fn bench_10_clients_unreliable<K: Kv>(run: &Run) -> Outcome {
+    bench::<K>(run, 10, true)
+}
+
+/// `clerks` clerks for `BENCH_TIME` after a first Get has found a leader.
+fn bench<K: Kv>(run: &Run, clerks: usize, unreliable: bool) -> Outcome {
+    kv_test::<K, _>(run, KvSetup::servers(5).unreliable_if(unreliable), move |t| async move {
+        t.make_client(&t.all()).get("k0").await;
+        let start = t.h.now();
+        let workers: Vec<JoinHandle<Vec<Nanos>>> =
+            (0..clerks).map(|c| t.h.spawn(format!("bench-{c}"), clerk_loop(t.clone(), start + BENCH_TIME))).collect();
+        let mut latencies = Vec::new();
+        for w in workers {
+            latencies.extend(w.await);
+        }
+        let elapsed = t.h.now() - start;
+        latencies.sort_unstable();
+        let at = |q: f64| latencies[((latencies.len() - 1) as f64 * q) as usize] as f64 / ms(1) as f64;
+        let note = |name: &str, value: f64| t.h.note(format!("measured {name}: {value:.2}"));
+        note("latency p50 ms", at(0.5));
+        note("latency p99 ms", at(0.99));
+        note("operations per s", latencies.len() as f64 / (elapsed as f64 / secs(1) as f64));
+        Ok(())
+    })
+}
+
+/// One clerk's operations until `until`: their latencies.
+async fn clerk_loop<K: Kv>(t: Rc<KvTester<K>>, until: Nanos) -> Vec<Nanos> {
+    let mut ck = t.make_client(&t.all());
+    let mut latencies = Vec::new();
+    let mut n = 0;
+    while t.h.now() < until {
+        let key = format!("k{}", t.rand(KEYS));
+        let called = t.h.now();
+        if t.rand(2) == 0 {
+            ck.get(&key).await;
+        } else {
+            ck.append(&key, &format!("{:04}{:04}", ck.id % 10_000, n % 10_000)).await;
+        }
+        latencies.push(t.h.now() - called);
+        n += 1;
+    }
+    latencies
+}
