@@ -10,6 +10,7 @@
 //!
 //! Exit codes: 0 pass, 1 a run (or a check) failed, 2 bad usage or input.
 
+pub mod compare_view;
 pub mod hunt_cli;
 pub mod output;
 pub mod run_cli;
@@ -156,6 +157,12 @@ enum Command {
         /// Threads (default: all cores).
         #[arg(long, value_parser = clap::value_parser!(u64).range(1..=1024))]
         jobs: Option<u64>,
+        /// Also draw it as one HTML page: a bar chart per measure.
+        #[arg(long)]
+        html: Option<std::path::PathBuf>,
+        /// Also draw the bar charts as one SVG image.
+        #[arg(long)]
+        svg: Option<std::path::PathBuf>,
     },
     /// Runs the scenarios with BUG switched on until one fails; reports the
     /// scenario and seed that caught it, the runs and CPU it took, and the
@@ -326,7 +333,7 @@ pub fn main<I: Implementation>() -> ExitCode {
             let switched = crate::run_cli::Switched { bugs, optimisations };
             crate::run_cli::run(&scenario, seed, switched, checks, outputs)
         }
-        Command::Compare { name, seeds, first_seed, jobs } => {
+        Command::Compare { name, seeds, first_seed, jobs, html, svg } => {
             let Some(scenario) = find::<I>(&name) else {
                 return usage_error(format!("unknown scenario '{name}'{}", suggest::<I>(&name)));
             };
@@ -335,7 +342,15 @@ pub fn main<I: Implementation>() -> ExitCode {
             }
             let jobs =
                 jobs.map(|j| j as usize).unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
-            compare_command(&scenario, first_seed, seeds, jobs)
+            let html = match html.map(|path| OutputFile::check("--html", path)).transpose() {
+                Ok(html) => html,
+                Err(e) => return usage_error(e),
+            };
+            let svg = match svg.map(|path| OutputFile::check("--svg", path)).transpose() {
+                Ok(svg) => svg,
+                Err(e) => return usage_error(e),
+            };
+            compare_command(&scenario, (first_seed, seeds), jobs, Drawings { html, svg })
         }
         Command::Bugs => {
             let mut out = std::io::stdout().lock();
@@ -423,7 +438,13 @@ pub fn main<I: Implementation>() -> ExitCode {
 
 /// `labsim compare`: the table, then each combination's first failure;
 /// exit 0 (failures under some combination are what it reports).
-fn compare_command(scenario: &Scenario, first_seed: u64, seeds: u64, jobs: usize) -> ExitCode {
+/// Where `labsim compare` draws its charts.
+struct Drawings {
+    html: Option<OutputFile>,
+    svg: Option<OutputFile>,
+}
+
+fn compare_command(scenario: &Scenario, (first_seed, seeds): (u64, u64), jobs: usize, drawings: Drawings) -> ExitCode {
     sim::log::init_from_env();
     let combinations = scenario.honoured.subsets().len();
     println!(
@@ -434,12 +455,21 @@ fn compare_command(scenario: &Scenario, first_seed: u64, seeds: u64, jobs: usize
     print!("{}", scenarios::compare::table(&rows));
     for row in &rows {
         if let Some((reason, replay)) = &row.first_failure {
-            println!(
-                "first failure with {}: {reason}
-  replay: {replay}",
-                row.optimisations
-            );
+            println!("first failure with {}: {reason}\n  replay: {replay}", row.optimisations);
         }
+    }
+    let title = format!("{} on {}, {seeds} seeds from {first_seed}", scenario.name, scenario.implementation);
+    let pages = [
+        (drawings.html, crate::compare_view::page as fn(&str, &[scenarios::compare::Row]) -> String),
+        (drawings.svg, crate::compare_view::svg),
+    ];
+    for (file, draw) in pages {
+        let Some(file) = file else { continue };
+        if let Err(e) = file.write(draw(&title, &rows).as_bytes()) {
+            eprintln!("labsim: {e}");
+            return ExitCode::from(2);
+        }
+        println!("drawn: {}", file.path().display());
     }
     ExitCode::SUCCESS
 }

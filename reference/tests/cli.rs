@@ -54,6 +54,8 @@ fn bad_usage_exits_2_with_one_line() {
         vec!["soak", "raft", "--bugs", "raft_quorum_check_counts_sends", "--with", "pre_vote"],
         vec!["compare", "no/such"],
         vec!["compare", "raft/isolated_leader", "--seeds", "0"],
+        vec!["compare", "raft/isolated_leader", "--seeds", "1", "--html", "/"],
+        vec!["compare", "raft/isolated_leader", "--seeds", "1", "--svg", "/no/such/dir/x.svg"],
     ] {
         let (code, _, err) = labsim(&args);
         assert_eq!(code, 2, "{args:?}: {err}");
