@@ -66,3 +66,32 @@ fn challenge2_unaffected_reads_migrated_values() {
         assert!(outcome.result.is_err(), "seed {seed}: a migration without data is caught");
     }
 }
+
+/// The lab passes with each combination of the optimisations the reference
+/// honours (the soaks run 500 seeds of each; this is a few), and
+/// `LABSIM_WITH` reaches the servers: with PreVote and CheckQuorum on,
+/// etcd #9586's bug leaves `raft/isolated_leader` without a leader.
+#[test]
+fn the_lab_passes_with_each_optimisation_on() {
+    use contract::{Optimisation, Optimisations};
+    let env = |optimisations, bugs| scenarios::testing::TestEnv {
+        first_seed: 1000,
+        seeds: Some(5),
+        check_determinism: false,
+        bugs,
+        optimisations: Some(optimisations),
+    };
+    for set in Optimisations::of(Optimisation::ALL).subsets() {
+        scenarios::testing::run_lab_with::<Reference>("raft/", 5, env(set, bugs::Bugs::NONE));
+    }
+    let both = Optimisations::of(Optimisation::ALL);
+    let once = scenarios::testing::TestEnv { seeds: Some(1), ..env(both, bugs::Bugs::NONE) };
+    for lab in ["kv/", "shardkv/"] {
+        scenarios::testing::run_lab_with::<Reference>(lab, 1, once);
+    }
+    let bug = bugs::Bugs::parse("raft_pre_candidate_keeps_leader").expect("catalogued");
+    let caught = std::panic::catch_unwind(|| {
+        scenarios::testing::run_lab_with::<Reference>("raft/isolated_leader", 5, env(both, bug));
+    });
+    assert!(caught.is_err(), "with both on, the bug leaves no leader");
+}

@@ -174,7 +174,7 @@ where
     }
     bugs::buggify::disable(); // a swarm run enables its sites itself
     let optimisations = run.optimisations_in_effect();
-    if optimisations != run.honoured.get().1 {
+    if run.optimisations.is_some() {
         sim.with_world(|w| w.note(format!("raft optimisations: {optimisations}")));
     }
     let ran = crate::optimisations::with(optimisations, || {

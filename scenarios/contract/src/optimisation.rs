@@ -9,8 +9,11 @@
 
 use std::fmt;
 
-/// One optimisation beyond Figure 2.
+/// One optimisation beyond Figure 2. More will come (reads without the
+/// log, batching, pipelining, asynchronous persistence), so a match on it
+/// needs a wildcard arm.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[non_exhaustive]
 pub enum Optimisation {
     /// PreVote (the Raft thesis, 9.6): before a campaign, a peer asks
     /// whether a majority would vote for it in the next term, without
