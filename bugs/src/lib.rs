@@ -181,7 +181,7 @@ catalogue! {
     // ----- raft: PreVote and CheckQuorum (switched on with `--with`) -----
     RaftPreCandidateKeepsLeader = "raft_pre_candidate_keeps_leader", Raft,
         "with PreVote and CheckQuorum, a pre-candidate still believes in its old leader and refuses every PreVote while its timer runs: an isolated leader is never replaced",
-        "etcd-io/etcd#9586 (no leader with PreVote and CheckQuorum); fixed by etcd-io/etcd#8334 and tikv/raft-rs#84 (a pre-candidate forgets its leader)";
+        "etcd-io/etcd#9586 (no leader with PreVote and CheckQuorum); the mistake etcd-io/etcd#8334 and tikv/raft-rs#84 fixed (a pre-candidate forgets its leader)";
     RaftPreVoteTakesTerm = "raft_pre_vote_takes_term", Raft,
         "a peer answering a PreVote adopts its term as for a RequestVote: a cut-off peer's PreVotes inflate terms and depose leaders as if there were no PreVote",
         "Raft thesis 9.6 (a PreVote changes no term); etcd-io/raft never changes its term for a MsgPreVote";

@@ -350,6 +350,14 @@ pub fn main<I: Implementation>() -> ExitCode {
                 Ok(svg) => svg,
                 Err(e) => return usage_error(e),
             };
+            if let (Some(h), Some(s)) = (&html, &svg) {
+                if h.path() == s.path() {
+                    return usage_error("--html and --svg name the same file; give each its own");
+                }
+            }
+            if !env_bugs().is_empty() {
+                return usage_error("compare switches on no catalogued bug: unset LABSIM_BUGS");
+            }
             compare_command(&scenario, (first_seed, seeds), jobs, Drawings { html, svg })
         }
         Command::Bugs => {
@@ -436,14 +444,15 @@ pub fn main<I: Implementation>() -> ExitCode {
     }
 }
 
-/// `labsim compare`: the table, then each combination's first failure;
-/// exit 0 (failures under some combination are what it reports).
 /// Where `labsim compare` draws its charts.
 struct Drawings {
     html: Option<OutputFile>,
     svg: Option<OutputFile>,
 }
 
+/// `labsim compare`: the table, then each combination's first failure,
+/// then the drawings; exit 0 (failures under some combination are what it
+/// reports), 2 when a drawing cannot be written.
 fn compare_command(scenario: &Scenario, (first_seed, seeds): (u64, u64), jobs: usize, drawings: Drawings) -> ExitCode {
     sim::log::init_from_env();
     let combinations = scenario.honoured.subsets().len();

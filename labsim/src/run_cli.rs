@@ -37,7 +37,9 @@ fn usage(message: String) -> ExitCode {
 /// (`None`: the implementation's default).
 #[derive(Clone, Copy)]
 pub struct Switched {
+    /// The catalogued bugs on.
     pub bugs: bugs::Bugs,
+    /// The optimisations named (`--with`); `None`: the implementation's.
     pub optimisations: Option<contract::Optimisations>,
 }
 

@@ -62,9 +62,13 @@ pub enum Request {
     /// `term` (the candidate's term plus one)? Changes nothing on either
     /// side. Last among the variants, so the others encode as before.
     PreVote {
+        /// The term the candidate would campaign in.
         term: u64,
+        /// Who asks.
         candidate: usize,
+        /// The index of its last log entry.
         last_log_index: u64,
+        /// The term of its last log entry.
         last_log_term: u64,
     },
 }
@@ -103,7 +107,9 @@ pub enum Response {
     /// The answer to a PreVote: granted with the PreVote's own term, or
     /// refused with the receiver's.
     PreVote {
+        /// The PreVote's term when granted; the receiver's when refused.
         term: u64,
+        /// Whether the receiver would vote for the candidate in that term.
         granted: bool,
     },
 }

@@ -34,9 +34,10 @@ pub struct Config {
     /// it would win, and campaigns (in a new term) only if so.
     pub pre_vote: bool,
     /// CheckQuorum (thesis 6.2, 4.2.3): a leader that has heard from no
-    /// majority for the minimum election timeout steps down, and a follower
-    /// that heard from its leader within it refuses any vote, keeping its
-    /// term.
+    /// majority for the minimum election timeout steps down; a follower
+    /// that heard from its leader since its election timer last restarted,
+    /// and a leader that a majority answered within that timeout, refuse
+    /// any vote, keeping their term.
     pub check_quorum: bool,
 }
 
@@ -141,9 +142,9 @@ pub struct Raft {
     /// When the leader last heard from each peer in its term (CheckQuorum,
     /// and `Bug::RaftMinorityLeaderBumpsTerm`).
     heard_ms: Vec<u64>,
-    /// When a follower last heard from a leader of its term (CheckQuorum's
-    /// lease on votes).
-    leader_heard_ms: Option<u64>,
+    /// Whether this peer has heard from a leader of its term since it last
+    /// campaigned (CheckQuorum's lease on votes).
+    heard_leader: bool,
     output: Output,
 }
 
@@ -184,7 +185,7 @@ impl Raft {
             snapshot_data: Arc::new(snapshot.to_vec()),
             snapshot_dirty: false,
             heard_ms: vec![now_ms; n],
-            leader_heard_ms: None,
+            heard_leader: false,
             output: Output::default(),
             config,
         };
@@ -374,8 +375,14 @@ impl Raft {
     }
 
     /// The election timer as the lab's view reads it: (started, now,
-    /// timeout) in milliseconds.
+    /// timeout) in milliseconds. A leader has none; with CheckQuorum its
+    /// lease stands in for it: from when a majority last answered, for the
+    /// minimum election timeout.
     pub fn election_timer_ms(&self) -> (u64, u64, u64) {
+        if self.role == Role::Leader && self.config.check_quorum {
+            let lease = self.config.election_timeout_ms_min;
+            return (self.majority_heard_ms(self.clock_ms), self.clock_ms, lease);
+        }
         let started = self.election_started_ms;
         (started, self.clock_ms, self.election_deadline_ms - started)
     }
@@ -428,14 +435,18 @@ impl Raft {
 
     /// CheckQuorum's lease: a follower that has heard from a leader of its
     /// term, and whose election timer has not run out since, believes the
-    /// leader lives and refuses to help depose it.
+    /// leader lives and refuses to help depose it; so does a leader that a
+    /// majority answered within the minimum election timeout (as in etcd
+    /// and raft-rs, where a leader is led by itself).
     fn in_lease(&self, now_ms: u64) -> bool {
-        let led = match self.role {
-            Role::Follower => true,
-            Role::PreCandidate => on(Bug::RaftPreCandidateKeepsLeader),
-            _ => false,
-        };
-        self.config.check_quorum && led && self.leader_heard_ms.is_some() && now_ms < self.election_deadline_ms
+        let led = self.heard_leader && now_ms < self.election_deadline_ms;
+        self.config.check_quorum
+            && match self.role {
+                Role::Leader => !self.quorum_lost(now_ms),
+                Role::Follower => led,
+                Role::PreCandidate => led && on(Bug::RaftPreCandidateKeepsLeader),
+                Role::Candidate => false,
+            }
     }
 
     /// `Bug::RaftMinorityLeaderBumpsTerm` only: a leader that has not heard
@@ -470,7 +481,7 @@ impl Raft {
     fn become_follower(&mut self, term: u64, now_ms: u64) {
         let was_leader = self.role == Role::Leader;
         if term > self.hard.term {
-            self.leader_heard_ms = None;
+            self.heard_leader = false;
         }
         self.set_term(term);
         self.role = Role::Follower;
@@ -483,6 +494,7 @@ impl Raft {
         let term = self.hard.term + 1;
         self.set_term(term);
         self.role = Role::Candidate;
+        self.heard_leader = false;
         self.hard.voted_for = Some(self.config.id);
         self.hard_dirty = true;
         self.votes.fill(false);
@@ -513,7 +525,7 @@ impl Raft {
     fn start_pre_vote(&mut self, now_ms: u64) {
         self.role = Role::PreCandidate;
         if !on(Bug::RaftPreCandidateKeepsLeader) {
-            self.leader_heard_ms = None; // it no longer believes in a leader
+            self.heard_leader = false; // it no longer believes in a leader
         }
         self.votes.fill(false);
         self.votes[self.config.id] = true;
@@ -721,7 +733,7 @@ impl Raft {
         if !on(Bug::RaftHeartbeatKeepsTimer) {
             self.reset_election_deadline(now_ms);
         }
-        self.leader_heard_ms = Some(now_ms);
+        self.heard_leader = true;
     }
 
     fn append_entries(

@@ -179,7 +179,7 @@ impl RaftView<Request, Response> for RaftPeer {
         match request {
             Request::RequestVote { term, candidate, .. } => (*term, Some(*candidate)),
             // A PreVote asks about the next term; the sender's is one less.
-            Request::PreVote { term, .. } => (term - 1, None),
+            Request::PreVote { term, .. } => (term.saturating_sub(1), None),
             Request::AppendEntries { term, .. } | Request::InstallSnapshot { term, .. } => (*term, None),
         }
     }

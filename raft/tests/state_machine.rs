@@ -398,3 +398,21 @@ fn with_check_quorum_a_led_follower_refuses_votes_and_a_lone_leader_steps_down()
     }
     assert_eq!(c.nodes[0].state().0, 1, "it steps down in its own term");
 }
+
+#[test]
+fn with_check_quorum_a_leader_a_majority_answered_refuses_votes_and_pre_votes() {
+    let mut c = optimised(3, true, true);
+    c.elect(0);
+    let vote = Request::RequestVote { term: 5, candidate: 2, last_log_index: 9, last_log_term: 9 };
+    let pre_vote = Request::PreVote { term: 5, candidate: 2, last_log_index: 9, last_log_term: 9 };
+    let term = c.nodes[0].state().0;
+    assert_eq!(c.nodes[0].handle_request(2, pre_vote, c.now_ms + 50), Response::PreVote { term, granted: false });
+    assert_eq!(
+        c.nodes[0].handle_request(2, vote.clone(), c.now_ms + 50),
+        Response::RequestVote { term, granted: false }
+    );
+    assert_eq!(c.nodes[0].state(), (term, true), "it leads on, in its term");
+    let later = c.now_ms + 350; // no majority has answered for 350 ms
+    assert_eq!(c.nodes[0].handle_request(2, vote, later), Response::RequestVote { term: 5, granted: true });
+    assert_eq!(c.nodes[0].state(), (5, false), "out of its lease, a higher term deposes it");
+}

@@ -15,7 +15,9 @@ use std::sync::Mutex;
 pub struct Measure {
     /// Runs that noted a number for it.
     pub runs: u64,
+    /// The sum of those numbers.
     pub sum: f64,
+    /// The largest of them.
     pub max: f64,
     /// Runs that noted something else ("never (2 s)").
     pub other: u64,
@@ -49,8 +51,11 @@ impl Measure {
 /// One combination's runs.
 #[derive(Clone, Debug)]
 pub struct Row {
+    /// The combination.
     pub optimisations: Optimisations,
+    /// Runs made, one per seed.
     pub runs: u64,
+    /// Runs that failed.
     pub failures: u64,
     /// The first failing seed's reason and replay command.
     pub first_failure: Option<(String, String)>,

@@ -20,12 +20,17 @@ pub fn in_effect() -> Optimisations {
     IN_EFFECT.with(Cell::get)
 }
 
-/// Runs `f` with `set` in effect, then puts back what was.
+/// Runs `f` with `set` in effect, then puts back what was (even when `f`
+/// panics).
 pub fn with<T>(set: Optimisations, f: impl FnOnce() -> T) -> T {
-    let before = IN_EFFECT.with(|s| s.replace(set));
-    let result = f();
-    IN_EFFECT.with(|s| s.set(before));
-    result
+    struct Restore(Optimisations);
+    impl Drop for Restore {
+        fn drop(&mut self) {
+            IN_EFFECT.with(|s| s.set(self.0));
+        }
+    }
+    let _restore = Restore(IN_EFFECT.with(|s| s.replace(set)));
+    f()
 }
 
 /// A set drawn from `seed`: each optimisation of `honoured` on with

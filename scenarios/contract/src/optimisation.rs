@@ -21,8 +21,8 @@ pub enum Optimisation {
     PreVote,
     /// CheckQuorum (the thesis, 6.2 and 4.2.3): a leader that has not heard
     /// from a majority within an election timeout steps down, and a
-    /// follower that heard from its leader within the minimum election
-    /// timeout ignores vote requests of higher terms.
+    /// follower that heard from its leader within its election timeout (a
+    /// leader: from a majority) ignores vote requests of higher terms.
     CheckQuorum,
 }
 

@@ -18,18 +18,22 @@ use std::rc::Rc;
 const BENCH_TIME: Nanos = secs(5);
 const KEYS: u64 = 10;
 
+/// One clerk on the reliable network.
 pub fn bench_1_client<K: Kv>(run: &Run) -> Outcome {
     bench::<K>(run, 1, false)
 }
 
+/// Ten clerks on the reliable network.
 pub fn bench_10_clients<K: Kv>(run: &Run) -> Outcome {
     bench::<K>(run, 10, false)
 }
 
+/// One clerk on the unreliable network.
 pub fn bench_1_client_unreliable<K: Kv>(run: &Run) -> Outcome {
     bench::<K>(run, 1, true)
 }
 
+/// Ten clerks on the unreliable network.
 pub fn bench_10_clients_unreliable<K: Kv>(run: &Run) -> Outcome {
     bench::<K>(run, 10, true)
 }
