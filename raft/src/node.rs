@@ -655,13 +655,7 @@ impl Raft {
                 if term > self.hard.term {
                     self.become_follower(term, now_ms);
                 }
-                let up_to_date = if on(Bug::RaftVoteWithoutLogCheck) {
-                    true
-                } else if on(Bug::RaftUpToDateByLength) {
-                    last_log_index >= self.log.last_index()
-                } else {
-                    (last_log_term, last_log_index) >= (self.log.last_term(), self.log.last_index())
-                };
+                let up_to_date = self.up_to_date(last_log_term, last_log_index);
                 let free = self.hard.voted_for.is_none_or(|v| v == candidate) || on(Bug::RaftVoteTwice);
                 let granted = term == self.hard.term && free && up_to_date && !buggify::fire(Site::RaftVoteWithheld);
                 if granted {
@@ -712,12 +706,25 @@ impl Raft {
         if on(Bug::RaftPreVoteTakesTerm) && term > self.hard.term {
             self.become_follower(term, now_ms);
         }
-        let up_to_date = candidate_last >= (self.log.last_term(), self.log.last_index());
+        let up_to_date = self.up_to_date(candidate_last.0, candidate_last.1);
         let in_lease = self.in_lease(now_ms);
         let fresh = term > self.hard.term || (on(Bug::RaftPreVoteTakesTerm) && term == self.hard.term);
         let granted = fresh && up_to_date && !in_lease;
         debug!(term, candidate, granted, up_to_date, in_lease, "pre-vote answered");
         Response::PreVote { term: if granted { term } else { self.hard.term }, granted }
+    }
+
+    /// Whether a candidate's log, ending at (`last_term`, `last_index`), is
+    /// at least as up to date as this peer's (5.4.1), for votes and
+    /// PreVotes alike (so a mistake here is made in both).
+    fn up_to_date(&self, last_term: u64, last_index: u64) -> bool {
+        if on(Bug::RaftVoteWithoutLogCheck) {
+            true
+        } else if on(Bug::RaftUpToDateByLength) {
+            last_index >= self.log.last_index()
+        } else {
+            (last_term, last_index) >= (self.log.last_term(), self.log.last_index())
+        }
     }
 
     /// A valid leader for `term` exists: follow it.
