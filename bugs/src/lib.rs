@@ -188,6 +188,10 @@ catalogue! {
     RaftQuorumCheckCountsSends = "raft_quorum_check_counts_sends", Raft,
         "with CheckQuorum, a leader counts a follower as heard from when it sends to it, not when it answers: a cut-off leader never steps down",
         "Raft thesis 6.2 (a leader steps down without a successful round of heartbeats to a majority); etcd-io/raft marks a follower active on its responses only";
+    // ----- raft: pipelining -----
+    RaftPipelineWedgesOnReject = "raft_pipeline_wedges_on_reject", Raft,
+        "a follower that rejects a pipelined AppendEntries wedges its replication for the rest of the term: heartbeats flow (so it never campaigns), entries never do",
+        "hashicorp/raft#612 (a rejection while pipelining left the replication loop stuck; only restarting the leader cleared it), grafana/pyroscope#5518";
     // ----- kv -----
     KvNoDuplicateDetection = "kv_no_duplicate_detection", Kv,
         "the server applies every copy of a retried write",

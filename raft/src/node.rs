@@ -129,10 +129,19 @@ pub struct Raft {
     clock_ms: u64,
     /// When the leader next sends heartbeats.
     heartbeat_due_ms: u64,
+    /// The votes granted to this peer's election in its current term.
     votes: Vec<bool>,
+    /// The PreVotes granted to its current PreVote round.
+    pre_votes: Vec<bool>,
+    /// The term of this peer's election that has not yet won, if this
+    /// incarnation started one: its late votes still count.
+    campaign_term: Option<u64>,
     next_index: Vec<u64>,
     match_index: Vec<u64>,
     replication: Vec<Replication>,
+    /// Followers whose replication wedged (only with
+    /// `Bug::RaftPipelineWedgesOnReject`): they get empty heartbeats only.
+    wedged: Vec<bool>,
     /// The last term this node led (at most one leadership per term).
     led_term: Option<u64>,
     /// The latest snapshot, sent to followers that lag behind it.
@@ -178,8 +187,11 @@ impl Raft {
             clock_ms: now_ms,
             heartbeat_due_ms: 0,
             votes: vec![false; n],
+            pre_votes: vec![false; n],
+            campaign_term: None,
             next_index: vec![1; n],
             replication: vec![Replication::Probe { waiting: false }; n],
+            wedged: vec![false; n],
             match_index: vec![0; n],
             led_term: None,
             snapshot_data: Arc::new(snapshot.to_vec()),
@@ -502,6 +514,7 @@ impl Raft {
         self.hard_dirty = true;
         self.votes.fill(false);
         self.votes[self.config.id] = true;
+        self.campaign_term = Some(term);
         self.reset_election_deadline(now_ms);
         debug!(term, "election");
         if self.config.peers == 1 {
@@ -530,8 +543,8 @@ impl Raft {
         if !on(Bug::RaftPreCandidateKeepsLeader) {
             self.heard_leader = false; // it no longer believes in a leader
         }
-        self.votes.fill(false);
-        self.votes[self.config.id] = true;
+        self.pre_votes.fill(false);
+        self.pre_votes[self.config.id] = true;
         self.reset_election_deadline(now_ms);
         let term = self.hard.term + 1;
         debug!(term, "pre-vote");
@@ -552,10 +565,12 @@ impl Raft {
             self.hard.term
         );
         self.led_term = Some(self.hard.term);
+        self.campaign_term = None;
         self.role = Role::Leader;
         let next = self.log.last_index() + 1;
         self.next_index.fill(next);
         self.replication.fill(Replication::Probe { waiting: false });
+        self.wedged.fill(false);
         self.match_index.fill(0);
         self.match_index[self.config.id] = self.log.last_index();
         self.heard_ms.fill(now_ms);
@@ -588,6 +603,9 @@ impl Raft {
     /// Sends what `peer` lacks. A heartbeat goes even to a follower with a
     /// probe outstanding; anything else waits for the probe's answer.
     fn send_append(&mut self, peer: usize, heartbeat: bool) {
+        if self.wedged[peer] {
+            return self.send_wedged_heartbeat(peer, heartbeat);
+        }
         match self.replication[peer] {
             Replication::Probe { waiting: true } if !heartbeat => return,
             Replication::Probe { .. } => self.replication[peer] = Replication::Probe { waiting: true },
@@ -625,17 +643,32 @@ impl Raft {
             // Pipelining: assume the entries arrive; a rejection resets this.
             self.next_index[peer] = next + entries.len() as u64;
         }
-        self.output.messages.push((
-            peer,
-            Request::AppendEntries {
-                term: self.hard.term,
-                leader: self.config.id,
-                prev_log_index,
-                prev_log_term,
-                entries,
-                leader_commit: self.commit_index,
-            },
-        ));
+        self.push_append(peer, prev_log_index, prev_log_term, entries);
+    }
+
+    /// Queues an AppendEntries of this term to `peer`.
+    fn push_append(&mut self, peer: usize, prev_log_index: u64, prev_log_term: u64, entries: Vec<Entry>) {
+        let request = Request::AppendEntries {
+            term: self.hard.term,
+            leader: self.config.id,
+            prev_log_index,
+            prev_log_term,
+            entries,
+            leader_commit: self.commit_index,
+        };
+        self.output.messages.push((peer, request));
+    }
+
+    /// `Bug::RaftPipelineWedgesOnReject`: the replication to `peer` is
+    /// stuck, so only the heartbeats go, empty, at the last index known to
+    /// match.
+    fn send_wedged_heartbeat(&mut self, peer: usize, heartbeat: bool) {
+        if !heartbeat {
+            return;
+        }
+        let prev_log_index = self.match_index[peer].max(self.log.snapshot_index());
+        let prev_log_term = self.log.term_at(prev_log_index).expect("the snapshot's index or after has a term");
+        self.push_append(peer, prev_log_index, prev_log_term, Vec::new());
     }
 
     // ----- requests -----
@@ -876,7 +909,14 @@ impl Raft {
             Response::PreVote { .. } => unreachable!("answered above"),
             Response::RequestVote { granted, .. } => {
                 debug!(peer = from, granted, "vote answered");
-                if self.role == Role::Candidate && granted {
+                // A candidate whose timer ran out before its grants arrived
+                // is a pre-candidate of the same term, with its vote still
+                // its own: the grants still elect it in this term. Not
+                // once it led the term, nor after a restart: a term's
+                // leader is elected once.
+                let campaigning = self.role == Role::Candidate
+                    || (self.role == Role::PreCandidate && self.campaign_term == Some(self.hard.term));
+                if campaigning && granted {
                     self.votes[from] = true;
                     if self.votes.iter().filter(|v| **v).count() * 2 > self.config.peers {
                         self.become_leader(now_ms);
@@ -910,6 +950,9 @@ impl Raft {
                     if on(Bug::RaftBackupOvershoots) && c.term.is_none() {
                         self.next_index[from] = (c.log_len + 2).min(self.log.last_index() + 1);
                     }
+                    if on(Bug::RaftPipelineWedgesOnReject) && self.replication[from] == Replication::Replicate {
+                        self.wedged[from] = true;
+                    }
                     self.replication[from] = Replication::Probe { waiting: false };
                     self.send_append(from, false);
                 }
@@ -942,8 +985,8 @@ impl Raft {
         if self.role != Role::PreCandidate || !granted || term != self.hard.term + 1 {
             return;
         }
-        self.votes[from] = true;
-        if self.votes.iter().filter(|v| **v).count() * 2 > self.config.peers {
+        self.pre_votes[from] = true;
+        if self.pre_votes.iter().filter(|v| **v).count() * 2 > self.config.peers {
             self.start_election(now_ms);
         }
     }

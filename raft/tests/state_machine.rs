@@ -68,6 +68,22 @@ impl Cluster {
         assert_eq!(self.nodes[i].role(), Role::Leader);
     }
 
+    /// Moves the clock `ms` on and ticks node `i`, whose messages are all
+    /// lost.
+    fn tick_alone(&mut self, i: usize, ms: u64) {
+        self.now_ms += ms;
+        self.nodes[i].tick(self.now_ms);
+        self.drain(i);
+        self.in_flight.clear();
+    }
+
+    /// Node 0 receives grants of `term` from 1 and 2.
+    fn grants_to_0(&mut self, term: u64) {
+        for from in [1, 2] {
+            self.nodes[0].handle_response(from, Response::RequestVote { term, granted: true }, self.now_ms);
+        }
+    }
+
     fn applied_commands(&self, i: usize) -> Vec<(u64, Vec<u8>)> {
         self.applied[i]
             .iter()
@@ -415,4 +431,73 @@ fn with_check_quorum_a_leader_a_majority_answered_refuses_votes_and_pre_votes() 
     let later = c.now_ms + 650; // no majority has answered for 650 ms
     assert_eq!(c.nodes[0].handle_request(2, vote, later), Response::RequestVote { term: 5, granted: true });
     assert_eq!(c.nodes[0].state(), (5, false), "out of its lease, a higher term deposes it");
+}
+
+#[test]
+fn with_pre_vote_a_candidate_timed_out_before_its_grants_arrived_still_wins_its_term() {
+    let mut c = optimised(3, true, false);
+    c.now_ms = 1000;
+    c.nodes[0].tick(c.now_ms);
+    c.drain(0);
+    let to_1 = |c: &mut Cluster| {
+        let at = c.in_flight.iter().position(|(_, to, _)| *to == 1).expect("a request to 1");
+        let (_, _, request) = c.in_flight.remove(at);
+        c.in_flight.clear();
+        request
+    };
+    let pre_vote = to_1(&mut c);
+    let pre_grant = c.nodes[1].handle_request(0, pre_vote, c.now_ms);
+    c.nodes[0].handle_response(1, pre_grant, c.now_ms);
+    c.drain(0);
+    assert_eq!(c.nodes[0].role(), Role::Candidate, "PreVote granted by 1: the election of term 1 starts");
+    let request = to_1(&mut c);
+    let grant = c.nodes[1].handle_request(0, request, c.now_ms);
+    assert_eq!(grant, Response::RequestVote { term: 1, granted: true });
+    c.now_ms += 1000; // the grant is late: the timer runs out first
+    c.nodes[0].tick(c.now_ms);
+    c.drain(0);
+    assert_eq!((c.nodes[0].role(), c.nodes[0].state()), (Role::PreCandidate, (1, false)));
+    c.in_flight.clear();
+    c.nodes[0].handle_response(1, grant, c.now_ms);
+    c.drain(0);
+    assert_eq!(c.nodes[0].state(), (1, true), "its own vote and 1's elect it in term 1");
+}
+
+#[test]
+fn a_pre_candidate_that_never_campaigned_in_its_term_counts_no_vote() {
+    let mut c = optimised(3, true, false);
+    c.tick_alone(0, 1000);
+    assert_eq!(c.nodes[0].role(), Role::PreCandidate);
+    c.grants_to_0(0);
+    assert_eq!(c.nodes[0].state(), (0, false), "no election of its own in term 0, no leadership");
+}
+
+#[test]
+fn a_leader_that_stepped_down_counts_no_late_vote_of_the_term_it_led() {
+    let mut c = optimised(3, true, true);
+    c.elect(0);
+    let term = c.nodes[0].state().0;
+    for _ in 0..6 {
+        c.tick_alone(0, 100); // cut off: it steps down in its own term
+    }
+    c.tick_alone(0, 1000);
+    assert_eq!((c.nodes[0].role(), c.nodes[0].state()), (Role::PreCandidate, (term, false)));
+    c.grants_to_0(term);
+    assert_eq!(c.nodes[0].state(), (term, false), "a term is led once");
+}
+
+#[test]
+fn a_restarted_candidate_counts_no_vote_of_its_election_before_the_crash() {
+    let mut c = optimised(3, true, false);
+    c.now_ms = 1000;
+    c.nodes[0].tick(c.now_ms);
+    c.drain(0);
+    c.deliver_all(&[]); // elected in term 1 with everyone's PreVotes and votes
+    assert_eq!(c.nodes[0].state(), (1, true));
+    let config = Config { pre_vote: true, ..Config::new(0, 3, 1) };
+    c.nodes[0] = Raft::restart(config, c.now_ms, &c.images[0], &c.snapshots[0]).unwrap();
+    c.tick_alone(0, 1000);
+    assert_eq!((c.nodes[0].role(), c.nodes[0].state()), (Role::PreCandidate, (1, false)));
+    c.grants_to_0(1);
+    assert_eq!(c.nodes[0].state(), (1, false), "votes from before the crash elect no one again");
 }
