@@ -777,6 +777,7 @@ impl Raft {
             self.reset_election_deadline(now_ms);
         }
         self.heard_leader = true;
+        self.campaign_term = None; // the term has its leader: this campaign lost
     }
 
     fn append_entries(
