@@ -67,6 +67,17 @@ fn challenge2_unaffected_reads_migrated_values() {
     }
 }
 
+/// A leader cut off from its group answers `WrongGroup` from its old
+/// configuration; a clerk that ended its round there went back to it after
+/// every query, and waited on it past the latency bound while the group's
+/// majority could serve (found by a soak of 20,000 seeds).
+#[test]
+fn a_clerk_gets_past_a_cut_off_leader_in_an_old_configuration() {
+    let scenario = scenarios::find::<Reference>("shardkv/swarm").expect("registered");
+    let outcome = scenarios::run_scenario(&scenario, &scenarios::Run::new(724_065));
+    assert!(outcome.result.is_ok(), "{:?}", outcome.result);
+}
+
 /// The lab passes with each combination of the optimisations the reference
 /// honours (the soaks run 500 seeds of each; this is a few), and
 /// `LABSIM_WITH` reaches the servers: with PreVote and CheckQuorum on,
