@@ -41,7 +41,21 @@ impl Bug {
             Bug::RaftPreCandidateKeepsLeader => "pre_vote,check_quorum",
             Bug::RaftPreVoteTakesTerm => "pre_vote",
             Bug::RaftQuorumCheckCountsSends => "check_quorum",
+            Bug::RaftReadIndexBeforeOwnCommit => "read_index",
+            Bug::RaftLeaseWithoutDriftMargin => "lease_read",
+            Bug::RaftLeaseFromAnswer => "lease_read",
             _ => "",
+        }
+    }
+
+    /// The lab whose scenarios hunt this bug: its own layer's, except for
+    /// a Raft bug that shows only through a service's reads.
+    pub fn hunted_in(self) -> Layer {
+        match self {
+            Bug::RaftReadIndexBeforeOwnCommit | Bug::RaftLeaseWithoutDriftMargin | Bug::RaftLeaseFromAnswer => {
+                Layer::Kv
+            }
+            _ => self.layer(),
         }
     }
 }
@@ -192,6 +206,16 @@ catalogue! {
     RaftPipelineWedgesOnReject = "raft_pipeline_wedges_on_reject", Raft,
         "a follower that rejects a pipelined AppendEntries wedges its replication for the rest of the term: heartbeats flow (so it never campaigns), entries never do",
         "hashicorp/raft#612 (a rejection while pipelining left the replication loop stuck; only restarting the leader cleared it), grafana/pyroscope#5518";
+    // ----- raft: reads without the log -----
+    RaftReadIndexBeforeOwnCommit = "raft_read_index_before_own_commit", Raft,
+        "a new leader serves a ReadIndex read at its commit index before an entry of its own term commits: that index may lag what the last leader committed",
+        "Raft thesis 6.4 step 1 (a new leader must commit an entry of its term before it knows the commit index); etcd-io/etcd#7331 (a new leader's read index taken before its empty entry committed read stale values), tikv/tikv#9208";
+    RaftLeaseWithoutDriftMargin = "raft_lease_without_drift_margin", Raft,
+        "a lease read trusts the leader's lease for the full minimum election timeout, with no margin for clocks that run at different rates",
+        "Raft thesis 6.4.1 (the lease must allow for clock drift); tikv/tikv#964 (a slow or paused old leader served stale reads within its lease)";
+    RaftLeaseFromAnswer = "raft_lease_from_answer", Raft,
+        "a leader starts its lease when a majority's answers arrive instead of when it sent the round they answer: a delayed answer stretches the lease",
+        "Raft thesis 6.4.1 (the lease runs from when the leader sent the heartbeat round a majority answered, not from the answers)";
     // ----- kv -----
     KvNoDuplicateDetection = "kv_no_duplicate_detection", Kv,
         "the server applies every copy of a retried write",

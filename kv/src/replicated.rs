@@ -9,10 +9,16 @@
 //! term, so that entry is the request's own. If another entry lands there,
 //! leadership is lost, or the entry does not commit in time, the client is
 //! told to try elsewhere. `T` is the runtime's token for answering a request.
+//!
+//! With ReadIndex or lease reads switched on (`contract::Optimisation`), a
+//! read the service can answer from its state asks the Raft to confirm it
+//! instead (`contract::Raft::read`) and is answered when the Raft says it is
+//! safe; a Raft that cannot (not leading, or no entry of its term committed
+//! yet) sends it through the log like any request.
 
 use bugs::{on, Bug};
 use contract::service::{RaftRequest, RaftResponse};
-use contract::{Message, PeerConfig, Persisted, Raft, RaftHost, ReplicatedServer, StateMachine};
+use contract::{Message, Optimisation, PeerConfig, Persisted, Raft, RaftHost, ReplicatedServer, StateMachine};
 use std::collections::BTreeMap;
 
 /// How long a request waits for its entry to be applied before the client is
@@ -47,10 +53,16 @@ pub trait Service: Sized {
     fn answer_at_once(&self, _request: &Self::Request) -> Option<Self::Reply> {
         None
     }
-    /// The reply to a read from this server's own state, without the log:
-    /// only `Bug::KvReadWithoutLog` uses it (a deposed leader reads stale).
+    /// The reply to a read from this server's own state, without the log
+    /// (`None` for a request that is no read): used once the Raft confirmed
+    /// the read, and by `Bug::KvReadWithoutLog` without asking it (a
+    /// deposed leader reads stale).
     fn read_locally(&self, _request: &Self::Request) -> Option<Self::Reply> {
         None
+    }
+    /// Whether `request` only reads, so `read_locally` answers it.
+    fn is_read(_request: &Self::Request) -> bool {
+        false
     }
     /// The state from a snapshot; an error (never a panic) when it is corrupt.
     fn decode(snapshot: &[u8]) -> Result<Self, String>;
@@ -66,11 +78,21 @@ struct Waiter<T> {
     token: T,
 }
 
+/// A read waiting for its Raft to confirm it (`contract::ApplyMsg::Read`).
+struct ReadWaiter<R, T> {
+    deadline_ms: u64,
+    token: T,
+    request: R,
+}
+
 /// The service as Raft's state machine, with the waiting requests.
 struct Waiting<S: Service, T> {
     service: S,
     /// Log index -> the request waiting for the entry there.
     waiting: BTreeMap<u64, Waiter<T>>,
+    /// Read id -> the read waiting for its Raft's word (ids grow, and so do
+    /// deadlines).
+    reads: BTreeMap<u64, ReadWaiter<S::Request, T>>,
     /// Answers decided while applying, handed to the runtime afterwards.
     answers: Vec<(T, S::Reply)>,
     /// Snapshot when Raft's state nears this many bytes; `None`: never.
@@ -113,6 +135,14 @@ impl<S: Service, T> StateMachine for Waiting<S, T> {
         Ok(())
     }
 
+    fn read(&mut self, id: u64) {
+        // A read past its deadline was answered already.
+        if let Some(read) = self.reads.remove(&id) {
+            let reply = self.service.read_locally(&read.request).expect("only reads wait for a read");
+            self.answers.push((read.token, reply));
+        }
+    }
+
     fn snapshot(&mut self, _index: u64, raft_state_bytes: usize) -> Option<Vec<u8>> {
         let max = self.max_raft_state?;
         let due = raft_state_bytes * 1000 >= max * SNAPSHOT_AT_PER_MILLE;
@@ -126,6 +156,11 @@ pub struct Replicated<R: Raft, S: Service, T> {
     /// The term of the leadership under which the waiting requests were
     /// started.
     waiting_term: u64,
+    /// Whether reads ask the Raft instead of the log (ReadIndex or leases
+    /// switched on).
+    reads_without_log: bool,
+    /// The id of the next read asked of the Raft.
+    next_read_id: u64,
 }
 
 impl<R: Raft, S: Service, T> Replicated<R, S, T> {
@@ -140,9 +175,12 @@ impl<R: Raft, S: Service, T> Replicated<R, S, T> {
         max_raft_state: Option<usize>,
         io: &mut impl ReplyIo<R::Request, T, S::Reply>,
     ) -> Result<Replicated<R, S, T>, String> {
-        let waiting = Waiting { service, waiting: BTreeMap::new(), answers: Vec::new(), max_raft_state };
+        let reads_without_log =
+            [Optimisation::ReadIndex, Optimisation::LeaseRead].iter().any(|o| config.optimisations.contains(*o));
+        let waiting =
+            Waiting { service, waiting: BTreeMap::new(), reads: BTreeMap::new(), answers: Vec::new(), max_raft_state };
         let host = RaftHost::start(config, persisted, waiting, io)?;
-        Ok(Replicated { host, waiting_term: 0 })
+        Ok(Replicated { host, waiting_term: 0, reads_without_log, next_read_id: 0 })
     }
 
     pub fn raft(&self) -> &R {
@@ -163,9 +201,9 @@ impl<R: Raft, S: Service, T> Replicated<R, S, T> {
         self.raft().state().1
     }
 
-    /// How many requests wait for their entries.
+    /// How many requests wait for their entries or their reads.
     pub fn waiting(&self) -> usize {
-        self.host.service().waiting.len()
+        self.host.service().waiting.len() + self.host.service().reads.len()
     }
 
     /// A client's request: answered through `io.reply`, at once (by a
@@ -190,7 +228,29 @@ impl<R: Raft, S: Service, T> Replicated<R, S, T> {
                 return;
             }
         }
+        if self.reads_without_log && S::is_read(&request) {
+            return self.read_without_log(io, token, request);
+        }
         self.submit(io, token, S::encode_request(&request));
+    }
+
+    /// Asks the Raft to confirm a read (`contract::Raft::read`); one it
+    /// cannot confirm goes through the log.
+    fn read_without_log(&mut self, io: &mut impl ReplyIo<R::Request, T, S::Reply>, token: T, request: S::Request) {
+        let (term, _) = self.raft().state();
+        self.settle(io); // older waiters of another term go first
+        let id = self.next_read_id;
+        self.next_read_id += 1;
+        let deadline_ms = io.now_ms() + REQUEST_TIMEOUT_MS;
+        // Waiting before it is asked: within a lease the answer comes at once.
+        self.host.service_mut().reads.insert(id, ReadWaiter { deadline_ms, token, request });
+        if self.host.read(io, id) {
+            self.waiting_term = term;
+            self.settle(io);
+            return;
+        }
+        let read = self.host.service_mut().reads.remove(&id).expect("a refused read was not served");
+        self.submit(io, read.token, S::encode_request(&read.request));
     }
 
     /// Starts `command` for a client, answered through `io.reply` once its
@@ -279,9 +339,13 @@ impl<R: Raft, S: Service, T> Replicated<R, S, T> {
     fn release_if_deposed(&mut self) -> bool {
         let (term, leader) = self.host.raft().state();
         let waiting = self.host.service_mut();
-        let deposed = !waiting.waiting.is_empty() && (!leader || term != self.waiting_term);
+        let any = !waiting.waiting.is_empty() || !waiting.reads.is_empty();
+        let deposed = any && (!leader || term != self.waiting_term);
         if deposed {
             waiting.release_through(u64::MAX, S::WRONG_LEADER);
+            for (_, read) in std::mem::take(&mut waiting.reads) {
+                waiting.answers.push((read.token, S::WRONG_LEADER));
+            }
         }
         deposed
     }
@@ -300,6 +364,13 @@ impl<R: Raft, S: Service, T> Replicated<R, S, T> {
             }
             let waiter = entry.remove();
             waiting.answers.push((waiter.token, S::TIMED_OUT));
+        }
+        while let Some(entry) = waiting.reads.first_entry() {
+            if entry.get().deadline_ms > now_ms {
+                break;
+            }
+            let read = entry.remove();
+            waiting.answers.push((read.token, S::TIMED_OUT));
         }
     }
 
@@ -384,8 +455,13 @@ mod tests {
 
     #[test]
     fn another_entry_at_the_waited_index_sends_the_clerk_elsewhere() {
-        let mut service: Waiting<Store, u32> =
-            Waiting { service: Store::default(), waiting: BTreeMap::new(), answers: Vec::new(), max_raft_state: None };
+        let mut service: Waiting<Store, u32> = Waiting {
+            service: Store::default(),
+            waiting: BTreeMap::new(),
+            reads: BTreeMap::new(),
+            answers: Vec::new(),
+            max_raft_state: None,
+        };
         service.waiting.insert(5, Waiter { term: 2, deadline_ms: 0, token: 10 });
         service.waiting.insert(6, Waiter { term: 2, deadline_ms: 0, token: 11 });
         // Index 5 committed in term 3 with another client's entry, and 6 was

@@ -1,7 +1,9 @@
 //! The kvraft server: the store as a [`Service`] of a `Replicated` server,
 //! and the clerks' requests.
 //!
-//! Reads go through the log too, so every answer is linearizable. Writes the
+//! Reads go through the log too, so every answer is linearizable, unless
+//! the run switched ReadIndex or lease reads on: then the leader's Raft
+//! confirms them without a log entry. Writes the
 //! store has applied already are answered at once (a retry of an operation
 //! that committed).
 
@@ -46,6 +48,10 @@ impl Service for Store {
             Op::Get { key } => Some(Reply::Ok(Outcome::Value(self.get(key).to_string()))),
             _ => None,
         }
+    }
+
+    fn is_read(request: &Request) -> bool {
+        matches!(request.op, Op::Get { .. })
     }
 
     fn decode(snapshot: &[u8]) -> Result<Store, String> {

@@ -21,6 +21,7 @@ pub mod log;
 pub mod message;
 pub mod node;
 pub mod peer;
+pub mod read;
 pub mod storage;
 
 pub use message::{Command, Conflict, Entry, Request, Response, Snapshot};

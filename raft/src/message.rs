@@ -71,6 +71,16 @@ pub enum Request {
         /// The term of its last log entry.
         last_log_term: u64,
     },
+    /// A leader asks whether the receiver still follows it in `term`, to
+    /// serve reads without the log (ReadIndex, leases). Otherwise a
+    /// heartbeat that carries no log position. Last, so the others encode
+    /// as before.
+    Confirm {
+        term: u64,
+        leader: usize,
+        /// The leader's round, echoed in the answer.
+        round: u64,
+    },
 }
 
 /// Why a follower rejected AppendEntries, for fast log backup.
@@ -112,6 +122,12 @@ pub enum Response {
         /// Whether the receiver would vote for the candidate in that term.
         granted: bool,
     },
+    /// The answer to a Confirm: the receiver's term (the leader's when it
+    /// follows it), and the round it answers.
+    Confirm {
+        term: u64,
+        round: u64,
+    },
 }
 
 impl contract::Message for Request {
@@ -121,6 +137,7 @@ impl contract::Message for Request {
             Request::AppendEntries { .. } => "AppendEntries",
             Request::InstallSnapshot { .. } => "InstallSnapshot",
             Request::PreVote { .. } => "PreVote",
+            Request::Confirm { .. } => "Confirm",
         }
     }
 }

@@ -6,6 +6,7 @@
 
 use crate::log::Log;
 use crate::message::{Command, Conflict, Entry, Request, Response, Snapshot};
+use crate::read::Rounds;
 use crate::storage::{decode, HardState, StateDelta, StorageError};
 use bugs::buggify::{self, Site};
 use bugs::{on, Bug};
@@ -39,6 +40,20 @@ pub struct Config {
     /// and a leader that a majority answered within that timeout, refuse
     /// any vote, keeping their term.
     pub check_quorum: bool,
+    /// ReadIndex (thesis 6.4): a leader serves reads without the log once
+    /// an entry of its term has committed and a round of `Confirm`s to a
+    /// majority, sent after the read came, says it still leads.
+    pub read_index: bool,
+    /// Lease reads (thesis 6.4.1): a leader serves reads at once within a
+    /// lease that starts when a confirmed round was sent and lasts the
+    /// minimum election timeout shortened by `max_clock_drift_ppm`; a
+    /// follower grants no vote within the minimum election timeout of its
+    /// leader's last message (nor after a restart, which may have forgotten
+    /// one). Outside the lease, a read takes a round, which renews it.
+    pub lease_read: bool,
+    /// How far any peer's clock rate may stray from true time, in parts
+    /// per million (the lab's faults drift clocks by at most 10%).
+    pub max_clock_drift_ppm: u64,
 }
 
 impl Config {
@@ -53,6 +68,9 @@ impl Config {
             rng_seed,
             pre_vote: false,
             check_quorum: false,
+            read_index: false,
+            lease_read: false,
+            max_clock_drift_ppm: 100_000,
         }
     }
 }
@@ -91,6 +109,11 @@ pub enum Apply {
         index: u64,
         term: u64,
         data: Snapshot,
+    },
+    /// The read `id` may be served from the state the applies before it
+    /// left (it follows every commit made before the read came).
+    Read {
+        id: u64,
     },
 }
 
@@ -154,6 +177,14 @@ pub struct Raft {
     /// Whether this peer has heard from a leader of its term since it last
     /// campaigned (CheckQuorum's lease on votes).
     heard_leader: bool,
+    /// When this peer last heard from a leader of its term (or restarted):
+    /// with lease reads it grants no vote for the minimum election timeout
+    /// after.
+    leader_contact_ms: u64,
+    /// Confirmation rounds and the reads waiting on them.
+    rounds: Rounds,
+    /// Until when (this leader's clock) it may serve reads at once.
+    lease_until_ms: u64,
     output: Output,
 }
 
@@ -198,6 +229,9 @@ impl Raft {
             snapshot_dirty: false,
             heard_ms: vec![now_ms; n],
             heard_leader: false,
+            leader_contact_ms: now_ms,
+            rounds: Rounds::new(n),
+            lease_until_ms: 0,
             output: Output::default(),
             config,
         };
@@ -574,6 +608,8 @@ impl Raft {
         self.match_index.fill(0);
         self.match_index[self.config.id] = self.log.last_index();
         self.heard_ms.fill(now_ms);
+        self.rounds.reset();
+        self.lease_until_ms = 0;
         debug!(term = self.hard.term, "leader");
         self.broadcast_append(now_ms);
     }
@@ -693,7 +729,9 @@ impl Raft {
                 }
                 let up_to_date = self.up_to_date(last_log_term, last_log_index);
                 let free = self.hard.voted_for.is_none_or(|v| v == candidate) || on(Bug::RaftVoteTwice);
-                let granted = term == self.hard.term && free && up_to_date && !buggify::fire(Site::RaftVoteWithheld);
+                let leased = self.lease_blocks_vote(now_ms);
+                let granted =
+                    term == self.hard.term && free && up_to_date && !leased && !buggify::fire(Site::RaftVoteWithheld);
                 if granted {
                     if self.role == Role::PreCandidate {
                         self.role = Role::Follower; // another campaigns in this term
@@ -732,7 +770,20 @@ impl Raft {
                 }
                 Response::InstallSnapshot { term: self.hard.term, last_included_index }
             }
+            Request::Confirm { term, leader, round } => {
+                debug_assert_eq!(leader, from);
+                if term >= self.hard.term {
+                    self.accept_leader(term, now_ms);
+                }
+                Response::Confirm { term: self.hard.term, round }
+            }
         }
+    }
+
+    /// Lease reads: this peer heard from a leader (or restarted) within the
+    /// minimum election timeout, so that leader's lease may still run.
+    fn lease_blocks_vote(&self, now_ms: u64) -> bool {
+        self.config.lease_read && now_ms < self.leader_contact_ms + self.config.election_timeout_ms_min
     }
 
     /// A PreVote for `term` (the candidate's next): granted to a log at
@@ -777,6 +828,7 @@ impl Raft {
             self.reset_election_deadline(now_ms);
         }
         self.heard_leader = true;
+        self.leader_contact_ms = now_ms;
         self.campaign_term = None; // the term has its leader: this campaign lost
     }
 
@@ -889,7 +941,8 @@ impl Raft {
             Response::RequestVote { term, .. }
             | Response::AppendEntries { term, .. }
             | Response::InstallSnapshot { term, .. }
-            | Response::PreVote { term, .. } => *term,
+            | Response::PreVote { term, .. }
+            | Response::Confirm { term, .. } => *term,
         };
         let keeps_leading = on(Bug::RaftReplyTermIgnored)
             && self.role == Role::Leader
@@ -908,6 +961,11 @@ impl Raft {
         self.heard_ms[from] = now_ms;
         match response {
             Response::PreVote { .. } => unreachable!("answered above"),
+            Response::Confirm { round, .. } => {
+                if self.role == Role::Leader {
+                    self.round_answered(from, round, now_ms);
+                }
+            }
             Response::RequestVote { granted, .. } => {
                 debug!(peer = from, granted, "vote answered");
                 // A candidate whose timer ran out before its grants arrived
@@ -990,6 +1048,64 @@ impl Raft {
         if self.pre_votes.iter().filter(|v| **v).count() * 2 > self.config.peers {
             self.start_election(now_ms);
         }
+    }
+
+    // ----- reads without the log -----
+
+    /// Asks to serve read `id` without the log (ReadIndex or a lease):
+    /// true when an `Apply::Read` for it will follow (at once within the
+    /// lease, or once a round confirms this peer still leads, if it still
+    /// does then); false when it must go through the log: this peer does
+    /// not lead, neither read path is on, or no entry of its term has
+    /// committed yet (its commit index may lag the last leader's).
+    pub fn read(&mut self, id: u64, now_ms: u64) -> bool {
+        self.clock_ms = now_ms;
+        let on_for_reads = self.config.read_index || self.config.lease_read;
+        if self.role != Role::Leader || !on_for_reads {
+            return false;
+        }
+        let own_term_committed = self.log.term_at(self.commit_index) == Some(self.hard.term);
+        if !own_term_committed && !on(Bug::RaftReadIndexBeforeOwnCommit) {
+            return false;
+        }
+        debug_assert_eq!(self.last_applied, self.commit_index, "this Raft applies as it commits");
+        if self.config.peers == 1 || (self.config.lease_read && now_ms < self.lease_until_ms) {
+            trace!(id, lease_until_ms = self.lease_until_ms, "read served at once");
+            self.output.applies.push(Apply::Read { id });
+            return true;
+        }
+        let round = self.rounds.start(self.config.id, now_ms);
+        self.rounds.wait(id, round);
+        self.broadcast(Request::Confirm { term: self.hard.term, leader: self.config.id, round });
+        true
+    }
+
+    /// How long a lease lasts on this leader's clock: the minimum election
+    /// timeout, as slow as a follower's clock may run it, over as fast as
+    /// this one may (so it ends, in true time, before any follower that
+    /// answered the round can vote again).
+    fn lease_ms(&self) -> u64 {
+        let min = self.config.election_timeout_ms_min;
+        if on(Bug::RaftLeaseWithoutDriftMargin) {
+            return min;
+        }
+        let drift = self.config.max_clock_drift_ppm;
+        assert!(drift < 1_000_000, "clocks run forward");
+        min * (1_000_000 - drift) / (1_000_000 + drift)
+    }
+
+    /// Peer `from` answered confirmation round `round`: the reads a
+    /// majority has now confirmed are served, and the lease renewed from
+    /// when the round went out.
+    fn round_answered(&mut self, from: usize, round: u64, now_ms: u64) {
+        let Some(sent_ms) = self.rounds.answered(from, round) else { return };
+        let start_ms = if on(Bug::RaftLeaseFromAnswer) { now_ms } else { sent_ms };
+        if self.config.lease_read {
+            self.lease_until_ms = self.lease_until_ms.max(start_ms + self.lease_ms());
+        }
+        let ready: Vec<u64> = self.rounds.take_ready().collect();
+        trace!(round, reads = ready.len(), "round confirmed");
+        self.output.applies.extend(ready.into_iter().map(|id| Apply::Read { id }));
     }
 
     // ----- commit and apply -----

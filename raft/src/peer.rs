@@ -58,6 +58,7 @@ impl RaftPeer {
             io.apply(match apply {
                 Apply::Command { index, term, command } => ApplyMsg::Command { index, term, command },
                 Apply::Snapshot { index, term, data } => ApplyMsg::Snapshot { index, term, snapshot: data },
+                Apply::Read { id } => ApplyMsg::Read { id },
             });
         }
         let deadline = self.raft.next_deadline_ms();
@@ -78,6 +79,8 @@ impl contract::Raft for RaftPeer {
         let config = Config {
             pre_vote: asked.contains(Optimisation::PreVote),
             check_quorum: asked.contains(Optimisation::CheckQuorum),
+            read_index: asked.contains(Optimisation::ReadIndex),
+            lease_read: asked.contains(Optimisation::LeaseRead),
             ..Config::new(config.me, config.peers, config.rng_seed)
         };
         let raft =
@@ -121,6 +124,12 @@ impl contract::Raft for RaftPeer {
         self.timer_at_ms = None;
         self.raft.tick(io.now_ms());
         self.flush(io);
+    }
+
+    fn read(&mut self, io: &mut impl RaftIo<Request>, id: u64) -> bool {
+        let promised = self.raft.read(id, io.now_ms());
+        self.flush(io);
+        promised
     }
 
     fn view(&self) -> Option<&RaftPeer> {
@@ -180,7 +189,9 @@ impl RaftView<Request, Response> for RaftPeer {
             Request::RequestVote { term, candidate, .. } => (*term, Some(*candidate)),
             // A PreVote asks about the next term; the sender's is one less.
             Request::PreVote { term, .. } => (term.saturating_sub(1), None),
-            Request::AppendEntries { term, .. } | Request::InstallSnapshot { term, .. } => (*term, None),
+            Request::AppendEntries { term, .. }
+            | Request::InstallSnapshot { term, .. }
+            | Request::Confirm { term, .. } => (*term, None),
         }
     }
 
@@ -260,6 +271,8 @@ impl RaftView<Request, Response> for RaftPeer {
                     last_included_term: *last_included_term,
                 }
             }
+            // A heartbeat that commits nothing.
+            Request::Confirm { term, .. } => RpcView::Heartbeat { term: *term, commit: 0 },
         })
     }
 
@@ -275,6 +288,7 @@ impl RaftView<Request, Response> for RaftPeer {
             Response::PreVote { term, granted } => {
                 RpcView::VoteReply { term: *term, granted: *granted, pre_vote: true, commit: None }
             }
+            Response::Confirm { term, .. } => RpcView::AppendReply { term: *term, success: true },
         });
     }
 

@@ -89,7 +89,7 @@ impl Cluster {
             .iter()
             .filter_map(|a| match a {
                 Apply::Command { index, command, .. } => Some((*index, command.to_vec())),
-                Apply::Snapshot { .. } => None,
+                Apply::Snapshot { .. } | Apply::Read { .. } => None,
             })
             .collect()
     }
@@ -500,4 +500,90 @@ fn a_restarted_candidate_counts_no_vote_of_its_election_before_the_crash() {
     assert_eq!((c.nodes[0].role(), c.nodes[0].state()), (Role::PreCandidate, (1, false)));
     c.grants_to_0(1);
     assert_eq!(c.nodes[0].state(), (1, false), "votes from before the crash elect no one again");
+}
+
+/// A cluster of `n` whose peers serve reads by ReadIndex, or by leases too.
+fn reading(n: usize, lease_read: bool) -> Cluster {
+    let mut c = Cluster::new(n);
+    let config = |i: usize| Config { read_index: !lease_read, lease_read, ..Config::new(i, n, i as u64 + 1) };
+    c.nodes = (0..n).map(|i| Raft::new(config(i), 0)).collect();
+    c
+}
+
+/// The reads node `i` said may be served.
+fn reads_served(c: &Cluster, i: usize) -> Vec<u64> {
+    c.applied[i].iter().filter_map(|a| if let Apply::Read { id } = a { Some(*id) } else { None }).collect()
+}
+
+#[test]
+fn a_read_index_read_waits_for_an_entry_of_the_term_and_a_majority_round() {
+    let mut c = reading(3, false);
+    c.elect(0);
+    assert!(!c.nodes[0].read(1, c.now_ms), "no entry of its term committed: through the log");
+    assert!(!c.nodes[1].read(1, c.now_ms), "a follower serves no read");
+    c.nodes[0].start(b"x".to_vec());
+    c.drain(0);
+    c.deliver_all(&[]);
+    assert!(c.nodes[0].read(2, c.now_ms));
+    let out = c.drain(0);
+    assert!(out.messages.iter().all(|(_, r)| matches!(r, Request::Confirm { term: 1, leader: 0, .. })));
+    assert_eq!(out.messages.len(), 2, "a round to every follower");
+    assert!(reads_served(&c, 0).is_empty(), "not before the round is answered");
+    c.deliver_all(&[2]);
+    assert_eq!(reads_served(&c, 0), [2], "itself and one follower are a majority");
+}
+
+#[test]
+fn a_read_index_round_cut_off_from_the_majority_serves_nothing() {
+    let mut c = reading(3, false);
+    c.elect(0);
+    c.nodes[0].start(b"x".to_vec());
+    c.drain(0);
+    c.deliver_all(&[]);
+    assert!(c.nodes[0].read(5, c.now_ms));
+    c.drain(0);
+    c.deliver_all(&[1, 2]);
+    assert!(reads_served(&c, 0).is_empty(), "a leader cut off confirms nothing");
+}
+
+#[test]
+fn a_lease_serves_reads_at_once_until_it_runs_out() {
+    let mut c = reading(3, true);
+    c.elect(0);
+    c.nodes[0].start(b"x".to_vec());
+    c.drain(0);
+    c.deliver_all(&[]);
+    let round_sent_ms = c.now_ms;
+    assert!(c.nodes[0].read(1, c.now_ms));
+    c.drain(0);
+    c.deliver_all(&[]);
+    assert_eq!(reads_served(&c, 0), [1], "the first read takes a round, which grants the lease");
+    // 300 ms shortened for clocks 10% apart: 245 ms.
+    assert!(c.nodes[0].read(2, round_sent_ms + 244));
+    let out = c.drain(0);
+    assert!(out.messages.is_empty(), "within the lease: no round");
+    assert_eq!(reads_served(&c, 0), [1, 2]);
+    assert!(c.nodes[0].read(3, round_sent_ms + 245));
+    let out = c.drain(0);
+    assert_eq!(out.messages.len(), 2, "past the lease: a round again");
+}
+
+#[test]
+fn with_leases_a_follower_grants_no_vote_within_the_minimum_election_timeout_of_its_leader() {
+    let mut c = reading(3, true);
+    c.elect(0);
+    let heard_ms = c.now_ms;
+    let ask = |term| Request::RequestVote { term, candidate: 2, last_log_index: 0, last_log_term: 0 };
+    let refused = c.nodes[1].handle_request(2, ask(2), heard_ms + 299);
+    assert_eq!(refused, Response::RequestVote { term: 2, granted: false }, "within 300 ms of its leader");
+    let granted = c.nodes[1].handle_request(2, ask(3), heard_ms + 300);
+    assert_eq!(granted, Response::RequestVote { term: 3, granted: true });
+    let restarted = Raft::new(Config { lease_read: true, ..Config::new(1, 3, 9) }, 5000);
+    let mut restarted = restarted;
+    let after_restart = restarted.handle_request(2, ask(1), 5100);
+    assert_eq!(
+        after_restart,
+        Response::RequestVote { term: 1, granted: false },
+        "a restart may have forgotten a leader"
+    );
 }

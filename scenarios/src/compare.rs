@@ -179,7 +179,7 @@ mod tests {
                 }
             })
         }
-        let both = Optimisations::of(contract::Optimisation::ALL);
+        let both = Optimisations::of(&[contract::Optimisation::PreVote, contract::Optimisation::CheckQuorum]);
         let scenario = Scenario { name: "test/noting", run: noting, honoured: both, ..Scenario::BLANK };
         let rows = compare(&scenario, 0, 3, 2);
         assert_eq!(rows.len(), 4);

@@ -17,7 +17,7 @@ use crate::registry::{matching, Scenario};
 use crate::runner::{run_scenario, Run};
 use crate::soak::thread_cpu_ms;
 use crate::Implementation;
-use bugs::{Bug, Bugs, Layer};
+use bugs::{Bug, Bugs};
 
 /// What a hunt found.
 #[derive(Clone, Debug)]
@@ -56,10 +56,11 @@ pub struct Hunt {
     pub cpu_s: f64,
 }
 
-/// The scenarios that hunt a layer's bugs: its swarm scenarios, then its
-/// lab tests (and beyond-the-lab chaos scenarios).
-pub fn hunters<I: Implementation>(layer: Layer, which: Hunters) -> (Vec<Scenario>, Vec<Scenario>) {
-    let all = matching::<I>(layer.name());
+/// The scenarios that hunt a bug: the swarm scenarios, then the lab tests
+/// (and beyond-the-lab chaos scenarios), of the lab it shows in
+/// (`Bug::hunted_in`: its layer's, or the service above it).
+pub fn hunters<I: Implementation>(bug: Bug, which: Hunters) -> (Vec<Scenario>, Vec<Scenario>) {
+    let all = matching::<I>(bug.hunted_in().name());
     let (swarm, others): (Vec<Scenario>, Vec<Scenario>) = all.into_iter().partition(|s| s.name.contains("swarm"));
     match which {
         Hunters::All => (swarm, others),
@@ -91,7 +92,7 @@ pub fn hunt<I: Implementation>(bug: Bug, max_runs: u64, jobs: usize) -> Hunt {
 /// Hunts `bug` with these hunters, for at most `rounds` rounds and
 /// `max_runs` runs.
 pub fn hunt_with<I: Implementation>(bug: Bug, which: Hunters, rounds: u64, max_runs: u64, jobs: usize) -> Hunt {
-    let (swarm, lab) = hunters::<I>(bug.layer(), which);
+    let (swarm, lab) = hunters::<I>(bug, which);
     assert!(!swarm.is_empty() || !lab.is_empty(), "every layer has scenarios");
     let per_round = swarm.len() as u64 + u64::from(!lab.is_empty());
     let total = rounds.saturating_mul(per_round).min(max_runs);

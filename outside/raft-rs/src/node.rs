@@ -282,7 +282,7 @@ mod tests {
     fn command(msg: &ApplyMsg) -> (u64, Vec<u8>) {
         match msg {
             ApplyMsg::Command { index, command, .. } => (*index, command.to_vec()),
-            ApplyMsg::Snapshot { .. } => panic!("a command, not a snapshot"),
+            other => panic!("a command, not {other:?}"),
         }
     }
 

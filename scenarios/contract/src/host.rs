@@ -32,6 +32,11 @@ pub trait StateMachine {
     /// Raft state now persisted (the lab's `persister.RaftStateSize()`): a
     /// snapshot of the state through `index`, when the service wants one.
     fn snapshot(&mut self, index: u64, raft_state_bytes: usize) -> Option<Vec<u8>>;
+
+    /// The read `id` asked for with [`RaftHost::read`] is safe to serve
+    /// now, from the state the applies so far left ([`ApplyMsg::Read`]).
+    /// Nothing by default: a service that never asks for reads gets none.
+    fn read(&mut self, _id: u64) {}
 }
 
 /// The runtime's I/O, with the size of the persisted raft state (which a
@@ -227,6 +232,17 @@ impl<R: Raft, S: StateMachine> RaftHost<R, S> {
         started_at
     }
 
+    /// Asks the Raft for read `id` without a log entry ([`Raft::read`]):
+    /// `true` when the service will get it through
+    /// [`StateMachine::read`], `false` when the read must go through the
+    /// log.
+    pub fn read<I: HostIo<R::Request> + PersistedSize>(&mut self, io: &mut I, id: u64) -> bool {
+        self.record(StepInput::Read);
+        let promised = self.raft.read(&mut Queueing { io, applies: &mut self.applies }, id);
+        self.deliver(io);
+        promised
+    }
+
     /// Hands the queued applies to the service, in order; a snapshot it
     /// returns goes to the Raft before the next apply. Stops when the
     /// machine stopped (a crash at a write).
@@ -241,6 +257,10 @@ impl<R: Raft, S: StateMachine> RaftHost<R, S> {
                 }
                 ApplyMsg::Snapshot { index, snapshot, .. } => {
                     self.service.restore(Some(index), &snapshot).map(|()| None)
+                }
+                ApplyMsg::Read { id } => {
+                    self.service.read(id);
+                    Ok(None)
                 }
             };
             match applied {

@@ -24,11 +24,24 @@ pub enum Optimisation {
     /// follower that heard from its leader within its election timeout (a
     /// leader: from a majority) ignores vote requests of higher terms.
     CheckQuorum,
+    /// ReadIndex (the thesis, 6.4): a leader serves a read without a log
+    /// entry once an entry of its own term has committed, by noting its
+    /// commit index, confirming with a round of messages to a majority
+    /// that it still leads, and waiting until it has applied that index.
+    ReadIndex,
+    /// Lease reads (the thesis, 6.4.1): a leader that a majority confirmed
+    /// within a lease shorter than the minimum election timeout (by the
+    /// clock-drift bound) serves reads at once; followers refuse votes
+    /// within their election timeout of hearing from it, so no other
+    /// leader can commit before the lease ends. Outside the lease, reads
+    /// take a ReadIndex round, which renews it.
+    LeaseRead,
 }
 
 impl Optimisation {
     /// Every optimisation, in a fixed order.
-    pub const ALL: &'static [Optimisation] = &[Optimisation::PreVote, Optimisation::CheckQuorum];
+    pub const ALL: &'static [Optimisation] =
+        &[Optimisation::PreVote, Optimisation::CheckQuorum, Optimisation::ReadIndex, Optimisation::LeaseRead];
 
     /// Its name on the command line (`pre_vote`).
     ///
@@ -39,6 +52,8 @@ impl Optimisation {
         match self {
             Optimisation::PreVote => "pre_vote",
             Optimisation::CheckQuorum => "check_quorum",
+            Optimisation::ReadIndex => "read_index",
+            Optimisation::LeaseRead => "lease_read",
         }
     }
 
@@ -48,6 +63,10 @@ impl Optimisation {
             Optimisation::PreVote => "a peer campaigns only after a majority says it would vote for it (thesis 9.6)",
             Optimisation::CheckQuorum => {
                 "a leader out of touch with a majority steps down; a led follower ignores votes (thesis 6.2, 4.2.3)"
+            }
+            Optimisation::ReadIndex => "a leader serves reads after a round confirms it leads, without a log entry (thesis 6.4)",
+            Optimisation::LeaseRead => {
+                "a leader serves reads at once within a lease a majority granted, shortened by the drift bound (thesis 6.4.1)"
             }
         }
     }

@@ -65,6 +65,16 @@ pub enum ApplyMsg {
         /// The bytes a service gave to `snapshot`.
         snapshot: Arc<Vec<u8>>,
     },
+    /// The read `id` asked for with [`Raft::read`] may be served now, from
+    /// the service's state as the applies before this message left it:
+    /// every command committed before the read was asked for has been
+    /// applied. Only a peer that still led when it confirmed the read
+    /// sends this; one that lost leadership never does (the service's
+    /// deadline answers the client).
+    Read {
+        /// The id the service gave [`Raft::read`].
+        id: u64,
+    },
 }
 
 /// What the runtime (the simulator, or one day a real network and disk)
@@ -196,6 +206,39 @@ pub trait Raft: Sized + 'static {
     /// of timers, not one per moved deadline). Timers set before a crash
     /// never fire in the restarted peer.
     fn on_timer(&mut self, io: &mut impl RaftIo<Self::Request>, at_ms: u64);
+
+    /// A read without a log entry (ReadIndex or a lease, when the run
+    /// switched [`Optimisation::ReadIndex`](crate::Optimisation::ReadIndex)
+    /// or [`Optimisation::LeaseRead`](crate::Optimisation::LeaseRead) on):
+    /// `true` promises [`ApplyMsg::Read`] with `id` once the read is safe,
+    /// if this peer still leads then; `false` (the default, and the answer
+    /// of a peer that does not lead or whose term has no committed entry
+    /// yet) means the service must put the read through the log.
+    ///
+    /// ```
+    /// # use contract::{ApplyMsg, NoView, PeerConfig, Persisted, Raft, RaftIo};
+    /// // A Raft that never serves reads without the log keeps the default.
+    /// struct LogOnly;
+    /// impl Raft for LogOnly {
+    ///     type Request = ();
+    ///     type Response = ();
+    ///     type View = NoView;
+    ///     fn start(_: PeerConfig, _: Persisted<'_>, _: &mut impl RaftIo<()>) -> Result<Self, String> {
+    ///         Ok(LogOnly)
+    ///     }
+    ///     fn state(&self) -> (u64, bool) { (1, true) }
+    ///     fn start_command(&mut self, _: &mut impl RaftIo<()>, _: Vec<u8>) -> Option<(u64, u64)> { None }
+    ///     fn snapshot(&mut self, _: &mut impl RaftIo<()>, _: u64, _: Vec<u8>) {}
+    ///     fn handle_request(&mut self, _: &mut impl RaftIo<()>, _: usize, _: ()) {}
+    ///     fn handle_response(&mut self, _: &mut impl RaftIo<()>, _: usize, _: ()) {}
+    ///     fn on_timer(&mut self, _: &mut impl RaftIo<()>, _: u64) {}
+    /// }
+    /// let mut io = contract::testing::RecordingIo::<()>::default();
+    /// assert!(!LogOnly.read(&mut io, 7), "the service puts the read through the log");
+    /// ```
+    fn read(&mut self, _io: &mut impl RaftIo<Self::Request>, _id: u64) -> bool {
+        false
+    }
 
     /// The read-only view of this peer, when `View` is `Self`.
     fn view(&self) -> Option<&Self::View> {

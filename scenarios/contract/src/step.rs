@@ -194,6 +194,8 @@ pub enum StepInput {
     Timer,
     /// The service started a command.
     Command,
+    /// The service asked for a read without the log.
+    Read,
 }
 
 /// The last input a [`RaftHost`](crate::RaftHost) gave its Raft, as the

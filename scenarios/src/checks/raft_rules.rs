@@ -25,7 +25,8 @@
 //!   one older than the commit index replaces nothing; a newer one commits
 //!   through its last index, keeping the entries after it if the log holds
 //!   that entry, else nothing of the log;
-//! - a command started on a peer that does not lead changes nothing;
+//! - a command started on a peer that does not lead changes nothing; a
+//!   read without the log changes nothing on any peer;
 //! - elections: a peer campaigns (a new term with its own vote, or a
 //!   PreVote) only on a timer step once its election timer ran out, or a
 //!   pre-candidate on winning its PreVote; it leads only with the votes of
@@ -151,6 +152,10 @@ pub fn check<M, R, V: RaftView<M, R>>(step: &Step<'_>, ballots: &mut Ballots, af
         Some(StepInput::Response { from }) => rules.response(from, ballots)?,
         Some(StepInput::Timer) => rules.timer()?,
         Some(StepInput::Command) => rules.command()?,
+        Some(StepInput::Read) => rules.unchanged(
+            What(&|| "a read without the log".into()),
+            "a read without the log changes no term, vote, role or log (thesis 6.4)",
+        )?,
         Some(StepInput::CallFailed) => rules.unchanged_election(What(&|| "a failed call".into()))?,
         Some(StepInput::Start) | None => {}
     }

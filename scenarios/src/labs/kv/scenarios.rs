@@ -581,7 +581,7 @@ fn chaos<K: Kv>(run: &Run) -> Outcome {
 }
 
 pub fn scenarios<K: Kv>() -> Vec<Scenario> {
-    lab_scenarios!("kv", K: basic_3a, speed_3a, concurrent_3a, unreliable_3a, unreliable_one_key_3a, one_partition_3a, many_partitions_one_client_3a, many_partitions_many_clients_3a, persist_one_client_3a, persist_concurrent_3a, persist_concurrent_unreliable_3a, persist_partition_3a, persist_partition_unreliable_3a, persist_partition_unreliable_linearizable_3a, snapshot_rpc_3b, snapshot_size_3b, speed_3b, snapshot_recover_3b, snapshot_recover_many_clients_3b, snapshot_unreliable_3b, snapshot_unreliable_recover_3b, snapshot_unreliable_recover_concurrent_partition_3b, snapshot_unreliable_recover_concurrent_partition_linearizable_3b, chaos, swarm, isolated_leader, bench_1_client, bench_10_clients, bench_1_client_unreliable, bench_10_clients_unreliable)
+    lab_scenarios!("kv", K: basic_3a, speed_3a, concurrent_3a, unreliable_3a, unreliable_one_key_3a, one_partition_3a, many_partitions_one_client_3a, many_partitions_many_clients_3a, persist_one_client_3a, persist_concurrent_3a, persist_concurrent_unreliable_3a, persist_partition_3a, persist_partition_unreliable_3a, persist_partition_unreliable_linearizable_3a, snapshot_rpc_3b, snapshot_size_3b, speed_3b, snapshot_recover_3b, snapshot_recover_many_clients_3b, snapshot_unreliable_3b, snapshot_unreliable_recover_3b, snapshot_unreliable_recover_concurrent_partition_3b, snapshot_unreliable_recover_concurrent_partition_linearizable_3b, chaos, swarm, isolated_leader, lease_drift, bench_1_client, bench_10_clients, bench_1_client_unreliable, bench_10_clients_unreliable)
 }
 
 // ----- beyond the lab: swarm runs -----
@@ -658,6 +658,75 @@ fn isolated_leader<K: Kv>(run: &Run) -> Outcome {
         done.set(true);
         for client in clients {
             client.await;
+        }
+        Ok(())
+    })
+}
+
+/// The largest clock drift the lab's faults give a server (10%), which the
+/// reference's leases allow for (`raft::Config::max_clock_drift_ppm`).
+pub const DRIFT_BOUND_PPM: i32 = 100_000;
+
+/// Beyond the lab: leases with clocks at the drift bound (the Raft thesis,
+/// 6.4.1; tikv#964). See [`lease_under_drift`]; here the leader's clock runs
+/// 10% slow and its followers' 10% fast, the worst the lab's faults allow:
+/// with lease reads on, a lease that allows for the drift never serves a
+/// stale read; one that does not (`raft_lease_without_drift_margin`) does.
+fn lease_drift<K: Kv>(run: &Run) -> Outcome {
+    lease_under_drift::<K>(run, DRIFT_BOUND_PPM)
+}
+
+/// Twenty times: once a leader is elected, its clock is set `drift_ppm`
+/// slow and the others' as fast; a reader reaching only that leader Gets a
+/// key (renewing its lease), then the leader is cut off from the other two
+/// servers for 800 ms, while a writer reaching only those Puts new values
+/// and the reader keeps reading at the old leader. The history must be
+/// linearizable: a leader that served a read after the majority's new
+/// leader committed a Put serves it stale. Beyond the drift bound a
+/// lease cannot be safe, and this scenario shows the stale read
+/// (`reference/tests/reads.rs`).
+pub fn lease_under_drift<K: Kv>(run: &Run, drift_ppm: i32) -> Outcome {
+    kv_test::<K, _>(run, KvSetup::servers(3), move |t| async move {
+        let mut writer = t.make_client(&t.all());
+        let mut rounds = 0;
+        while rounds < 20 {
+            t.sleep(ms(300)).await;
+            let Some(leader) = t.leader() else { continue };
+            let others: Vec<usize> = (0..t.n).filter(|&i| i != leader).collect();
+            for i in 0..t.n {
+                let ppm = if i == leader { drift_ppm } else { -drift_ppm };
+                t.h.inject(Fault::TimerDrift { server: t.cluster.servers[i], ppm });
+            }
+            let mut reader = t.make_client_trying_first(leader);
+            t.connect_client(&reader, &[leader]);
+            t.connect_client(&writer, &others);
+            reader.get("k").await;
+            t.partition(&[leader], &others);
+            let reader_addr = reader.addr;
+            let cut_until = t.h.now() + ms(800);
+            let tw = t.clone();
+            let writes = t.h.spawn(format!("writer-{rounds}"), async move {
+                let mut j = 0;
+                while tw.h.now() < cut_until {
+                    writer.put("k", &format!("{rounds}.{j}")).await;
+                    j += 1;
+                }
+                writer
+            });
+            let tr = t.clone();
+            let reads = t.h.spawn(format!("reader-{rounds}"), async move {
+                while tr.h.now() < cut_until {
+                    reader.get("k").await;
+                    tr.sleep(ms(2)).await;
+                }
+            });
+            t.sleep(ms(800)).await;
+            t.cluster.connect_all();
+            t.cluster.connect_client(reader_addr, &t.all()); // its last Get may wait at the old leader
+            reads.await;
+            writer = writes.await;
+            t.connect_client(&writer, &t.all());
+            rounds += 1;
         }
         Ok(())
     })
