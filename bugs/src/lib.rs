@@ -44,6 +44,7 @@ impl Bug {
             Bug::RaftReadIndexBeforeOwnCommit => "read_index",
             Bug::RaftLeaseWithoutDriftMargin => "lease_read",
             Bug::RaftLeaseFromAnswer => "lease_read",
+            Bug::RaftFollowerReadWithoutApply => "follower_read",
             _ => "",
         }
     }
@@ -52,9 +53,10 @@ impl Bug {
     /// a Raft bug that shows only through a service's reads.
     pub fn hunted_in(self) -> Layer {
         match self {
-            Bug::RaftReadIndexBeforeOwnCommit | Bug::RaftLeaseWithoutDriftMargin | Bug::RaftLeaseFromAnswer => {
-                Layer::Kv
-            }
+            Bug::RaftReadIndexBeforeOwnCommit
+            | Bug::RaftLeaseWithoutDriftMargin
+            | Bug::RaftLeaseFromAnswer
+            | Bug::RaftFollowerReadWithoutApply => Layer::Kv,
             _ => self.layer(),
         }
     }
@@ -216,6 +218,9 @@ catalogue! {
     RaftLeaseFromAnswer = "raft_lease_from_answer", Raft,
         "a leader starts its lease when a majority's answers arrive instead of when it sent the round they answer: a delayed answer stretches the lease",
         "Raft thesis 6.4.1 (the lease runs from when the leader sent the heartbeat round a majority answered, not from the answers)";
+    RaftFollowerReadWithoutApply = "raft_follower_read_without_apply", Raft,
+        "a follower serves a read as soon as its leader confirms the read index, without waiting until it has applied through that index",
+        "tikv/tikv#16069 (a follower read served before the follower applied the read index returned stale data)";
     // ----- kv -----
     KvNoDuplicateDetection = "kv_no_duplicate_detection", Kv,
         "the server applies every copy of a retried write",

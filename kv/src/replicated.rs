@@ -80,6 +80,10 @@ struct Waiter<T> {
 
 /// A read waiting for its Raft to confirm it (`contract::ApplyMsg::Read`).
 struct ReadWaiter<R, T> {
+    /// The term, and whether this server led it, when the read was asked:
+    /// a new term, or a lost leadership, sends it elsewhere.
+    term: u64,
+    as_leader: bool,
     deadline_ms: u64,
     token: T,
     request: R,
@@ -156,9 +160,11 @@ pub struct Replicated<R: Raft, S: Service, T> {
     /// The term of the leadership under which the waiting requests were
     /// started.
     waiting_term: u64,
-    /// Whether reads ask the Raft instead of the log (ReadIndex or leases
-    /// switched on).
+    /// Whether reads ask the Raft instead of the log (ReadIndex, leases or
+    /// follower reads switched on).
     reads_without_log: bool,
+    /// Whether a follower serves reads too (follower reads).
+    follower_reads: bool,
     /// The id of the next read asked of the Raft.
     next_read_id: u64,
 }
@@ -175,12 +181,14 @@ impl<R: Raft, S: Service, T> Replicated<R, S, T> {
         max_raft_state: Option<usize>,
         io: &mut impl ReplyIo<R::Request, T, S::Reply>,
     ) -> Result<Replicated<R, S, T>, String> {
-        let reads_without_log =
-            [Optimisation::ReadIndex, Optimisation::LeaseRead].iter().any(|o| config.optimisations.contains(*o));
+        let reads_without_log = [Optimisation::ReadIndex, Optimisation::LeaseRead, Optimisation::FollowerRead]
+            .iter()
+            .any(|o| config.optimisations.contains(*o));
+        let follower_reads = config.optimisations.contains(Optimisation::FollowerRead);
         let waiting =
             Waiting { service, waiting: BTreeMap::new(), reads: BTreeMap::new(), answers: Vec::new(), max_raft_state };
         let host = RaftHost::start(config, persisted, waiting, io)?;
-        Ok(Replicated { host, waiting_term: 0, reads_without_log, next_read_id: 0 })
+        Ok(Replicated { host, waiting_term: 0, reads_without_log, follower_reads, next_read_id: 0 })
     }
 
     pub fn raft(&self) -> &R {
@@ -215,6 +223,9 @@ impl<R: Raft, S: Service, T> Replicated<R, S, T> {
             return;
         }
         if !self.is_leader() {
+            if self.follower_reads && S::is_read(&request) {
+                return self.read_without_log(io, token, request);
+            }
             io.reply(token, S::WRONG_LEADER); // without encoding the request
             return;
         }
@@ -235,17 +246,20 @@ impl<R: Raft, S: Service, T> Replicated<R, S, T> {
     }
 
     /// Asks the Raft to confirm a read (`contract::Raft::read`); one it
-    /// cannot confirm goes through the log.
+    /// cannot confirm goes through the log (or, on a follower, elsewhere).
     fn read_without_log(&mut self, io: &mut impl ReplyIo<R::Request, T, S::Reply>, token: T, request: S::Request) {
-        let (term, _) = self.raft().state();
+        let (term, as_leader) = self.raft().state();
         self.settle(io); // older waiters of another term go first
         let id = self.next_read_id;
         self.next_read_id += 1;
         let deadline_ms = io.now_ms() + REQUEST_TIMEOUT_MS;
         // Waiting before it is asked: within a lease the answer comes at once.
-        self.host.service_mut().reads.insert(id, ReadWaiter { deadline_ms, token, request });
+        let read = ReadWaiter { term, as_leader, deadline_ms, token, request };
+        self.host.service_mut().reads.insert(id, read);
         if self.host.read(io, id) {
-            self.waiting_term = term;
+            if as_leader {
+                self.waiting_term = term;
+            }
             self.settle(io);
             return;
         }
@@ -335,19 +349,24 @@ impl<R: Raft, S: Service, T> Replicated<R, S, T> {
     }
 
     /// Every waiter is sent elsewhere when this server no longer leads in
-    /// the term they were started in; returns whether it was deposed.
+    /// the term they were started in (a follower's read: when its term
+    /// changes); returns whether any was.
     fn release_if_deposed(&mut self) -> bool {
         let (term, leader) = self.host.raft().state();
         let waiting = self.host.service_mut();
-        let any = !waiting.waiting.is_empty() || !waiting.reads.is_empty();
-        let deposed = any && (!leader || term != self.waiting_term);
+        let deposed = !waiting.waiting.is_empty() && (!leader || term != self.waiting_term);
         if deposed {
             waiting.release_through(u64::MAX, S::WRONG_LEADER);
-            for (_, read) in std::mem::take(&mut waiting.reads) {
-                waiting.answers.push((read.token, S::WRONG_LEADER));
-            }
         }
-        deposed
+        let stale = |r: &ReadWaiter<S::Request, T>| r.term != term || (r.as_leader && !leader);
+        let stale_reads = waiting.reads.values().any(stale);
+        if stale_reads {
+            let reads = std::mem::take(&mut waiting.reads);
+            let (gone, kept): (BTreeMap<_, _>, BTreeMap<_, _>) = reads.into_iter().partition(|(_, r)| stale(r));
+            waiting.reads = kept;
+            waiting.answers.extend(gone.into_values().map(|r| (r.token, S::WRONG_LEADER)));
+        }
+        deposed || stale_reads
     }
 
     /// Requests past their deadline are timed out. Within one leadership,

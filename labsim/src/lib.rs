@@ -91,7 +91,8 @@ enum Command {
         #[arg(long, value_parser = bugs::Bugs::parse_given)]
         bugs: Option<bugs::Bugs>,
         /// Switch on exactly these Raft optimisations (comma-separated, or
-        /// `none`: pre_vote, check_quorum); by default the implementation's
+        /// `none`: pre_vote, check_quorum, read_index, lease_read,
+        /// follower_read); by default the implementation's
         /// own, and a swarm run draws its set from the seed.
         #[arg(long = "with", value_parser = contract::Optimisations::parse)]
         optimisations: Option<contract::Optimisations>,
@@ -135,7 +136,8 @@ enum Command {
         #[arg(long, value_parser = bugs::Bugs::parse_given)]
         bugs: Option<bugs::Bugs>,
         /// Switch on exactly these Raft optimisations (comma-separated, or
-        /// `none`: pre_vote, check_quorum); by default the implementation's
+        /// `none`: pre_vote, check_quorum, read_index, lease_read,
+        /// follower_read); by default the implementation's
         /// own, and a swarm run draws its set from the seed.
         #[arg(long = "with", value_parser = contract::Optimisations::parse)]
         optimisations: Option<contract::Optimisations>,
@@ -163,6 +165,10 @@ enum Command {
         /// Also draw the bar charts as one SVG image.
         #[arg(long)]
         svg: Option<std::path::PathBuf>,
+        /// Only the combinations of these optimisations (comma-separated;
+        /// default: every one the implementation honours).
+        #[arg(long, value_parser = contract::Optimisations::parse)]
+        of: Option<contract::Optimisations>,
     },
     /// Runs the scenarios with BUG switched on until one fails; reports the
     /// scenario and seed that caught it, the runs and CPU it took, and the
@@ -333,10 +339,16 @@ pub fn main<I: Implementation>() -> ExitCode {
             let switched = crate::run_cli::Switched { bugs, optimisations };
             crate::run_cli::run(&scenario, seed, switched, checks, outputs)
         }
-        Command::Compare { name, seeds, first_seed, jobs, html, svg } => {
-            let Some(scenario) = find::<I>(&name) else {
+        Command::Compare { name, seeds, first_seed, jobs, html, svg, of } => {
+            let Some(mut scenario) = find::<I>(&name) else {
                 return usage_error(format!("unknown scenario '{name}'{}", suggest::<I>(&name)));
             };
+            if let Some(of) = of {
+                if let Some(e) = scenarios::optimisations::unhonoured(of, scenario.honoured, scenario.implementation) {
+                    return usage_error(e);
+                }
+                scenario.honoured = of;
+            }
             if first_seed.checked_add(seeds - 1).is_none() {
                 return usage_error("--first-seed plus --seeds overflows a 64-bit seed");
             }

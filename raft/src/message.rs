@@ -81,6 +81,22 @@ pub enum Request {
         /// The leader's round, echoed in the answer.
         round: u64,
     },
+    /// A follower asks its leader for a read index (follower reads): the
+    /// leader confirms it leads, then sends `ReadReady`.
+    ReadIndex {
+        term: u64,
+        /// The follower's number for the read, echoed back.
+        read: u64,
+    },
+    /// The leader's answer to a follower's `ReadIndex`, once a round (or
+    /// its lease) confirmed it still leads: the read may be served once the
+    /// follower has applied through `index`.
+    ReadReady {
+        term: u64,
+        leader: usize,
+        read: u64,
+        index: u64,
+    },
 }
 
 /// Why a follower rejected AppendEntries, for fast log backup.
@@ -128,6 +144,18 @@ pub enum Response {
         term: u64,
         round: u64,
     },
+    /// The answer to a `ReadIndex`: whether the leader took it (it does not
+    /// when it is not the leader of `term`, or no entry of its term has
+    /// committed yet).
+    ReadIndex {
+        term: u64,
+        read: u64,
+        taken: bool,
+    },
+    /// The answer to a `ReadReady`.
+    ReadReady {
+        term: u64,
+    },
 }
 
 impl contract::Message for Request {
@@ -138,6 +166,8 @@ impl contract::Message for Request {
             Request::InstallSnapshot { .. } => "InstallSnapshot",
             Request::PreVote { .. } => "PreVote",
             Request::Confirm { .. } => "Confirm",
+            Request::ReadIndex { .. } => "ReadIndex",
+            Request::ReadReady { .. } => "ReadReady",
         }
     }
 }

@@ -6,7 +6,7 @@
 
 use crate::log::Log;
 use crate::message::{Command, Conflict, Entry, Request, Response, Snapshot};
-use crate::read::Rounds;
+use crate::read::{FollowerReads, Reader, Rounds};
 use crate::storage::{decode, HardState, StateDelta, StorageError};
 use bugs::buggify::{self, Site};
 use bugs::{on, Bug};
@@ -51,6 +51,10 @@ pub struct Config {
     /// leader's last message (nor after a restart, which may have forgotten
     /// one). Outside the lease, a read takes a round, which renews it.
     pub lease_read: bool,
+    /// Follower reads: a follower asks its leader for a read index, which
+    /// the leader confirms as for ReadIndex (or from its lease), and serves
+    /// the read once it has applied through that index.
+    pub follower_read: bool,
     /// How far any peer's clock rate may stray from true time, in parts
     /// per million (the lab's faults drift clocks by at most 10%).
     pub max_clock_drift_ppm: u64,
@@ -70,6 +74,7 @@ impl Config {
             check_quorum: false,
             read_index: false,
             lease_read: false,
+            follower_read: false,
             max_clock_drift_ppm: 100_000,
         }
     }
@@ -185,6 +190,10 @@ pub struct Raft {
     rounds: Rounds,
     /// Until when (this leader's clock) it may serve reads at once.
     lease_until_ms: u64,
+    /// The leader this peer follows in its term, once it has heard from it.
+    leader_id: Option<usize>,
+    /// This follower's reads, asked of its leader.
+    follower_reads: FollowerReads,
     output: Output,
 }
 
@@ -232,6 +241,8 @@ impl Raft {
             leader_contact_ms: now_ms,
             rounds: Rounds::new(n),
             lease_until_ms: 0,
+            leader_id: None,
+            follower_reads: FollowerReads::default(),
             output: Output::default(),
             config,
         };
@@ -515,6 +526,8 @@ impl Raft {
         if term > self.hard.term {
             self.hard.term = term;
             self.hard.voted_for = None;
+            self.leader_id = None;
+            self.follower_reads.clear();
             if !on(Bug::RaftTermNotPersisted) {
                 self.hard_dirty = true;
             }
@@ -759,13 +772,13 @@ impl Raft {
                     }
                     return Response::AppendEntries { term: self.hard.term, match_index: None, conflict: None };
                 }
-                self.accept_leader(term, now_ms);
+                self.accept_leader(term, leader, now_ms);
                 self.append_entries(prev_log_index, prev_log_term, entries, leader_commit)
             }
             Request::InstallSnapshot { term, leader, last_included_index, last_included_term, data } => {
                 debug_assert_eq!(leader, from);
                 if term >= self.hard.term {
-                    self.accept_leader(term, now_ms);
+                    self.accept_leader(term, leader, now_ms);
                     self.install_snapshot(last_included_index, last_included_term, data);
                 }
                 Response::InstallSnapshot { term: self.hard.term, last_included_index }
@@ -773,9 +786,19 @@ impl Raft {
             Request::Confirm { term, leader, round } => {
                 debug_assert_eq!(leader, from);
                 if term >= self.hard.term {
-                    self.accept_leader(term, now_ms);
+                    self.accept_leader(term, leader, now_ms);
                 }
                 Response::Confirm { term: self.hard.term, round }
+            }
+            Request::ReadIndex { term, read } => self.read_index_asked(from, term, read, now_ms),
+            Request::ReadReady { term, leader, read, index } => {
+                debug_assert_eq!(leader, from);
+                if term >= self.hard.term {
+                    self.accept_leader(term, leader, now_ms);
+                    self.follower_reads.ready(read, index);
+                    self.serve_applied_follower_reads();
+                }
+                Response::ReadReady { term: self.hard.term }
             }
         }
     }
@@ -815,7 +838,7 @@ impl Raft {
     }
 
     /// A valid leader for `term` exists: follow it.
-    fn accept_leader(&mut self, term: u64, now_ms: u64) {
+    fn accept_leader(&mut self, term: u64, leader: usize, now_ms: u64) {
         if term > self.hard.term || self.role != Role::Follower {
             assert!(
                 !(self.role == Role::Leader && term == self.hard.term),
@@ -829,6 +852,7 @@ impl Raft {
         }
         self.heard_leader = true;
         self.leader_contact_ms = now_ms;
+        self.leader_id = Some(leader);
         self.campaign_term = None; // the term has its leader: this campaign lost
     }
 
@@ -942,7 +966,9 @@ impl Raft {
             | Response::AppendEntries { term, .. }
             | Response::InstallSnapshot { term, .. }
             | Response::PreVote { term, .. }
-            | Response::Confirm { term, .. } => *term,
+            | Response::Confirm { term, .. }
+            | Response::ReadIndex { term, .. }
+            | Response::ReadReady { term } => *term,
         };
         let keeps_leading = on(Bug::RaftReplyTermIgnored)
             && self.role == Role::Leader
@@ -966,6 +992,12 @@ impl Raft {
                     self.round_answered(from, round, now_ms);
                 }
             }
+            Response::ReadIndex { read, taken, .. } => {
+                if !taken {
+                    self.follower_reads.refused(read);
+                }
+            }
+            Response::ReadReady { .. } => {}
             Response::RequestVote { granted, .. } => {
                 debug!(peer = from, granted, "vote answered");
                 // A candidate whose timer ran out before its grants arrived
@@ -1060,24 +1092,75 @@ impl Raft {
     /// committed yet (its commit index may lag the last leader's).
     pub fn read(&mut self, id: u64, now_ms: u64) -> bool {
         self.clock_ms = now_ms;
-        let on_for_reads = self.config.read_index || self.config.lease_read;
-        if self.role != Role::Leader || !on_for_reads {
+        if self.role == Role::Follower && self.config.follower_read {
+            return self.ask_leader_to_read(id);
+        }
+        let on_for_reads = self.config.read_index || self.config.lease_read || self.config.follower_read;
+        if self.role != Role::Leader || !on_for_reads || !self.can_serve_reads() {
             return false;
         }
+        self.confirm_read(Reader::Local { id }, now_ms);
+        true
+    }
+
+    /// A leader knows its commit index once an entry of its term has
+    /// committed (thesis 6.4, step 1).
+    fn can_serve_reads(&self) -> bool {
         let own_term_committed = self.log.term_at(self.commit_index) == Some(self.hard.term);
-        if !own_term_committed && !on(Bug::RaftReadIndexBeforeOwnCommit) {
-            return false;
-        }
+        own_term_committed || on(Bug::RaftReadIndexBeforeOwnCommit)
+    }
+
+    /// Serves `reader` at this leader's commit index: at once within the
+    /// lease (or alone), else once a new round is confirmed.
+    fn confirm_read(&mut self, reader: Reader, now_ms: u64) {
         debug_assert_eq!(self.last_applied, self.commit_index, "this Raft applies as it commits");
         if self.config.peers == 1 || (self.config.lease_read && now_ms < self.lease_until_ms) {
-            trace!(id, lease_until_ms = self.lease_until_ms, "read served at once");
-            self.output.applies.push(Apply::Read { id });
-            return true;
+            trace!(?reader, lease_until_ms = self.lease_until_ms, "read served at once");
+            return self.serve(reader);
         }
         let round = self.rounds.start(self.config.id, now_ms);
-        self.rounds.wait(id, round);
+        self.rounds.wait(reader, round);
         self.broadcast(Request::Confirm { term: self.hard.term, leader: self.config.id, round });
+    }
+
+    /// A confirmed read: the leader's own is applied, a follower's read
+    /// index is sent to it.
+    fn serve(&mut self, reader: Reader) {
+        match reader {
+            Reader::Local { id } => self.output.applies.push(Apply::Read { id }),
+            Reader::Follower { peer, read, index } => {
+                let ready = Request::ReadReady { term: self.hard.term, leader: self.config.id, read, index };
+                self.output.messages.push((peer, ready));
+            }
+        }
+    }
+
+    /// Follower reads: asks the leader this follower heard from in its
+    /// term for a read index (false: it knows no leader yet).
+    fn ask_leader_to_read(&mut self, id: u64) -> bool {
+        let Some(leader) = self.leader_id else { return false };
+        let read = self.follower_reads.ask(id);
+        self.output.messages.push((leader, Request::ReadIndex { term: self.hard.term, read }));
         true
+    }
+
+    /// A follower's `ReadIndex`: taken by the leader of its term that can
+    /// serve reads, at its commit index now.
+    fn read_index_asked(&mut self, from: usize, term: u64, read: u64, now_ms: u64) -> Response {
+        if term > self.hard.term {
+            self.become_follower(term, now_ms);
+        }
+        let taken = term == self.hard.term && self.role == Role::Leader && self.can_serve_reads();
+        if taken {
+            self.confirm_read(Reader::Follower { peer: from, read, index: self.commit_index }, now_ms);
+        }
+        Response::ReadIndex { term: self.hard.term, read, taken }
+    }
+
+    /// Follower reads whose index this follower has applied are served.
+    fn serve_applied_follower_reads(&mut self) {
+        let served = self.follower_reads.take_applied(self.last_applied, on(Bug::RaftFollowerReadWithoutApply));
+        self.output.applies.extend(served.into_iter().map(|id| Apply::Read { id }));
     }
 
     /// How long a lease lasts on this leader's clock: the minimum election
@@ -1103,9 +1186,11 @@ impl Raft {
         if self.config.lease_read {
             self.lease_until_ms = self.lease_until_ms.max(start_ms + self.lease_ms());
         }
-        let ready: Vec<u64> = self.rounds.take_ready().collect();
+        let ready: Vec<Reader> = self.rounds.take_ready().collect();
         trace!(round, reads = ready.len(), "round confirmed");
-        self.output.applies.extend(ready.into_iter().map(|id| Apply::Read { id }));
+        for reader in ready {
+            self.serve(reader);
+        }
     }
 
     // ----- commit and apply -----
@@ -1150,5 +1235,8 @@ impl Raft {
             self.last_applied = next;
         }
         debug_assert!(self.last_applied <= self.commit_index, "applied never passes commit");
+        if self.follower_reads.applying() {
+            self.serve_applied_follower_reads();
+        }
     }
 }

@@ -81,6 +81,7 @@ impl contract::Raft for RaftPeer {
             check_quorum: asked.contains(Optimisation::CheckQuorum),
             read_index: asked.contains(Optimisation::ReadIndex),
             lease_read: asked.contains(Optimisation::LeaseRead),
+            follower_read: asked.contains(Optimisation::FollowerRead),
             ..Config::new(config.me, config.peers, config.rng_seed)
         };
         let raft =
@@ -191,7 +192,9 @@ impl RaftView<Request, Response> for RaftPeer {
             Request::PreVote { term, .. } => (term.saturating_sub(1), None),
             Request::AppendEntries { term, .. }
             | Request::InstallSnapshot { term, .. }
-            | Request::Confirm { term, .. } => (*term, None),
+            | Request::Confirm { term, .. }
+            | Request::ReadIndex { term, .. }
+            | Request::ReadReady { term, .. } => (*term, None),
         }
     }
 
@@ -271,8 +274,12 @@ impl RaftView<Request, Response> for RaftPeer {
                     last_included_term: *last_included_term,
                 }
             }
-            // A heartbeat that commits nothing.
-            Request::Confirm { term, .. } => RpcView::Heartbeat { term: *term, commit: 0 },
+            // Heartbeats that commit nothing.
+            Request::Confirm { term, .. } | Request::ReadReady { term, .. } => {
+                RpcView::Heartbeat { term: *term, commit: 0 }
+            }
+            // A follower's question to its leader, of no kind Figure 2 names.
+            Request::ReadIndex { .. } => return None,
         })
     }
 
@@ -288,7 +295,10 @@ impl RaftView<Request, Response> for RaftPeer {
             Response::PreVote { term, granted } => {
                 RpcView::VoteReply { term: *term, granted: *granted, pre_vote: true, commit: None }
             }
-            Response::Confirm { term, .. } => RpcView::AppendReply { term: *term, success: true },
+            Response::Confirm { term, .. } | Response::ReadReady { term } => {
+                RpcView::AppendReply { term: *term, success: true }
+            }
+            Response::ReadIndex { term, taken, .. } => RpcView::AppendReply { term: *term, success: *taken },
         });
     }
 

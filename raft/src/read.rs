@@ -3,7 +3,9 @@
 //! answer says which round it answers, and serves the reads waiting on a
 //! round once a majority (itself included) has answered it or a later one.
 //! The round a majority answered also dates the leader's lease: it began
-//! when that round was sent.
+//! when that round was sent. A read may be the leader's own, or a
+//! follower's (follower reads), which the leader answers with its read
+//! index once the round is confirmed.
 
 use std::collections::VecDeque;
 
@@ -20,8 +22,18 @@ pub struct Rounds {
     confirmed: u64,
     /// Rounds sent and not yet confirmed: (round, clock when sent).
     sent: VecDeque<(u64, u64)>,
-    /// Reads waiting for a round: (the service's id, the round).
-    waiting: VecDeque<(u64, u64)>,
+    /// Reads waiting for a round: (the read, the round).
+    waiting: VecDeque<(Reader, u64)>,
+}
+
+/// Whose read waits for a round.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Reader {
+    /// The leader's service's read `id`.
+    Local { id: u64 },
+    /// Follower `peer`'s read number `read`, at the leader's commit index
+    /// `index` when it asked.
+    Follower { peer: usize, read: u64, index: u64 },
 }
 
 impl Rounds {
@@ -47,10 +59,10 @@ impl Rounds {
         self.started
     }
 
-    /// Read `id` waits for `round`.
-    pub fn wait(&mut self, id: u64, round: u64) {
+    /// `reader` waits for `round`.
+    pub fn wait(&mut self, reader: Reader, round: u64) {
         debug_assert!(round > self.confirmed, "a read waits only for a round not yet confirmed");
-        self.waiting.push_back((id, round));
+        self.waiting.push_back((reader, round));
     }
 
     /// Peer `from` answered `round`. Returns when the newly confirmed
@@ -84,10 +96,69 @@ impl Rounds {
     }
 
     /// The reads whose rounds are confirmed, in the order they came.
-    pub fn take_ready(&mut self) -> impl Iterator<Item = u64> + '_ {
+    pub fn take_ready(&mut self) -> impl Iterator<Item = Reader> + '_ {
         let confirmed = self.confirmed;
         let ready = self.waiting.iter().take_while(|(_, round)| *round <= confirmed).count();
-        self.waiting.drain(..ready).map(|(id, _)| id)
+        self.waiting.drain(..ready).map(|(reader, _)| reader)
+    }
+}
+
+/// A follower's reads (follower reads): asked of its leader, then waiting
+/// until the follower has applied the read index the leader sent.
+#[derive(Debug, Default)]
+pub struct FollowerReads {
+    /// The number of the last read asked.
+    asked_last: u64,
+    /// Asked and not yet answered: (read number, the service's id).
+    asked: Vec<(u64, u64)>,
+    /// Answered, waiting to apply through the index: (index, id).
+    applying: Vec<(u64, u64)>,
+}
+
+impl FollowerReads {
+    /// Read `id` is asked of the leader; returns its number.
+    pub fn ask(&mut self, id: u64) -> u64 {
+        self.asked_last += 1;
+        self.asked.push((self.asked_last, id));
+        self.asked_last
+    }
+
+    /// The leader did not take read `read`: it is dropped (the service's
+    /// deadline answers it).
+    pub fn refused(&mut self, read: u64) {
+        self.asked.retain(|(r, _)| *r != read);
+    }
+
+    /// The leader confirmed read `read` at `index`; it now waits to apply.
+    pub fn ready(&mut self, read: u64, index: u64) {
+        if let Some(k) = self.asked.iter().position(|(r, _)| *r == read) {
+            let (_, id) = self.asked.swap_remove(k);
+            self.applying.push((index, id));
+        }
+    }
+
+    /// The reads whose index is applied (all of them, with `ignore_index`).
+    pub fn take_applied(&mut self, applied: u64, ignore_index: bool) -> Vec<u64> {
+        let mut served = Vec::new();
+        self.applying.retain(|&(index, id)| {
+            let due = index <= applied || ignore_index;
+            if due {
+                served.push(id);
+            }
+            !due
+        });
+        served
+    }
+
+    /// Whether any read waits to apply.
+    pub fn applying(&self) -> bool {
+        !self.applying.is_empty()
+    }
+
+    /// A new term: the reads asked of the last leader are dropped.
+    pub fn clear(&mut self) {
+        self.asked.clear();
+        self.applying.clear();
     }
 }
 
@@ -95,34 +166,50 @@ impl Rounds {
 mod tests {
     use super::*;
 
+    fn local(id: u64) -> Reader {
+        Reader::Local { id }
+    }
+
     #[test]
     fn a_round_is_confirmed_by_a_majority_and_dates_the_lease_from_its_sending() {
         let mut rounds = Rounds::new(5);
         let first = rounds.start(0, 100);
-        rounds.wait(7, first);
+        rounds.wait(local(7), first);
         let second = rounds.start(0, 150);
-        rounds.wait(8, second);
+        rounds.wait(local(8), second);
         assert_eq!(rounds.answered(1, second), None, "two of five");
         assert_eq!(rounds.take_ready().count(), 0);
         assert_eq!(rounds.answered(1, first), None, "an older answer from the same peer adds nothing");
         assert_eq!(rounds.answered(2, first), Some(100), "three answered the first round or a later one");
-        assert_eq!(rounds.take_ready().collect::<Vec<_>>(), [7]);
+        assert_eq!(rounds.take_ready().collect::<Vec<_>>(), [local(7)]);
         assert_eq!(rounds.answered(3, second), Some(150));
-        assert_eq!(rounds.take_ready().collect::<Vec<_>>(), [8]);
+        assert_eq!(rounds.take_ready().collect::<Vec<_>>(), [local(8)]);
         assert_eq!(rounds.answered(3, second), None, "a duplicate");
+    }
+
+    #[test]
+    fn a_follower_read_is_served_once_its_index_is_applied() {
+        let mut reads = FollowerReads::default();
+        let (first, second) = (reads.ask(10), reads.ask(11));
+        reads.refused(second);
+        reads.ready(second, 1);
+        assert!(!reads.applying(), "a refused read is gone");
+        reads.ready(first, 7);
+        assert_eq!(reads.take_applied(6, false), Vec::<u64>::new());
+        assert_eq!(reads.take_applied(7, false), [10]);
     }
 
     #[test]
     fn a_new_leadership_forgets_the_reads_and_answers_of_the_last() {
         let mut rounds = Rounds::new(3);
         let old = rounds.start(0, 10);
-        rounds.wait(1, old);
+        rounds.wait(local(1), old);
         rounds.reset();
         assert_eq!(rounds.answered(1, old), None, "an old round is not confirmed again");
         assert_eq!(rounds.take_ready().count(), 0, "the old read is dropped");
         let new = rounds.start(0, 20);
-        rounds.wait(2, new);
+        rounds.wait(local(2), new);
         assert_eq!(rounds.answered(2, new), Some(20));
-        assert_eq!(rounds.take_ready().collect::<Vec<_>>(), [2]);
+        assert_eq!(rounds.take_ready().collect::<Vec<_>>(), [local(2)]);
     }
 }

@@ -502,10 +502,16 @@ fn a_restarted_candidate_counts_no_vote_of_its_election_before_the_crash() {
     assert_eq!(c.nodes[0].state(), (1, false), "votes from before the crash elect no one again");
 }
 
-/// A cluster of `n` whose peers serve reads by ReadIndex, or by leases too.
+/// A cluster of `n` whose peers serve reads by ReadIndex, or by leases too,
+/// and on followers too.
 fn reading(n: usize, lease_read: bool) -> Cluster {
     let mut c = Cluster::new(n);
-    let config = |i: usize| Config { read_index: !lease_read, lease_read, ..Config::new(i, n, i as u64 + 1) };
+    let config = |i: usize| Config {
+        read_index: !lease_read,
+        lease_read,
+        follower_read: true,
+        ..Config::new(i, n, i as u64 + 1)
+    };
     c.nodes = (0..n).map(|i| Raft::new(config(i), 0)).collect();
     c
 }
@@ -520,7 +526,6 @@ fn a_read_index_read_waits_for_an_entry_of_the_term_and_a_majority_round() {
     let mut c = reading(3, false);
     c.elect(0);
     assert!(!c.nodes[0].read(1, c.now_ms), "no entry of its term committed: through the log");
-    assert!(!c.nodes[1].read(1, c.now_ms), "a follower serves no read");
     c.nodes[0].start(b"x".to_vec());
     c.drain(0);
     c.deliver_all(&[]);
@@ -586,4 +591,56 @@ fn with_leases_a_follower_grants_no_vote_within_the_minimum_election_timeout_of_
         Response::RequestVote { term: 1, granted: false },
         "a restart may have forgotten a leader"
     );
+}
+
+#[test]
+fn a_follower_read_waits_for_the_leaders_round_and_then_for_its_own_apply() {
+    let mut c = reading(3, false);
+    assert!(!c.nodes[1].read(1, c.now_ms), "a follower that knows no leader sends the client elsewhere");
+    c.elect(0);
+    c.nodes[0].start(b"x".to_vec());
+    c.drain(0);
+    c.deliver_all(&[]);
+    // The leader commits a second entry; follower 1 has it but has not yet
+    // heard that it committed.
+    c.nodes[0].start(b"y".to_vec());
+    c.drain(0);
+    let appends = std::mem::take(&mut c.in_flight);
+    for (from, to, req) in appends {
+        let resp = c.nodes[to].handle_request(from, req, c.now_ms);
+        c.drain(to);
+        c.nodes[from].handle_response(to, resp, c.now_ms);
+        c.drain(from);
+    }
+    c.in_flight.clear(); // the leader's next commit index is not heard yet
+    assert_eq!((c.nodes[0].commit_index(), c.nodes[1].commit_index()), (2, 1));
+    assert!(c.nodes[1].read(9, c.now_ms));
+    let out = c.drain(1);
+    assert!(matches!(out.messages[..], [(0, Request::ReadIndex { term: 1, .. })]), "{:?}", out.messages);
+    // The leader takes it at its commit index 2 and confirms with a round;
+    // its ReadReady reaches the follower before any commit index does.
+    let (from, to, req) = c.in_flight.remove(0);
+    let resp = c.nodes[to].handle_request(from, req, c.now_ms);
+    assert!(matches!(resp, Response::ReadIndex { taken: true, .. }));
+    c.drain(to);
+    let round = std::mem::take(&mut c.in_flight);
+    for (from, to, req) in round {
+        let resp = c.nodes[to].handle_request(from, req, c.now_ms);
+        c.drain(to);
+        c.nodes[from].handle_response(to, resp, c.now_ms);
+        c.drain(from);
+    }
+    let ready: Vec<_> =
+        c.in_flight.iter().filter(|(_, _, r)| matches!(r, Request::ReadReady { .. })).cloned().collect();
+    assert!(matches!(ready[..], [(0, 1, Request::ReadReady { index: 2, .. })]), "{ready:?}");
+    let resp = c.nodes[1].handle_request(0, ready[0].2.clone(), c.now_ms);
+    assert_eq!(resp, Response::ReadReady { term: 1 });
+    c.drain(1);
+    assert!(reads_served(&c, 1).is_empty(), "not before it has applied index 2");
+    c.in_flight.clear();
+    c.now_ms += 100;
+    c.nodes[0].tick(c.now_ms); // a heartbeat carries the commit index
+    c.drain(0);
+    c.deliver_all(&[2]);
+    assert_eq!(reads_served(&c, 1), [9], "served once index 2 is applied");
 }

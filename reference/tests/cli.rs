@@ -56,6 +56,7 @@ fn bad_usage_exits_2_with_one_line() {
         vec!["compare", "raft/isolated_leader", "--seeds", "0"],
         vec!["compare", "raft/isolated_leader", "--seeds", "1", "--html", "/"],
         vec!["compare", "raft/isolated_leader", "--seeds", "1", "--svg", "/no/such/dir/x.svg"],
+        vec!["compare", "raft/isolated_leader", "--seeds", "1", "--of", "pre_vote,bogus"],
     ] {
         let (code, _, err) = labsim(&args);
         assert_eq!(code, 2, "{args:?}: {err}");
@@ -78,7 +79,16 @@ fn optimisations_are_noted_and_replayed() {
     assert_eq!(code, 1, "etcd #9586 leaves no leader: {out}{err}");
     assert!(out.contains("raft optimisations: pre_vote,check_quorum"), "{out}");
     assert!(out.contains("--with pre_vote,check_quorum --expect-trace"), "the replay keeps the set: {out}");
-    let (code, out, err) = labsim(&["compare", "raft/rejoin_after_isolation", "--seeds", "2", "--jobs", "1"]);
+    let (code, out, err) = labsim(&[
+        "compare",
+        "raft/rejoin_after_isolation",
+        "--seeds",
+        "2",
+        "--jobs",
+        "1",
+        "--of",
+        "pre_vote,check_quorum",
+    ]);
     assert_eq!(code, 0, "{err}");
     for row in
         ["| none | 2 | 0 |", "| pre_vote | 2 | 0 | 0.00 (max 0) | 0.00 (max 0) |", "| pre_vote,check_quorum | 2 |"]

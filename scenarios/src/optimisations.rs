@@ -73,7 +73,7 @@ mod tests {
     #[test]
     fn draws_cover_every_subset_and_only_the_honoured() {
         let honoured = Optimisations::of(Optimisation::ALL);
-        let drawn: std::collections::BTreeSet<String> = (0..64).map(|s| draw(s, honoured).to_string()).collect();
+        let drawn: std::collections::BTreeSet<String> = (0..512).map(|s| draw(s, honoured).to_string()).collect();
         assert_eq!(drawn.len(), honoured.subsets().len(), "{drawn:?}");
         assert!((0..64).all(|s| draw(s, Optimisations::NONE).is_empty()));
     }

@@ -36,12 +36,22 @@ pub enum Optimisation {
     /// leader can commit before the lease ends. Outside the lease, reads
     /// take a ReadIndex round, which renews it.
     LeaseRead,
+    /// Follower reads (TiKV's, after the thesis's 6.4): a follower serves
+    /// a read by asking its leader for a read index (which the leader
+    /// confirms as for ReadIndex) and waiting until it has applied that
+    /// index itself.
+    FollowerRead,
 }
 
 impl Optimisation {
     /// Every optimisation, in a fixed order.
-    pub const ALL: &'static [Optimisation] =
-        &[Optimisation::PreVote, Optimisation::CheckQuorum, Optimisation::ReadIndex, Optimisation::LeaseRead];
+    pub const ALL: &'static [Optimisation] = &[
+        Optimisation::PreVote,
+        Optimisation::CheckQuorum,
+        Optimisation::ReadIndex,
+        Optimisation::LeaseRead,
+        Optimisation::FollowerRead,
+    ];
 
     /// Its name on the command line (`pre_vote`).
     ///
@@ -54,6 +64,7 @@ impl Optimisation {
             Optimisation::CheckQuorum => "check_quorum",
             Optimisation::ReadIndex => "read_index",
             Optimisation::LeaseRead => "lease_read",
+            Optimisation::FollowerRead => "follower_read",
         }
     }
 
@@ -67,6 +78,9 @@ impl Optimisation {
             Optimisation::ReadIndex => "a leader serves reads after a round confirms it leads, without a log entry (thesis 6.4)",
             Optimisation::LeaseRead => {
                 "a leader serves reads at once within a lease a majority granted, shortened by the drift bound (thesis 6.4.1)"
+            }
+            Optimisation::FollowerRead => {
+                "a follower serves reads once it has applied a read index its leader confirmed (TiKV's follower read)"
             }
         }
     }

@@ -68,9 +68,9 @@ pub enum ApplyMsg {
     /// The read `id` asked for with [`Raft::read`] may be served now, from
     /// the service's state as the applies before this message left it:
     /// every command committed before the read was asked for has been
-    /// applied. Only a peer that still led when it confirmed the read
-    /// sends this; one that lost leadership never does (the service's
-    /// deadline answers the client).
+    /// applied. Only a peer whose leadership (or whose leader's, for a
+    /// follower read) was confirmed after the read was asked sends this; one
+    /// that lost it never does (the service's deadline answers the client).
     Read {
         /// The id the service gave [`Raft::read`].
         id: u64,
@@ -209,11 +209,14 @@ pub trait Raft: Sized + 'static {
 
     /// A read without a log entry (ReadIndex or a lease, when the run
     /// switched [`Optimisation::ReadIndex`](crate::Optimisation::ReadIndex)
-    /// or [`Optimisation::LeaseRead`](crate::Optimisation::LeaseRead) on):
+    /// or [`Optimisation::LeaseRead`](crate::Optimisation::LeaseRead) on; on
+    /// a follower, with [`Optimisation::FollowerRead`](crate::Optimisation::FollowerRead)):
     /// `true` promises [`ApplyMsg::Read`] with `id` once the read is safe,
-    /// if this peer still leads then; `false` (the default, and the answer
-    /// of a peer that does not lead or whose term has no committed entry
-    /// yet) means the service must put the read through the log.
+    /// if this peer is still in the same term and role then; `false` (the
+    /// default, and the answer of a peer that cannot serve it: not leading,
+    /// or a leader whose term has no committed entry yet) means the service
+    /// must put the read through the log (a follower's service sends the
+    /// client to the leader).
     ///
     /// ```
     /// # use contract::{ApplyMsg, NoView, PeerConfig, Persisted, Raft, RaftIo};
