@@ -60,6 +60,17 @@ impl Cluster {
         }
     }
 
+    /// Delivers the requests queued now (and their responses), leaving
+    /// what they cause queued.
+    fn deliver_queued(&mut self) {
+        for (from, to, req) in std::mem::take(&mut self.in_flight) {
+            let resp = self.nodes[to].handle_request(from, req, self.now_ms);
+            self.drain(to);
+            self.nodes[from].handle_response(to, resp, self.now_ms);
+            self.drain(from);
+        }
+    }
+
     fn elect(&mut self, i: usize) {
         self.now_ms += 1000;
         self.nodes[i].tick(self.now_ms);
@@ -605,13 +616,7 @@ fn a_follower_read_waits_for_the_leaders_round_and_then_for_its_own_apply() {
     // heard that it committed.
     c.nodes[0].start(b"y".to_vec());
     c.drain(0);
-    let appends = std::mem::take(&mut c.in_flight);
-    for (from, to, req) in appends {
-        let resp = c.nodes[to].handle_request(from, req, c.now_ms);
-        c.drain(to);
-        c.nodes[from].handle_response(to, resp, c.now_ms);
-        c.drain(from);
-    }
+    c.deliver_queued();
     c.in_flight.clear(); // the leader's next commit index is not heard yet
     assert_eq!((c.nodes[0].commit_index(), c.nodes[1].commit_index()), (2, 1));
     assert!(c.nodes[1].read(9, c.now_ms));
@@ -623,13 +628,7 @@ fn a_follower_read_waits_for_the_leaders_round_and_then_for_its_own_apply() {
     let resp = c.nodes[to].handle_request(from, req, c.now_ms);
     assert!(matches!(resp, Response::ReadIndex { taken: true, .. }));
     c.drain(to);
-    let round = std::mem::take(&mut c.in_flight);
-    for (from, to, req) in round {
-        let resp = c.nodes[to].handle_request(from, req, c.now_ms);
-        c.drain(to);
-        c.nodes[from].handle_response(to, resp, c.now_ms);
-        c.drain(from);
-    }
+    c.deliver_queued();
     let ready: Vec<_> =
         c.in_flight.iter().filter(|(_, _, r)| matches!(r, Request::ReadReady { .. })).cloned().collect();
     assert!(matches!(ready[..], [(0, 1, Request::ReadReady { index: 2, .. })]), "{ready:?}");
