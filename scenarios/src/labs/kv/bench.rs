@@ -1,7 +1,8 @@
 //! Scenarios `kv/bench_...`, beyond the lab: kvraft's speed in virtual
 //! time. Five servers; one clerk or ten, each running operations back to
-//! back for 5 s (half Gets, half Appends of 8 bytes, on 10 keys), on the
-//! reliable or the unreliable network. Each run notes its latency per
+//! back for 5 s (half Gets, half Appends of 8 bytes, on 10 keys; nine Gets
+//! in ten in the `read_heavy` ones), on the reliable or the unreliable
+//! network. Each run notes its latency per
 //! operation (p50, p99) and its throughput, for `labsim compare`, which
 //! sets them side by side for every combination of the optimisations;
 //! `labsim soak` gives the CPU per operation. Like every kv run, the
@@ -18,33 +19,56 @@ use std::rc::Rc;
 const BENCH_TIME: Nanos = secs(5);
 const KEYS: u64 = 10;
 
+/// Half the operations are Gets.
+const HALF_GETS: Gets = Gets { in_every: 1, every: 2 };
+/// Nine operations in ten are Gets.
+const MOSTLY_GETS: Gets = Gets { in_every: 9, every: 10 };
+
+/// The share of a clerk's operations that are Gets.
+#[derive(Clone, Copy)]
+struct Gets {
+    in_every: u64,
+    every: u64,
+}
+
 /// One clerk on the reliable network.
 pub fn bench_1_client<K: Kv>(run: &Run) -> Outcome {
-    bench::<K>(run, 1, false)
+    bench::<K>(run, 1, false, HALF_GETS)
 }
 
 /// Ten clerks on the reliable network.
 pub fn bench_10_clients<K: Kv>(run: &Run) -> Outcome {
-    bench::<K>(run, 10, false)
+    bench::<K>(run, 10, false, HALF_GETS)
 }
 
 /// One clerk on the unreliable network.
 pub fn bench_1_client_unreliable<K: Kv>(run: &Run) -> Outcome {
-    bench::<K>(run, 1, true)
+    bench::<K>(run, 1, true, HALF_GETS)
 }
 
 /// Ten clerks on the unreliable network.
 pub fn bench_10_clients_unreliable<K: Kv>(run: &Run) -> Outcome {
-    bench::<K>(run, 10, true)
+    bench::<K>(run, 10, true, HALF_GETS)
+}
+
+/// Ten clerks, nine operations in ten Gets, on the reliable network.
+pub fn bench_10_clients_read_heavy<K: Kv>(run: &Run) -> Outcome {
+    bench::<K>(run, 10, false, MOSTLY_GETS)
+}
+
+/// Ten clerks, nine operations in ten Gets, on the unreliable network.
+pub fn bench_10_clients_read_heavy_unreliable<K: Kv>(run: &Run) -> Outcome {
+    bench::<K>(run, 10, true, MOSTLY_GETS)
 }
 
 /// `clerks` clerks for `BENCH_TIME` after a first Get has found a leader.
-fn bench<K: Kv>(run: &Run, clerks: usize, unreliable: bool) -> Outcome {
+fn bench<K: Kv>(run: &Run, clerks: usize, unreliable: bool, gets: Gets) -> Outcome {
     kv_test::<K, _>(run, KvSetup::servers(5).unreliable_if(unreliable), move |t| async move {
         t.make_client(&t.all()).get("k0").await;
         let start = t.h.now();
-        let workers: Vec<JoinHandle<Vec<Nanos>>> =
-            (0..clerks).map(|c| t.h.spawn(format!("bench-{c}"), clerk_loop(t.clone(), start + BENCH_TIME))).collect();
+        let workers: Vec<JoinHandle<Vec<Nanos>>> = (0..clerks)
+            .map(|c| t.h.spawn(format!("bench-{c}"), clerk_loop(t.clone(), start + BENCH_TIME, gets)))
+            .collect();
         let mut latencies = Vec::new();
         for w in workers {
             latencies.extend(w.await);
@@ -61,14 +85,14 @@ fn bench<K: Kv>(run: &Run, clerks: usize, unreliable: bool) -> Outcome {
 }
 
 /// One clerk's operations until `until`: their latencies.
-async fn clerk_loop<K: Kv>(t: Rc<KvTester<K>>, until: Nanos) -> Vec<Nanos> {
+async fn clerk_loop<K: Kv>(t: Rc<KvTester<K>>, until: Nanos, gets: Gets) -> Vec<Nanos> {
     let mut ck = t.make_client(&t.all());
     let mut latencies = Vec::new();
     let mut n = 0;
     while t.h.now() < until {
         let key = format!("k{}", t.rand(KEYS));
         let called = t.h.now();
-        if t.rand(2) == 0 {
+        if t.rand(gets.every) < gets.in_every {
             ck.get(&key).await;
         } else {
             ck.append(&key, &format!("{:04}{:04}", ck.id % 10_000, n % 10_000)).await;
