@@ -460,6 +460,7 @@ impl Raft {
                     self.become_follower(self.hard.term, now_ms); // it may not lead this term again
                 } else {
                     self.broadcast_append(now_ms);
+                    self.retry_lost_rounds(now_ms);
                 }
             }
             Role::Follower | Role::PreCandidate | Role::Candidate if now_ms >= self.election_deadline_ms => {
@@ -794,8 +795,10 @@ impl Raft {
             Request::ReadReady { term, leader, read, index } => {
                 debug_assert_eq!(leader, from);
                 if term >= self.hard.term {
+                    if term == self.hard.term {
+                        self.follower_reads.ready(read, index); // before it could be asked again
+                    }
                     self.accept_leader(term, leader, now_ms);
-                    self.follower_reads.ready(read, index);
                     self.serve_applied_follower_reads();
                 }
                 Response::ReadReady { term: self.hard.term }
@@ -853,6 +856,9 @@ impl Raft {
         self.heard_leader = true;
         self.leader_contact_ms = now_ms;
         self.leader_id = Some(leader);
+        if self.config.follower_read {
+            self.ask_again(leader, now_ms);
+        }
         self.campaign_term = None; // the term has its leader: this campaign lost
     }
 
@@ -1139,9 +1145,26 @@ impl Raft {
     /// term for a read index (false: it knows no leader yet).
     fn ask_leader_to_read(&mut self, id: u64) -> bool {
         let Some(leader) = self.leader_id else { return false };
-        let read = self.follower_reads.ask(id);
+        let read = self.follower_reads.ask(id, self.clock_ms);
         self.output.messages.push((leader, Request::ReadIndex { term: self.hard.term, read }));
         true
+    }
+
+    /// Reads waiting on a round that may have been lost get a new one with
+    /// each heartbeat: confirming it confirms every read before it.
+    fn retry_lost_rounds(&mut self, now_ms: u64) {
+        if self.rounds.any_waiting() {
+            let round = self.rounds.start(self.config.id, now_ms);
+            self.broadcast(Request::Confirm { term: self.hard.term, leader: self.config.id, round });
+        }
+    }
+
+    /// Follower reads unanswered for a heartbeat interval (the question or
+    /// the answer was lost) are asked again of the leader just heard from.
+    fn ask_again(&mut self, leader: usize, now_ms: u64) {
+        for read in self.follower_reads.ask_again(now_ms, self.config.heartbeat_interval_ms) {
+            self.output.messages.push((leader, Request::ReadIndex { term: self.hard.term, read }));
+        }
     }
 
     /// A follower's `ReadIndex`: taken by the leader of its term that can

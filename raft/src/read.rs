@@ -95,6 +95,12 @@ impl Rounds {
         sent_ms
     }
 
+    /// Whether any read waits for a round (a lost round is retried by the
+    /// next one, which confirms every read before it).
+    pub fn any_waiting(&self) -> bool {
+        !self.waiting.is_empty()
+    }
+
     /// The reads whose rounds are confirmed, in the order they came.
     pub fn take_ready(&mut self) -> impl Iterator<Item = Reader> + '_ {
         let confirmed = self.confirmed;
@@ -109,30 +115,45 @@ impl Rounds {
 pub struct FollowerReads {
     /// The number of the last read asked.
     asked_last: u64,
-    /// Asked and not yet answered: (read number, the service's id).
-    asked: Vec<(u64, u64)>,
+    /// Asked and not yet answered: (read number, the service's id, when
+    /// last asked).
+    asked: Vec<(u64, u64, u64)>,
     /// Answered, waiting to apply through the index: (index, id).
     applying: Vec<(u64, u64)>,
 }
 
 impl FollowerReads {
-    /// Read `id` is asked of the leader; returns its number.
-    pub fn ask(&mut self, id: u64) -> u64 {
+    /// Read `id` is asked of the leader at `now_ms`; returns its number.
+    pub fn ask(&mut self, id: u64, now_ms: u64) -> u64 {
         self.asked_last += 1;
-        self.asked.push((self.asked_last, id));
+        self.asked.push((self.asked_last, id, now_ms));
         self.asked_last
+    }
+
+    /// The reads asked at least `after_ms` ago and not answered (the
+    /// question or its answer was lost): asked again now.
+    pub fn ask_again(&mut self, now_ms: u64, after_ms: u64) -> Vec<u64> {
+        let mut again = Vec::new();
+        for (read, _, asked_ms) in &mut self.asked {
+            if now_ms >= *asked_ms + after_ms {
+                *asked_ms = now_ms;
+                again.push(*read);
+            }
+        }
+        again
     }
 
     /// The leader did not take read `read`: it is dropped (the service's
     /// deadline answers it).
     pub fn refused(&mut self, read: u64) {
-        self.asked.retain(|(r, _)| *r != read);
+        self.asked.retain(|(r, _, _)| *r != read);
     }
 
-    /// The leader confirmed read `read` at `index`; it now waits to apply.
+    /// The leader confirmed read `read` at `index`; it now waits to apply
+    /// (a second answer to the same read finds nothing).
     pub fn ready(&mut self, read: u64, index: u64) {
-        if let Some(k) = self.asked.iter().position(|(r, _)| *r == read) {
-            let (_, id) = self.asked.swap_remove(k);
+        if let Some(k) = self.asked.iter().position(|(r, _, _)| *r == read) {
+            let (_, id, _) = self.asked.swap_remove(k);
             self.applying.push((index, id));
         }
     }
@@ -190,7 +211,10 @@ mod tests {
     #[test]
     fn a_follower_read_is_served_once_its_index_is_applied() {
         let mut reads = FollowerReads::default();
-        let (first, second) = (reads.ask(10), reads.ask(11));
+        let (first, second) = (reads.ask(10, 0), reads.ask(11, 0));
+        assert_eq!(reads.ask_again(99, 100), Vec::<u64>::new());
+        assert_eq!(reads.ask_again(100, 100), [first, second], "unanswered for 100 ms: asked again");
+        assert_eq!(reads.ask_again(150, 100), Vec::<u64>::new(), "and not again at once");
         reads.refused(second);
         reads.ready(second, 1);
         assert!(!reads.applying(), "a refused read is gone");
