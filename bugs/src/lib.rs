@@ -43,7 +43,7 @@ impl Bug {
             Bug::RaftQuorumCheckCountsSends => "check_quorum",
             Bug::RaftReadIndexBeforeOwnCommit => "read_index",
             Bug::RaftLeaseWithoutDriftMargin => "lease_read",
-            Bug::RaftLeaseFromAnswer => "lease_read",
+            Bug::RaftLeaseWithoutVoteBlock => "lease_read",
             Bug::RaftFollowerReadWithoutApply => "follower_read",
             _ => "",
         }
@@ -55,7 +55,7 @@ impl Bug {
         match self {
             Bug::RaftReadIndexBeforeOwnCommit
             | Bug::RaftLeaseWithoutDriftMargin
-            | Bug::RaftLeaseFromAnswer
+            | Bug::RaftLeaseWithoutVoteBlock
             | Bug::RaftFollowerReadWithoutApply => Layer::Kv,
             _ => self.layer(),
         }
@@ -215,9 +215,9 @@ catalogue! {
     RaftLeaseWithoutDriftMargin = "raft_lease_without_drift_margin", Raft,
         "a lease read trusts the leader's lease for the full minimum election timeout, with no margin for clocks that run at different rates",
         "Raft thesis 6.4.1 (the lease must allow for clock drift); tikv/tikv#964 (a slow or paused old leader served stale reads within its lease)";
-    RaftLeaseFromAnswer = "raft_lease_from_answer", Raft,
-        "a leader starts its lease when a majority's answers arrive instead of when it sent the round they answer: a delayed answer stretches the lease",
-        "Raft thesis 6.4.1 (the lease runs from when the leader sent the heartbeat round a majority answered, not from the answers)";
+    RaftLeaseWithoutVoteBlock = "raft_lease_without_vote_block", Raft,
+        "leaders serve lease reads, but followers still grant votes within the lease: nothing stops a new leader from committing while the old one's lease runs",
+        "Raft thesis 6.4.1 (a lease holds only if servers refuse votes within an election timeout of their leader); etcd-io/raft refuses ReadOnlyLeaseBased without CheckQuorum for this reason";
     RaftFollowerReadWithoutApply = "raft_follower_read_without_apply", Raft,
         "a follower serves a read as soon as its leader confirms the read index, without waiting until it has applied through that index",
         "tikv/tikv#16069 (a follower read served before the follower applied the read index returned stale data)";

@@ -809,7 +809,9 @@ impl Raft {
     /// Lease reads: this peer heard from a leader (or restarted) within the
     /// minimum election timeout, so that leader's lease may still run.
     fn lease_blocks_vote(&self, now_ms: u64) -> bool {
-        self.config.lease_read && now_ms < self.leader_contact_ms + self.config.election_timeout_ms_min
+        self.config.lease_read
+            && now_ms < self.leader_contact_ms + self.config.election_timeout_ms_min
+            && !on(Bug::RaftLeaseWithoutVoteBlock)
     }
 
     /// A PreVote for `term` (the candidate's next): granted to a log at
@@ -995,7 +997,7 @@ impl Raft {
             Response::PreVote { .. } => unreachable!("answered above"),
             Response::Confirm { round, .. } => {
                 if self.role == Role::Leader {
-                    self.round_answered(from, round, now_ms);
+                    self.round_answered(from, round);
                 }
             }
             Response::ReadIndex { read, taken, .. } => {
@@ -1203,11 +1205,10 @@ impl Raft {
     /// Peer `from` answered confirmation round `round`: the reads a
     /// majority has now confirmed are served, and the lease renewed from
     /// when the round went out.
-    fn round_answered(&mut self, from: usize, round: u64, now_ms: u64) {
+    fn round_answered(&mut self, from: usize, round: u64) {
         let Some(sent_ms) = self.rounds.answered(from, round) else { return };
-        let start_ms = if on(Bug::RaftLeaseFromAnswer) { now_ms } else { sent_ms };
         if self.config.lease_read {
-            self.lease_until_ms = self.lease_until_ms.max(start_ms + self.lease_ms());
+            self.lease_until_ms = self.lease_until_ms.max(sent_ms + self.lease_ms());
         }
         let ready: Vec<Reader> = self.rounds.take_ready().collect();
         trace!(round, reads = ready.len(), "round confirmed");

@@ -37,3 +37,14 @@ fn a_lease_without_the_drift_margin_serves_a_stale_read_at_the_bound() {
     let reason = outcome.result.expect_err("a stale read");
     assert!(reason.contains("not linearizable"), "{}", &reason[..reason.len().min(300)]);
 }
+
+#[test]
+fn a_lease_whose_followers_still_vote_serves_a_stale_read_under_a_partial_cut() {
+    let bug = bugs::Bugs::parse("raft_lease_without_vote_block").expect("catalogued");
+    let scenario = scenarios::registry::<Reference>().into_iter().find(|s| s.name == "kv/lease_partial_cut");
+    let scenario = scenario.expect("registered");
+    let caught = scenarios::runner::run_scenario(&scenario, &lease_run(1, bug)).result.expect_err("a stale read");
+    assert!(caught.contains("not linearizable"), "{}", &caught[..caught.len().min(300)]);
+    let clean = scenarios::runner::run_scenario(&scenario, &lease_run(1, bugs::Bugs::NONE));
+    assert!(clean.result.is_ok(), "{:?}", clean.result);
+}

@@ -584,7 +584,7 @@ fn chaos<K: Kv>(run: &Run) -> Outcome {
 }
 
 pub fn scenarios<K: Kv>() -> Vec<Scenario> {
-    lab_scenarios!("kv", K: basic_3a, speed_3a, concurrent_3a, unreliable_3a, unreliable_one_key_3a, one_partition_3a, many_partitions_one_client_3a, many_partitions_many_clients_3a, persist_one_client_3a, persist_concurrent_3a, persist_concurrent_unreliable_3a, persist_partition_3a, persist_partition_unreliable_3a, persist_partition_unreliable_linearizable_3a, snapshot_rpc_3b, snapshot_size_3b, speed_3b, snapshot_recover_3b, snapshot_recover_many_clients_3b, snapshot_unreliable_3b, snapshot_unreliable_recover_3b, snapshot_unreliable_recover_concurrent_partition_3b, snapshot_unreliable_recover_concurrent_partition_linearizable_3b, chaos, swarm, isolated_leader, lease_drift, bench_1_client, bench_10_clients, bench_1_client_unreliable, bench_10_clients_unreliable, bench_10_clients_read_heavy, bench_10_clients_read_heavy_unreliable)
+    lab_scenarios!("kv", K: basic_3a, speed_3a, concurrent_3a, unreliable_3a, unreliable_one_key_3a, one_partition_3a, many_partitions_one_client_3a, many_partitions_many_clients_3a, persist_one_client_3a, persist_concurrent_3a, persist_concurrent_unreliable_3a, persist_partition_3a, persist_partition_unreliable_3a, persist_partition_unreliable_linearizable_3a, snapshot_rpc_3b, snapshot_size_3b, speed_3b, snapshot_recover_3b, snapshot_recover_many_clients_3b, snapshot_unreliable_3b, snapshot_unreliable_recover_3b, snapshot_unreliable_recover_concurrent_partition_3b, snapshot_unreliable_recover_concurrent_partition_linearizable_3b, chaos, swarm, isolated_leader, lease_drift, lease_partial_cut, bench_1_client, bench_10_clients, bench_1_client_unreliable, bench_10_clients_unreliable, bench_10_clients_read_heavy, bench_10_clients_read_heavy_unreliable)
 }
 
 // ----- beyond the lab: swarm runs -----
@@ -689,50 +689,86 @@ fn lease_drift<K: Kv>(run: &Run) -> Outcome {
 /// lease cannot be safe, and this scenario shows the stale read
 /// (`reference/tests/reads.rs`).
 pub fn lease_under_drift<K: Kv>(run: &Run, drift_ppm: i32) -> Outcome {
-    kv_test::<K, _>(run, KvSetup::servers(3), move |t| async move {
-        let mut writer = t.make_client(&t.all());
-        let mut rounds = 0;
-        while rounds < 20 {
-            t.sleep(ms(300)).await;
-            let Some(leader) = t.leader() else { continue };
-            let others: Vec<usize> = (0..t.n).filter(|&i| i != leader).collect();
+    kv_test::<K, _>(run, KvSetup::servers(3), move |t| lease_rounds(t, LeaseCut::Isolate { drift_ppm }))
+}
+
+/// Beyond the lab: leases under a partial partition (the Raft thesis,
+/// 6.4.1). Twenty times, once a leader is elected, the link between it and
+/// one follower is cut both ways for 800 ms, while the other follower still
+/// reaches both. A reader that reaches only the leader keeps reading, and a
+/// writer that reaches only the two followers keeps Putting. The cut-off
+/// follower campaigns; the follower in the middle has heard from the
+/// leader within its lease, so it must refuse its vote until the lease is
+/// over, or the new leader commits Puts the old leader's lease reads do not
+/// see (`raft_lease_without_vote_block`). The history must be linearizable.
+fn lease_partial_cut<K: Kv>(run: &Run) -> Outcome {
+    kv_test::<K, _>(run, KvSetup::servers(3), |t| lease_rounds(t, LeaseCut::FromOneFollower))
+}
+
+/// How a lease scenario cuts its leader off, each round.
+#[derive(Clone, Copy)]
+enum LeaseCut {
+    /// From both followers, with its clock `drift_ppm` slow and theirs as
+    /// fast.
+    Isolate { drift_ppm: i32 },
+    /// From one follower only, both ways.
+    FromOneFollower,
+}
+
+/// The rounds of the lease scenarios: once a leader is elected, a reader
+/// that reaches only it Gets a key, then the leader is cut off as `cut`
+/// says for 800 ms, while a writer that reaches only the followers Puts
+/// new values and the reader keeps reading at the leader every 2 ms.
+async fn lease_rounds<K: Kv>(t: Rc<KvTester<K>>, cut: LeaseCut) -> TestResult<()> {
+    let mut writer = t.make_client(&t.all());
+    let mut rounds = 0;
+    while rounds < 20 {
+        t.sleep(ms(300)).await;
+        let Some(leader) = t.leader() else { continue };
+        let others: Vec<usize> = (0..t.n).filter(|&i| i != leader).collect();
+        if let LeaseCut::Isolate { drift_ppm } = cut {
             for i in 0..t.n {
                 let ppm = if i == leader { drift_ppm } else { -drift_ppm };
                 t.h.inject(Fault::TimerDrift { server: t.cluster.servers[i], ppm });
             }
-            let mut reader = t.make_client_trying_first(leader);
-            t.connect_client(&reader, &[leader]);
-            t.connect_client(&writer, &others);
-            reader.get("k").await;
-            t.partition(&[leader], &others);
-            let reader_addr = reader.addr;
-            let cut_until = t.h.now() + ms(800);
-            let tw = t.clone();
-            let writes = t.h.spawn(format!("writer-{rounds}"), async move {
-                let mut j = 0;
-                while tw.h.now() < cut_until {
-                    writer.put("k", &format!("{rounds}.{j}")).await;
-                    j += 1;
-                }
-                writer
-            });
-            let tr = t.clone();
-            let reads = t.h.spawn(format!("reader-{rounds}"), async move {
-                while tr.h.now() < cut_until {
-                    reader.get("k").await;
-                    tr.sleep(ms(2)).await;
-                }
-            });
-            t.sleep(ms(800)).await;
-            t.cluster.connect_all();
-            t.cluster.connect_client(reader_addr, &t.all()); // its last Get may wait at the old leader
-            reads.await;
-            writer = writes.await;
-            t.connect_client(&writer, &t.all());
-            rounds += 1;
         }
-        Ok(())
-    })
+        let mut reader = t.make_client_trying_first(leader);
+        t.connect_client(&reader, &[leader]);
+        t.connect_client(&writer, &others);
+        reader.get("k").await;
+        match cut {
+            LeaseCut::Isolate { .. } => t.partition(&[leader], &others),
+            LeaseCut::FromOneFollower => t.cluster.set_both_ways(leader, others[1], false),
+        }
+        let (reader_addr, writer_addr) = (reader.addr, writer.addr);
+        let cut_until = t.h.now() + ms(800);
+        let tw = t.clone();
+        let writes = t.h.spawn(format!("writer-{rounds}"), async move {
+            let mut j = 0;
+            while tw.h.now() < cut_until {
+                writer.put("k", &format!("{rounds}.{j}")).await;
+                j += 1;
+            }
+            writer
+        });
+        let tr = t.clone();
+        let reads = t.h.spawn(format!("reader-{rounds}"), async move {
+            while tr.h.now() < cut_until {
+                reader.get("k").await;
+                tr.sleep(ms(2)).await;
+            }
+        });
+        t.sleep(ms(800)).await;
+        t.cluster.connect_all();
+        // The last Get may wait at the old leader, the last Put for
+        // whichever server leads now.
+        t.cluster.connect_client(reader_addr, &t.all());
+        t.cluster.connect_client(writer_addr, &t.all());
+        reads.await;
+        writer = writes.await;
+        rounds += 1;
+    }
+    Ok(())
 }
 
 /// A clerk that Appends and Gets on 3 keys with 10-30 ms between
