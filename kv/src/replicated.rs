@@ -147,6 +147,12 @@ impl<S: Service, T> StateMachine for Waiting<S, T> {
         }
     }
 
+    fn read_refused(&mut self, id: u64) {
+        if let Some(read) = self.reads.remove(&id) {
+            self.answers.push((read.token, S::WRONG_LEADER));
+        }
+    }
+
     fn snapshot(&mut self, _index: u64, raft_state_bytes: usize) -> Option<Vec<u8>> {
         let max = self.max_raft_state?;
         let due = raft_state_bytes * 1000 >= max * SNAPSHOT_AT_PER_MILLE;

@@ -120,6 +120,10 @@ pub enum Apply {
     Read {
         id: u64,
     },
+    /// The read `id` will not be served (its leader refused it).
+    ReadRefused {
+        id: u64,
+    },
 }
 
 /// What the host must do after a call, in this order: persist, then send,
@@ -1000,11 +1004,12 @@ impl Raft {
                     self.round_answered(from, round);
                 }
             }
-            Response::ReadIndex { read, taken, .. } => {
-                if !taken {
-                    self.follower_reads.refused(read);
+            Response::ReadIndex { read, taken: false, .. } => {
+                if let Some(id) = self.follower_reads.refused(read) {
+                    self.output.applies.push(Apply::ReadRefused { id });
                 }
             }
+            Response::ReadIndex { taken: true, .. } => {}
             Response::ReadReady { .. } => {}
             Response::RequestVote { granted, .. } => {
                 debug!(peer = from, granted, "vote answered");

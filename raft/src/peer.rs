@@ -59,6 +59,7 @@ impl RaftPeer {
                 Apply::Command { index, term, command } => ApplyMsg::Command { index, term, command },
                 Apply::Snapshot { index, term, data } => ApplyMsg::Snapshot { index, term, snapshot: data },
                 Apply::Read { id } => ApplyMsg::Read { id },
+                Apply::ReadRefused { id } => ApplyMsg::ReadRefused { id },
             });
         }
         let deadline = self.raft.next_deadline_ms();

@@ -143,10 +143,12 @@ impl FollowerReads {
         again
     }
 
-    /// The leader did not take read `read`: it is dropped (the service's
-    /// deadline answers it).
-    pub fn refused(&mut self, read: u64) {
-        self.asked.retain(|(r, _, _)| *r != read);
+    /// The leader did not take read `read` (it could not confirm it yet:
+    /// no entry of its term committed): it is dropped; returns its id, if
+    /// it was still asked.
+    pub fn refused(&mut self, read: u64) -> Option<u64> {
+        let k = self.asked.iter().position(|(r, _, _)| *r == read)?;
+        Some(self.asked.swap_remove(k).1)
     }
 
     /// The leader confirmed read `read` at `index`; it now waits to apply
@@ -215,7 +217,8 @@ mod tests {
         assert_eq!(reads.ask_again(99, 100), Vec::<u64>::new());
         assert_eq!(reads.ask_again(100, 100), [first, second], "unanswered for 100 ms: asked again");
         assert_eq!(reads.ask_again(150, 100), Vec::<u64>::new(), "and not again at once");
-        reads.refused(second);
+        assert_eq!(reads.refused(second), Some(11));
+        assert_eq!(reads.refused(second), None, "refused once");
         reads.ready(second, 1);
         assert!(!reads.applying(), "a refused read is gone");
         reads.ready(first, 7);

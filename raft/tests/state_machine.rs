@@ -100,7 +100,7 @@ impl Cluster {
             .iter()
             .filter_map(|a| match a {
                 Apply::Command { index, command, .. } => Some((*index, command.to_vec())),
-                Apply::Snapshot { .. } | Apply::Read { .. } => None,
+                Apply::Snapshot { .. } | Apply::Read { .. } | Apply::ReadRefused { .. } => None,
             })
             .collect()
     }

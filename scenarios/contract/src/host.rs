@@ -37,6 +37,10 @@ pub trait StateMachine {
     /// now, from the state the applies so far left ([`ApplyMsg::Read`]).
     /// Nothing by default: a service that never asks for reads gets none.
     fn read(&mut self, _id: u64) {}
+
+    /// The read `id` will not be served ([`ApplyMsg::ReadRefused`]): answer
+    /// its client at once. Nothing by default.
+    fn read_refused(&mut self, _id: u64) {}
 }
 
 /// The runtime's I/O, with the size of the persisted raft state (which a
@@ -260,6 +264,10 @@ impl<R: Raft, S: StateMachine> RaftHost<R, S> {
                 }
                 ApplyMsg::Read { id } => {
                     self.service.read(id);
+                    Ok(None)
+                }
+                ApplyMsg::ReadRefused { id } => {
+                    self.service.read_refused(id);
                     Ok(None)
                 }
             };

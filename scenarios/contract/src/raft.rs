@@ -75,6 +75,15 @@ pub enum ApplyMsg {
         /// The id the service gave [`Raft::read`].
         id: u64,
     },
+    /// The read `id` asked for with [`Raft::read`] will not be served this
+    /// way after all (a follower's leader could not confirm it): the
+    /// service answers the client at once, so it tries another server.
+    /// A Raft may also stay silent, and leave the read to the service's
+    /// deadline.
+    ReadRefused {
+        /// The id the service gave [`Raft::read`].
+        id: u64,
+    },
 }
 
 /// What the runtime (the simulator, or one day a real network and disk)
