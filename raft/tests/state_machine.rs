@@ -71,6 +71,15 @@ impl Cluster {
         }
     }
 
+    /// Elects node `i` and commits an entry of its term, so it may serve
+    /// reads.
+    fn elect_with_entry_of_its_term(&mut self, i: usize) {
+        self.elect(i);
+        self.nodes[i].start(b"x".to_vec());
+        self.drain(i);
+        self.deliver_all(&[]);
+    }
+
     fn elect(&mut self, i: usize) {
         self.now_ms += 1000;
         self.nodes[i].tick(self.now_ms);
@@ -552,10 +561,7 @@ fn a_read_index_read_waits_for_an_entry_of_the_term_and_a_majority_round() {
 #[test]
 fn a_read_index_round_cut_off_from_the_majority_serves_nothing() {
     let mut c = reading(3, false);
-    c.elect(0);
-    c.nodes[0].start(b"x".to_vec());
-    c.drain(0);
-    c.deliver_all(&[]);
+    c.elect_with_entry_of_its_term(0);
     assert!(c.nodes[0].read(5, c.now_ms));
     c.drain(0);
     c.deliver_all(&[1, 2]);
@@ -565,10 +571,7 @@ fn a_read_index_round_cut_off_from_the_majority_serves_nothing() {
 #[test]
 fn a_lease_serves_reads_at_once_until_it_runs_out() {
     let mut c = reading(3, true);
-    c.elect(0);
-    c.nodes[0].start(b"x".to_vec());
-    c.drain(0);
-    c.deliver_all(&[]);
+    c.elect_with_entry_of_its_term(0);
     let round_sent_ms = c.now_ms;
     assert!(c.nodes[0].read(1, c.now_ms));
     c.drain(0);
@@ -608,10 +611,7 @@ fn with_leases_a_follower_grants_no_vote_within_the_minimum_election_timeout_of_
 fn a_follower_read_waits_for_the_leaders_round_and_then_for_its_own_apply() {
     let mut c = reading(3, false);
     assert!(!c.nodes[1].read(1, c.now_ms), "a follower that knows no leader sends the client elsewhere");
-    c.elect(0);
-    c.nodes[0].start(b"x".to_vec());
-    c.drain(0);
-    c.deliver_all(&[]);
+    c.elect_with_entry_of_its_term(0);
     // The leader commits a second entry; follower 1 has it but has not yet
     // heard that it committed.
     c.nodes[0].start(b"y".to_vec());
