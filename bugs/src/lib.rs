@@ -208,6 +208,9 @@ catalogue! {
     RaftPipelineWedgesOnReject = "raft_pipeline_wedges_on_reject", Raft,
         "a follower that rejects a pipelined AppendEntries wedges its replication for the rest of the term: heartbeats flow (so it never campaigns), entries never do",
         "hashicorp/raft#612 (a rejection while pipelining left the replication loop stuck; only restarting the leader cleared it), grafana/pyroscope#5518";
+    RaftFullWindowHeartbeatAtMatch = "raft_full_window_heartbeat_at_match", Raft,
+        "with the flow-control window full, heartbeats go at the last index known to match, so a lost AppendEntries or answer is never noticed: the window stays full, heartbeats flow, entries never do",
+        "etcd-io/etcd#2544 (raft flow control: if every answer in a full window is lost, heartbeats still succeed and the follower's progress is stuck; heartbeats were made to free the window)";
     // ----- raft: reads without the log -----
     RaftReadIndexBeforeOwnCommit = "raft_read_index_before_own_commit", Raft,
         "a new leader serves a ReadIndex read at its commit index before an entry of its own term commits: that index may lag what the last leader committed",

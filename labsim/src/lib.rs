@@ -90,12 +90,15 @@ enum Command {
         /// them). LABSIM_BUGS does the same.
         #[arg(long, value_parser = bugs::Bugs::parse_given)]
         bugs: Option<bugs::Bugs>,
-        /// Switch on exactly these Raft optimisations (comma-separated, or
-        /// `none`: pre_vote, check_quorum, read_index, lease_read,
-        /// follower_read); by default the implementation's
-        /// own, and a swarm run draws its set from the seed.
-        #[arg(long = "with", value_parser = contract::Optimisations::parse)]
-        optimisations: Option<contract::Optimisations>,
+        /// The Raft optimisations to run with: exactly these
+        /// (comma-separated, or `none`: pre_vote, check_quorum,
+        /// read_index, lease_read, follower_read, batching, pipelining),
+        /// or `default` then names to add and `-name`s to take out
+        /// (`default,pre_vote,-pipelining`). Without it, the
+        /// implementation's default; a swarm run draws its set from the
+        /// seed.
+        #[arg(long = "with", value_parser = contract::AskedOptimisations::parse)]
+        optimisations: Option<contract::AskedOptimisations>,
         /// The trace hash of the run this replays (replay commands give
         /// it): says "replayed: same run", or that the run differs (exit 1).
         #[arg(long, value_parser = parse_trace_hash)]
@@ -135,12 +138,15 @@ enum Command {
         /// them). LABSIM_BUGS does the same.
         #[arg(long, value_parser = bugs::Bugs::parse_given)]
         bugs: Option<bugs::Bugs>,
-        /// Switch on exactly these Raft optimisations (comma-separated, or
-        /// `none`: pre_vote, check_quorum, read_index, lease_read,
-        /// follower_read); by default the implementation's
-        /// own, and a swarm run draws its set from the seed.
-        #[arg(long = "with", value_parser = contract::Optimisations::parse)]
-        optimisations: Option<contract::Optimisations>,
+        /// The Raft optimisations to run with: exactly these
+        /// (comma-separated, or `none`: pre_vote, check_quorum,
+        /// read_index, lease_read, follower_read, batching, pipelining),
+        /// or `default` then names to add and `-name`s to take out
+        /// (`default,pre_vote,-pipelining`). Without it, the
+        /// implementation's default; a swarm run draws its set from the
+        /// seed.
+        #[arg(long = "with", value_parser = contract::AskedOptimisations::parse)]
+        optimisations: Option<contract::AskedOptimisations>,
     },
     /// The catalogue of bugs the servers can be told to make: name, layer,
     /// the mistake, and where it is known from.
@@ -331,7 +337,8 @@ pub fn main<I: Implementation>() -> ExitCode {
             if let Some(e) = unhonoured_optimisations(&[scenario], optimisations) {
                 return usage_error(e);
             }
-            let in_effect = optimisations.unwrap_or(scenario.default_optimisations);
+            let in_effect =
+                optimisations.map_or(scenario.default_optimisations, |a| a.resolve(scenario.default_optimisations));
             if let Some(e) = scenarios::optimisations::inert_bug(bugs, in_effect) {
                 return usage_error(e);
             }
@@ -340,15 +347,14 @@ pub fn main<I: Implementation>() -> ExitCode {
             crate::run_cli::run(&scenario, seed, switched, checks, outputs)
         }
         Command::Compare { name, seeds, first_seed, jobs, html, svg, of } => {
-            let Some(mut scenario) = find::<I>(&name) else {
+            let Some(scenario) = find::<I>(&name) else {
                 return usage_error(format!("unknown scenario '{name}'{}", suggest::<I>(&name)));
             };
-            if let Some(of) = of {
-                if let Some(e) = scenarios::optimisations::unhonoured(of, scenario.honoured, scenario.implementation) {
-                    return usage_error(e);
-                }
-                scenario.honoured = of;
+            let asked = of.map(contract::AskedOptimisations::exactly);
+            if let Some(e) = unhonoured_optimisations(&[scenario], asked) {
+                return usage_error(e);
             }
+            let varied = of.unwrap_or(scenario.honoured);
             if first_seed.checked_add(seeds - 1).is_none() {
                 return usage_error("--first-seed plus --seeds overflows a 64-bit seed");
             }
@@ -370,7 +376,7 @@ pub fn main<I: Implementation>() -> ExitCode {
             if !env_bugs().is_empty() {
                 return usage_error("compare switches on no catalogued bug: unset LABSIM_BUGS");
             }
-            compare_command(&scenario, (first_seed, seeds), jobs, Drawings { html, svg })
+            compare_command((&scenario, varied), (first_seed, seeds), jobs, Drawings { html, svg })
         }
         Command::Bugs => {
             let mut out = std::io::stdout().lock();
@@ -448,7 +454,9 @@ pub fn main<I: Implementation>() -> ExitCode {
                 return usage_error(e);
             }
             let default = plan.scenarios.first().map_or(contract::Optimisations::NONE, |s| s.default_optimisations);
-            if let Some(e) = scenarios::optimisations::inert_bug(plan.bugs, optimisations.unwrap_or(default)) {
+            if let Some(e) =
+                scenarios::optimisations::inert_bug(plan.bugs, optimisations.map_or(default, |a| a.resolve(default)))
+            {
                 return usage_error(e);
             }
             crate::soak_cli::run(plan, crate::soak_cli::ReportFiles { json, junit }, longer.as_deref())
@@ -465,14 +473,20 @@ struct Drawings {
 /// `labsim compare`: the table, then each combination's first failure,
 /// then the drawings; exit 0 (failures under some combination are what it
 /// reports), 2 when a drawing cannot be written.
-fn compare_command(scenario: &Scenario, (first_seed, seeds): (u64, u64), jobs: usize, drawings: Drawings) -> ExitCode {
+fn compare_command(
+    (scenario, varied): (&Scenario, contract::Optimisations),
+    (first_seed, seeds): (u64, u64),
+    jobs: usize,
+    drawings: Drawings,
+) -> ExitCode {
     sim::log::init_from_env();
-    let combinations = scenario.honoured.subsets().len();
+    let combinations = varied.subsets().len();
+    let fixed = varied.iter().fold(scenario.default_optimisations, contract::Optimisations::without);
     println!(
-        "{} on {}: {combinations} combinations of its optimisations x {seeds} seeds from {first_seed}",
+        "{} on {}: {combinations} combinations of {varied} (with {fixed} throughout) x {seeds} seeds from {first_seed}",
         scenario.name, scenario.implementation
     );
-    let rows = scenarios::compare::compare(scenario, first_seed, seeds, jobs);
+    let rows = scenarios::compare::compare(scenario, varied, first_seed, seeds, jobs);
     print!("{}", scenarios::compare::table(&rows));
     for row in &rows {
         if let Some((reason, replay)) = &row.first_failure {
@@ -497,7 +511,7 @@ fn compare_command(scenario: &Scenario, (first_seed, seeds): (u64, u64), jobs: u
 
 /// Optimisations asked of an implementation that does not honour them,
 /// said in one line.
-fn unhonoured_optimisations(scenarios: &[Scenario], asked: Option<contract::Optimisations>) -> Option<String> {
+fn unhonoured_optimisations(scenarios: &[Scenario], asked: Option<contract::AskedOptimisations>) -> Option<String> {
     let s = scenarios.first()?;
     scenarios::optimisations::unhonoured(asked?, s.honoured, s.implementation)
 }

@@ -40,7 +40,7 @@ pub struct Switched {
     /// The catalogued bugs on.
     pub bugs: bugs::Bugs,
     /// The optimisations named (`--with`); `None`: the implementation's.
-    pub optimisations: Option<contract::Optimisations>,
+    pub optimisations: Option<contract::AskedOptimisations>,
 }
 
 /// Runs `scenario` for `seed` (twice, comparing traces, if asked) and
@@ -64,7 +64,7 @@ pub fn run(scenario: &Scenario, seed: u64, switched: Switched, checks: Checks, o
     if files.html.is_some() {
         sinks.push(RunView::sink(view.clone()));
     }
-    let mut run = runner::Run::new(seed).with_bugs(switched.bugs).with_optimisations(switched.optimisations);
+    let mut run = runner::Run::new(seed).with_bugs(switched.bugs).with_asked_optimisations(switched.optimisations);
     if !sinks.is_empty() {
         run = run.with_event_sink(Box::new(move |line: &EventLine| sinks.iter_mut().for_each(|s| s(line))));
     }

@@ -17,6 +17,7 @@
 //! conflicting term, the first index of that term and their log length, so a
 //! leader backs up a whole term per round trip.
 
+pub mod flow;
 pub mod log;
 pub mod message;
 pub mod node;

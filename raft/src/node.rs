@@ -4,6 +4,7 @@
 //! snapshot) and then takes its `Output`: the state delta to persist first,
 //! then messages to send and entries to apply.
 
+use crate::flow::Window;
 use crate::log::Log;
 use crate::message::{Command, Conflict, Entry, Request, Response, Snapshot};
 use crate::read::{FollowerReads, Reader, Rounds};
@@ -27,8 +28,17 @@ pub struct Config {
     pub election_timeout_ms_max: u64,
     /// At most 1000 / heartbeat_interval_ms heartbeats per second per follower.
     pub heartbeat_interval_ms: u64,
-    /// Most entries in one AppendEntries.
+    /// Most entries in one AppendEntries, with batching.
     pub max_entries_per_append: usize,
+    /// Batching: an AppendEntries carries every entry the follower lacks,
+    /// up to `max_entries_per_append`; without it, one entry.
+    pub batching: bool,
+    /// Pipelining: a leader sends a follower whose log matches up to
+    /// `max_appends_in_flight` AppendEntries with entries before their
+    /// answers come; without it, one at a time.
+    pub pipelining: bool,
+    /// The flow-control window with pipelining (`flow::Window`).
+    pub max_appends_in_flight: usize,
     /// Seed of this incarnation's election timeouts (from the host's stream).
     pub rng_seed: u64,
     /// PreVote (thesis 9.6): a timed-out peer first asks a majority whether
@@ -69,6 +79,9 @@ impl Config {
             election_timeout_ms_max: 600,
             heartbeat_interval_ms: 100,
             max_entries_per_append: 128,
+            batching: true,
+            pipelining: true,
+            max_appends_in_flight: 100_000,
             rng_seed,
             pre_vote: false,
             check_quorum: false,
@@ -171,6 +184,9 @@ pub struct Raft {
     next_index: Vec<u64>,
     match_index: Vec<u64>,
     replication: Vec<Replication>,
+    /// The AppendEntries with entries in flight to each follower that
+    /// matches (`Replication::Replicate`).
+    windows: Vec<Window>,
     /// Followers whose replication wedged (only with
     /// `Bug::RaftPipelineWedgesOnReject`): they get empty heartbeats only.
     wedged: Vec<bool>,
@@ -235,6 +251,7 @@ impl Raft {
             campaign_term: None,
             next_index: vec![1; n],
             replication: vec![Replication::Probe { waiting: false }; n],
+            windows: vec![Window::new(if config.pipelining { config.max_appends_in_flight } else { 1 }); n],
             wedged: vec![false; n],
             match_index: vec![0; n],
             led_term: None,
@@ -622,6 +639,7 @@ impl Raft {
         let next = self.log.last_index() + 1;
         self.next_index.fill(next);
         self.replication.fill(Replication::Probe { waiting: false });
+        self.windows.iter_mut().for_each(Window::clear);
         self.wedged.fill(false);
         self.match_index.fill(0);
         self.match_index[self.config.id] = self.log.last_index();
@@ -655,14 +673,20 @@ impl Raft {
     }
 
     /// Sends what `peer` lacks. A heartbeat goes even to a follower with a
-    /// probe outstanding; anything else waits for the probe's answer.
+    /// probe outstanding or a full window (without entries then); anything
+    /// else waits for an answer.
     fn send_append(&mut self, peer: usize, heartbeat: bool) {
         if self.wedged[peer] {
             return self.send_wedged_heartbeat(peer, heartbeat);
         }
+        let window_full = self.replication[peer] == Replication::Replicate && self.windows[peer].is_full();
         match self.replication[peer] {
             Replication::Probe { waiting: true } if !heartbeat => return,
             Replication::Probe { .. } => self.replication[peer] = Replication::Probe { waiting: true },
+            Replication::Replicate if window_full && !heartbeat => return,
+            Replication::Replicate if window_full && on(Bug::RaftFullWindowHeartbeatAtMatch) => {
+                return self.send_wedged_heartbeat(peer, heartbeat);
+            }
             Replication::Replicate => {}
         }
         if on(Bug::RaftQuorumCheckCountsSends) {
@@ -690,11 +714,17 @@ impl Raft {
                 self.hard.term
             )
         });
-        let batch = if buggify::fire(Site::RaftOneEntryPerAppend) { 1 } else { self.config.max_entries_per_append };
+        let batch = match () {
+            _ if window_full => 0, // a heartbeat at the last index sent
+            _ if !self.config.batching || buggify::fire(Site::RaftOneEntryPerAppend) => 1,
+            _ => self.config.max_entries_per_append,
+        };
         let entries = self.log.entries_from(next, batch);
         debug!(peer, prev_log_index, prev_log_term, entries = entries.len(), commit = self.commit_index, "append sent");
-        if self.replication[peer] == Replication::Replicate && !on(Bug::RaftNextIndexNotAdvanced) {
+        if self.replication[peer] == Replication::Replicate && !entries.is_empty() && !on(Bug::RaftNextIndexNotAdvanced)
+        {
             // Pipelining: assume the entries arrive; a rejection resets this.
+            self.windows[peer].sent(next + entries.len() as u64 - 1);
             self.next_index[peer] = next + entries.len() as u64;
         }
         self.push_append(peer, prev_log_index, prev_log_term, entries);
@@ -715,7 +745,8 @@ impl Raft {
 
     /// `Bug::RaftPipelineWedgesOnReject`: the replication to `peer` is
     /// stuck, so only the heartbeats go, empty, at the last index known to
-    /// match.
+    /// match (as with `Bug::RaftFullWindowHeartbeatAtMatch` while the window
+    /// is full).
     fn send_wedged_heartbeat(&mut self, peer: usize, heartbeat: bool) {
         if !heartbeat {
             return;
@@ -1033,6 +1064,7 @@ impl Raft {
                 }
                 debug!(peer = from, ?match_index, ?conflict, "append answered");
                 if let Some(m) = match_index {
+                    self.windows[from].answered(m);
                     if m > self.match_index[from] {
                         self.match_index[from] = m;
                         self.advance_commit();
@@ -1058,6 +1090,7 @@ impl Raft {
                         self.wedged[from] = true;
                     }
                     self.replication[from] = Replication::Probe { waiting: false };
+                    self.windows[from].clear();
                     self.send_append(from, false);
                 }
             }
@@ -1070,6 +1103,9 @@ impl Raft {
                     self.advance_commit();
                 }
                 self.next_index[from] = self.next_index[from].max(last_included_index + 1);
+                if self.replication[from] != Replication::Replicate {
+                    self.windows[from].clear();
+                }
                 self.replication[from] = Replication::Replicate;
                 if self.next_index[from] <= self.log.last_index() {
                     self.send_append(from, false);

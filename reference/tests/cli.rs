@@ -69,7 +69,7 @@ fn bad_usage_exits_2_with_one_line() {
     let (_, _, err) = labsim(&["soak", "raft", "--bugs", "shard_never_deletes"]);
     assert!(err.contains("shard_never_deletes is a shardkv bug"), "{err}");
     let (_, _, err) = labsim(&["run", "raft/basic_agree_2b", "--seed", "1", "--bugs", "raft_pre_vote_takes_term"]);
-    assert!(err.contains("runs only with --with pre_vote"), "{err}");
+    assert!(err.contains("runs only with --with default,pre_vote"), "{err}");
 }
 
 #[test]

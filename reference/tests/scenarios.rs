@@ -84,13 +84,15 @@ fn a_clerk_gets_past_a_cut_off_leader_in_an_old_configuration() {
 /// etcd #9586's bug leaves `raft/isolated_leader` without a leader.
 #[test]
 fn the_lab_passes_with_each_optimisation_on() {
-    use contract::{Optimisation, Optimisations};
+    use contract::{AskedOptimisations, Optimisation, Optimisations};
+    // Each set on top of the reference's default (batching and
+    // pipelining), as `--with default,SET` asks.
     let env = |optimisations, bugs| scenarios::testing::TestEnv {
         first_seed: 1000,
         seeds: Some(5),
         check_determinism: false,
         bugs,
-        optimisations: Some(optimisations),
+        optimisations: Some(AskedOptimisations::default_with(optimisations)),
     };
     // The read paths change the Raft lab only through lease reads' rule
     // on votes; kv serves its Gets through all three.

@@ -51,7 +51,8 @@ impl Measure {
 /// One combination's runs.
 #[derive(Clone, Debug)]
 pub struct Row {
-    /// The combination.
+    /// The combination of the optimisations compared (the others stay at
+    /// the implementation's default).
     pub optimisations: Optimisations,
     /// Runs made, one per seed.
     pub runs: u64,
@@ -69,14 +70,26 @@ pub struct Row {
 }
 
 /// Runs `scenario` for `seeds` seeds from `first_seed` under each subset
-/// of the optimisations it honours, on `jobs` threads.
-pub fn compare(scenario: &Scenario, first_seed: u64, seeds: u64, jobs: usize) -> Vec<Row> {
-    scenario.honoured.subsets().into_iter().map(|set| compare_one(scenario, set, first_seed, seeds, jobs)).collect()
+/// of `varied` (optimisations it honours), the others at its
+/// implementation's default, on `jobs` threads.
+pub fn compare(scenario: &Scenario, varied: Optimisations, first_seed: u64, seeds: u64, jobs: usize) -> Vec<Row> {
+    assert!(varied.is_subset(scenario.honoured), "compare varies only honoured optimisations");
+    let fixed = varied.iter().fold(scenario.default_optimisations, Optimisations::without);
+    let sets = varied.subsets().into_iter().map(|subset| (subset, fixed.union(subset)));
+    sets.map(|(subset, set)| compare_one(scenario, (subset, set), first_seed, seeds, jobs)).collect()
 }
 
-fn compare_one(scenario: &Scenario, set: Optimisations, first_seed: u64, seeds: u64, jobs: usize) -> Row {
+/// The runs of one combination: `label` is the subset compared, `set` the
+/// whole set in effect.
+fn compare_one(
+    scenario: &Scenario,
+    (label, set): (Optimisations, Optimisations),
+    first_seed: u64,
+    seeds: u64,
+    jobs: usize,
+) -> Row {
     let row = Mutex::new(Row {
-        optimisations: set,
+        optimisations: label,
         runs: 0,
         failures: 0,
         first_failure: None,
@@ -181,7 +194,7 @@ mod tests {
         }
         let both = Optimisations::of(&[contract::Optimisation::PreVote, contract::Optimisation::CheckQuorum]);
         let scenario = Scenario { name: "test/noting", run: noting, honoured: both, ..Scenario::BLANK };
-        let rows = compare(&scenario, 0, 3, 2);
+        let rows = compare(&scenario, scenario.honoured, 0, 3, 2);
         assert_eq!(rows.len(), 4);
         for r in &rows {
             let pre_vote = r.optimisations.contains(contract::Optimisation::PreVote);

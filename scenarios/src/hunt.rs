@@ -136,7 +136,7 @@ fn run_batch(
                     let start = thread_cpu_ms();
                     let run = Run::new(seed)
                         .with_bugs(Bugs::one(bug))
-                        .with_optimisations(needed(bug))
+                        .with_asked_optimisations(needed(bug))
                         .with_harness_checks(checks);
                     let outcome = run_scenario(&scenario, &run);
                     ((thread_cpu_ms() - start) / 1000.0, outcome.result, outcome.stats.trace.hash())
@@ -161,12 +161,19 @@ pub fn replay_command(bug: Bug, catch: &Catch) -> String {
     )
 }
 
-/// The optimisations a hunt for `bug` switches on: those its code runs
-/// only with (`None`: the implementation's own, or a swarm run's draw).
-pub fn needed(bug: Bug) -> Option<contract::Optimisations> {
+/// The optimisations a hunt for `bug` switches on: the implementation's
+/// default and those its code runs only with (`None`: the default, or a
+/// swarm run's draw).
+pub fn needed(bug: Bug) -> Option<contract::AskedOptimisations> {
+    let needs = needs(bug);
+    (!needs.is_empty()).then(|| contract::AskedOptimisations::default_with(needs))
+}
+
+/// The optimisations the code of `bug` runs only with.
+pub fn needs(bug: Bug) -> contract::Optimisations {
     match bug.needs() {
-        "" => None,
-        names => Some(contract::Optimisations::parse(names).expect("the catalogue names known optimisations")),
+        "" => contract::Optimisations::NONE,
+        names => contract::Optimisations::parse(names).expect("the catalogue names known optimisations"),
     }
 }
 

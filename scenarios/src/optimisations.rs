@@ -7,7 +7,7 @@
 //! hosts each time they start a peer (`PeerConfig::optimisations`), so a
 //! run still replays from its seed and its named set.
 
-use contract::{Optimisation, Optimisations};
+use contract::{AskedOptimisations, Optimisation, Optimisations};
 use std::cell::Cell;
 
 thread_local! {
@@ -42,13 +42,14 @@ pub fn draw(seed: u64, honoured: Optimisations) -> Optimisations {
     honoured.iter().filter(|_| rng.random_bool(0.5)).fold(Optimisations::NONE, Optimisations::with)
 }
 
-/// Why `set` cannot be switched on for an implementation that honours only
-/// `honoured`, in one line (`None`: it can).
-pub fn unhonoured(set: Optimisations, honoured: Optimisations, implementation: &str) -> Option<String> {
-    let missing: Vec<&str> = set.iter().filter(|o| !honoured.contains(*o)).map(Optimisation::name).collect();
+/// Why the optimisations `asked` names cannot be switched on (or off) for
+/// an implementation that honours only `honoured`, in one line (`None`:
+/// they can).
+pub fn unhonoured(asked: AskedOptimisations, honoured: Optimisations, implementation: &str) -> Option<String> {
+    let missing: Vec<&str> = asked.named().iter().filter(|o| !honoured.contains(*o)).map(Optimisation::name).collect();
     (!missing.is_empty()).then(|| {
         format!(
-            "{implementation} does not honour {} (it honours: {honoured}): the runs would test it without",
+            "{implementation} does not honour {} (it honours: {honoured}): the runs would test it as it is",
             missing.join(", ")
         )
     })
@@ -59,9 +60,12 @@ pub fn unhonoured(set: Optimisations, honoured: Optimisations, implementation: &
 /// nothing.
 pub fn inert_bug(bugs: bugs::Bugs, in_effect: Optimisations) -> Option<String> {
     bugs.iter().find_map(|bug| {
-        let needs = crate::hunt::needed(bug)?;
+        let needs = crate::hunt::needs(bug);
         (!needs.is_subset(in_effect)).then(|| {
-            format!("{} lives in code that runs only with --with {needs}: the runs would switch on nothing", bug.name())
+            format!(
+                "{} lives in code that runs only with --with default,{needs}: the runs would switch on nothing",
+                bug.name()
+            )
         })
     })
 }
@@ -73,7 +77,7 @@ mod tests {
     #[test]
     fn draws_cover_every_subset_and_only_the_honoured() {
         let honoured = Optimisations::of(Optimisation::ALL);
-        let drawn: std::collections::BTreeSet<String> = (0..512).map(|s| draw(s, honoured).to_string()).collect();
+        let drawn: std::collections::BTreeSet<String> = (0..2048).map(|s| draw(s, honoured).to_string()).collect();
         assert_eq!(drawn.len(), honoured.subsets().len(), "{drawn:?}");
         assert!((0..64).all(|s| draw(s, Optimisations::NONE).is_empty()));
     }
@@ -81,8 +85,11 @@ mod tests {
     #[test]
     fn an_unhonoured_optimisation_is_named() {
         let pre_vote = Optimisations::of(&[Optimisation::PreVote]);
-        assert_eq!(unhonoured(pre_vote, pre_vote, "x"), None);
-        let e = unhonoured(pre_vote, Optimisations::NONE, "textbook").unwrap();
+        assert_eq!(unhonoured(AskedOptimisations::exactly(pre_vote), pre_vote, "x"), None);
+        let e = unhonoured(AskedOptimisations::exactly(pre_vote), Optimisations::NONE, "textbook").unwrap();
         assert!(e.contains("textbook does not honour pre_vote"), "{e}");
+        let off = AskedOptimisations::parse("default,-batching").unwrap();
+        let e = unhonoured(off, pre_vote, "textbook").unwrap();
+        assert!(e.contains("does not honour batching"), "{e}");
     }
 }

@@ -66,9 +66,10 @@ pub struct Run {
     /// `CATALOGUE_LAYERS`), set by `run_scenario`: a swarm run names the
     /// injection points of these only.
     catalogue_layers: std::cell::Cell<&'static [bugs::Layer]>,
-    /// The Raft optimisations the run switches on (`labsim run --with`);
-    /// `None`: the implementation's default (a swarm run draws its own).
-    pub optimisations: Option<contract::Optimisations>,
+    /// The Raft optimisations the run asks for (`labsim run --with`),
+    /// resolved against the implementation's default when it runs;
+    /// `None`: that default (a swarm run draws its own).
+    pub optimisations: Option<contract::AskedOptimisations>,
     /// What the implementation honours and runs by default, set by
     /// `run_scenario` from the scenario.
     honoured: std::cell::Cell<(contract::Optimisations, contract::Optimisations)>,
@@ -93,7 +94,8 @@ impl Run {
     /// The optimisations in effect: the run's own, or the implementation's
     /// default.
     pub fn optimisations_in_effect(&self) -> contract::Optimisations {
-        self.optimisations.unwrap_or(self.honoured.get().1)
+        let default = self.honoured.get().1;
+        self.optimisations.map_or(default, |asked| asked.resolve(default))
     }
 
     /// A swarm run: with no optimisations named, those in effect are drawn
@@ -101,7 +103,8 @@ impl Run {
     pub fn drawing_optimisations(&self) -> Run {
         let mut run = self.again(self.trace);
         if run.optimisations.is_none() {
-            run.optimisations = Some(crate::optimisations::draw(self.seed, self.honoured.get().0));
+            let drawn = crate::optimisations::draw(self.seed, self.honoured.get().0);
+            run.optimisations = Some(contract::AskedOptimisations::exactly(drawn));
         }
         run
     }
@@ -120,8 +123,15 @@ impl Run {
         Run { bugs, ..self }
     }
 
-    /// The run with exactly these optimisations switched on.
+    /// The run with exactly these optimisations switched on (`None`: the
+    /// implementation's default).
     pub fn with_optimisations(self, optimisations: Option<contract::Optimisations>) -> Run {
+        Run { optimisations: optimisations.map(contract::AskedOptimisations::exactly), ..self }
+    }
+
+    /// The run with the optimisations asked for as `labsim --with` asks
+    /// (`default,pre_vote` keeps the implementation's default and adds).
+    pub fn with_asked_optimisations(self, optimisations: Option<contract::AskedOptimisations>) -> Run {
         Run { optimisations, ..self }
     }
 

@@ -37,7 +37,7 @@ pub struct SoakPlan {
     pub bugs: bugs::Bugs,
     /// The Raft optimisations every run switches on (`None`: each
     /// implementation's default; swarm runs draw theirs).
-    pub optimisations: Option<contract::Optimisations>,
+    pub optimisations: Option<contract::AskedOptimisations>,
 }
 
 impl SoakPlan {
@@ -58,7 +58,7 @@ impl SoakPlan {
 
     /// The run of `seed`, with the plan's bugs and optimisations.
     pub fn run(&self, seed: u64) -> Run {
-        Run::new(seed).with_bugs(self.bugs).with_optimisations(self.optimisations)
+        Run::new(seed).with_bugs(self.bugs).with_asked_optimisations(self.optimisations)
     }
 
     /// Runs in the whole soak (all shards).

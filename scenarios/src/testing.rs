@@ -53,7 +53,7 @@ pub struct TestEnv {
     pub check_determinism: bool,
     pub bugs: bugs::Bugs,
     /// The Raft optimisations switched on (`None`: the implementation's).
-    pub optimisations: Option<contract::Optimisations>,
+    pub optimisations: Option<contract::AskedOptimisations>,
 }
 
 impl TestEnv {
@@ -89,7 +89,7 @@ impl TestEnv {
             Some(list) => bugs::Bugs::parse(&list).map_err(|e| format!("LABSIM_BUGS: {e}"))?,
         };
         let optimisations = var("LABSIM_WITH")
-            .map(|list| contract::Optimisations::parse(&list).map_err(|e| format!("LABSIM_WITH: {e}")))
+            .map(|list| contract::AskedOptimisations::parse(&list).map_err(|e| format!("LABSIM_WITH: {e}")))
             .transpose()?;
         Ok(TestEnv { first_seed, seeds, check_determinism, bugs, optimisations })
     }

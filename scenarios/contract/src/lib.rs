@@ -100,7 +100,7 @@ pub mod view;
 
 pub use host::{PersistedSize, RaftHost, StateMachine};
 pub use message::Message;
-pub use optimisation::{Optimisation, Optimisations};
+pub use optimisation::{AskedOptimisations, Optimisation, Optimisations};
 pub use raft::{ApplyMsg, HostIo, PeerConfig, Persisted, Raft, RaftIo};
 pub use service::{NamedTransport, ReplicatedServer, ReplyIo, Transport};
 pub use step::{ElectionTimer, RpcView, StepInput, StepRecord};

@@ -9,9 +9,8 @@
 
 use std::fmt;
 
-/// One optimisation beyond Figure 2. More will come (reads without the
-/// log, batching, pipelining, asynchronous persistence), so a match on it
-/// needs a wildcard arm.
+/// One optimisation beyond Figure 2. More will come (asynchronous
+/// persistence), so a match on it needs a wildcard arm.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 #[non_exhaustive]
 pub enum Optimisation {
@@ -41,6 +40,15 @@ pub enum Optimisation {
     /// confirms as for ReadIndex) and waiting until it has applied that
     /// index itself.
     FollowerRead,
+    /// Batching: an AppendEntries carries every entry the follower lacks,
+    /// up to the implementation's batch limit, rather than one entry
+    /// (Figure 2 allows either: "may send more than one for efficiency").
+    Batching,
+    /// Pipelining: a leader sends a follower whose log it knows to match
+    /// new AppendEntries without waiting for the answers to those in
+    /// flight, up to a window (flow control); without it, one
+    /// AppendEntries with entries is in flight per follower at a time.
+    Pipelining,
 }
 
 impl Optimisation {
@@ -51,6 +59,8 @@ impl Optimisation {
         Optimisation::ReadIndex,
         Optimisation::LeaseRead,
         Optimisation::FollowerRead,
+        Optimisation::Batching,
+        Optimisation::Pipelining,
     ];
 
     /// Its name on the command line (`pre_vote`).
@@ -65,6 +75,8 @@ impl Optimisation {
             Optimisation::ReadIndex => "read_index",
             Optimisation::LeaseRead => "lease_read",
             Optimisation::FollowerRead => "follower_read",
+            Optimisation::Batching => "batching",
+            Optimisation::Pipelining => "pipelining",
         }
     }
 
@@ -81,6 +93,10 @@ impl Optimisation {
             }
             Optimisation::FollowerRead => {
                 "a follower serves reads once it has applied a read index its leader confirmed (TiKV's follower read)"
+            }
+            Optimisation::Batching => "an AppendEntries carries every entry a follower lacks, up to a limit, not one",
+            Optimisation::Pipelining => {
+                "AppendEntries go to a matching follower without waiting for answers, within a window (flow control)"
             }
         }
     }
@@ -139,6 +155,16 @@ impl Optimisations {
         Optimisations(self.0 | o.bit())
     }
 
+    /// The set with `o` taken out.
+    pub fn without(self, o: Optimisation) -> Optimisations {
+        Optimisations(self.0 & !o.bit())
+    }
+
+    /// The members of either set.
+    pub fn union(self, other: Optimisations) -> Optimisations {
+        Optimisations(self.0 | other.0)
+    }
+
     /// The members, in [`Optimisation::ALL`]'s order.
     pub fn iter(self) -> impl Iterator<Item = Optimisation> {
         Optimisation::ALL.iter().copied().filter(move |o| self.contains(*o))
@@ -170,6 +196,105 @@ impl Optimisations {
                 format!("unknown optimisation '{name}' (known: {}, or none)", known.join(", "))
             })
         })
+    }
+}
+
+/// A set as a run asks for it (`labsim --with`, `LABSIM_WITH`): either
+/// exactly the names given (`pre_vote,check_quorum`, or `none`), or, when
+/// the list starts with `default`, the implementation's default set with
+/// names added and `-name`s taken out (`default,pre_vote,-pipelining`).
+/// [`resolve`](AskedOptimisations::resolve) gives the set in effect once
+/// the implementation is known.
+///
+/// ```
+/// use contract::{AskedOptimisations, Optimisation, Optimisations};
+/// let default = Optimisations::of(&[Optimisation::Batching, Optimisation::Pipelining]);
+/// let exact = AskedOptimisations::parse("pre_vote").unwrap();
+/// assert_eq!(exact.resolve(default).to_string(), "pre_vote");
+/// let changed = AskedOptimisations::parse("default,pre_vote,-pipelining").unwrap();
+/// assert_eq!(changed.resolve(default).to_string(), "pre_vote,batching");
+/// assert_eq!(changed.to_string(), "default,pre_vote,-pipelining");
+/// assert!(AskedOptimisations::parse("-pipelining").is_err()); // from what?
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct AskedOptimisations {
+    from_default: bool,
+    added: Optimisations,
+    removed: Optimisations,
+}
+
+impl AskedOptimisations {
+    /// Exactly `set`, whatever the implementation's default.
+    pub fn exactly(set: Optimisations) -> AskedOptimisations {
+        AskedOptimisations { from_default: false, added: set, removed: Optimisations::NONE }
+    }
+
+    /// The implementation's default with `added` switched on too.
+    pub fn default_with(added: Optimisations) -> AskedOptimisations {
+        AskedOptimisations { from_default: true, added, removed: Optimisations::NONE }
+    }
+
+    /// Every optimisation the list names, added or taken out: those the
+    /// implementation must be able to switch.
+    pub fn named(self) -> Optimisations {
+        self.added.union(self.removed)
+    }
+
+    /// The set in effect for an implementation whose default is `default`.
+    pub fn resolve(self, default: Optimisations) -> Optimisations {
+        let start = if self.from_default { default } else { Optimisations::NONE };
+        Optimisations(start.union(self.added).0 & !self.removed.0)
+    }
+
+    /// Parses a list: names joined by commas, or `none`, or `default`
+    /// followed by names to add and `-name`s to take out. An unknown name,
+    /// a `-name` without `default` first, or a name both added and taken
+    /// out is an error that says so.
+    pub fn parse(text: &str) -> Result<AskedOptimisations, String> {
+        let text = text.trim();
+        let Some(rest) = text.strip_prefix("default") else {
+            return Optimisations::parse(text).map(AskedOptimisations::exactly).map_err(|e| {
+                if text.split(',').any(|n| n.trim().starts_with('-')) {
+                    format!(
+                        "'-name' takes an optimisation out of the default set: start the list with default ({text})"
+                    )
+                } else {
+                    e
+                }
+            });
+        };
+        let mut asked = AskedOptimisations::default_with(Optimisations::NONE);
+        if rest.is_empty() {
+            return Ok(asked);
+        }
+        let rest = rest.strip_prefix(',').ok_or_else(|| format!("unknown optimisation '{text}'"))?;
+        for item in rest.split(',').map(str::trim) {
+            let (name, remove) = item.strip_prefix('-').map_or((item, false), |n| (n, true));
+            let o = Optimisations::parse(name)?;
+            if o.is_empty() || name.contains(',') {
+                return Err(format!("'{item}' after default: name one optimisation to add or -name to take out"));
+            }
+            if remove {
+                asked.removed = asked.removed.union(o)
+            } else {
+                asked.added = asked.added.union(o)
+            }
+        }
+        if asked.added.0 & asked.removed.0 != 0 {
+            return Err(format!("{text}: an optimisation is both added and taken out"));
+        }
+        Ok(asked)
+    }
+}
+
+impl fmt::Display for AskedOptimisations {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if !self.from_default {
+            return self.added.fmt(f);
+        }
+        f.write_str("default")?;
+        self.added.iter().try_for_each(|o| write!(f, ",{}", o.name()))?;
+        self.removed.iter().try_for_each(|o| write!(f, ",-{}", o.name()))
     }
 }
 
@@ -206,5 +331,37 @@ mod tests {
         }
         assert!(Optimisations::parse("pre_vote,").is_err());
         assert!(Optimisations::parse("").is_err());
+    }
+
+    #[test]
+    fn an_asked_set_resolves_against_the_default() {
+        let default = Optimisations::of(&[Optimisation::Batching, Optimisation::Pipelining]);
+        let cases = [
+            ("none", "none"),
+            ("pre_vote", "pre_vote"),
+            ("default", "batching,pipelining"),
+            ("default,pre_vote", "pre_vote,batching,pipelining"),
+            ("default,-batching,-pipelining", "none"),
+            ("default,-pre_vote", "batching,pipelining"),
+        ];
+        for (text, set) in cases {
+            let asked = AskedOptimisations::parse(text).unwrap();
+            assert_eq!(asked.resolve(default).to_string(), set, "{text}");
+            assert_eq!(AskedOptimisations::parse(&asked.to_string()), Ok(asked), "{text}");
+        }
+        for bad in [
+            "-batching",
+            "pre_vote,-batching",
+            "default,",
+            "defaults",
+            "default,none",
+            "default,x",
+            "default,pre_vote,-pre_vote",
+            "",
+        ] {
+            assert!(AskedOptimisations::parse(bad).is_err(), "{bad}");
+        }
+        let e = AskedOptimisations::parse("-batching").unwrap_err();
+        assert!(e.contains("start the list with default"), "{e}");
     }
 }
