@@ -2,15 +2,17 @@
 //! allow for, and the checker finds the stale read a lease serves beyond it
 //! (the Raft thesis, 6.4.1; tikv#964).
 
-use contract::{Optimisation, Optimisations};
+use contract::{AskedOptimisations, Optimisation, Optimisations};
 use reference::Reference;
 use scenarios::labs::kv::scenarios::{lease_under_drift, DRIFT_BOUND_PPM};
 use scenarios::runner::Run;
 
 type Kv = <Reference as scenarios::Implementation>::Kv;
 
+/// A run of the reference's default with lease reads on.
 fn lease_run(seed: u64, bugs: bugs::Bugs) -> Run {
-    Run::new(seed).with_bugs(bugs).with_optimisations(Some(Optimisations::of(&[Optimisation::LeaseRead])))
+    let lease = AskedOptimisations::default_with(Optimisations::of(&[Optimisation::LeaseRead]));
+    Run::new(seed).with_bugs(bugs).with_asked_optimisations(Some(lease))
 }
 
 #[test]

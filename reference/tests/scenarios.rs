@@ -102,6 +102,12 @@ fn the_lab_passes_with_each_optimisation_on() {
     for set in elections.subsets().into_iter().chain([lease, all]) {
         scenarios::testing::run_lab_with::<Reference>("raft/", 5, env(set, bugs::Bugs::NONE));
     }
+    // Without pipelining the whole raft lab passes (without batching, the
+    // lab's figure_8_unreliable_2c cannot: docs/optimisations.md).
+    let unpipelined = AskedOptimisations::parse("default,-pipelining").expect("a valid set");
+    let plain =
+        scenarios::testing::TestEnv { optimisations: Some(unpipelined), ..env(Optimisations::NONE, bugs::Bugs::NONE) };
+    scenarios::testing::run_lab_with::<Reference>("raft/", 5, plain);
     let once = scenarios::testing::TestEnv { seeds: Some(1), ..env(all, bugs::Bugs::NONE) };
     for lab in ["kv/", "shardkv/"] {
         scenarios::testing::run_lab_with::<Reference>(lab, 1, once);

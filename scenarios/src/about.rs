@@ -85,6 +85,11 @@ const ABOUT: &[(&str, &str, &str)] = &[
         "-",
         "two of five reach one other each (Howard & Abraham): leaders never settle",
     ),
+    (
+        "raft/slow_follower",
+        "-",
+        "one follower's links take 150 ms under a command every 2 ms: commits keep pace, it catches up (flow control)",
+    ),
     ("kv/basic_3a", "TestBasic3A", "one client on a reliable network; its history is linearizable"),
     ("kv/speed_3a", "TestSpeed3A", "1,000 operations, each within the lab's 33 ms on average"),
     ("kv/concurrent_3a", "TestConcurrent3A", "5 clients at once on a reliable network"),

@@ -34,12 +34,25 @@ pub fn with<T>(set: Optimisations, f: impl FnOnce() -> T) -> T {
 }
 
 /// A set drawn from `seed`: each optimisation of `honoured` on with
-/// probability 1/2 (a swarm run's draw; it takes nothing from the run's
-/// random stream, so the rest of the run draws as it would without it).
-pub fn draw(seed: u64, honoured: Optimisations) -> Optimisations {
+/// probability 1/2, except batching, which stays as in `default` (a swarm
+/// run's draw; it takes nothing from the run's random stream, so the rest
+/// of the run draws as it would without it).
+///
+/// Batching is not drawn because the lab cannot pass without it: one entry
+/// per AppendEntries cannot catch a follower up within the lab's bounds
+/// (`raft/figure_8_unreliable_2c` failed 98 seeds in 100 without batching
+/// or pipelining, and `shardkv/swarm` 33 in 500 when its draw switched both
+/// off). A swarm run must fail only for a bug.
+pub fn draw(seed: u64, honoured: Optimisations, default: Optimisations) -> Optimisations {
     use rand::{Rng, SeedableRng};
     let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed ^ 0x6f70_7469_6d69_7365);
-    honoured.iter().filter(|_| rng.random_bool(0.5)).fold(Optimisations::NONE, Optimisations::with)
+    let drawn = honoured.iter().filter(|_| rng.random_bool(0.5)).fold(Optimisations::NONE, Optimisations::with);
+    let batching = Optimisation::Batching;
+    if default.contains(batching) && honoured.contains(batching) {
+        drawn.with(batching)
+    } else {
+        drawn.without(batching)
+    }
 }
 
 /// Why the optimisations `asked` names cannot be switched on (or off) for
@@ -77,9 +90,13 @@ mod tests {
     #[test]
     fn draws_cover_every_subset_and_only_the_honoured() {
         let honoured = Optimisations::of(Optimisation::ALL);
-        let drawn: std::collections::BTreeSet<String> = (0..2048).map(|s| draw(s, honoured).to_string()).collect();
-        assert_eq!(drawn.len(), honoured.subsets().len(), "{drawn:?}");
-        assert!((0..64).all(|s| draw(s, Optimisations::NONE).is_empty()));
+        let none = Optimisations::NONE;
+        let drawn: std::collections::BTreeSet<String> =
+            (0..2048).map(|s| draw(s, honoured, none).to_string()).collect();
+        assert_eq!(drawn.len(), honoured.without(Optimisation::Batching).subsets().len(), "{drawn:?}");
+        assert!((0..64).all(|s| draw(s, none, none).is_empty()));
+        let batching = Optimisations::of(&[Optimisation::Batching]);
+        assert!((0..64).all(|s| draw(s, honoured, batching).contains(Optimisation::Batching)));
     }
 
     #[test]

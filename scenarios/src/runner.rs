@@ -99,11 +99,13 @@ impl Run {
     }
 
     /// A swarm run: with no optimisations named, those in effect are drawn
-    /// from the seed, each honoured one on with probability 1/2.
+    /// from the seed, each honoured one on with probability 1/2 (batching
+    /// stays at the default: see `optimisations::draw`).
     pub fn drawing_optimisations(&self) -> Run {
         let mut run = self.again(self.trace);
         if run.optimisations.is_none() {
-            let drawn = crate::optimisations::draw(self.seed, self.honoured.get().0);
+            let (honoured, default) = self.honoured.get();
+            let drawn = crate::optimisations::draw(self.seed, honoured, default);
             run.optimisations = Some(contract::AskedOptimisations::exactly(drawn));
         }
         run

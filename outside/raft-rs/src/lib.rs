@@ -36,11 +36,16 @@ impl scenarios::Implementation for RaftRsLab {
     type ShardKv = shardkv::ShardKvService<RaftRs>;
     /// Its Raft is raft-rs's own code; its services are the project's.
     const CATALOGUE_LAYERS: &'static [scenarios::Layer] = &[scenarios::Layer::Kv, scenarios::Layer::ShardKv];
-    /// raft-rs's own `pre_vote` and `check_quorum` settings.
-    const OPTIMISATIONS: contract::Optimisations = BOTH;
-    /// TiKV runs both (see `settings::config`).
-    const DEFAULT_OPTIMISATIONS: contract::Optimisations = BOTH;
+    /// raft-rs's own `pre_vote` and `check_quorum` settings, and batching
+    /// and pipelining through `max_size_per_msg` and `max_inflight_msgs`.
+    const OPTIMISATIONS: contract::Optimisations = TIKV;
+    /// TiKV runs all four (see `settings::config`).
+    const DEFAULT_OPTIMISATIONS: contract::Optimisations = TIKV;
 }
 
-const BOTH: contract::Optimisations =
-    contract::Optimisations::of(&[contract::Optimisation::PreVote, contract::Optimisation::CheckQuorum]);
+const TIKV: contract::Optimisations = contract::Optimisations::of(&[
+    contract::Optimisation::PreVote,
+    contract::Optimisation::CheckQuorum,
+    contract::Optimisation::Batching,
+    contract::Optimisation::Pipelining,
+]);

@@ -46,8 +46,11 @@ pub const MAX_INFLIGHT_MSGS: usize = 256;
 /// heartbeat). (The adapter proposes only on a leader: raft-rs would
 /// forward a follower's proposal, where the lab's `Start` refuses it.)
 ///
-/// The run's optimisations decide `pre_vote` and `check_quorum` (both on
-/// unless the run says otherwise).
+/// The run's optimisations decide `pre_vote` and `check_quorum`, and
+/// batching and pipelining (all four on unless the run says otherwise):
+/// without batching a message carries one entry (raft-rs keeps at least
+/// one whatever `max_size_per_msg` says), without pipelining one message
+/// is in flight to a follower at a time.
 pub fn config(id: u64, applied: u64, optimisations: contract::Optimisations) -> Config {
     Config {
         id,
@@ -56,8 +59,12 @@ pub fn config(id: u64, applied: u64, optimisations: contract::Optimisations) -> 
         min_election_tick: ELECTION_TICKS,
         max_election_tick: ELECTION_TICKS + 1,
         applied,
-        max_size_per_msg: MAX_SIZE_PER_MSG,
-        max_inflight_msgs: MAX_INFLIGHT_MSGS,
+        max_size_per_msg: if optimisations.contains(contract::Optimisation::Batching) { MAX_SIZE_PER_MSG } else { 0 },
+        max_inflight_msgs: if optimisations.contains(contract::Optimisation::Pipelining) {
+            MAX_INFLIGHT_MSGS
+        } else {
+            1
+        },
         check_quorum: optimisations.contains(contract::Optimisation::CheckQuorum),
         pre_vote: optimisations.contains(contract::Optimisation::PreVote),
         read_only_option: ReadOnlyOption::Safe,

@@ -1,6 +1,7 @@
 //! Scenarios `raft/...` beyond the lab for PreVote and CheckQuorum (the
-//! Raft thesis 9.6, 6.2 and 4.2.3): the failures they exist for, each run
-//! under whatever optimisations the run switched on (`--with`).
+//! Raft thesis 9.6, 6.2 and 4.2.3), and for pipelining with flow control:
+//! the failures they exist for, each run under whatever optimisations the
+//! run switched on (`--with`).
 //!
 //! Each scenario asserts what the optimisations in effect promise, and
 //! only that: a Raft without them is not failed for the disruption they
@@ -111,6 +112,59 @@ pub fn isolated_leader<R: Raft>(run: &Run) -> Outcome {
         t.one(int(3), t.n, true).await?;
         Ok(())
     })
+}
+
+/// How long a command is offered to the leader of `slow_follower`.
+const SLOW_PERIOD: Nanos = secs(2);
+
+/// A slow follower (beyond the lab): of three servers, one follower's links
+/// to and from the leader take 150 ms each way, while the leader is
+/// offered a command every 2 ms for 2 s; then its links are fast again.
+/// Asserted, whatever the switches: the leader keeps committing at the
+/// pace of its fast majority (every command committed by two within 1 s
+/// of the last), and the slow follower catches up within 5 s once its
+/// links are fast. Noted: the requests the slow follower received while
+/// slow (a pipeline with no window sends it one per command; flow control
+/// holds them to a window per round trip, and batching fills each one),
+/// the majority's commit lag after the last command, and the catch-up.
+pub fn slow_follower<R: Raft>(run: &Run) -> Outcome {
+    lab_test::<R, _>(run, Setup::servers(3), |t| async move {
+        let leader = t.check_one_leader().await?;
+        let slow = (leader + 1) % t.n;
+        set_latency(&t, leader, slow, sim::Latency::Fixed(ms(150)));
+        let received_before = t.rpc_count(slow);
+        let first = t.start_on_leader(leader, &int(1))?;
+        let mut last = first;
+        let commands = (SLOW_PERIOD / ms(2)) as i64;
+        for k in 1..commands {
+            t.sleep(ms(2)).await;
+            last = t.start_on_leader(leader, &int(1 + k))?;
+        }
+        let majority = t.n / 2 + 1;
+        let committed = || committed_through(&t, majority, first - 1).is_ok_and(|c| c >= last);
+        let lag = time_until(&t, secs(1), committed).await;
+        let received = t.rpc_count(slow) - received_before;
+        set_latency(&t, leader, slow, sim::Latency::Zero);
+        let all = || t.n_committed(last).is_ok_and(|(n, _)| n == t.n);
+        let catch_up = time_until(&t, secs(5), all).await;
+        measure(&t, "requests to the slow follower", received);
+        let in_ms = |d: Option<Nanos>| d.map_or("never".to_string(), |d| (d / ms(1)).to_string());
+        measure(&t, "majority commit lag ms", in_ms(lag));
+        measure(&t, "slow follower catch-up ms", in_ms(catch_up));
+        lag.ok_or_else(|| format!("commands {first}..={last} not committed by a majority within 1 s of the last"))?;
+        catch_up.ok_or_else(|| {
+            format!("slow follower {slow} had not caught up through {last} 5 s after its links healed")
+        })?;
+        t.one(int(commands + 1), t.n, true).await?;
+        Ok(())
+    })
+}
+
+/// Sets the extra latency of both links between servers `a` and `b`.
+fn set_latency<R: Raft>(t: &Tester<R>, a: usize, b: usize, latency: sim::Latency) {
+    let (a, b) = (t.servers[a], t.servers[b]);
+    t.h.inject(sim::Fault::Latency { from: a, to: b, latency });
+    t.h.inject(sim::Fault::Latency { from: b, to: a, latency });
 }
 
 /// Polls every 10 ms, for at most `limit`, until `done` holds: the virtual
