@@ -45,6 +45,7 @@ impl Bug {
             Bug::RaftLeaseWithoutDriftMargin => "lease_read",
             Bug::RaftLeaseWithoutVoteBlock => "lease_read",
             Bug::RaftFollowerReadWithoutApply => "follower_read",
+            Bug::ShardReadWithoutOwnership => "follower_read",
             _ => "",
         }
     }
@@ -265,6 +266,9 @@ catalogue! {
     ShardOwnershipCheckedAtSubmit = "shard_ownership_checked_at_submit", ShardKv,
         "a group checks that it owns a key's shard when a request arrives, not when it applies",
         "6.824 lab 4B hints: re-check ownership when the operation is applied";
+    ShardReadWithoutOwnership = "shard_read_without_ownership", ShardKv,
+        "with a read path on (ReadIndex, leases, follower reads), a group answers a Get from its state without checking that it serves the key's shard at that moment",
+        "tikv/tikv#14699 (reads answered without checking the region epoch could read out of range after a split), tikv/tikv#8034 (a local read during a merge returned stale data)";
     ShardSkipsConfigurations = "shard_skips_configurations", ShardKv,
         "a group jumps to the latest configuration instead of the next one",
         "6.824 lab 4B hints: process re-configurations one at a time, in order";

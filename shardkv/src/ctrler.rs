@@ -128,6 +128,20 @@ impl Service for Configs {
         (is_change && self.is_applied(request.client, request.seq)).then_some(CtrlerReply::Done)
     }
 
+    /// A Query reads: with a read path on (`--with read_index` and the
+    /// like), the Raft confirms it and it is answered from the
+    /// configurations applied so far, without a log entry.
+    fn read_locally(&self, request: &CtrlerRequest) -> Option<CtrlerReply> {
+        match request.op {
+            CtrlerOp::Query { num } => Some(CtrlerReply::Config(self.query(num).clone())),
+            _ => None,
+        }
+    }
+
+    fn is_read(request: &CtrlerRequest) -> bool {
+        matches!(request.op, CtrlerOp::Query { .. })
+    }
+
     fn decode(snapshot: &[u8]) -> Result<Configs, String> {
         decode_exact(snapshot, "controller snapshot")
     }

@@ -204,6 +204,26 @@ impl Service for Group {
         }
     }
 
+    /// A Get reads: with a read path on, the Raft confirms it, and it is
+    /// answered from the state the applies before the confirmation left,
+    /// ownership included. A shard this group does not serve at that
+    /// moment (not yet arrived, or gone to its new owner) answers
+    /// WrongGroup, as the entry would have when applied.
+    fn read_locally(&self, entry: &Entry) -> Option<ShardReply> {
+        let Entry::Client(request) = entry else { return None };
+        let Op::Get { key } = &request.op else { return None };
+        let shard = &self.shards[key2shard(key)];
+        if !shard.serves() && !on(Bug::ShardReadWithoutOwnership) {
+            return Some(ShardReply::WrongGroup);
+        }
+        let outcome = Outcome::Value(shard.store.get(key).to_string());
+        Some(ShardReply::Ok { outcome, config: self.config.num })
+    }
+
+    fn is_read(entry: &Entry) -> bool {
+        matches!(entry, Entry::Client(request) if matches!(request.op, Op::Get { .. }))
+    }
+
     fn decode(snapshot: &[u8]) -> Result<Group, String> {
         let group: Group = decode_exact(snapshot, "shardkv snapshot")?;
         if group.shards.len() != NSHARDS {
