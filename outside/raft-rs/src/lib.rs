@@ -36,9 +36,13 @@ impl scenarios::Implementation for RaftRsLab {
     type ShardKv = shardkv::ShardKvService<RaftRs>;
     /// Its Raft is raft-rs's own code; its services are the project's.
     const CATALOGUE_LAYERS: &'static [scenarios::Layer] = &[scenarios::Layer::Kv, scenarios::Layer::ShardKv];
-    /// raft-rs's own `pre_vote` and `check_quorum` settings, and batching
-    /// and pipelining through `max_size_per_msg` and `max_inflight_msgs`.
-    const OPTIMISATIONS: contract::Optimisations = TIKV;
+    /// raft-rs's own `pre_vote` and `check_quorum` settings, batching and
+    /// pipelining through `max_size_per_msg` and `max_inflight_msgs`, and
+    /// ReadIndex and follower reads through `read_index` and its
+    /// `ReadState`s. Not lease reads: raft-rs's `LeaseBased` reads allow no
+    /// margin for clock drift (TiKV keeps its lease outside raft-rs).
+    const OPTIMISATIONS: contract::Optimisations = TIKV
+        .union(contract::Optimisations::of(&[contract::Optimisation::ReadIndex, contract::Optimisation::FollowerRead]));
     /// TiKV runs all four (see `settings::config`).
     const DEFAULT_OPTIMISATIONS: contract::Optimisations = TIKV;
 }

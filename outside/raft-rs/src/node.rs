@@ -26,6 +26,36 @@ pub struct RaftRs {
     /// While a call from a peer is handled: that peer, and the responses
     /// to it that ride on the call's reply.
     answering: Option<(usize, Vec<Message>)>,
+    /// The reads this peer may take without the log, as its run asked.
+    reads: ReadPaths,
+    /// Reads raft-rs confirmed, by the raft index to apply before each is
+    /// served (raft-rs hands a follower the leader's commit index and
+    /// leaves the waiting to the application: tikv#16069 is the read
+    /// that does not wait).
+    confirmed_reads: Vec<(u64, u64)>,
+}
+
+/// Which reads a peer serves without the log (raft-rs's
+/// `ReadOnlyOption::Safe`: the leader confirms a read index with a round
+/// of heartbeats).
+#[derive(Clone, Copy, Debug, Default)]
+struct ReadPaths {
+    /// A leader's own reads (`read_index`).
+    leader: bool,
+    /// A follower's, through its leader (`follower_read`).
+    follower: bool,
+}
+
+/// A read's context for raft-rs: the asking peer and its read id, so that
+/// no two peers' reads share one (raft-rs keys pending reads by context).
+fn read_context(peer: u64, id: u64) -> Vec<u8> {
+    [peer.to_be_bytes(), id.to_be_bytes()].concat()
+}
+
+/// The read id in a context `read_context` made.
+fn read_id(context: &[u8]) -> u64 {
+    let id: [u8; 8] = context[8..16].try_into().expect("a read context holds a peer and an id");
+    u64::from_be_bytes(id)
 }
 
 /// raft-rs names peers 1..=n; the lab 0..n.
@@ -73,6 +103,8 @@ impl RaftRs {
                 io.apply(snapshot);
             }
             self.apply_all(io, ready.take_committed_entries());
+            let confirmed = ready.take_read_states().into_iter().map(|r| (r.index, read_id(&r.request_ctx)));
+            self.confirmed_reads.extend(confirmed);
             let mut light = self.node.advance(ready);
             if let Some(commit) = light.commit_index() {
                 self.node.mut_store().set_commit(commit);
@@ -82,6 +114,7 @@ impl RaftRs {
             self.apply_all(io, light.take_committed_entries());
             self.node.advance_apply();
         }
+        self.serve_applied_reads(io);
         self.pacing.observe(self.node.raft.election_elapsed);
     }
 
@@ -142,6 +175,19 @@ impl RaftRs {
         }
     }
 
+    /// Serves every confirmed read whose index this peer has applied, after
+    /// the commands before it.
+    fn serve_applied_reads(&mut self, io: &mut impl RaftIo<Envelope>) {
+        let applied = self.node.raft.raft_log.applied;
+        self.confirmed_reads.retain(|&(index, id)| {
+            let ready = index <= applied;
+            if ready {
+                io.apply(ApplyMsg::Read { id });
+            }
+            !ready
+        });
+    }
+
     fn step_all(&mut self, messages: Vec<Message>) {
         for message in messages {
             // raft-rs refuses only local message types and responses from
@@ -169,7 +215,13 @@ impl contract::Raft for RaftRs {
         let mut pacing = Pacing::new(config.rng_seed);
         let next_tick_ms = io.now_ms() + pacing.first_tick_ms();
         io.set_timer(next_tick_ms);
-        let mut raft = RaftRs { node, pacing, next_tick_ms, ticks: 0, answering: None };
+        let asked = config.optimisations;
+        let reads = ReadPaths {
+            leader: asked.contains(contract::Optimisation::ReadIndex),
+            follower: asked.contains(contract::Optimisation::FollowerRead),
+        };
+        let mut raft =
+            RaftRs { node, pacing, next_tick_ms, ticks: 0, answering: None, reads, confirmed_reads: Vec::new() };
         raft.drive(io); // a restarted peer applies what it committed
         Ok(raft)
     }
@@ -244,6 +296,24 @@ impl contract::Raft for RaftRs {
         self.drive(io);
         self.next_tick_ms = io.now_ms().max(at_ms) + self.pacing.tick_ms(self.leads());
         io.set_timer(self.next_tick_ms);
+    }
+
+    /// A read without the log, through raft-rs's `read_index`: a leader's
+    /// once an entry of its term has committed (raft-rs drops a read asked
+    /// before, so the service sends it through the log instead), a
+    /// follower's while it knows a leader (raft-rs forwards it; a leader
+    /// that drops it leaves it to the service's deadline).
+    fn read(&mut self, io: &mut impl RaftIo<Envelope>, id: u64) -> bool {
+        let raft = &self.node.raft;
+        let can = match self.leads() {
+            true => self.reads.leader && raft.commit_to_current_term(),
+            false => self.reads.follower && raft.leader_id != raft_rs::INVALID_ID,
+        };
+        if can {
+            self.node.read_index(read_context(self.node.raft.id, id));
+            self.drive(io);
+        }
+        can
     }
 
     fn view(&self) -> Option<&RaftRs> {

@@ -161,7 +161,7 @@ impl Optimisations {
     }
 
     /// The members of either set.
-    pub fn union(self, other: Optimisations) -> Optimisations {
+    pub const fn union(self, other: Optimisations) -> Optimisations {
         Optimisations(self.0 | other.0)
     }
 
