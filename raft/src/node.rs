@@ -1103,7 +1103,9 @@ impl Raft {
                     self.advance_commit();
                 }
                 self.next_index[from] = self.next_index[from].max(last_included_index + 1);
-                if self.replication[from] != Replication::Replicate {
+                if self.replication[from] == Replication::Replicate {
+                    self.windows[from].answered(last_included_index);
+                } else {
                     self.windows[from].clear();
                 }
                 self.replication[from] = Replication::Replicate;

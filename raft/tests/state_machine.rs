@@ -643,3 +643,81 @@ fn a_follower_read_waits_for_the_leaders_round_and_then_for_its_own_apply() {
     c.deliver_all(&[2]);
     assert_eq!(reads_served(&c, 1), [9], "served once index 2 is applied");
 }
+
+/// A cluster of `n` with batching and pipelining as given.
+fn replicating(n: usize, batching: bool, pipelining: bool) -> Cluster {
+    let mut c = Cluster::new(n);
+    let config = |i: usize| Config { batching, pipelining, ..Config::new(i, n, i as u64 + 1) };
+    c.nodes = (0..n).map(|i| Raft::new(config(i), 0)).collect();
+    c
+}
+
+/// The AppendEntries in `out` to `peer`: (prev_log_index, entries).
+fn appends_to(out: &Output, peer: usize) -> Vec<(u64, usize)> {
+    let to_peer = out.messages.iter().filter(|(to, _)| *to == peer);
+    to_peer
+        .filter_map(|(_, r)| match r {
+            Request::AppendEntries { prev_log_index, entries, .. } => Some((*prev_log_index, entries.len())),
+            _ => None,
+        })
+        .collect()
+}
+
+/// Starts `k` commands on the leader, one step each, and returns what it
+/// sent follower 1 (nothing is delivered).
+fn start_commands(c: &mut Cluster, leader: usize, k: usize) -> Vec<(u64, usize)> {
+    let mut sent = Vec::new();
+    for j in 0..k {
+        c.nodes[leader].start(vec![j as u8]).expect("the leader takes commands");
+        sent.extend(appends_to(&c.drain(leader), 1));
+    }
+    c.in_flight.clear();
+    sent
+}
+
+#[test]
+fn a_pipelined_window_holds_eight_appends_then_batches_what_waited() {
+    let mut c = replicating(3, true, true);
+    c.elect_with_entry_of_its_term(0);
+    let sent = start_commands(&mut c, 0, 12);
+    assert_eq!(sent, (1..9).map(|prev| (prev, 1)).collect::<Vec<_>>(), "eight in flight, one entry each");
+    // A heartbeat with the window full carries nothing, at the last index
+    // sent: its answer frees the window (or its rejection reveals a loss).
+    c.now_ms += 100;
+    c.nodes[0].tick(c.now_ms);
+    let heartbeat = appends_to(&c.drain(0), 1);
+    assert_eq!(heartbeat, vec![(9, 0)]);
+    // The answer to the first frees a place: the four that waited go
+    // together.
+    c.in_flight.clear();
+    c.nodes[0].handle_response(1, Response::AppendEntries { term: 1, match_index: Some(2), conflict: None }, c.now_ms);
+    assert_eq!(appends_to(&c.drain(0), 1), vec![(9, 4)]);
+}
+
+#[test]
+fn a_lost_append_under_a_full_window_is_found_by_the_heartbeat_and_resent() {
+    let mut c = replicating(3, true, true);
+    c.elect_with_entry_of_its_term(0);
+    start_commands(&mut c, 0, 10); // all lost
+    c.now_ms += 100;
+    c.nodes[0].tick(c.now_ms);
+    c.drain(0);
+    c.deliver_all(&[]); // the heartbeat at index 9 is refused: back to probing, and resent
+    assert_eq!(c.nodes[1].last_log_index(), 11, "the follower caught up");
+    assert_eq!(c.nodes[0].commit_index(), 11);
+}
+
+#[test]
+fn without_pipelining_one_append_is_in_flight_and_without_batching_it_carries_one_entry() {
+    let mut c = replicating(3, true, false);
+    c.elect_with_entry_of_its_term(0);
+    assert_eq!(start_commands(&mut c, 0, 5), vec![(1, 1)], "one in flight; the rest wait");
+    c.nodes[0].handle_response(1, Response::AppendEntries { term: 1, match_index: Some(2), conflict: None }, c.now_ms);
+    assert_eq!(appends_to(&c.drain(0), 1), vec![(2, 4)], "the four that waited go in one");
+
+    let mut c = replicating(3, false, false);
+    c.elect_with_entry_of_its_term(0);
+    start_commands(&mut c, 0, 5);
+    c.nodes[0].handle_response(1, Response::AppendEntries { term: 1, match_index: Some(2), conflict: None }, c.now_ms);
+    assert_eq!(appends_to(&c.drain(0), 1), vec![(2, 1)], "one entry at a time");
+}
