@@ -172,7 +172,8 @@ enum Command {
         #[arg(long)]
         svg: Option<std::path::PathBuf>,
         /// Only the combinations of these optimisations (comma-separated;
-        /// default: every one the implementation honours).
+        /// default: every one the implementation honours); the others stay
+        /// at the implementation's default.
         #[arg(long, value_parser = contract::Optimisations::parse)]
         of: Option<contract::Optimisations>,
     },

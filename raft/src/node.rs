@@ -263,7 +263,7 @@ impl Raft {
             rounds: Rounds::new(n),
             lease_until_ms: 0,
             leader_id: None,
-            follower_reads: FollowerReads::default(),
+            follower_reads: FollowerReads::new(config.rng_seed),
             output: Output::default(),
             config,
         };

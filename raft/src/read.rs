@@ -113,7 +113,11 @@ impl Rounds {
 /// until the follower has applied the read index the leader sent.
 #[derive(Debug, Default)]
 pub struct FollowerReads {
-    /// The number of the last read asked.
+    /// The number of the last read asked. Numbers start at a base of this
+    /// incarnation's own (`new`), so an answer to a read asked before a
+    /// restart, arriving after it in the same term, matches no read of the
+    /// new incarnation: it would serve a new read at an index confirmed
+    /// before the read was asked.
     asked_last: u64,
     /// Asked and not yet answered: (read number, the service's id, when
     /// last asked).
@@ -123,6 +127,12 @@ pub struct FollowerReads {
 }
 
 impl FollowerReads {
+    /// No read yet, numbering from the top 32 bits of `incarnation_seed`
+    /// (two incarnations share a base once in 2^32).
+    pub fn new(incarnation_seed: u64) -> FollowerReads {
+        FollowerReads { asked_last: incarnation_seed & !0xffff_ffff, ..FollowerReads::default() }
+    }
+
     /// Read `id` is asked of the leader at `now_ms`; returns its number.
     pub fn ask(&mut self, id: u64, now_ms: u64) -> u64 {
         self.asked_last += 1;

@@ -165,13 +165,18 @@ pub fn replay_command(bug: Bug, catch: &Catch) -> String {
 /// default and those its code runs only with (`None`: the default, or a
 /// swarm run's draw).
 pub fn needed(bug: Bug) -> Option<contract::AskedOptimisations> {
-    let needs = needs(bug);
-    (!needs.is_empty()).then(|| contract::AskedOptimisations::default_with(needs))
+    let with = named(bug.hunt_with());
+    (!with.is_empty()).then(|| contract::AskedOptimisations::default_with(with))
 }
 
 /// The optimisations the code of `bug` runs only with.
 pub fn needs(bug: Bug) -> contract::Optimisations {
-    match bug.needs() {
+    named(bug.needs())
+}
+
+/// Optimisations as the catalogue names them (`""`: none).
+pub fn named(names: &str) -> contract::Optimisations {
+    match names {
         "" => contract::Optimisations::NONE,
         names => contract::Optimisations::parse(names).expect("the catalogue names known optimisations"),
     }

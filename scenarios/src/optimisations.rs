@@ -1,7 +1,8 @@
 //! Which of Raft's optimisations (`contract::Optimisations`) a run switches
 //! on, and how every peer the run starts learns it.
 //!
-//! A run either names its set (`labsim run --with pre_vote`) or takes its
+//! A run either names its set (`labsim run --with pre_vote`, exactly; or
+//! `--with default,pre_vote`, the default changed) or takes its
 //! implementation's default; a swarm run with no set named draws one from
 //! its seed. The set in effect is fixed for the whole run and read by the
 //! hosts each time they start a peer (`PeerConfig::optimisations`), so a
@@ -74,11 +75,11 @@ pub fn unhonoured(asked: AskedOptimisations, honoured: Optimisations, implementa
 pub fn inert_bug(bugs: bugs::Bugs, in_effect: Optimisations) -> Option<String> {
     bugs.iter().find_map(|bug| {
         let needs = crate::hunt::needs(bug);
-        (!needs.is_subset(in_effect)).then(|| {
-            format!(
-                "{} lives in code that runs only with --with default,{needs}: the runs would switch on nothing",
-                bug.name()
-            )
+        let one_of = crate::hunt::named(bug.needs_one_of());
+        let none_of = !one_of.is_empty() && one_of.iter().all(|o| !in_effect.contains(o));
+        let wanted = if none_of { format!("one of {one_of}") } else { format!("--with default,{needs}") };
+        (!needs.is_subset(in_effect) || none_of).then(|| {
+            format!("{} lives in code that runs only with {wanted}: the runs would switch on nothing", bug.name())
         })
     })
 }

@@ -28,6 +28,8 @@ pub struct RaftRs {
     answering: Option<(usize, Vec<Message>)>,
     /// The reads this peer may take without the log, as its run asked.
     reads: ReadPaths,
+    /// This peer's incarnation, as its reads' contexts name it.
+    asker: Asker,
     /// Reads raft-rs confirmed, by the raft index to apply before each is
     /// served (raft-rs hands a follower the leader's commit index and
     /// leaves the waiting to the application: tikv#16069 is the read
@@ -46,16 +48,30 @@ struct ReadPaths {
     follower: bool,
 }
 
-/// A read's context for raft-rs: the asking peer and its read id, so that
-/// no two peers' reads share one (raft-rs keys pending reads by context).
-fn read_context(peer: u64, id: u64) -> Vec<u8> {
-    [peer.to_be_bytes(), id.to_be_bytes()].concat()
+/// Who asked a read, as its context for raft-rs says: the asking peer and
+/// its incarnation (drawn from the run's seed), so that no two peers', and
+/// no two incarnations', reads share a context. raft-rs keys pending reads
+/// by context and ignores a second read with the same one; and the service
+/// numbers its reads from 0 again after a restart, so an answer to a read
+/// from before a crash would otherwise serve a new read at an index
+/// confirmed before it was asked.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Asker {
+    peer: u64,
+    incarnation: u64,
 }
 
-/// The read id in a context `read_context` made.
-fn read_id(context: &[u8]) -> u64 {
-    let id: [u8; 8] = context[8..16].try_into().expect("a read context holds a peer and an id");
-    u64::from_be_bytes(id)
+impl Asker {
+    /// The context of read `id`.
+    fn context(self, id: u64) -> Vec<u8> {
+        [self.peer.to_be_bytes(), self.incarnation.to_be_bytes(), id.to_be_bytes()].concat()
+    }
+
+    /// The read id in `context`, if this asker made it.
+    fn read_of(self, context: &[u8]) -> Option<u64> {
+        let word = |k: usize| context.get(8 * k..8 * k + 8).map(|b| u64::from_be_bytes(b.try_into().expect("8 bytes")));
+        (word(0)? == self.peer && word(1)? == self.incarnation).then_some(word(2)?)
+    }
 }
 
 /// raft-rs names peers 1..=n; the lab 0..n.
@@ -103,8 +119,9 @@ impl RaftRs {
                 io.apply(snapshot);
             }
             self.apply_all(io, ready.take_committed_entries());
-            let confirmed = ready.take_read_states().into_iter().map(|r| (r.index, read_id(&r.request_ctx)));
-            self.confirmed_reads.extend(confirmed);
+            let asker = self.asker;
+            let confirmed = ready.take_read_states().into_iter();
+            self.confirmed_reads.extend(confirmed.filter_map(|r| Some((r.index, asker.read_of(&r.request_ctx)?))));
             let mut light = self.node.advance(ready);
             if let Some(commit) = light.commit_index() {
                 self.node.mut_store().set_commit(commit);
@@ -220,8 +237,9 @@ impl contract::Raft for RaftRs {
             leader: asked.contains(contract::Optimisation::ReadIndex),
             follower: asked.contains(contract::Optimisation::FollowerRead),
         };
-        let mut raft =
-            RaftRs { node, pacing, next_tick_ms, ticks: 0, answering: None, reads, confirmed_reads: Vec::new() };
+        let asker = Asker { peer: raft_id(config.me), incarnation: config.rng_seed };
+        let confirmed_reads = Vec::new();
+        let mut raft = RaftRs { node, pacing, next_tick_ms, ticks: 0, answering: None, reads, asker, confirmed_reads };
         raft.drive(io); // a restarted peer applies what it committed
         Ok(raft)
     }
@@ -310,7 +328,7 @@ impl contract::Raft for RaftRs {
             false => self.reads.follower && raft.leader_id != raft_rs::INVALID_ID,
         };
         if can {
-            self.node.read_index(read_context(self.node.raft.id, id));
+            self.node.read_index(self.asker.context(id));
             self.drive(io);
         }
         can
@@ -391,6 +409,17 @@ mod tests {
         let persisted = Persisted { raft_state: &tagless, snapshot: &[] };
         let err = RaftRs::start(config, persisted, &mut RecordingIo::default()).err().expect("refused");
         assert!(err.contains("tag"), "{err}");
+    }
+
+    #[test]
+    fn a_read_context_names_its_peer_and_incarnation() {
+        let asker = Asker { peer: 2, incarnation: 77 };
+        assert_eq!(asker.read_of(&asker.context(5)), Some(5));
+        let restarted = Asker { incarnation: 78, ..asker };
+        assert_eq!(restarted.read_of(&asker.context(5)), None, "an answer from before a restart serves nothing");
+        let other = Asker { peer: 3, ..asker };
+        assert_eq!(other.read_of(&asker.context(5)), None);
+        assert_eq!(asker.read_of(b"short"), None);
     }
 
     #[test]
