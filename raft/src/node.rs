@@ -81,7 +81,7 @@ impl Config {
             max_entries_per_append: 128,
             batching: true,
             pipelining: true,
-            max_appends_in_flight: 8,
+            max_appends_in_flight: 64,
             rng_seed,
             pre_vote: false,
             check_quorum: false,

@@ -647,7 +647,8 @@ fn a_follower_read_waits_for_the_leaders_round_and_then_for_its_own_apply() {
 /// A cluster of `n` with batching and pipelining as given.
 fn replicating(n: usize, batching: bool, pipelining: bool) -> Cluster {
     let mut c = Cluster::new(n);
-    let config = |i: usize| Config { batching, pipelining, ..Config::new(i, n, i as u64 + 1) };
+    let config =
+        |i: usize| Config { batching, pipelining, max_appends_in_flight: 8, ..Config::new(i, n, i as u64 + 1) };
     c.nodes = (0..n).map(|i| Raft::new(config(i), 0)).collect();
     c
 }
