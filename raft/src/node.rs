@@ -714,10 +714,12 @@ impl Raft {
                 self.hard.term
             )
         });
-        let batch = match () {
-            _ if window_full => 0, // a heartbeat at the last index sent
-            _ if !self.config.batching || buggify::fire(Site::RaftOneEntryPerAppend) => 1,
-            _ => self.config.max_entries_per_append,
+        let batch = if window_full {
+            0 // a heartbeat at the last index sent
+        } else if !self.config.batching || buggify::fire(Site::RaftOneEntryPerAppend) {
+            1
+        } else {
+            self.config.max_entries_per_append
         };
         let entries = self.log.entries_from(next, batch);
         debug!(peer, prev_log_index, prev_log_term, entries = entries.len(), commit = self.commit_index, "append sent");
@@ -1103,11 +1105,8 @@ impl Raft {
                     self.advance_commit();
                 }
                 self.next_index[from] = self.next_index[from].max(last_included_index + 1);
-                if self.replication[from] == Replication::Replicate {
-                    self.windows[from].answered(last_included_index);
-                } else {
-                    self.windows[from].clear();
-                }
+                // (Empty while probing: entering a probe clears it.)
+                self.windows[from].answered(last_included_index);
                 self.replication[from] = Replication::Replicate;
                 if self.next_index[from] <= self.log.last_index() {
                     self.send_append(from, false);
