@@ -45,6 +45,7 @@ impl Bug {
             Bug::RaftLeaseWithoutDriftMargin => "lease_read",
             Bug::RaftLeaseWithoutVoteBlock => "lease_read",
             Bug::RaftFollowerReadWithoutApply => "follower_read",
+            Bug::RaftAsyncCountsUnsyncedEntries | Bug::RaftAsyncVote => "async_persist",
             _ => "",
         }
     }
@@ -233,6 +234,13 @@ catalogue! {
     RaftFullWindowHeartbeatAtMatch = "raft_full_window_heartbeat_at_match", Raft,
         "with the flow-control window full, heartbeats go at the last index known to match, so a lost AppendEntries or answer is never noticed: the window stays full, heartbeats flow, entries never do",
         "etcd-io/etcd#2544 (raft flow control: if every answer in a full window is lost, heartbeats still succeed and the follower's progress is stuck; heartbeats were made to free the window)";
+    // ----- raft: asynchronous persistence -----
+    RaftAsyncCountsUnsyncedEntries = "raft_async_counts_unsynced_entries", Raft,
+        "with asynchronous persistence, a leader counts its own new entries toward a commit as soon as it writes them, before they are durable: a machine crash of the leader can lose an entry it committed",
+        "Raft thesis 10.2.1 (the leader may send before its write is done, but counts itself only once its entries are durable); etcd-io/raft's AsyncStorageWrites (a leader's own acknowledgement comes from its storage's append response)";
+    RaftAsyncVote = "raft_async_vote", Raft,
+        "with asynchronous persistence, term and vote go to disk asynchronously too: a peer answers a vote before it is durable and, after a machine crash, votes again in the same term",
+        "hashicorp/raft#661 (votes answered before they were persisted let a restarted server vote twice in one term)";
     // ----- raft: reads without the log -----
     RaftReadIndexBeforeOwnCommit = "raft_read_index_before_own_commit", Raft,
         "a new leader serves a ReadIndex read at its commit index before an entry of its own term commits: that index may lag what the last leader committed",

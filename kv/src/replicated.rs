@@ -344,6 +344,13 @@ impl<R: Raft, S: Service, T> Replicated<R, S, T> {
         self.settle(io);
     }
 
+    /// The Raft's asynchronous writes through `ticket` are durable (a
+    /// leader may commit, so answers may be due).
+    pub fn raft_persisted(&mut self, io: &mut impl ReplyIo<R::Request, T, S::Reply>, ticket: u64) {
+        self.host.persisted(io, ticket);
+        self.settle(io);
+    }
+
     /// Answers what was decided: applied entries, lost leadership (every
     /// waiter, when this server no longer leads in the term they were
     /// started in), and requests past their deadline.
@@ -465,6 +472,10 @@ where
 
     fn on_timer(&mut self, io: &mut impl ReplyIo<R::Request, T, S::Reply>, at_ms: u64) {
         Replicated::on_timer(self, io, at_ms);
+    }
+
+    fn raft_persisted(&mut self, io: &mut impl ReplyIo<R::Request, T, S::Reply>, ticket: u64) {
+        Replicated::raft_persisted(self, io, ticket);
     }
 }
 

@@ -92,13 +92,20 @@ enum Command {
         bugs: Option<bugs::Bugs>,
         /// The Raft optimisations to run with: exactly these
         /// (comma-separated, or `none`: pre_vote, check_quorum,
-        /// read_index, lease_read, follower_read, batching, pipelining),
+        /// read_index, lease_read, follower_read, batching, pipelining,
+        /// async_persist),
         /// or `default` then names to add and `-name`s to take out
         /// (`default,pre_vote,-pipelining`). Without it, the
         /// implementation's default; a swarm run draws its set from the
         /// seed.
         #[arg(long = "with", value_parser = contract::AskedOptimisations::parse)]
         optimisations: Option<contract::AskedOptimisations>,
+        /// Every server's disk takes this many microseconds per write (a
+        /// synchronous write blocks its server that long; asynchronous
+        /// persistence gains only here). Without it, writes take no time,
+        /// as the lab's persister.
+        #[arg(long, value_parser = clap::value_parser!(u64).range(1..=10_000_000))]
+        disk_write_us: Option<u64>,
         /// The trace hash of the run this replays (replay commands give
         /// it): says "replayed: same run", or that the run differs (exit 1).
         #[arg(long, value_parser = parse_trace_hash)]
@@ -140,13 +147,20 @@ enum Command {
         bugs: Option<bugs::Bugs>,
         /// The Raft optimisations to run with: exactly these
         /// (comma-separated, or `none`: pre_vote, check_quorum,
-        /// read_index, lease_read, follower_read, batching, pipelining),
+        /// read_index, lease_read, follower_read, batching, pipelining,
+        /// async_persist),
         /// or `default` then names to add and `-name`s to take out
         /// (`default,pre_vote,-pipelining`). Without it, the
         /// implementation's default; a swarm run draws its set from the
         /// seed.
         #[arg(long = "with", value_parser = contract::AskedOptimisations::parse)]
         optimisations: Option<contract::AskedOptimisations>,
+        /// Every server's disk takes this many microseconds per write (a
+        /// synchronous write blocks its server that long; asynchronous
+        /// persistence gains only here). Without it, writes take no time,
+        /// as the lab's persister.
+        #[arg(long, value_parser = clap::value_parser!(u64).range(1..=10_000_000))]
+        disk_write_us: Option<u64>,
     },
     /// The catalogue of bugs the servers can be told to make: name, layer,
     /// the mistake, and where it is known from.
@@ -326,7 +340,18 @@ pub fn main<I: Implementation>() -> ExitCode {
             }
             ExitCode::SUCCESS
         }
-        Command::Run { name, seed, check_determinism, history, trace, html, bugs, optimisations, expect_trace } => {
+        Command::Run {
+            name,
+            seed,
+            check_determinism,
+            history,
+            trace,
+            html,
+            bugs,
+            optimisations,
+            disk_write_us,
+            expect_trace,
+        } => {
             let Some(scenario) = find::<I>(&name) else {
                 return usage_error(format!("unknown scenario '{name}'{}", suggest::<I>(&name)));
             };
@@ -344,7 +369,8 @@ pub fn main<I: Implementation>() -> ExitCode {
                 return usage_error(e);
             }
             let checks = crate::run_cli::Checks { determinism: check_determinism, expect_trace };
-            let switched = crate::run_cli::Switched { bugs, optimisations };
+            let disk_write = disk_write_us.map_or(0, |us| us * 1_000);
+            let switched = crate::run_cli::Switched { bugs, optimisations, disk_write };
             crate::run_cli::run(&scenario, seed, switched, checks, outputs)
         }
         Command::Compare { name, seeds, first_seed, jobs, html, svg, of } => {
@@ -424,6 +450,7 @@ pub fn main<I: Implementation>() -> ExitCode {
             junit,
             bugs,
             optimisations,
+            disk_write_us,
         } => {
             let scenarios = match chosen::<I>(filter.as_deref().unwrap_or("")) {
                 Ok(scenarios) => scenarios,
@@ -443,6 +470,7 @@ pub fn main<I: Implementation>() -> ExitCode {
             let plan = SoakPlan {
                 bugs: bugs.unwrap_or_else(env_bugs),
                 optimisations,
+                disk_write: disk_write_us.map_or(0, |us| us * 1_000),
                 check_determinism,
                 shard,
                 watchdog: Some(std::time::Duration::from_secs(watchdog_secs)),

@@ -41,6 +41,8 @@ pub struct Switched {
     pub bugs: bugs::Bugs,
     /// The optimisations named (`--with`); `None`: the implementation's.
     pub optimisations: Option<contract::AskedOptimisations>,
+    /// Every server's disk latency per write (0: none).
+    pub disk_write: sim::Nanos,
 }
 
 /// Runs `scenario` for `seed` (twice, comparing traces, if asked) and
@@ -64,7 +66,10 @@ pub fn run(scenario: &Scenario, seed: u64, switched: Switched, checks: Checks, o
     if files.html.is_some() {
         sinks.push(RunView::sink(view.clone()));
     }
-    let mut run = runner::Run::new(seed).with_bugs(switched.bugs).with_asked_optimisations(switched.optimisations);
+    let mut run = runner::Run::new(seed)
+        .with_bugs(switched.bugs)
+        .with_asked_optimisations(switched.optimisations)
+        .with_disk_write(switched.disk_write);
     if !sinks.is_empty() {
         run = run.with_event_sink(Box::new(move |line: &EventLine| sinks.iter_mut().for_each(|s| s(line))));
     }

@@ -21,6 +21,7 @@ pub mod flow;
 pub mod log;
 pub mod message;
 pub mod node;
+pub mod own_writes;
 pub mod peer;
 pub mod read;
 pub mod storage;

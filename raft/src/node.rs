@@ -7,6 +7,7 @@
 use crate::flow::Window;
 use crate::log::Log;
 use crate::message::{Command, Conflict, Entry, Request, Response, Snapshot};
+use crate::own_writes::OwnWrites;
 use crate::read::{FollowerReads, Reader, Rounds};
 use crate::storage::{decode, HardState, StateDelta, StorageError};
 use bugs::buggify::{self, Site};
@@ -65,6 +66,11 @@ pub struct Config {
     /// the leader confirms as for ReadIndex (or from its lease), and serves
     /// the read once it has applied through that index.
     pub follower_read: bool,
+    /// Asynchronous persistence (thesis 10.2.1): a leader's writes of its
+    /// own new entries go to disk while it sends them (`Output::ticket`),
+    /// and it counts itself toward their commit once the host reports them
+    /// durable (`Raft::persisted`).
+    pub async_persist: bool,
     /// How far any peer's clock rate may stray from true time, in parts
     /// per million (the lab's faults drift clocks by at most 10%).
     pub max_clock_drift_ppm: u64,
@@ -88,6 +94,7 @@ impl Config {
             read_index: false,
             lease_read: false,
             follower_read: false,
+            async_persist: false,
             max_clock_drift_ppm: 100_000,
         }
     }
@@ -144,6 +151,9 @@ pub enum Apply {
 #[derive(Clone, Debug, Default)]
 pub struct Output {
     pub persist: Option<StateDelta>,
+    /// With asynchronous persistence: `persist` may be written without
+    /// waiting, under this ticket (report it with `Raft::persisted`).
+    pub ticket: Option<u64>,
     /// A snapshot to save together with the state delta.
     pub snapshot: Option<Snapshot>,
     pub messages: Vec<(usize, Request)>,
@@ -214,6 +224,8 @@ pub struct Raft {
     leader_id: Option<usize>,
     /// This follower's reads, asked of its leader.
     follower_reads: FollowerReads,
+    /// The leader's own writes not yet durable (asynchronous persistence).
+    own_writes: OwnWrites,
     output: Output,
 }
 
@@ -264,6 +276,7 @@ impl Raft {
             lease_until_ms: 0,
             leader_id: None,
             follower_reads: FollowerReads::new(config.rng_seed),
+            own_writes: OwnWrites::default(),
             output: Output::default(),
             config,
         };
@@ -384,6 +397,10 @@ impl Raft {
             self.log.take_change()
         };
         if self.hard_dirty || log_change.is_some() {
+            if self.writes_asynchronously(log_change.is_some()) {
+                let ticket = self.own_writes.write(self.log.last_index(), self.hard.term);
+                self.output.ticket = Some(ticket);
+            }
             self.hard_dirty = false;
             let (log_keep, log_tail) = log_change.unwrap_or_else(|| (self.log.encoded_len(), Vec::new()));
             self.output.persist = Some(StateDelta { header: self.hard.encode(), log_keep, log_tail });
@@ -392,6 +409,28 @@ impl Raft {
             self.output.snapshot = Some(self.snapshot_data.clone());
         }
         std::mem::take(&mut self.output)
+    }
+
+    /// Whether this step's write may go asynchronously: a leader's new
+    /// entries alone (no term, vote or snapshot), with the switch on.
+    fn writes_asynchronously(&self, log_changed: bool) -> bool {
+        if !self.config.async_persist || self.snapshot_dirty {
+            return false;
+        }
+        if on(Bug::RaftAsyncVote) && !log_changed {
+            return true; // a term or vote alone, written without waiting
+        }
+        self.role == Role::Leader && !self.hard_dirty
+    }
+
+    /// The host made this peer's asynchronous writes through `ticket`
+    /// durable: a leader counts itself toward its own entries up to there.
+    pub fn persisted(&mut self, ticket: u64) {
+        let Some((index, term)) = self.own_writes.durable(ticket) else { return };
+        if self.role == Role::Leader && self.hard.term == term && index > self.match_index[self.config.id] {
+            self.match_index[self.config.id] = index;
+            self.advance_commit();
+        }
     }
 
     // ----- client interface -----
@@ -405,11 +444,15 @@ impl Raft {
         let term = self.hard.term;
         self.log.append(Entry { term, command: command.into() });
         let index = self.log.last_index();
-        self.match_index[self.config.id] = index;
-        trace!(index, term, "start");
-        if self.config.peers == 1 {
-            self.advance_commit();
+        // With asynchronous persistence the leader counts itself once the
+        // entry is durable (`persisted`).
+        if !self.config.async_persist || on(Bug::RaftAsyncCountsUnsyncedEntries) {
+            self.match_index[self.config.id] = index;
+            if self.config.peers == 1 {
+                self.advance_commit();
+            }
         }
+        trace!(index, term, "start");
         self.replicate_new_entries();
         Some((index, term))
     }

@@ -45,8 +45,16 @@ impl RaftPeer {
                 io.send(peer, request);
             }
         }
+        let mut durable_at_once = None;
         match (out.persist, out.snapshot) {
-            (Some(delta), None) => io.save_raft_state(|state| delta.apply(state)),
+            (Some(delta), None) => match out.ticket {
+                Some(ticket) => {
+                    if io.save_raft_state_async(|state| delta.apply(state), ticket) {
+                        durable_at_once = Some(ticket);
+                    }
+                }
+                None => io.save_raft_state(|state| delta.apply(state)),
+            },
             (delta, Some(snapshot)) => io.save_state_and_snapshot(
                 |state| {
                     if let Some(delta) = delta {
@@ -78,6 +86,11 @@ impl RaftPeer {
             self.timer_at_ms = Some(deadline);
             io.set_timer(deadline);
         }
+        if let Some(ticket) = durable_at_once {
+            // A host whose disk takes no time: durable already.
+            self.raft.persisted(ticket);
+            self.flush(io);
+        }
     }
 }
 
@@ -96,6 +109,7 @@ impl contract::Raft for RaftPeer {
             follower_read: asked.contains(Optimisation::FollowerRead),
             batching: asked.contains(Optimisation::Batching),
             pipelining: asked.contains(Optimisation::Pipelining),
+            async_persist: asked.contains(Optimisation::AsyncPersist),
             ..Config::new(config.me, config.peers, config.rng_seed)
         };
         let raft =
@@ -124,6 +138,11 @@ impl contract::Raft for RaftPeer {
         let response = self.raft.handle_request(from, request, io.now_ms());
         self.flush(io);
         response
+    }
+
+    fn persisted(&mut self, io: &mut impl RaftIo<Request>, ticket: u64) {
+        self.raft.persisted(ticket);
+        self.flush(io);
     }
 
     fn handle_response(&mut self, io: &mut impl RaftIo<Request>, from: usize, response: Response) {
@@ -196,6 +215,10 @@ impl RaftView<Request, Response> for RaftPeer {
     fn persisted_term_and_vote(raft_state: &[u8]) -> (u64, Option<usize>) {
         let hard = HardState::decode_header(raft_state).unwrap_or_default();
         (hard.term, hard.voted_for)
+    }
+
+    fn persisted_last_index(raft_state: &[u8]) -> Option<u64> {
+        crate::storage::last_index(raft_state)
     }
 
     #[inline]

@@ -142,6 +142,20 @@ pub fn decode(image: &[u8]) -> Result<Restored, StorageError> {
     Ok(Restored { hard, entries })
 }
 
+/// The last log index an image holds (`None` if it does not decode), by
+/// walking its records without copying them.
+pub fn last_index(image: &[u8]) -> Option<u64> {
+    let hard = HardState::decode_header(image)?;
+    let mut at = HEADER_LEN;
+    let mut entries = 0;
+    while at < image.len() {
+        let len = u32::from_le_bytes(image.get(at + 8..at + 12)?.try_into().expect("4 bytes")) as usize;
+        at = at.checked_add(12 + len).filter(|end| *end <= image.len())?;
+        entries += 1;
+    }
+    Some(hard.snapshot_index + entries)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -160,6 +174,8 @@ mod tests {
         // Drop the last entry (14 + 12 bytes kept = the first record).
         StateDelta { header: hard.encode(), log_keep: 14, log_tail: vec![] }.apply(&mut image);
         assert_eq!(decode(&image).unwrap().entries, entries[..1].to_vec());
+        assert_eq!(last_index(&image), Some(11));
+        assert_eq!(last_index(&image[..image.len() - 1]), None, "a cut record");
     }
 
     #[test]

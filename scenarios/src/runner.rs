@@ -73,6 +73,10 @@ pub struct Run {
     /// What the implementation honours and runs by default, set by
     /// `run_scenario` from the scenario.
     honoured: std::cell::Cell<(contract::Optimisations, contract::Optimisations)>,
+    /// How long each server's disk takes per write (`labsim
+    /// --disk-write-us`; 0: durable at once, the lab's persister). A
+    /// scenario may set its own (`Fault::DiskLatency`).
+    pub disk_write: sim::Nanos,
 }
 
 impl Run {
@@ -88,6 +92,7 @@ impl Run {
             catalogue_layers: std::cell::Cell::new(&[bugs::Layer::Raft, bugs::Layer::Kv, bugs::Layer::ShardKv]),
             optimisations: None,
             honoured: std::cell::Cell::new((contract::Optimisations::NONE, contract::Optimisations::NONE)),
+            disk_write: 0,
         }
     }
 
@@ -137,6 +142,11 @@ impl Run {
         Run { optimisations, ..self }
     }
 
+    /// The run with every server's disk taking `disk_write` per write.
+    pub fn with_disk_write(self, disk_write: sim::Nanos) -> Run {
+        Run { disk_write, ..self }
+    }
+
     pub fn with_harness_checks(self, harness_checks: bool) -> Run {
         Run { harness_checks, ..self }
     }
@@ -163,6 +173,7 @@ impl Run {
             catalogue_layers: self.catalogue_layers.clone(),
             optimisations: self.optimisations,
             honoured: self.honoured.clone(),
+            disk_write: self.disk_write,
         }
     }
 }
@@ -178,6 +189,7 @@ where
         time_limit: LAB_TEST_TIME_LIMIT,
         cancel: run.cancel,
         harness_checks: run.harness_checks,
+        disk_latency: run.disk_write,
         ..SimConfig::new(run.seed)
     };
     let sim = Sim::<N>::new(config);
@@ -188,6 +200,9 @@ where
     let optimisations = run.optimisations_in_effect();
     if run.optimisations.is_some() {
         sim.with_world(|w| w.note(format!("raft optimisations: {optimisations}")));
+    }
+    if run.disk_write > 0 {
+        sim.with_world(|w| w.note(format!("disk write: {}", sim::time::format(run.disk_write))));
     }
     let ran = crate::optimisations::with(optimisations, || {
         bugs::with(run.bugs, || catching_panics(|| sim.run(main(sim.handle()))))
@@ -362,6 +377,7 @@ pub fn replay_command(scenario: &crate::Scenario, seed: u64, run: &Run, trace: O
     let bugs = run.bugs;
     let with_bugs = if bugs.is_empty() { String::new() } else { format!(" --bugs {bugs}") };
     let with = run.optimisations.map_or(String::new(), |set| format!(" --with {set}"));
+    let disk = if run.disk_write > 0 { format!(" --disk-write-us {}", run.disk_write / 1_000) } else { String::new() };
     let expect = trace.map_or(String::new(), |t| format!(" --expect-trace {t:016x}"));
-    format!("RUST_LOG=debug {} run {} --seed {seed}{with_bugs}{with}{expect}", scenario.replay, scenario.name)
+    format!("RUST_LOG=debug {} run {} --seed {seed}{with_bugs}{with}{disk}{expect}", scenario.replay, scenario.name)
 }

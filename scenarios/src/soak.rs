@@ -38,6 +38,8 @@ pub struct SoakPlan {
     /// The Raft optimisations every run switches on (`None`: each
     /// implementation's default; swarm runs draw theirs).
     pub optimisations: Option<contract::AskedOptimisations>,
+    /// Every server's disk latency per write (0: none).
+    pub disk_write: sim::Nanos,
 }
 
 impl SoakPlan {
@@ -53,12 +55,16 @@ impl SoakPlan {
             watchdog: None,
             bugs: bugs::Bugs::NONE,
             optimisations: None,
+            disk_write: 0,
         }
     }
 
     /// The run of `seed`, with the plan's bugs and optimisations.
     pub fn run(&self, seed: u64) -> Run {
-        Run::new(seed).with_bugs(self.bugs).with_asked_optimisations(self.optimisations)
+        Run::new(seed)
+            .with_bugs(self.bugs)
+            .with_asked_optimisations(self.optimisations)
+            .with_disk_write(self.disk_write)
     }
 
     /// Runs in the whole soak (all shards).

@@ -38,6 +38,9 @@ pub struct FaultMix {
     pub pauses: bool,
     /// Timers drifting up to 10% fast or slow.
     pub drift: bool,
+    /// Disks that take time: each server's write or flush takes 0.1-20 ms
+    /// (a synchronous write blocks its server that long), drawn per server.
+    pub slow_disks: bool,
     /// Seeds the servers' fault injection points (`bugs::buggify`): each
     /// site on for the run with probability 1/2.
     pub buggify_seed: u64,
@@ -65,8 +68,10 @@ impl FaultMix {
             buggify_seed: rng.random(),
             step_min: ms(rng.random_range(50..=300)),
             step_max: 0,
+            slow_disks: false,
         };
         mix.step_max = mix.step_min + ms(rng.random_range(100..=1500));
+        mix.slow_disks = rng.random_bool(0.5);
         let stops = mix.crashes || mix.majority_crashes || mix.persist_crashes || mix.pauses;
         if !(mix.partitions || mix.one_way_cuts || stops) {
             mix.partitions = true;
@@ -117,6 +122,7 @@ impl fmt::Display for FaultMix {
             (self.persist_crashes, "persist-crashes"),
             (self.pauses, "pauses"),
             (self.drift, "drift"),
+            (self.slow_disks, "slow-disks"),
         ];
         let mut parts: Vec<String> = flags.iter().filter(|(on, _)| *on).map(|(_, n)| n.to_string()).collect();
         if self.duplicate_per_mille > 0 {
@@ -165,6 +171,12 @@ impl<'c, N: Node + HostsRaft> Nemesis<'c, N> {
             for i in 0..n {
                 let ppm = nemesis.rand(200_001) as i32 - 100_000;
                 cluster.h.inject(Fault::TimerDrift { server: cluster.servers[i], ppm });
+            }
+        }
+        if nemesis.mix.slow_disks {
+            for i in 0..n {
+                let latency = ms(1) / 10 + nemesis.rand(19_901) * (ms(1) / 1000);
+                cluster.h.inject(Fault::DiskLatency { server: cluster.servers[i], latency });
             }
         }
         nemesis

@@ -43,6 +43,9 @@ impl<R: Raft, T: 'static, I: ContractIo<GroupServer<R, T>, T>> HostIo<R::Request
     fn save_state_and_snapshot(&mut self, edit: impl FnOnce(&mut Vec<u8>), snapshot: Arc<Vec<u8>>) {
         self.io.save_state_and_snapshot(edit, snapshot);
     }
+    fn save_raft_state_async(&mut self, edit: impl FnOnce(&mut Vec<u8>), ticket: u64) -> bool {
+        self.io.save_raft_state_async(edit, ticket)
+    }
     fn send(&mut self, peer: usize, request: R::Request) {
         self.io.send(peer, request);
     }
@@ -154,6 +157,11 @@ impl<R: Raft, T: 'static> contract::shardkv::ShardKvServer<T> for GroupServer<R,
     fn on_raft_timer(&mut self, io: &mut impl ContractIo<Self, T>, at_ms: u64) {
         let now = io.now_ms();
         self.0.on_raft_timer(&mut bridge(io), at_ms, now);
+    }
+
+    fn raft_persisted(&mut self, io: &mut impl ContractIo<Self, T>, ticket: u64) {
+        let now = io.now_ms();
+        self.0.raft_persisted(&mut bridge(io), ticket, now);
     }
 
     fn on_tick(&mut self, io: &mut impl ContractIo<Self, T>, at_ms: u64) {

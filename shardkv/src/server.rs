@@ -220,6 +220,12 @@ impl<R: Raft, T> ShardKvServer<R, T> {
         self.after_input(io, now_ms);
     }
 
+    /// The Raft's asynchronous writes through `ticket` are durable.
+    pub fn raft_persisted(&mut self, io: &mut impl ShardIo<R::Request, T>, ticket: u64, now_ms: u64) {
+        self.replicated.raft_persisted(io, ticket);
+        self.after_input(io, now_ms);
+    }
+
     /// The tick timer fired (one superseded by another is ignored).
     pub fn on_tick(&mut self, io: &mut impl ShardIo<R::Request, T>, at_ms: u64, now_ms: u64) {
         if self.tick_at_ms != Some(at_ms) {

@@ -286,7 +286,7 @@ impl<N: Node> World<N> {
             self.complete(call, Err(RpcError::Failed));
             return;
         }
-        if slot.paused {
+        if slot.holds_events(self.now) {
             self.servers[server].parked.push(EventKind::Request { call, msg });
             return;
         }
@@ -320,7 +320,7 @@ impl<N: Node> World<N> {
                 self.calls.remove(call);
                 return;
             }
-            if slot.paused {
+            if slot.holds_events(self.now) {
                 let kind = match result {
                     Ok(msg) => EventKind::Reply { call, msg },
                     Err(_) => EventKind::Fail { call },

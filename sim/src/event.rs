@@ -10,11 +10,40 @@ use std::task::Waker;
 
 pub(crate) enum EventKind<M, T> {
     WakeTask(Waker),
-    Request { call: CallId, msg: M },
-    Reply { call: CallId, msg: M },
-    Fail { call: CallId },
-    PollDead { call: CallId },
-    Timer { server: usize, incarnation: u32, timer: T },
+    Request {
+        call: CallId,
+        msg: M,
+    },
+    Reply {
+        call: CallId,
+        msg: M,
+    },
+    Fail {
+        call: CallId,
+    },
+    PollDead {
+        call: CallId,
+    },
+    Timer {
+        server: usize,
+        incarnation: u32,
+        timer: T,
+    },
+    /// A disk's flush ends (void if its generation passed).
+    Flushed {
+        server: usize,
+        generation: u64,
+    },
+    /// A node hears that its writes through `ticket` are durable.
+    Durable {
+        server: usize,
+        incarnation: u32,
+        ticket: u64,
+    },
+    /// A server blocked on a synchronous write may go on.
+    Unblock {
+        server: usize,
+    },
 }
 
 /// The event queue: a heap of small (time, sequence, slot) keys, with each
@@ -71,3 +100,6 @@ pub(crate) const TRACE_FAIL: u64 = 4;
 pub(crate) const TRACE_POLL: u64 = 5;
 pub(crate) const TRACE_TIMER: u64 = 6;
 pub(crate) const TRACE_FAULT: u64 = 7;
+pub(crate) const TRACE_FLUSHED: u64 = 8;
+pub(crate) const TRACE_DURABLE: u64 = 9;
+pub(crate) const TRACE_UNBLOCK: u64 = 10;

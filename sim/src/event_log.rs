@@ -106,6 +106,18 @@ impl<N: Node> World<N> {
                 let node = Some(self.name(self.servers[*server].addr).to_string());
                 EventLine { node, summary: format!("{timer:?}"), ..EventLine::new(at, "timer") }
             }
+            EventKind::Flushed { server, .. } => {
+                let node = Some(self.name(self.servers[*server].addr).to_string());
+                EventLine { node, ..EventLine::new(at, "flushed") }
+            }
+            EventKind::Durable { server, ticket, .. } => {
+                let node = Some(self.name(self.servers[*server].addr).to_string());
+                EventLine { node, summary: format!("durable through {ticket}"), ..EventLine::new(at, "durable") }
+            }
+            EventKind::Unblock { server } => {
+                let node = Some(self.name(self.servers[*server].addr).to_string());
+                EventLine { node, ..EventLine::new(at, "unblock") }
+            }
         };
         self.emit(line);
     }
@@ -136,6 +148,7 @@ impl<N: Node> World<N> {
             Fault::Resume { server } => ("resume", name(server), None),
             Fault::TimerDrift { server, .. } => ("timer drift", name(server), None),
             Fault::CrashAtPersist { server, .. } => ("crash point", name(server), None),
+            Fault::DiskLatency { server, .. } => ("disk latency", name(server), None),
         };
         let summary = self.describe_fault(fault);
         let line = EventLine { node, peer, label: Some(label), summary, ..EventLine::new(self.now, "fault") };

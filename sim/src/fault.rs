@@ -8,7 +8,7 @@ use crate::call::CallId;
 use crate::event::TRACE_FAULT;
 use crate::net::{Latency, LinkState, NetConfig};
 use crate::node::{Addr, Node};
-use crate::time;
+use crate::time::{self, Nanos};
 use crate::world::{World, FAULT_LOG_LIMIT};
 use serde::Serialize;
 
@@ -78,6 +78,12 @@ pub enum Fault {
         server: Addr,
         point: Option<CrashPoint>,
     },
+    /// How long the server's disk takes per write or flush (0, the default:
+    /// durable at once). See `disk.rs` for what a write then costs.
+    DiskLatency {
+        server: Addr,
+        latency: Nanos,
+    },
 }
 
 /// The trace code of a server start (not a fault, but traced beside them).
@@ -118,6 +124,13 @@ impl<N: Node> World<N> {
                 if self.servers[index].crash_point != point {
                     self.record_fault(&fault);
                     self.servers[index].crash_point = point;
+                }
+            }
+            Fault::DiskLatency { server, latency } => {
+                let index = self.server_index(server);
+                if self.servers[index].disk.latency != latency {
+                    self.record_fault(&fault);
+                    self.set_disk_latency(index, latency);
                 }
             }
             Fault::TimerDrift { server, ppm } => {
@@ -167,6 +180,9 @@ impl<N: Node> World<N> {
                 format!("{} crashes at its next persist ({point:?})", name(server))
             }
             Fault::CrashAtPersist { server, point: None } => format!("{}'s crash point disarmed", name(server)),
+            Fault::DiskLatency { server, latency } => {
+                format!("disk latency of {}: {}", name(server), time::format(*latency))
+            }
         }
     }
 
@@ -186,9 +202,12 @@ impl<N: Node> World<N> {
         slot.paused = false;
         slot.crash_point = None;
         slot.crashing = false;
+        slot.disk.blocked_until = 0;
         if mode == CrashMode::LoseUnsynced {
             slot.persister.lose_unsynced();
+            self.lose_disk_queue(index);
         }
+        let slot = &mut self.servers[index];
         let parked = std::mem::take(&mut slot.parked);
         let pending = std::mem::take(&mut slot.pending);
         for kind in parked {

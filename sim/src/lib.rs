@@ -9,6 +9,7 @@
 //! Nothing here reads the real clock, sleeps, or spawns threads.
 
 pub mod call;
+mod disk;
 pub mod event;
 pub mod event_log;
 pub mod executor;

@@ -96,6 +96,10 @@ pub trait Node: Sized + 'static {
     );
     /// A timer set with `ctx.set_timer` fired.
     fn on_timer(&mut self, ctx: &mut Ctx<'_, Self>, timer: Self::Timer);
+    /// The writes this incarnation made with `ctx.write_async` through
+    /// `ticket` are durable (only with a disk latency: see `disk.rs`).
+    /// Nothing by default.
+    fn on_durable(&mut self, _ctx: &mut Ctx<'_, Self>, _ticket: u64) {}
     /// What the node is now, for run views: a role and a term (a Raft
     /// node's "leader", 3). Looked at after each handler only while a run's
     /// events are recorded (`World::set_event_sink`).
@@ -137,6 +141,15 @@ pub(crate) struct ServerSlot<N: Node> {
     pub(crate) crashing: bool,
     /// Checks run on the node after each of its steps (`add_inspector`).
     pub(crate) inspectors: Vec<Inspector<N>>,
+    /// The machine's disk: its latency, its flush, a blocking write.
+    pub(crate) disk: crate::disk::Disk,
+}
+
+impl<N: Node> ServerSlot<N> {
+    /// Whether events for the server wait (paused, or blocked on its disk).
+    pub(crate) fn holds_events(&self, now: Nanos) -> bool {
+        self.paused || (self.disk.blocked_until > now && self.disk.blocked_at < now)
+    }
 }
 
 /// What an inspector sees of a server after one of its steps.
@@ -246,8 +259,13 @@ impl<N: Node> World<N> {
             tracing::error_span!(target: "sim_context", "", t = %time::format(self.now), node = %self.endpoints[slot.addr.0 as usize].name)
                 .entered()
         });
+        // A synchronous write moves the step's clock on (`disk.rs`); the
+        // world's clock stays where the event put it.
+        let now = self.now;
         let mut ctx = Ctx { world: self, server: index };
-        f(&mut ctx)
+        let result = f(&mut ctx);
+        self.now = now;
+        result
     }
 
     /// Runs `f` on a server's node from outside (the tester). `None` when the
@@ -304,6 +322,28 @@ impl<N: Node> Ctx<'_, N> {
 
     pub fn persister(&mut self) -> &mut Persister {
         &mut self.world.servers[self.server].persister
+    }
+
+    /// A synchronous write: `write` changes the persister, and the server
+    /// waits for its disk (with a disk latency, what the step does next
+    /// happens once the write is done).
+    pub fn write_durably<R>(&mut self, write: impl FnOnce(&mut Persister) -> R) -> R {
+        let result = write(&mut self.world.servers[self.server].persister);
+        self.world.write_sync(self.server);
+        result
+    }
+
+    /// An asynchronous write of the raft state: into the page cache now,
+    /// durable when the disk's flush of it ends, which `Node::on_durable`
+    /// reports with `ticket`. `true` when it is durable at once (a disk
+    /// without latency).
+    pub fn write_async(&mut self, ticket: u64, edit: impl FnOnce(&mut Vec<u8>)) -> bool {
+        if self.world.write_async(self.server, ticket) {
+            edit(self.world.servers[self.server].persister.raft_state_mut());
+            return true;
+        }
+        self.world.servers[self.server].persister.edit_unsynced(edit);
+        false
     }
 
     /// A crash point armed for this server, taken: the host calls this as

@@ -8,7 +8,8 @@
 
 use crate::call::{CallTable, Calls, RpcError};
 use crate::event::{
-    EventKind, EventQueue, TRACE_FAIL, TRACE_POLL, TRACE_REPLY, TRACE_REQUEST, TRACE_TIMER, TRACE_WAKE,
+    EventKind, EventQueue, TRACE_DURABLE, TRACE_FAIL, TRACE_FLUSHED, TRACE_POLL, TRACE_REPLY, TRACE_REQUEST,
+    TRACE_TIMER, TRACE_UNBLOCK, TRACE_WAKE,
 };
 use crate::fault::Fault;
 use crate::net::{LinkState, NetConfig, NetStats};
@@ -50,6 +51,9 @@ pub struct SimConfig {
     /// catches without them. Read by the lab through `Ctx::harness_checks`
     /// and `SimHandle::harness_checks`; the simulator itself ignores it.
     pub harness_checks: bool,
+    /// Every server's disk latency at the start (`Fault::DiskLatency`
+    /// changes it): 0, the lab's persister, makes writes durable at once.
+    pub disk_latency: Nanos,
 }
 
 /// How often (in events) a run looks at its cancel flag.
@@ -66,6 +70,7 @@ impl SimConfig {
             max_queued_events: 5_000_000,
             max_open_calls: 1_000_000,
             harness_checks: true,
+            disk_latency: 0,
         }
     }
 }
@@ -283,6 +288,7 @@ impl<N: Node> World<N> {
             crash_point: None,
             crashing: false,
             inspectors: Vec::new(),
+            disk: crate::disk::Disk { latency: self.config.disk_latency, ..crate::disk::Disk::default() },
         });
         for row in &mut self.in_order {
             row.push([0; 2]);
@@ -394,13 +400,16 @@ impl<N: Node> World<N> {
             EventKind::Timer { server, incarnation, timer } => {
                 let slot = &mut self.servers[server];
                 if slot.alive && slot.incarnation == incarnation {
-                    if slot.paused {
+                    if slot.holds_events(at) {
                         slot.parked.push(EventKind::Timer { server, incarnation, timer });
                     } else {
                         self.in_node(server, |node, ctx| node.on_timer(ctx, timer));
                     }
                 }
             }
+            EventKind::Flushed { server, generation } => self.flush_ended(server, generation),
+            EventKind::Durable { server, incarnation, ticket } => self.durable(server, incarnation, ticket),
+            EventKind::Unblock { server } => self.unblock(server),
         }
         Ok(true)
     }
@@ -427,6 +436,11 @@ impl<N: Node> World<N> {
             EventKind::Timer { server, incarnation, timer } => {
                 (TRACE_TIMER, (*server as u64) << 32 | u64::from(*incarnation), timer.trace_word())
             }
+            EventKind::Flushed { server, generation } => (TRACE_FLUSHED, *server as u64, *generation),
+            EventKind::Durable { server, incarnation, ticket } => {
+                (TRACE_DURABLE, (*server as u64) << 32 | u64::from(*incarnation), *ticket)
+            }
+            EventKind::Unblock { server } => (TRACE_UNBLOCK, *server as u64, 0),
         };
         let (endpoints, servers) = (&self.endpoints, &self.servers);
         let server_name = |index: usize| endpoints[servers[index].addr.0 as usize].name.as_str();
@@ -438,6 +452,11 @@ impl<N: Node> World<N> {
                 EventKind::Fail { call } => format!("failure of call {}", call.0),
                 EventKind::PollDead { call } => format!("dead-server poll of call {}", call.0),
                 EventKind::Timer { server, timer, .. } => format!("timer {timer:?} of {}", server_name(*server)),
+                EventKind::Flushed { server, .. } => format!("disk flush of {} ends", server_name(*server)),
+                EventKind::Durable { server, ticket, .. } => {
+                    format!("{}'s writes through ticket {ticket} are durable", server_name(*server))
+                }
+                EventKind::Unblock { server } => format!("{}'s write is done", server_name(*server)),
             };
             format!("at {}: {what}", time::format(at))
         };

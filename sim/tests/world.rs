@@ -153,6 +153,7 @@ fn every_fault_kind_is_logged_and_folded_into_the_trace() {
         ("timer drift", Box::new(|h, s, _| h.inject(Fault::TimerDrift { server: s, ppm: 2000 }))),
         ("process crash", Box::new(|h, s, _| h.inject(Fault::Kill { server: s, mode: CrashMode::Process }))),
         ("machine crash", Box::new(|h, s, _| h.inject(Fault::Kill { server: s, mode: CrashMode::LoseUnsynced }))),
+        ("disk latency", Box::new(|h, s, _| h.inject(Fault::DiskLatency { server: s, latency: ms(2) }))),
         (
             "crash point",
             Box::new(|h, s, _| {

@@ -87,6 +87,9 @@ impl<M, I: HostIo<M>> HostIo<M> for Queueing<'_, I> {
     fn save_state_and_snapshot(&mut self, edit: impl FnOnce(&mut Vec<u8>), snapshot: Arc<Vec<u8>>) {
         self.io.save_state_and_snapshot(edit, snapshot);
     }
+    fn save_raft_state_async(&mut self, edit: impl FnOnce(&mut Vec<u8>), ticket: u64) -> bool {
+        self.io.save_raft_state_async(edit, ticket)
+    }
     fn send(&mut self, peer: usize, request: M) {
         self.io.send(peer, request);
     }
@@ -199,6 +202,14 @@ impl<R: Raft, S: StateMachine> RaftHost<R, S> {
     pub fn call_failed<I: HostIo<R::Request> + PersistedSize>(&mut self, io: &mut I, peer: usize) {
         self.record(StepInput::CallFailed);
         self.raft.call_failed(&mut Queueing { io, applies: &mut self.applies }, peer);
+        self.deliver(io);
+    }
+
+    /// The Raft's asynchronous writes through `ticket` are durable
+    /// ([`Raft::persisted`]).
+    pub fn persisted<I: HostIo<R::Request> + PersistedSize>(&mut self, io: &mut I, ticket: u64) {
+        self.record(StepInput::Persisted);
+        self.raft.persisted(&mut Queueing { io, applies: &mut self.applies }, ticket);
         self.deliver(io);
     }
 

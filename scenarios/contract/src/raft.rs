@@ -100,6 +100,27 @@ pub trait HostIo<M> {
     /// The lab's `Save(state, snapshot)`: the edited raft state and the
     /// snapshot become durable together.
     fn save_state_and_snapshot(&mut self, edit: impl FnOnce(&mut Vec<u8>), snapshot: Arc<Vec<u8>>);
+    /// An asynchronous `save_raft_state` (the Raft thesis's 10.2.1: a
+    /// leader writes its new entries while it sends them): the edit is made
+    /// now, and `true` says it is durable already (a host whose disk takes
+    /// no time, and the default, which writes synchronously). `false`: it
+    /// becomes durable later, and the host then calls [`Raft::persisted`]
+    /// with `ticket` (or a later ticket), once every write made through it
+    /// is. A machine crash before that loses it. A synchronous write makes
+    /// every earlier asynchronous one durable with it (their tickets still
+    /// come). Tickets are the Raft's own numbers and must grow.
+    ///
+    /// ```
+    /// use contract::HostIo;
+    /// let mut io = contract::testing::RecordingIo::<()>::default();
+    /// let durable = io.save_raft_state_async(|state| state.push(7), 1);
+    /// assert!(durable, "a host without a disk latency writes at once");
+    /// ```
+    fn save_raft_state_async(&mut self, edit: impl FnOnce(&mut Vec<u8>), ticket: u64) -> bool {
+        let _ = ticket;
+        self.save_raft_state(edit);
+        true
+    }
     /// Sends a request to peer `peer` (a labrpc call): its response comes
     /// back through [`Raft::handle_response`], or the call fails
     /// ([`Raft::call_failed`]). It may be lost, delayed, duplicated or
@@ -251,6 +272,11 @@ pub trait Raft: Sized + 'static {
     fn read(&mut self, _io: &mut impl RaftIo<Self::Request>, _id: u64) -> bool {
         false
     }
+
+    /// The writes made with [`HostIo::save_raft_state_async`] through
+    /// `ticket` are durable now. Nothing by default (a Raft that never
+    /// writes asynchronously).
+    fn persisted(&mut self, _io: &mut impl RaftIo<Self::Request>, _ticket: u64) {}
 
     /// The read-only view of this peer, when `View` is `Self`.
     fn view(&self) -> Option<&Self::View> {

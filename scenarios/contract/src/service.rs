@@ -133,4 +133,10 @@ pub trait ReplicatedServer<T>: Sized + 'static {
 
     /// A timer the server's Raft set fired.
     fn on_timer(&mut self, io: &mut impl ReplyIo<RaftRequest<Self, T>, T, Self::Reply>, at_ms: u64);
+
+    /// The server's Raft's asynchronous writes through `ticket` are durable:
+    /// hand it on with [`RaftHost::persisted`](crate::RaftHost::persisted).
+    /// Nothing by default, which serves only a Raft that never writes
+    /// asynchronously (see [`HostIo::save_raft_state_async`](crate::HostIo::save_raft_state_async)).
+    fn raft_persisted(&mut self, _io: &mut impl ReplyIo<RaftRequest<Self, T>, T, Self::Reply>, _ticket: u64) {}
 }

@@ -124,6 +124,12 @@ pub trait ShardKvServer<T>: Sized + 'static {
     /// A timer the server's Raft set fired.
     fn on_raft_timer(&mut self, io: &mut impl ShardIo<Self, T>, at_ms: u64);
 
+    /// The server's Raft's asynchronous writes through `ticket` are durable:
+    /// hand it on with [`RaftHost::persisted`](crate::RaftHost::persisted).
+    /// Nothing by default, which serves only a Raft that never writes
+    /// asynchronously.
+    fn raft_persisted(&mut self, _io: &mut impl ShardIo<Self, T>, _ticket: u64) {}
+
     /// A timer set with [`ShardIo::set_tick`] fired.
     fn on_tick(&mut self, io: &mut impl ShardIo<Self, T>, at_ms: u64);
 

@@ -196,6 +196,8 @@ pub enum StepInput {
     Command,
     /// The service asked for a read without the log.
     Read,
+    /// The Raft's asynchronous writes through a ticket became durable.
+    Persisted,
 }
 
 /// The last input a [`RaftHost`](crate::RaftHost) gave its Raft, as the

@@ -155,6 +155,15 @@ pub trait RaftView<M, R = ()> {
     /// version made a 3A test 90 times slower).
     fn check_durable(&self, raft_state: &[u8], snapshot: &[u8]) -> Result<(), String>;
 
+    /// The last log index a persisted raft state holds (`None`, the
+    /// default: the view cannot say). With asynchronous persistence the
+    /// lab reads a leader's durable image through it, to check that the
+    /// leader counted itself toward a commit only through entries on disk;
+    /// it is called only while the disk lags the page cache.
+    fn persisted_last_index(_raft_state: &[u8]) -> Option<u64> {
+        None
+    }
+
     /// A request in Figure 2's terms; `None` (the default) for one it does
     /// not name, whose step is checked only against the rules every step
     /// keeps.

@@ -15,9 +15,10 @@
 //! - the commit rule: a leader commits only an entry of its own term, and
 //!   only one a majority holds at that moment (a peer that acknowledged an
 //!   entry keeps it, on disk, unless a leader without it replaced it);
-//! - durability: after every step the peer's term, vote, log and snapshot
-//!   are what its persister holds, so nothing it sent or answered rests on
-//!   state a crash would lose.
+//! - durability: after every step the peer's term and vote are on its disk,
+//!   and its log and snapshot are what its persister holds (a leader's own
+//!   new entries may still be in the page cache, written asynchronously),
+//!   so nothing it sent or answered rests on state a crash would lose.
 //!
 //! - Figure 2's rules on each step (`raft_rules`), and a leader's own log
 //!   only growing while it leads (Leader Append-Only).
@@ -101,6 +102,9 @@ pub struct RaftObserver {
     entries: EntryTable,
     /// `committed[i]`: the entry committed at index i, once any peer did.
     committed: Vec<Option<Committed>>,
+    /// The last index on the inspected peer's disk, while its disk lags
+    /// its page cache (`None`: all it wrote is durable).
+    own_durable_last_index: Option<u64>,
 }
 
 /// What is known of each (index, term): (command hash, term of the entry
@@ -166,6 +170,7 @@ impl RaftObserver {
             highest_term: 0,
             entries: EntryTable::default(),
             committed: vec![None],
+            own_durable_last_index: None,
         }
     }
 
@@ -176,6 +181,13 @@ impl RaftObserver {
             self.check_rules(peer, seen.incarnation, raft, record)
                 .map_err(|e| format!("raft rule broken in cluster {}: {e}", self.cluster))?;
         }
+        // A leader counts itself toward a commit only through what is on
+        // its disk (asynchronous writes may still be in the page cache).
+        self.own_durable_last_index = if seen.persister.is_synced() {
+            None
+        } else {
+            <ViewOf<N::Raft> as RaftView<_, _>>::persisted_last_index(seen.persister.durable_raft_state())
+        };
         self.check_durable(peer, raft, seen.persister)
             .and_then(|()| self.step(peer, seen.incarnation, raft))
             .map_err(|e| format!("raft invariant broken in cluster {}: {e}", self.cluster))
@@ -244,7 +256,9 @@ impl RaftObserver {
     ) -> Result<(), String> {
         let state = persister.raft_state();
         let (term, vote) = (raft.term(), raft.voted_for());
-        let (persisted_term, persisted_vote) = V::persisted_term_and_vote(state);
+        // Term and vote must be on disk itself; the log may be in the page
+        // cache still (a leader's asynchronous writes of its own entries).
+        let (persisted_term, persisted_vote) = V::persisted_term_and_vote(persister.durable_raft_state());
         if (persisted_term, persisted_vote) != (term, vote) {
             return Err(format!(
                 "peer {peer} holds term {term} and vote {vote:?} but persisted term {persisted_term} and vote \
@@ -408,11 +422,12 @@ impl RaftObserver {
         }
         let holds =
             |v: &PeerView| v.snapshot_index >= commit || v.log.get(commit as usize).is_some_and(|e| e.1 == term);
-        let holders: Vec<usize> = (0..self.views.len()).filter(|p| holds(&self.views[*p])).collect();
+        let on_disk = |p: usize| p != peer || self.own_durable_last_index.is_none_or(|last| last >= commit);
+        let holders: Vec<usize> = (0..self.views.len()).filter(|p| holds(&self.views[*p]) && on_disk(*p)).collect();
         if holders.len() * 2 <= self.views.len() {
             return Err(format!(
                 "commit rule: leader {peer} of term {term} commits index {commit}, which only peers {holders:?} \
-                 of {} hold",
+                 of {} hold (on disk, for the leader itself)",
                 self.views.len()
             ));
         }

@@ -157,6 +157,10 @@ pub fn check<M, R, V: RaftView<M, R>>(step: &Step<'_>, ballots: &mut Ballots, af
             "a read without the log changes no term, vote, role or log (thesis 6.4)",
         )?,
         Some(StepInput::CallFailed) => rules.unchanged_election(What(&|| "a failed call".into()))?,
+        Some(StepInput::Persisted) => rules.only_commit_moves(
+            What(&|| "its own write becoming durable".into()),
+            "a write becoming durable changes no term, vote, role or log; only the leader's commit may move",
+        )?,
         Some(StepInput::Start) | None => {}
     }
     rules.leadership(ballots)
@@ -324,6 +328,16 @@ impl<M, R, V: RaftView<M, R>> Rules<'_, '_, M, R, V> {
         // vouches for; the service may snapshot what it applied.
         let commit_moved = a.commit != b.commit && !(b.commit..=self.vouched_commit()).contains(&a.commit);
         if same(a) != same(b) || commit_moved || a.snapshot_index < b.snapshot_index {
+            return broken(rule, format!("peer {p} changed on {what}: before {b:?}, after {a:?}"));
+        }
+        self.unchanged_election(what)
+    }
+
+    /// Nothing but the commit index changed (forward).
+    fn only_commit_moves(&self, what: What<'_>, rule: &str) -> Result<(), String> {
+        let (b, a, p) = (self.b, self.a, self.peer());
+        let same = |x: &Seen| (x.term, x.vote, x.role, x.last_index, x.last_term);
+        if same(a) != same(b) || a.commit < b.commit || a.snapshot_index < b.snapshot_index {
             return broken(rule, format!("peer {p} changed on {what}: before {b:?}, after {a:?}"));
         }
         self.unchanged_election(what)

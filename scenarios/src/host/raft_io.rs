@@ -68,17 +68,24 @@ impl<N: RaftCarrier> HostIo<<N::Raft as Raft>::Request> for SimIo<'_, '_, N> {
 
     fn save_raft_state(&mut self, edit: impl FnOnce(&mut Vec<u8>)) {
         if self.write_allowed() {
-            edit(self.ctx.persister().raft_state_mut());
+            self.ctx.write_durably(|persister| edit(persister.raft_state_mut()));
         }
     }
 
     fn save_state_and_snapshot(&mut self, edit: impl FnOnce(&mut Vec<u8>), snapshot: Arc<Vec<u8>>) {
         if self.write_allowed() {
-            let persister = self.ctx.persister();
-            let mut state = persister.raft_state().to_vec();
-            edit(&mut state);
-            persister.save_shared(state, snapshot);
+            self.ctx.write_durably(|persister| {
+                let mut state = persister.raft_state().to_vec();
+                edit(&mut state);
+                persister.save_shared(state, snapshot);
+            });
         }
+    }
+
+    fn save_raft_state_async(&mut self, edit: impl FnOnce(&mut Vec<u8>), ticket: u64) -> bool {
+        // A write a crash point stops is never durable: the machine is
+        // gone before the host could report it.
+        self.write_allowed() && self.ctx.write_async(ticket, edit)
     }
 
     fn send(&mut self, peer: usize, request: <N::Raft as Raft>::Request) {
@@ -86,7 +93,8 @@ impl<N: RaftCarrier> HostIo<<N::Raft as Raft>::Request> for SimIo<'_, '_, N> {
             return; // it never leaves
         }
         if <<N::Raft as Raft>::View as RaftView<_, _>>::PRESENT && self.ctx.harness_checks() {
-            if let Err(e) = rests_on_persisted::<N::Raft>(&request, self.ctx.read_persister().raft_state()) {
+            let durable = self.ctx.read_persister().durable_raft_state();
+            if let Err(e) = rests_on_persisted::<N::Raft>(&request, durable) {
                 self.ctx.fail(format!("{}: {e}", self.ctx.name()));
             }
         }

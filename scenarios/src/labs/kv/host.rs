@@ -143,6 +143,10 @@ impl<K: Kv> Node for KvNode<K> {
     fn on_timer(&mut self, ctx: &mut Ctx<'_, Self>, at_ms: u64) {
         self.server.on_timer(&mut SimIo::new(ctx, &self.peers), at_ms);
     }
+
+    fn on_durable(&mut self, ctx: &mut Ctx<'_, Self>, ticket: u64) {
+        self.server.raft_persisted(&mut SimIo::new(ctx, &self.peers), ticket);
+    }
 }
 
 /// A kv clerk's ends.

@@ -13,8 +13,8 @@
 //!   paused servers and one-way cuts to the linearizable partition test.
 
 use super::bench::{
-    bench_10_clients, bench_10_clients_read_heavy, bench_10_clients_read_heavy_unreliable, bench_10_clients_unreliable,
-    bench_1_client, bench_1_client_unreliable,
+    bench_10_clients, bench_10_clients_disk, bench_10_clients_read_heavy, bench_10_clients_read_heavy_unreliable,
+    bench_10_clients_unreliable, bench_1_client, bench_1_client_disk, bench_1_client_unreliable,
 };
 use crate::labs::kv::tester::{
     check_clnt_appends, check_concurrent_appends, check_history, Check, Client, KvHistory, KvSetup, KvTester,
@@ -584,7 +584,7 @@ fn chaos<K: Kv>(run: &Run) -> Outcome {
 }
 
 pub fn scenarios<K: Kv>() -> Vec<Scenario> {
-    lab_scenarios!("kv", K: basic_3a, speed_3a, concurrent_3a, unreliable_3a, unreliable_one_key_3a, one_partition_3a, many_partitions_one_client_3a, many_partitions_many_clients_3a, persist_one_client_3a, persist_concurrent_3a, persist_concurrent_unreliable_3a, persist_partition_3a, persist_partition_unreliable_3a, persist_partition_unreliable_linearizable_3a, snapshot_rpc_3b, snapshot_size_3b, speed_3b, snapshot_recover_3b, snapshot_recover_many_clients_3b, snapshot_unreliable_3b, snapshot_unreliable_recover_3b, snapshot_unreliable_recover_concurrent_partition_3b, snapshot_unreliable_recover_concurrent_partition_linearizable_3b, chaos, swarm, isolated_leader, lease_drift, lease_partial_cut, bench_1_client, bench_10_clients, bench_1_client_unreliable, bench_10_clients_unreliable, bench_10_clients_read_heavy, bench_10_clients_read_heavy_unreliable)
+    lab_scenarios!("kv", K: basic_3a, speed_3a, concurrent_3a, unreliable_3a, unreliable_one_key_3a, one_partition_3a, many_partitions_one_client_3a, many_partitions_many_clients_3a, persist_one_client_3a, persist_concurrent_3a, persist_concurrent_unreliable_3a, persist_partition_3a, persist_partition_unreliable_3a, persist_partition_unreliable_linearizable_3a, snapshot_rpc_3b, snapshot_size_3b, speed_3b, snapshot_recover_3b, snapshot_recover_many_clients_3b, snapshot_unreliable_3b, snapshot_unreliable_recover_3b, snapshot_unreliable_recover_concurrent_partition_3b, snapshot_unreliable_recover_concurrent_partition_linearizable_3b, chaos, swarm, isolated_leader, lease_drift, lease_partial_cut, bench_1_client, bench_10_clients, bench_1_client_unreliable, bench_10_clients_unreliable, bench_10_clients_read_heavy, bench_10_clients_read_heavy_unreliable, bench_1_client_disk, bench_10_clients_disk)
 }
 
 // ----- beyond the lab: swarm runs -----

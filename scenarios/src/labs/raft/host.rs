@@ -296,4 +296,8 @@ impl<R: Raft> Node for RaftNode<R> {
     fn on_timer(&mut self, ctx: &mut Ctx<'_, Self>, at_ms: u64) {
         self.host.on_timer(&mut SimIo::new(ctx, &self.peers), at_ms);
     }
+
+    fn on_durable(&mut self, ctx: &mut Ctx<'_, Self>, ticket: u64) {
+        self.host.persisted(&mut SimIo::new(ctx, &self.peers), ticket);
+    }
 }

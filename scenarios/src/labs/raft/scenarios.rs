@@ -6,8 +6,8 @@
 //! during 2 s without failures; here that is a failure.
 
 use super::optimisations::{
-    isolated_leader, partial_partition, partial_partition_idle, partial_partition_livelock, rejoin_after_isolation,
-    slow_follower,
+    isolated_leader, leader_disk_crash, partial_partition, partial_partition_idle, partial_partition_livelock,
+    rejoin_after_isolation, slow_follower,
 };
 use crate::labs::raft::host::Cmd;
 use crate::labs::raft::tester::{Setup, TestResult, Tester, ELECTION_TIMEOUT, H, MAX_LOG_SIZE};
@@ -977,7 +977,7 @@ fn figure_8_chaos<R: Raft>(run: &Run) -> Outcome {
 }
 
 pub fn scenarios<R: Raft>() -> Vec<Scenario> {
-    lab_scenarios!("raft", R: initial_election_2a, re_election_2a, many_elections_2a, basic_agree_2b, rpc_bytes_2b, follower_failure_2b, leader_failure_2b, fail_agree_2b, fail_no_agree_2b, concurrent_starts_2b, rejoin_2b, backup_2b, count_2b, persist1_2c, persist2_2c, persist3_2c, figure_8_2c, unreliable_agree_2c, figure_8_unreliable_2c, reliable_churn_2c, unreliable_churn_2c, snapshot_basic_2d, snapshot_install_2d, snapshot_install_unreliable_2d, snapshot_install_crash_2d, snapshot_install_uncrash_2d, snapshot_all_crash_2d, figure_8_chaos, churn_chaos, swarm, swarm_snapshots, single_server, rejoin_after_isolation, isolated_leader, partial_partition, partial_partition_idle, partial_partition_livelock, slow_follower)
+    lab_scenarios!("raft", R: initial_election_2a, re_election_2a, many_elections_2a, basic_agree_2b, rpc_bytes_2b, follower_failure_2b, leader_failure_2b, fail_agree_2b, fail_no_agree_2b, concurrent_starts_2b, rejoin_2b, backup_2b, count_2b, persist1_2c, persist2_2c, persist3_2c, figure_8_2c, unreliable_agree_2c, figure_8_unreliable_2c, reliable_churn_2c, unreliable_churn_2c, snapshot_basic_2d, snapshot_install_2d, snapshot_install_unreliable_2d, snapshot_install_crash_2d, snapshot_install_uncrash_2d, snapshot_all_crash_2d, figure_8_chaos, churn_chaos, swarm, swarm_snapshots, single_server, rejoin_after_isolation, isolated_leader, partial_partition, partial_partition_idle, partial_partition_livelock, slow_follower, leader_disk_crash)
 }
 
 /// Beyond the lab: a cluster of one server, which the lab never runs. It

@@ -169,6 +169,9 @@ impl<S: ShardKv> HostIo<RaftReq<S>> for GroupIo<'_, '_, '_, S> {
     fn save_state_and_snapshot(&mut self, edit: impl FnOnce(&mut Vec<u8>), snapshot: Arc<Vec<u8>>) {
         self.sim.save_state_and_snapshot(edit, snapshot);
     }
+    fn save_raft_state_async(&mut self, edit: impl FnOnce(&mut Vec<u8>), ticket: u64) -> bool {
+        self.sim.save_raft_state_async(edit, ticket)
+    }
     fn send(&mut self, peer: usize, request: RaftReq<S>) {
         self.sim.send(peer, request);
     }
@@ -390,6 +393,16 @@ impl<S: ShardKv> Node for LabNode<S> {
             (LabNode::Ctrler(c), ShardTimer::Raft(at)) => c.server.on_timer(&mut SimIo::new(ctx, &c.peers), at),
             (LabNode::Group(g), timer) => g.on_timer(ctx, timer),
             (LabNode::Ctrler(_), ShardTimer::Tick(_)) => unreachable!("controllers set no ticks"),
+        }
+    }
+
+    fn on_durable(&mut self, ctx: &mut Ctx<'_, Self>, ticket: u64) {
+        match self {
+            LabNode::Ctrler(c) => c.server.raft_persisted(&mut SimIo::new(ctx, &c.peers), ticket),
+            LabNode::Group(g) => {
+                let io = &mut GroupIo { sim: SimIo::new(ctx, &g.peers), directory: &g.directory };
+                g.server.raft_persisted(io, ticket);
+            }
         }
     }
 }
