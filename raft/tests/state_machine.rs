@@ -722,3 +722,41 @@ fn without_pipelining_one_append_is_in_flight_and_without_batching_it_carries_on
     c.nodes[0].handle_response(1, Response::AppendEntries { term: 1, match_index: Some(2), conflict: None }, c.now_ms);
     assert_eq!(appends_to(&c.drain(0), 1), vec![(2, 1)], "one entry at a time");
 }
+
+/// A cluster of `n` whose leaders write their own entries asynchronously.
+fn persisting_asynchronously(n: usize) -> Cluster {
+    let mut c = Cluster::new(n);
+    c.nodes = (0..n).map(|i| Raft::new(Config { async_persist: true, ..Config::new(i, n, i as u64 + 1) }, 0)).collect();
+    c
+}
+
+#[test]
+fn with_asynchronous_persistence_a_leader_sends_at_once_and_counts_itself_once_durable() {
+    let mut c = persisting_asynchronously(3);
+    c.elect(0);
+    c.nodes[0].start(b"a".to_vec()).expect("the leader takes commands");
+    let out = c.drain(0);
+    let ticket = out.ticket.expect("the leader's own new entry is written asynchronously");
+    assert_eq!(appends_to(&out, 1), [(0, 1)], "sent with its write, not after it");
+    c.deliver_all(&[2]); // only follower 1 has it: with the leader's write not yet durable, no majority
+    assert_eq!(c.nodes[0].commit_index(), 0, "the leader counts only what is on its disk");
+    c.nodes[0].persisted(ticket);
+    c.drain(0);
+    assert_eq!(c.nodes[0].commit_index(), 1, "durable on the leader and follower 1: committed");
+    assert_eq!(c.applied_commands(0), [(1, b"a".to_vec())]);
+}
+
+#[test]
+fn with_asynchronous_persistence_terms_votes_and_followers_entries_stay_synchronous() {
+    let mut c = persisting_asynchronously(3);
+    c.now_ms += 1000;
+    c.nodes[1].tick(c.now_ms); // a campaign: term and vote
+    assert_eq!(c.drain(1).ticket, None, "a term and a vote are written before the RequestVotes leave");
+    c.in_flight.clear();
+    c.elect(0);
+    c.nodes[0].start(b"a".to_vec()).expect("the leader takes commands");
+    c.drain(0);
+    let (from, to, request) = c.in_flight.pop().expect("an append to a follower");
+    c.nodes[to].handle_request(from, request, c.now_ms);
+    assert_eq!(c.drain(to).ticket, None, "a follower answers only after its write");
+}

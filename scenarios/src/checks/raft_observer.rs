@@ -182,8 +182,10 @@ impl RaftObserver {
                 .map_err(|e| format!("raft rule broken in cluster {}: {e}", self.cluster))?;
         }
         // A leader counts itself toward a commit only through what is on
-        // its disk (asynchronous writes may still be in the page cache).
-        self.own_durable_last_index = if seen.persister.is_synced() {
+        // its disk (asynchronous writes may still be in the page cache);
+        // read only when a leader's commit moves (it walks the image).
+        let moved = raft.role() == Role::Leader && raft.commit_index() > self.views[peer].commit_index;
+        self.own_durable_last_index = if !moved || seen.persister.is_synced() {
             None
         } else {
             <ViewOf<N::Raft> as RaftView<_, _>>::persisted_last_index(seen.persister.durable_raft_state())
