@@ -5,12 +5,13 @@
 //!   the latency, after the writes already queued: what the step does after
 //!   the write (sends, replies, timers) happens once the write is done, and
 //!   events for the server that arrive later wait until then, as for a
-//!   paused server. The events of the instant it blocked still run, and
-//!   their writes join its flush; so do the events released together when
-//!   it unblocks (group commit, as a server's loop that writes what it
-//!   gathered with one fsync). The write is durable at once (a crash before
-//!   it ends is one after it, for nothing left the server meanwhile), and
-//!   so is every earlier write.
+//!   paused server. The step's later writes, the events of the instant it
+//!   blocked and the events released together when it unblocks join the
+//!   same flush (group commit, as a server's loop that writes what it
+//!   gathered with one fsync); an event of that instant that writes nothing
+//!   sends at once. The write is durable at once (a crash before it ends is
+//!   one after it: what the step sends still leaves, as if the crash came
+//!   just after the write), and so is every earlier write.
 //! - An asynchronous write goes to the page cache now and is durable when
 //!   the disk's flush of it ends: one flush at a time, each making durable
 //!   what was written before it began (group commit). A machine crash loses
@@ -60,16 +61,19 @@ impl<N: Node> World<N> {
     /// latency, the step's clock moves to when the write is done, the server
     /// is blocked until then, and a flush it overtook is settled with it.
     pub(crate) fn write_sync(&mut self, index: usize) {
+        let step_began = self.step_began_at;
         let disk = &mut self.servers[index].disk;
         if disk.latency == 0 {
             return;
         }
-        let joins = disk.blocked_until > self.now && disk.blocked_at == self.now;
+        // Writes of the instant the server blocked (this step's earlier
+        // ones too) share its flush.
+        let joins = disk.blocked_until > step_began && disk.blocked_at == step_began;
         let done = if joins { disk.blocked_until } else { disk.free_at.max(self.now) + disk.latency };
         if !joins {
             disk.free_at = done;
             disk.blocked_until = done;
-            disk.blocked_at = self.now;
+            disk.blocked_at = step_began;
             self.schedule(done, EventKind::Unblock { server: index });
         }
         let disk = &mut self.servers[index].disk;
@@ -79,7 +83,7 @@ impl<N: Node> World<N> {
         if let Some(Ticket { ticket, incarnation }) = settled {
             self.schedule(done, EventKind::Durable { server: index, incarnation, ticket });
         }
-        self.now = done;
+        self.now = self.now.max(done);
     }
 
     /// An asynchronous write by server `index`, before its edit is made:
@@ -141,7 +145,7 @@ impl<N: Node> World<N> {
     /// now, in arrival order (unless a pause holds it still).
     pub(crate) fn unblock(&mut self, index: usize) {
         let slot = &mut self.servers[index];
-        if slot.holds_events(self.now) {
+        if slot.stalled(self.now) {
             return;
         }
         let parked = std::mem::take(&mut slot.parked);

@@ -146,8 +146,16 @@ pub(crate) struct ServerSlot<N: Node> {
 }
 
 impl<N: Node> ServerSlot<N> {
-    /// Whether events for the server wait (paused, or blocked on its disk).
+    /// Whether events for the server wait (paused, or blocked on its disk,
+    /// or behind events that waited and are not yet handed over: a
+    /// connection delivers in order).
     pub(crate) fn holds_events(&self, now: Nanos) -> bool {
+        self.stalled(now) || !self.parked.is_empty()
+    }
+
+    /// Whether the server can take no step now (paused, or blocked on its
+    /// disk since before this instant).
+    pub(crate) fn stalled(&self, now: Nanos) -> bool {
         self.paused || (self.disk.blocked_until > now && self.disk.blocked_at < now)
     }
 }
@@ -262,6 +270,7 @@ impl<N: Node> World<N> {
         // A synchronous write moves the step's clock on (`disk.rs`); the
         // world's clock stays where the event put it.
         let now = self.now;
+        self.step_began_at = now;
         let mut ctx = Ctx { world: self, server: index };
         let result = f(&mut ctx);
         self.now = now;

@@ -155,6 +155,9 @@ impl fmt::Display for SimError {
 pub struct World<N: Node> {
     pub(crate) config: SimConfig,
     pub(crate) now: Nanos,
+    /// When the node step in progress began (a synchronous write moves
+    /// `now` on within it: `disk.rs`).
+    pub(crate) step_began_at: Nanos,
     pub(crate) next_seq: u64,
     pub(crate) queue: EventQueue<N::Msg, N::Timer>,
     pub(crate) trace: Trace,
@@ -193,6 +196,7 @@ impl<N: Node> World<N> {
         World {
             config,
             now: 0,
+            step_began_at: 0,
             next_seq: 0,
             queue: EventQueue::new(),
             trace: Trace::new(config.trace_mode),

@@ -167,6 +167,12 @@ impl Restart {
     pub fn read<N: Node>(ctx: &mut Ctx<'_, N>, me: usize, peers: usize) -> Restart {
         use rand::RngCore;
         let rng_seed = ctx.rng().next_u64();
+        // What the peer reads must be on disk: writes of its last
+        // incarnation still in the page cache (after a process crash) are
+        // made durable first, as a server that syncs its files as it opens
+        // them (it costs a write on a disk that takes time). Otherwise it
+        // could answer for entries a machine crash would still lose.
+        ctx.write_durably(|persister| persister.sync());
         let raft_state = ctx.persister().raft_state().to_vec();
         let snapshot = ctx.persister().snapshot().to_vec();
         let optimisations = crate::optimisations::in_effect();
