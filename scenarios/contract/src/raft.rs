@@ -108,7 +108,11 @@ pub trait HostIo<M> {
     /// with `ticket` (or a later ticket), once every write made through it
     /// is. A machine crash before that loses it. A synchronous write makes
     /// every earlier asynchronous one durable with it (their tickets still
-    /// come). Tickets are the Raft's own numbers and must grow.
+    /// come). Tickets are the Raft's own numbers and must grow. Term and
+    /// vote still go through [`save_raft_state`](HostIo::save_raft_state):
+    /// the lab checks after every step that they are on disk (a vote
+    /// answered before it is durable is hashicorp/raft#661's double vote),
+    /// so write asynchronously only steps that leave them as they were.
     ///
     /// ```
     /// use contract::HostIo;
