@@ -137,6 +137,6 @@ pub trait ReplicatedServer<T>: Sized + 'static {
     /// The server's Raft's asynchronous writes through `ticket` are durable:
     /// hand it on with [`RaftHost::persisted`](crate::RaftHost::persisted).
     /// Nothing by default, which serves only a Raft that never writes
-    /// asynchronously (see [`HostIo::save_raft_state_async`](crate::HostIo::save_raft_state_async)).
+    /// asynchronously (see [`HostIo::save_raft_state_async`]).
     fn raft_persisted(&mut self, _io: &mut impl ReplyIo<RaftRequest<Self, T>, T, Self::Reply>, _ticket: u64) {}
 }
