@@ -14,15 +14,21 @@ struct Writer {
 }
 
 const SYNC: u32 = 1_000;
+const TWICE: u32 = 2_000;
 
 impl Node for Writer {
     type Msg = u32;
     type Timer = u64;
     type CallPurpose = ();
-    /// `SYNC + b` writes `b` synchronously; `b` below `SYNC`, asynchronously
-    /// with ticket `b`. Either way the answer is `b`.
+    /// `TWICE + b` writes `b` synchronously twice in one step; `SYNC + b`
+    /// once; `b` below `SYNC`, asynchronously with ticket `b`. The answer
+    /// is the message.
     fn on_request(&mut self, ctx: &mut Ctx<'_, Self>, _: Addr, token: ReplyToken, msg: u32) {
-        if msg >= SYNC {
+        if msg >= TWICE {
+            let byte = (msg - TWICE) as u8;
+            ctx.write_durably(|p| p.raft_state_mut().push(byte));
+            ctx.write_durably(|p| p.raft_state_mut().push(byte));
+        } else if msg >= SYNC {
             let byte = (msg - SYNC) as u8;
             ctx.write_durably(|p| p.raft_state_mut().push(byte));
         } else {
@@ -107,35 +113,19 @@ fn a_machine_crash_loses_what_no_flush_finished_and_a_process_crash_does_not() {
     assert_eq!(lost(CrashMode::Process), (vec![1, 2], vec![1, 2]), "the page cache is flushed all the same");
 }
 
-/// Two synchronous writes per request.
-struct TwoWrites;
-
-impl Node for TwoWrites {
-    type Msg = u32;
-    type Timer = u64;
-    type CallPurpose = ();
-    fn on_request(&mut self, ctx: &mut Ctx<'_, Self>, _: Addr, token: ReplyToken, msg: u32) {
-        ctx.write_durably(|p| p.raft_state_mut().push(msg as u8));
-        ctx.write_durably(|p| p.raft_state_mut().push(msg as u8));
-        ctx.reply(token, msg);
-    }
-    fn on_reply(&mut self, _: &mut Ctx<'_, Self>, _: Addr, _: (), _: Result<u32, RpcError>) {}
-    fn on_timer(&mut self, _: &mut Ctx<'_, Self>, _: u64) {}
-}
-
 #[test]
 fn a_step_with_two_writes_stays_blocked_and_later_requests_wait_their_turn_in_order() {
-    let sim = Sim::<TwoWrites>::new(SimConfig { disk_latency: DISK, ..SimConfig::new(1) });
+    let sim = Sim::<Writer>::new(SimConfig { disk_latency: DISK, ..SimConfig::new(1) });
     let h = sim.handle();
     let answered = sim
         .run(async move {
             let client = h.add_client("client");
             let server = h.add_server("writer");
-            h.start(server, |_| TwoWrites);
+            h.start(server, |_| Writer::default());
             let start = h.now();
-            let first = h.call(client, server, 1);
+            let first = h.call(client, server, TWICE + 1);
             h.sleep(ms(1)).await; // the server is blocked on the first request's writes
-            let (second, third) = (h.call(client, server, 2), h.call(client, server, 3));
+            let (second, third) = (h.call(client, server, TWICE + 2), h.call(client, server, TWICE + 3));
             let mut answered = Vec::new();
             for call in [first, second, third] {
                 let value = call.await.unwrap();
@@ -145,7 +135,7 @@ fn a_step_with_two_writes_stays_blocked_and_later_requests_wait_their_turn_in_or
         })
         .unwrap();
     let times: Vec<Nanos> = answered.iter().map(|a| a.1).collect();
-    assert_eq!(answered.iter().map(|a| a.0).collect::<Vec<_>>(), [1, 2, 3]);
+    assert_eq!(answered.iter().map(|a| a.0).collect::<Vec<_>>(), [TWICE + 1, TWICE + 2, TWICE + 3]);
     assert!(times[0] >= DISK && times[0] < 2 * DISK, "one step's two writes share a flush: {times:?}");
     assert!(times[1] >= 2 * DISK, "the next waits for the first flush, then writes: {times:?}");
     assert!(times[2] - times[1] < ms(1), "those that waited together write together: {times:?}");
