@@ -11,7 +11,8 @@
 //! Unlike a catalogued bug, a site never breaks a rule: a correct server
 //! stays correct, only less often on its happy path.
 
-use std::cell::Cell;
+use std::cell::{Cell, RefCell};
+use std::collections::BTreeSet;
 
 macro_rules! sites {
     ($($variant:ident = $name:literal, per_mille $rate:literal, $what:literal;)*) => {
@@ -114,7 +115,62 @@ pub fn enabled() -> Vec<Site> {
 /// Whether `site` fires at this visit.
 #[inline(always)]
 pub fn fire(site: Site) -> bool {
-    ENABLED.with(|e| e.get() & (1 << site as u8) != 0) && next() % 1000 < site.per_mille()
+    if ENABLED.with(|e| e.get() & (1 << site as u8) == 0) {
+        return false;
+    }
+    let drawn = next() % 1000 < site.per_mille();
+    if !NAMED.with(Cell::get) {
+        return drawn;
+    }
+    named_fire(site, drawn)
+}
+
+thread_local! {
+    /// Whether this run names its sites' chances (records or follows a
+    /// schedule), and then: the firings a schedule lists, the chances so
+    /// far per site, and the firings made.
+    static NAMED: Cell<bool> = const { Cell::new(false) };
+    static LISTED: RefCell<Option<BTreeSet<(u8, u64)>>> = const { RefCell::new(None) };
+    static CHANCES: RefCell<Vec<u64>> = const { RefCell::new(Vec::new()) };
+    static FIRED: RefCell<Vec<(Site, u64)>> = const { RefCell::new(Vec::new()) };
+}
+
+/// From now on this thread's run names each chance of an enabled site to
+/// fire (its `nth` visit, from 0): with `listed`, exactly those chances
+/// fire (the stream is drawn all the same); without, they fire as drawn.
+/// Either way the firings are remembered for `take_fired`.
+pub fn name_chances(listed: Option<Vec<(Site, u64)>>) {
+    NAMED.with(|n| n.set(true));
+    LISTED.with(|l| *l.borrow_mut() = listed.map(|v| v.into_iter().map(|(s, n)| (s as u8, n)).collect()));
+    CHANCES.with(|c| *c.borrow_mut() = vec![0; Site::ALL.len()]);
+    FIRED.with(|f| f.borrow_mut().clear());
+}
+
+/// The firings since `name_chances`, in order; chances are no longer named.
+pub fn take_fired() -> Vec<(Site, u64)> {
+    NAMED.with(|n| n.set(false));
+    LISTED.with(|l| *l.borrow_mut() = None);
+    FIRED.with(|f| std::mem::take(&mut *f.borrow_mut()))
+}
+
+/// The site of this name.
+pub fn site_named(name: &str) -> Option<Site> {
+    Site::ALL.iter().copied().find(|s| s.name() == name)
+}
+
+#[cold]
+fn named_fire(site: Site, drawn: bool) -> bool {
+    let nth = CHANCES.with(|c| {
+        let mut chances = c.borrow_mut();
+        let nth = chances[site as usize];
+        chances[site as usize] += 1;
+        nth
+    });
+    let fires = LISTED.with(|l| l.borrow().as_ref().map_or(drawn, |listed| listed.contains(&(site as u8, nth))));
+    if fires {
+        FIRED.with(|f| f.borrow_mut().push((site, nth)));
+    }
+    fires
 }
 
 fn next() -> u64 {
@@ -150,5 +206,23 @@ mod tests {
             assert!(!f || on.contains(&Site::ALL[i % Site::ALL.len()]), "only enabled sites fire");
         }
         assert!((0..64).any(|seed| firings(seed).0.len() < Site::ALL.len()), "seeds enable different sites");
+    }
+
+    #[test]
+    fn named_chances_record_and_follow() {
+        let run = |listed: Option<Vec<(Site, u64)>>| {
+            enable(7);
+            name_chances(listed);
+            let fired: Vec<bool> = (0..200).map(|i| fire(Site::ALL[i % Site::ALL.len()])).collect();
+            disable();
+            (fired, take_fired())
+        };
+        let (drawn, recorded) = run(None);
+        assert_eq!(drawn.iter().filter(|f| **f).count(), recorded.len());
+        let (followed, again) = run(Some(recorded.clone()));
+        assert_eq!(followed, drawn, "following its own record is the same run");
+        assert_eq!(again, recorded);
+        let (fewer, _) = run(Some(recorded[1..].to_vec()));
+        assert_eq!(fewer.iter().filter(|f| **f).count(), recorded.len() - 1);
     }
 }

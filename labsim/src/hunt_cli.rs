@@ -6,8 +6,15 @@ use scenarios::hunt::{caught_by, hunt_with, replay_command, table_row, Hunt, Hun
 use scenarios::Implementation;
 use std::process::ExitCode;
 
-/// `labsim hunt BUG`: exit 0 when caught, 1 when not.
-pub fn hunt_one<I: Implementation>(bug: Bug, which: Hunters, limits: (u64, u64), jobs: usize) -> ExitCode {
+/// `labsim hunt BUG`: exit 0 when caught, 1 when not; with `shrink`, the
+/// catching run is shrunk and explained (`labsim shrink`).
+pub fn hunt_one<I: Implementation>(
+    bug: Bug,
+    which: Hunters,
+    limits: (u64, u64),
+    jobs: usize,
+    shrink: bool,
+) -> ExitCode {
     println!("hunting {} ({}) on {}: {}", bug.name(), bug.layer().name(), I::NAME, bug.what());
     let (rounds, max_runs) = limits;
     let h = hunt_with::<I>(bug, which, rounds, max_runs, jobs);
@@ -23,6 +30,9 @@ pub fn hunt_one<I: Implementation>(bug: Bug, which: Hunters, limits: (u64, u64),
             );
             println!("  {}", c.reason.replace('\n', "\n  "));
             println!("  replay: {}", replay_command(bug, c));
+            if shrink {
+                shrink_catch::<I>(bug, which, c);
+            }
             ExitCode::SUCCESS
         }
         None => {
@@ -30,6 +40,16 @@ pub fn hunt_one<I: Implementation>(bug: Bug, which: Hunters, limits: (u64, u64),
             ExitCode::from(1)
         }
     }
+}
+
+/// Shrinks a hunt's catch: the same run (bugs, optimisations, checks).
+fn shrink_catch<I: Implementation>(bug: Bug, which: Hunters, catch: &scenarios::hunt::Catch) {
+    let Some(scenario) = scenarios::find::<I>(catch.scenario) else { return };
+    let run = scenarios::Run::new(catch.seed)
+        .with_bugs(bugs::Bugs::one(bug))
+        .with_asked_optimisations(scenarios::hunt::needed(bug))
+        .with_harness_checks(which == Hunters::All);
+    crate::shrink_cli::shrink_found(&scenario, run, scenarios::shrink::Budget::default());
 }
 
 /// `labsim hunt --all`: the table of every bug in code the implementation

@@ -15,6 +15,7 @@ pub mod hunt_cli;
 pub mod output;
 pub mod run_cli;
 pub mod run_view;
+pub mod shrink_cli;
 pub mod soak_cli;
 
 use crate::output::OutputFile;
@@ -86,30 +87,48 @@ enum Command {
         /// clients' operations.
         #[arg(long)]
         html: Option<std::path::PathBuf>,
-        /// Switch on catalogued bugs (comma-separated; `labsim bugs` lists
-        /// them). LABSIM_BUGS does the same.
-        #[arg(long, value_parser = bugs::Bugs::parse_given)]
-        bugs: Option<bugs::Bugs>,
-        /// The Raft optimisations to run with: exactly these
-        /// (comma-separated, or `none`: pre_vote, check_quorum,
-        /// read_index, lease_read, follower_read, batching, pipelining,
-        /// async_persist),
-        /// or `default` then names to add and `-name`s to take out
-        /// (`default,pre_vote,-pipelining`). Without it, the
-        /// implementation's default; a swarm run draws its set from the
-        /// seed.
-        #[arg(long = "with", value_parser = contract::AskedOptimisations::parse)]
-        optimisations: Option<contract::AskedOptimisations>,
-        /// Every server's disk takes this many microseconds per write (a
-        /// synchronous write blocks its server that long; asynchronous
-        /// persistence gains only here). Without it, writes take no time,
-        /// as the lab's persister.
-        #[arg(long, value_parser = clap::value_parser!(u64).range(1..=10_000_000))]
-        disk_write_us: Option<u64>,
+        #[command(flatten)]
+        switches: Switches,
         /// The trace hash of the run this replays (replay commands give
         /// it): says "replayed: same run", or that the run differs (exit 1).
         #[arg(long, value_parser = parse_trace_hash)]
         expect_trace: Option<u64>,
+        /// Make exactly the faults this schedule lists and no other (a
+        /// file `--write-schedule` or `labsim shrink` wrote for this
+        /// scenario and seed).
+        #[arg(long)]
+        schedule: Option<std::path::PathBuf>,
+        /// Write the faults the run made (injected, and the network's
+        /// drops, duplicates and held replies) to this file as a schedule.
+        #[arg(long)]
+        write_schedule: Option<std::path::PathBuf>,
+    },
+    /// Shrinks a failing run to the few faults it needs (delta debugging
+    /// over its schedule of faults), explains it, and writes the shrunk
+    /// schedule, its drawing and its replay command.
+    Shrink {
+        name: String,
+        #[arg(long, allow_negative_numbers = true, value_parser = parse_seed)]
+        seed: u64,
+        #[command(flatten)]
+        switches: Switches,
+        /// The most runs the shrink makes (it stops with the smallest
+        /// failing schedule found so far).
+        #[arg(long, default_value_t = scenarios::shrink::MAX_RUNS, value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
+        max_runs: u64,
+        /// The most events the shrink simulates over all its runs (about a
+        /// minute of CPU at the default; a budget of events keeps the
+        /// result the same from machine to machine).
+        #[arg(long, default_value_t = scenarios::shrink::MAX_EVENTS, value_parser = clap::value_parser!(u64).range(1..))]
+        max_events: u64,
+        /// Where to write the shrunk schedule [default: in $LABSIM_OUT_DIR
+        /// or /tmp/labsim].
+        #[arg(long)]
+        write_schedule: Option<std::path::PathBuf>,
+        /// Where to draw the shrunk run as HTML, with the explanation
+        /// [default: beside the schedule].
+        #[arg(long)]
+        html: Option<std::path::PathBuf>,
     },
     /// Every matching scenario (FILTER as for list) for seeds S..S+N on J
     /// threads.
@@ -135,32 +154,18 @@ enum Command {
         /// wall-clock time.
         #[arg(long, default_value_t = 300, value_parser = clap::value_parser!(u64).range(1..=86_400))]
         watchdog_secs: u64,
+        /// After the report, shrink the first K failures listed (as `labsim
+        /// shrink` does, with its default budget) and explain them.
+        #[arg(long, value_parser = clap::value_parser!(u64).range(1..=1000))]
+        shrink_first: Option<u64>,
         /// Also write the report as JSON to this file.
         #[arg(long)]
         json: Option<std::path::PathBuf>,
         /// Also write the report as JUnit XML to this file.
         #[arg(long)]
         junit: Option<std::path::PathBuf>,
-        /// Switch on catalogued bugs (comma-separated; `labsim bugs` lists
-        /// them). LABSIM_BUGS does the same.
-        #[arg(long, value_parser = bugs::Bugs::parse_given)]
-        bugs: Option<bugs::Bugs>,
-        /// The Raft optimisations to run with: exactly these
-        /// (comma-separated, or `none`: pre_vote, check_quorum,
-        /// read_index, lease_read, follower_read, batching, pipelining,
-        /// async_persist),
-        /// or `default` then names to add and `-name`s to take out
-        /// (`default,pre_vote,-pipelining`). Without it, the
-        /// implementation's default; a swarm run draws its set from the
-        /// seed.
-        #[arg(long = "with", value_parser = contract::AskedOptimisations::parse)]
-        optimisations: Option<contract::AskedOptimisations>,
-        /// Every server's disk takes this many microseconds per write (a
-        /// synchronous write blocks its server that long; asynchronous
-        /// persistence gains only here). Without it, writes take no time,
-        /// as the lab's persister.
-        #[arg(long, value_parser = clap::value_parser!(u64).range(1..=10_000_000))]
-        disk_write_us: Option<u64>,
+        #[command(flatten)]
+        switches: Switches,
     },
     /// The catalogue of bugs the servers can be told to make: name, layer,
     /// the mistake, and where it is known from.
@@ -215,6 +220,10 @@ enum Command {
         /// Threads (default: all cores).
         #[arg(long, value_parser = clap::value_parser!(u64).range(1..=1024))]
         jobs: Option<u64>,
+        /// Shrink the catching run to the faults it needs and explain it
+        /// (as `labsim shrink`); not with --all.
+        #[arg(long, conflicts_with = "all")]
+        shrink: bool,
     },
     /// Checks a recorded history for linearizability (exit 0 yes, 1 no, 3
     /// unknown: the search ran out of its budget).
@@ -243,8 +252,85 @@ enum ModelName {
 }
 
 /// A seed: a whole number from 0 to 2^64 - 1.
+/// What a run switches on: catalogued bugs, Raft optimisations, disks
+/// that take time (`run`, `soak` and `shrink` take the same).
+#[derive(clap::Args, Debug)]
+struct Switches {
+    /// Switch on catalogued bugs (comma-separated; `labsim bugs` lists
+    /// them). LABSIM_BUGS does the same.
+    #[arg(long, value_parser = bugs::Bugs::parse_given)]
+    bugs: Option<bugs::Bugs>,
+    /// The Raft optimisations to run with: exactly these
+    /// (comma-separated, or `none`: pre_vote, check_quorum,
+    /// read_index, lease_read, follower_read, batching, pipelining,
+    /// async_persist),
+    /// or `default` then names to add and `-name`s to take out
+    /// (`default,pre_vote,-pipelining`). Without it, the
+    /// implementation's default; a swarm run draws its set from the
+    /// seed.
+    #[arg(long = "with", value_parser = contract::AskedOptimisations::parse)]
+    optimisations: Option<contract::AskedOptimisations>,
+    /// Every server's disk takes this many microseconds per write (a
+    /// synchronous write blocks its server that long; asynchronous
+    /// persistence gains only here). Without it, writes take no time,
+    /// as the lab's persister.
+    #[arg(long, value_parser = clap::value_parser!(u64).range(1..=10_000_000))]
+    disk_write_us: Option<u64>,
+}
+
 fn parse_trace_hash(text: &str) -> Result<u64, String> {
     u64::from_str_radix(text.trim(), 16).map_err(|_| "a trace hash is 16 hexadecimal digits, as runs print it".into())
+}
+
+/// The scenario `name` and the bugs a run of it switches on (`--bugs`, or
+/// LABSIM_BUGS), checked: the scenario exists, runs the bugs' code and
+/// honours the optimisations, and no bug is inert under them.
+fn switched_scenario<I: Implementation>(
+    name: &str,
+    bugs: Option<bugs::Bugs>,
+    optimisations: Option<contract::AskedOptimisations>,
+) -> Result<(Scenario, bugs::Bugs), String> {
+    let Some(scenario) = find::<I>(name) else {
+        return Err(format!("unknown scenario '{name}'{}", suggest::<I>(name)));
+    };
+    let bugs = bugs.unwrap_or_else(env_bugs);
+    if let Some(e) = scenarios::registry::unreached_bug::<I>(&[scenario], bugs) {
+        return Err(e);
+    }
+    if let Some(e) = unhonoured_optimisations(&[scenario], optimisations) {
+        return Err(e);
+    }
+    let default = scenario.default_optimisations;
+    if let Some(e) = scenarios::optimisations::inert_bug(bugs, optimisations.map_or(default, |a| a.resolve(default))) {
+        return Err(e);
+    }
+    Ok((scenario, bugs))
+}
+
+/// Reads a schedule to follow for `scenario` and `seed`; an error names
+/// the file (and the line).
+fn read_schedule(
+    path: std::path::PathBuf,
+    scenario: &str,
+    seed: u64,
+) -> Result<(std::path::PathBuf, std::sync::Arc<sim::Schedule>), String> {
+    let shown = path.display();
+    let text = std::fs::read_to_string(&path).map_err(|e| format!("cannot read --schedule {shown}: {e}"))?;
+    let schedule = sim::Schedule::parse(&text).map_err(|e| format!("{shown} {e}"))?;
+    if schedule.scenario != scenario || schedule.seed != seed {
+        return Err(format!(
+            "{shown} is the schedule of {} seed {}, not of {scenario} seed {seed}",
+            schedule.scenario, schedule.seed
+        ));
+    }
+    let unknown_site = schedule.entries.iter().find_map(|e| match &e.choice {
+        sim::Choice::Buggify { site, .. } if bugs::buggify::site_named(site).is_none() => Some(site),
+        _ => None,
+    });
+    if let Some(site) = unknown_site {
+        return Err(format!("{shown} names no buggify site `{site}`"));
+    }
+    Ok((path, std::sync::Arc::new(schedule)))
 }
 
 fn parse_seed(text: &str) -> Result<u64, String> {
@@ -347,31 +433,45 @@ pub fn main<I: Implementation>() -> ExitCode {
             history,
             trace,
             html,
-            bugs,
-            optimisations,
-            disk_write_us,
+            switches: Switches { bugs, optimisations, disk_write_us },
             expect_trace,
+            schedule,
+            write_schedule,
         } => {
-            let Some(scenario) = find::<I>(&name) else {
-                return usage_error(format!("unknown scenario '{name}'{}", suggest::<I>(&name)));
+            let (scenario, bugs) = match switched_scenario::<I>(&name, bugs, optimisations) {
+                Ok(chosen) => chosen,
+                Err(e) => return usage_error(e),
             };
-            let outputs = crate::run_cli::Outputs { history, trace, html };
-            let bugs = bugs.unwrap_or_else(env_bugs);
-            if let Some(e) = scenarios::registry::unreached_bug::<I>(&[scenario], bugs) {
-                return usage_error(e);
-            }
-            if let Some(e) = unhonoured_optimisations(&[scenario], optimisations) {
-                return usage_error(e);
-            }
-            let in_effect =
-                optimisations.map_or(scenario.default_optimisations, |a| a.resolve(scenario.default_optimisations));
-            if let Some(e) = scenarios::optimisations::inert_bug(bugs, in_effect) {
-                return usage_error(e);
-            }
+            let follow = match schedule.map(|path| read_schedule(path, scenario.name, seed)).transpose() {
+                Ok(follow) => follow,
+                Err(e) => return usage_error(e),
+            };
+            let outputs = crate::run_cli::Outputs { history, trace, html, schedule: write_schedule };
             let checks = crate::run_cli::Checks { determinism: check_determinism, expect_trace };
             let disk_write = disk_write_us.map_or(0, |us| us * 1_000);
-            let switched = crate::run_cli::Switched { bugs, optimisations, disk_write };
+            let switched = crate::run_cli::Switched { bugs, optimisations, disk_write, follow };
             crate::run_cli::run(&scenario, seed, switched, checks, outputs)
+        }
+        Command::Shrink {
+            name,
+            seed,
+            switches: Switches { bugs, optimisations, disk_write_us },
+            max_runs,
+            max_events,
+            write_schedule,
+            html,
+        } => {
+            let (scenario, bugs) = match switched_scenario::<I>(&name, bugs, optimisations) {
+                Ok(chosen) => chosen,
+                Err(e) => return usage_error(e),
+            };
+            let run = runner::Run::new(seed)
+                .with_bugs(bugs)
+                .with_asked_optimisations(optimisations)
+                .with_disk_write(disk_write_us.map_or(0, |us| us * 1_000));
+            let outputs = crate::shrink_cli::ShrinkOutputs { schedule: write_schedule, html };
+            let budget = scenarios::shrink::Budget { max_runs, max_events };
+            crate::shrink_cli::shrink_one(&scenario, run, budget, outputs)
         }
         Command::Compare { name, seeds, first_seed, jobs, html, svg, of } => {
             let Some(scenario) = find::<I>(&name) else {
@@ -420,7 +520,7 @@ pub fn main<I: Implementation>() -> ExitCode {
             }
             ExitCode::SUCCESS
         }
-        Command::Hunt { bug, all, baseline, seeds, max_runs, jobs } => {
+        Command::Hunt { bug, all, baseline, seeds, max_runs, jobs, shrink } => {
             let default_runs = if seeds.is_some() { u64::MAX } else { scenarios::hunt::MAX_RUNS };
             let limits = (seeds.unwrap_or(u64::MAX), max_runs.unwrap_or(default_runs));
             let which = if baseline { scenarios::hunt::Hunters::Baseline } else { scenarios::hunt::Hunters::All };
@@ -434,7 +534,7 @@ pub fn main<I: Implementation>() -> ExitCode {
                 Ok(bug) if !scenarios::registry::carries::<I>(bug) => {
                     usage_error(scenarios::registry::not_carried::<I>(bug))
                 }
-                Ok(bug) => crate::hunt_cli::hunt_one::<I>(bug, which, limits, jobs),
+                Ok(bug) => crate::hunt_cli::hunt_one::<I>(bug, which, limits, jobs, shrink),
                 Err(e) => usage_error(e),
             }
         }
@@ -446,11 +546,10 @@ pub fn main<I: Implementation>() -> ExitCode {
             check_determinism,
             shard,
             watchdog_secs,
+            shrink_first,
             json,
             junit,
-            bugs,
-            optimisations,
-            disk_write_us,
+            switches: Switches { bugs, optimisations, disk_write_us },
         } => {
             let scenarios = match chosen::<I>(filter.as_deref().unwrap_or("")) {
                 Ok(scenarios) => scenarios,
@@ -488,7 +587,8 @@ pub fn main<I: Implementation>() -> ExitCode {
             {
                 return usage_error(e);
             }
-            crate::soak_cli::run(plan, crate::soak_cli::ReportFiles { json, junit }, longer.as_deref())
+            let files = crate::soak_cli::ReportFiles { json, junit };
+            crate::soak_cli::run(plan, files, longer.as_deref(), shrink_first.unwrap_or(0))
         }
     }
 }

@@ -26,6 +26,8 @@ pub struct Outputs {
     pub history: Option<PathBuf>,
     pub trace: Option<PathBuf>,
     pub html: Option<PathBuf>,
+    /// The faults the run made, as a schedule (`--write-schedule`).
+    pub schedule: Option<PathBuf>,
 }
 
 fn usage(message: String) -> ExitCode {
@@ -35,7 +37,7 @@ fn usage(message: String) -> ExitCode {
 
 /// What a run switches on: catalogued bugs, and Raft optimisations
 /// (`None`: the implementation's default).
-#[derive(Clone, Copy)]
+#[derive(Clone)]
 pub struct Switched {
     /// The catalogued bugs on.
     pub bugs: bugs::Bugs,
@@ -43,6 +45,8 @@ pub struct Switched {
     pub optimisations: Option<contract::AskedOptimisations>,
     /// Every server's disk latency per write (0: none).
     pub disk_write: sim::Nanos,
+    /// A schedule to follow (`--schedule`): its file, and what it lists.
+    pub follow: Option<(PathBuf, std::sync::Arc<sim::Schedule>)>,
 }
 
 /// Runs `scenario` for `seed` (twice, comparing traces, if asked) and
@@ -66,10 +70,16 @@ pub fn run(scenario: &Scenario, seed: u64, switched: Switched, checks: Checks, o
     if files.html.is_some() {
         sinks.push(RunView::sink(view.clone()));
     }
+    let schedule = match (&switched.follow, files.schedule.is_some()) {
+        (Some((_, schedule)), _) => runner::ScheduleUse::Follow(schedule.clone()),
+        (None, true) => runner::ScheduleUse::Record,
+        (None, false) => runner::ScheduleUse::None,
+    };
     let mut run = runner::Run::new(seed)
         .with_bugs(switched.bugs)
         .with_asked_optimisations(switched.optimisations)
-        .with_disk_write(switched.disk_write);
+        .with_disk_write(switched.disk_write)
+        .with_schedule(schedule);
     if !sinks.is_empty() {
         run = run.with_event_sink(Box::new(move |line: &EventLine| sinks.iter_mut().for_each(|s| s(line))));
     }
@@ -78,7 +88,8 @@ pub fn run(scenario: &Scenario, seed: u64, switched: Switched, checks: Checks, o
     } else {
         runner::run_scenario(scenario, &run)
     };
-    let passed = verdict(scenario, &run, &outcome) & same_run(&outcome, checks.expect_trace);
+    let followed = switched.follow.as_ref().map(|(path, _)| path.as_path());
+    let passed = verdict(scenario, &run, &outcome, followed) & same_run(&outcome, checks.expect_trace);
     let title = format!("{name} seed {seed} on {}", scenario.implementation);
     let written = files.write(&outcome, &view.borrow(), &title);
     match (passed, written) {
@@ -98,6 +109,7 @@ struct Files {
     history: Option<OutputFile>,
     trace: Option<TraceFile>,
     html: Option<OutputFile>,
+    schedule: Option<OutputFile>,
 }
 
 impl Files {
@@ -105,6 +117,7 @@ impl Files {
         let check = |flag, path: Option<PathBuf>| path.map(|p| OutputFile::check(flag, p)).transpose();
         let history = check("--history", outputs.history)?;
         let html = check("--html", outputs.html)?;
+        let schedule = check("--write-schedule", outputs.schedule)?;
         let trace = match check("--trace", outputs.trace)? {
             Some(file) => {
                 let (writer, sink) = event_writer(file.create_partial()?);
@@ -112,7 +125,7 @@ impl Files {
             }
             None => None,
         };
-        Ok(Files { history, trace, html })
+        Ok(Files { history, trace, html, schedule })
     }
 
     /// Writes the drawing, the trace and the history; every output is
@@ -135,6 +148,15 @@ impl Files {
                 }
                 None => file.finish(partial).map(|()| format!("trace: {}", file.path().display())),
             });
+        }
+        if let (Some(file), Some(schedule)) = (&self.schedule, &outcome.schedule) {
+            let (faults, network, sites) = schedule.counts();
+            results.push(file.write(schedule.to_text().as_bytes()).map(|()| {
+                format!(
+                    "schedule: {} ({faults} injected faults, {network} network faults, {sites} buggify firings)",
+                    file.path().display()
+                )
+            }));
         }
         if let (Some(file), Some(recorded)) = (&self.history, &outcome.history) {
             let edn = checker::parse::write_kv_served(recorded, outcome.served_under.as_deref());
@@ -175,7 +197,7 @@ fn same_run(outcome: &Outcome, expected: Option<u64>) -> bool {
 
 /// Prints PASS or FAIL, with the run's figures (and the replay command);
 /// returns whether it passed.
-fn verdict(scenario: &Scenario, run: &runner::Run, outcome: &Outcome) -> bool {
+fn verdict(scenario: &Scenario, run: &runner::Run, outcome: &Outcome, followed: Option<&std::path::Path>) -> bool {
     let (name, seed) = (scenario.name, run.seed);
     let stats = &outcome.stats;
     let operations = outcome.history.as_ref().map_or(String::new(), |h| format!(", {} client operations", h.len()));
@@ -195,8 +217,9 @@ fn verdict(scenario: &Scenario, run: &runner::Run, outcome: &Outcome) -> bool {
             true
         }
         Err(reason) => {
+            let schedule = followed.map_or(String::new(), |path| format!(" --schedule {}", path.display()));
             println!(
-                "FAIL {name} seed {seed} on {}: {reason}\n  ({detail})\n  replay: {}",
+                "FAIL {name} seed {seed} on {}: {reason}\n  ({detail})\n  replay: {}{schedule}",
                 scenario.implementation,
                 replay_command(scenario, seed, run, Some(stats.trace.hash()))
             );

@@ -119,6 +119,12 @@ impl RunView {
     /// The page, with the run's outcome (its result, and its clients'
     /// operations if it has any).
     pub fn html(&self, title: &str, outcome: &Outcome) -> String {
+        self.html_explained(title, outcome, None)
+    }
+
+    /// The page with a panel of plain words on what happened (a shrunk
+    /// run's explanation) under its verdict.
+    pub fn html_explained(&self, title: &str, outcome: &Outcome, explanation: Option<&str>) -> String {
         let end = self.last_at.max(outcome.stats.virtual_time).max(1);
         let mut page = Page::new(end);
         let servers: Vec<&str> = self.lanes.keys().map(String::as_str).collect();
@@ -136,7 +142,7 @@ impl RunView {
             Ok(()) => "passed".to_string(),
             Err(reason) => format!("FAILED: {reason}"),
         };
-        page.finish(title, &verdict)
+        page.finish(title, &verdict, explanation)
     }
 }
 
@@ -422,7 +428,10 @@ impl Page {
         }
     }
 
-    fn finish(self, title: &str, verdict: &str) -> String {
+    fn finish(self, title: &str, verdict: &str, explanation: Option<&str>) -> String {
+        let explanation = explanation.map_or(String::new(), |text| {
+            format!("<h3>What happened</h3>\n<pre class=\"explanation\">{}</pre>\n", escape(text))
+        });
         let height = self.y + 10.0;
         let legend: String = self
             .used
@@ -443,7 +452,7 @@ impl Page {
 </head><body>
 <h2>{title}</h2>
 <pre class="verdict">{verdict}</pre>
-<p class="key">{legend}</p>
+{explanation}<p class="key">{legend}</p>
 <svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {} {height:.0}" width="100%" font-family="monospace" font-size="11">
 <defs><pattern id="paused" width="6" height="6" patternUnits="userSpaceOnUse" patternTransform="rotate(45)"><rect width="3" height="6" fill="#f0a030"/></pattern></defs>
 {}</svg>

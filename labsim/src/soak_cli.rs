@@ -45,7 +45,8 @@ pub fn parse_shard(text: &str) -> Result<(u64, u64), String> {
 /// report could not be written, 130 stopped by Ctrl-C with no failure.
 /// `longer`: the command of a soak run with the default seeds, to suggest
 /// a longer one with its time estimate.
-pub fn run(plan: SoakPlan, files: ReportFiles, longer: Option<&str>) -> ExitCode {
+/// `shrink_first`: how many of the failures listed to shrink after it.
+pub fn run(plan: SoakPlan, files: ReportFiles, longer: Option<&str>, shrink_first: u64) -> ExitCode {
     // The report paths are checked before the soak, so a bad path costs a
     // second, not the whole soak.
     let check = |flag, path: Option<PathBuf>| path.map(|p| OutputFile::check(flag, p)).transpose();
@@ -65,6 +66,7 @@ pub fn run(plan: SoakPlan, files: ReportFiles, longer: Option<&str>) -> ExitCode
             plan.jobs
         );
     }
+    shrink_failures(&plan, &report, shrink_first);
     let mut write_failed = false;
     if let Some(file) = json {
         let text = serde_json::to_string_pretty(&report).expect("a soak report serializes");
@@ -74,6 +76,16 @@ pub fn run(plan: SoakPlan, files: ReportFiles, longer: Option<&str>) -> ExitCode
         write_failed |= write(file.write(junit_xml(&report).as_bytes()));
     }
     exit_code(&report, write_failed)
+}
+
+/// Shrinks the first `count` failures the report lists (not those that
+/// did not replay: a schedule cannot help there).
+fn shrink_failures(plan: &SoakPlan, report: &SoakReport, count: u64) {
+    let shrinkable = report.failed_runs.iter().filter(|f| !f.reason.starts_with("NOT DETERMINISTIC"));
+    for failed in shrinkable.take(count as usize) {
+        let Some(scenario) = plan.scenarios.iter().find(|s| s.name == failed.scenario) else { continue };
+        crate::shrink_cli::shrink_found(scenario, plan.run(failed.seed), scenarios::shrink::Budget::default());
+    }
 }
 
 /// Failed runs decide the exit code before a failed write or a stop does.

@@ -431,3 +431,84 @@ fn a_failures_replay_line_replays_the_same_run_and_says_so() {
     assert_eq!(code, 1, "without the bug it is another run: {other}");
     assert!(other.contains("replayed: NOT the same run"), "{other}");
 }
+
+#[test]
+fn schedules_are_written_followed_and_checked() {
+    let dir = std::env::temp_dir().join(format!("labsim-cli-schedule-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("a temporary directory");
+    let path = |name: &str| dir.join(name).to_string_lossy().into_owned();
+    let written = path("figure8.schedule");
+    let (code, out, _) = labsim(&["run", "raft/figure_8_unreliable_2c", "--seed", "2", "--write-schedule", &written]);
+    assert_eq!(code, 0, "{out}");
+    let trace = out.split("trace ").nth(1).expect("a trace hash").get(..16).expect("16 digits").to_string();
+    let (code, out, err) = labsim(&[
+        "run",
+        "raft/figure_8_unreliable_2c",
+        "--seed",
+        "2",
+        "--schedule",
+        &written,
+        "--expect-trace",
+        &trace,
+    ]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.contains("replayed: same run"), "{out}");
+
+    let text = std::fs::read_to_string(&written).expect("written");
+    std::fs::write(path("bad.schedule"), text.replacen("\nfault ", "\nfault x", 1)).expect("written");
+    std::fs::write(path("site.schedule"), format!("{text}buggify no_such_site 1\n")).expect("written");
+    for (args, said) in [
+        (vec!["--seed", "2", "--schedule", &path("none.schedule")], "cannot read --schedule"),
+        (vec!["--seed", "2", "--schedule", &path("bad.schedule")], "line 4: `x"),
+        (vec!["--seed", "3", "--schedule", &written], "is the schedule of raft/figure_8_unreliable_2c seed 2"),
+        (vec!["--seed", "2", "--schedule", &path("site.schedule")], "names no buggify site `no_such_site`"),
+        (vec!["--seed", "2", "--write-schedule", &dir.to_string_lossy()], "is a directory"),
+    ] {
+        let args = [&["run", "raft/figure_8_unreliable_2c"][..], &args[..]].concat();
+        let (code, _, err) = labsim(&args);
+        assert_eq!(code, 2, "{args:?}: {err}");
+        assert_eq!(err.trim().lines().count(), 1, "{args:?}: one line, got {err:?}");
+        assert!(err.contains(said), "{args:?}: {err}");
+    }
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+#[test]
+fn shrink_explains_and_writes_a_replayable_schedule() {
+    let dir = std::env::temp_dir().join(format!("labsim-cli-shrink-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("a temporary directory");
+    let (schedule, html) = (dir.join("s.schedule"), dir.join("s.html"));
+    let (schedule, html) = (schedule.to_string_lossy(), html.to_string_lossy());
+    let args = [
+        "shrink",
+        "raft/swarm",
+        "--seed",
+        "0",
+        "--bugs",
+        "raft_vote_twice",
+        "--write-schedule",
+        &schedule,
+        "--html",
+        &html,
+    ];
+    let (code, out, err) = labsim(&args);
+    assert_eq!(code, 0, "{out}{err}");
+    for said in ["failing the same way: step rules: one vote per term", "before:", "after:", "What failed:", "replay:"]
+    {
+        assert!(out.contains(said), "{said}: {out}");
+    }
+    assert!(std::fs::read_to_string(&*html).expect("drawn").contains("What happened"));
+    let replay = out.lines().find_map(|l| l.strip_prefix("replay: ")).expect("a replay command");
+    let words: Vec<&str> = replay.split_whitespace().skip_while(|w| *w != "run").collect();
+    let (code, out, _) = labsim(&words);
+    assert_eq!(code, 1, "the shrunk run fails: {out}");
+    assert!(out.contains("replayed: same run"), "{out}");
+
+    let (code, out, _) = labsim(&["shrink", "raft/basic_agree_2b", "--seed", "1"]);
+    assert_eq!(code, 1, "a passing run has nothing to shrink: {out}");
+    assert!(out.contains("passes"), "{out}");
+    let (code, _, err) =
+        labsim(&["shrink", "raft/swarm", "--seed", "0", "--html", &schedule, "--write-schedule", &schedule]);
+    assert_eq!(code, 2, "{err}");
+    std::fs::remove_dir_all(&dir).ok();
+}

@@ -43,6 +43,7 @@ pub mod labs;
 pub mod optimisations;
 pub mod registry;
 pub mod runner;
+pub mod shrink;
 pub mod soak;
 pub mod swarm;
 pub mod testing;

@@ -27,11 +27,22 @@ pub struct Outcome {
     /// Facts the run noted about itself (a swarm run's fault mix); a
     /// failure's reason ends with them too.
     pub notes: Vec<String>,
+    /// The faults the run chose, when it recorded or followed a schedule.
+    pub schedule: Option<sim::Schedule>,
 }
 
 impl Outcome {
     pub fn new(result: Result<(), String>, stats: RunStats) -> Outcome {
-        Outcome { result, stats, history: None, illegal: None, served_under: None, shards_moved: 0, notes: Vec::new() }
+        Outcome {
+            result,
+            stats,
+            history: None,
+            illegal: None,
+            served_under: None,
+            shards_moved: 0,
+            notes: Vec::new(),
+            schedule: None,
+        }
     }
 
     /// Client operations that returned (pending ones, cut off by the end of
@@ -77,6 +88,21 @@ pub struct Run {
     /// --disk-write-us`; 0: durable at once, the lab's persister). A
     /// scenario may set its own (`Fault::DiskLatency`).
     pub disk_write: sim::Nanos,
+    /// Whether the run records the faults it chooses, or follows a
+    /// schedule of them (`sim::schedule`).
+    pub schedule: ScheduleUse,
+}
+
+/// What a run does with a schedule of faults.
+#[derive(Clone, Debug, Default)]
+pub enum ScheduleUse {
+    /// Faults as drawn, not named (every run but a shrinker's).
+    #[default]
+    None,
+    /// Faults as drawn, recorded in `Outcome::schedule`.
+    Record,
+    /// Exactly the faults of this schedule (recorded too).
+    Follow(std::sync::Arc<sim::Schedule>),
 }
 
 impl Run {
@@ -93,6 +119,7 @@ impl Run {
             optimisations: None,
             honoured: std::cell::Cell::new((contract::Optimisations::NONE, contract::Optimisations::NONE)),
             disk_write: 0,
+            schedule: ScheduleUse::None,
         }
     }
 
@@ -147,6 +174,11 @@ impl Run {
         Run { disk_write, ..self }
     }
 
+    /// The run records its faults, or follows a schedule of them.
+    pub fn with_schedule(self, schedule: ScheduleUse) -> Run {
+        Run { schedule, ..self }
+    }
+
     pub fn with_harness_checks(self, harness_checks: bool) -> Run {
         Run { harness_checks, ..self }
     }
@@ -174,6 +206,7 @@ impl Run {
             optimisations: self.optimisations,
             honoured: self.honoured.clone(),
             disk_write: self.disk_write,
+            schedule: self.schedule.clone(),
         }
     }
 }
@@ -197,6 +230,7 @@ where
         sim.with_world(|w| w.set_event_sink(sink));
     }
     bugs::buggify::disable(); // a swarm run enables its sites itself
+    start_schedule(&sim, &run.schedule);
     let optimisations = run.optimisations_in_effect();
     if run.optimisations.is_some() {
         sim.with_world(|w| w.note(format!("raft optimisations: {optimisations}")));
@@ -208,6 +242,7 @@ where
         bugs::with(run.bugs, || catching_panics(|| sim.run(main(sim.handle()))))
     });
     bugs::buggify::disable();
+    let schedule = finish_schedule(&sim, run);
     let notes = sim.with_world(|w| w.notes().to_vec());
     let stats = sim.stats();
     let result = match ran {
@@ -220,7 +255,44 @@ where
         )),
     };
     let result = result.map_err(|reason| notes.iter().fold(reason, |r, note| format!("{r}\n  {note}")));
-    Outcome { notes, ..Outcome::new(result, stats) }
+    Outcome { notes, schedule, ..Outcome::new(result, stats) }
+}
+
+/// Sets the world (and the servers' buggify sites) to record or follow.
+fn start_schedule<N: Node>(sim: &Sim<N>, schedule: &ScheduleUse) {
+    match schedule {
+        ScheduleUse::None => {}
+        ScheduleUse::Record => {
+            sim.with_world(|w| w.record_schedule());
+            bugs::buggify::name_chances(None);
+        }
+        ScheduleUse::Follow(schedule) => {
+            let (sites, world): (Vec<_>, Vec<_>) =
+                schedule.choices().into_iter().partition(|c| matches!(c, sim::Choice::Buggify { .. }));
+            sim.with_world(|w| w.follow_schedule(world.into_iter().collect()));
+            let fired = sites.iter().filter_map(|c| match c {
+                sim::Choice::Buggify { site, nth } => bugs::buggify::site_named(site).map(|s| (s, *nth)),
+                _ => None,
+            });
+            bugs::buggify::name_chances(Some(fired.collect()));
+        }
+    }
+}
+
+/// The choices a recording or following run made: the world's in order,
+/// then the buggify sites' firings (whose times are not known).
+fn finish_schedule<N: Node>(sim: &Sim<N>, run: &Run) -> Option<sim::Schedule> {
+    if matches!(run.schedule, ScheduleUse::None) {
+        return None;
+    }
+    let mut entries = sim.with_world(|w| w.choices_made().to_vec());
+    let fired = bugs::buggify::take_fired().into_iter().map(|(site, nth)| sim::schedule::Entry {
+        choice: sim::Choice::Buggify { site: site.name().to_string(), nth },
+        at: None,
+        what: format!("buggify: {}", site.what()),
+    });
+    entries.extend(fired);
+    Some(sim::Schedule { scenario: String::new(), seed: run.seed, entries })
 }
 
 /// The bugs `LABSIM_BUGS` names (a comma-separated list); an error names
@@ -282,6 +354,9 @@ pub fn run_scenario(scenario: &crate::Scenario, run: &Run) -> Outcome {
     run.honoured.set((scenario.honoured, scenario.default_optimisations));
     match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| scenario_fn(run))) {
         Ok(mut outcome) => {
+            if let Some(schedule) = &mut outcome.schedule {
+                schedule.scenario = scenario.name.to_string();
+            }
             if let (Some(cx), Some(history), Err(reason)) = (&outcome.illegal, &outcome.history, &mut outcome.result) {
                 match draw_illegal_history(scenario.name, run.seed, history, cx) {
                     Ok(path) => reason.push_str(&format!("\n  drawing: {}", path.display())),

@@ -6,6 +6,7 @@
 use crate::event::EventKind;
 use crate::net::{NetConfig, SendFate, DEAD_SERVER_POLL_INTERVAL};
 use crate::node::{Addr, Message, Node};
+use crate::schedule::{CallOnLink, Choice};
 use crate::time::{self, Nanos};
 use crate::world::World;
 use std::cell::RefCell;
@@ -83,6 +84,10 @@ pub(crate) struct CallRecord<M, P> {
     /// holds the call until it is answered or the server is seen dead.
     pub(crate) deferred: bool,
     pub(crate) waiter: Waiter<M, P>,
+    /// Which call on its link this is, when the run names its choices
+    /// (`schedule.rs`), and whether it is a duplicate's record.
+    pub(crate) on_link: CallOnLink,
+    pub(crate) copy: bool,
 }
 
 /// Outstanding calls, indexed by id. Ids grow by one, so a deque with the
@@ -183,7 +188,14 @@ impl<N: Node> World<N> {
             answered: false,
             deferred: false,
             waiter,
+            on_link: if self.choices.named() {
+                self.choices.next_call(caller, to)
+            } else {
+                CallOnLink { from: 0, to: 0, nth: 0 }
+            },
+            copy: false,
         };
+        let on_link = record.on_link;
         let call = self.calls.insert(record);
         if !reachable {
             self.stats.calls_to_dead += 1;
@@ -191,7 +203,7 @@ impl<N: Node> World<N> {
             self.schedule(self.now + delay, EventKind::Fail { call });
             return call;
         }
-        match self.net.send_fate(&mut self.net_rng) {
+        match self.request_fate(on_link, caller, to, msg.label()) {
             SendFate::Drop(delay) => {
                 self.stats.requests_dropped += 1;
                 self.schedule(self.now + delay, EventKind::Fail { call });
@@ -200,10 +212,10 @@ impl<N: Node> World<N> {
                 let delay = self.in_order_arrival(caller, index, REQUEST) - self.now
                     + delay
                     + link.latency.sample(&mut self.net_rng);
-                if let Some(extra) = self.net.duplicate_delay(&mut self.net_rng) {
+                if let Some(extra) = self.duplicate(on_link, caller, to, msg.label()) {
                     self.stats.requests_duplicated += 1;
                     let original = self.calls.get(call).expect("just inserted");
-                    let duplicate = CallRecord { waiter: duplicate_waiter, ..Self::copy_fields(original) };
+                    let duplicate = CallRecord { waiter: duplicate_waiter, copy: true, ..Self::copy_fields(original) };
                     let dup = self.calls.insert(duplicate);
                     self.send_request(caller, index, self.now + delay + extra, dup, msg.clone(), link.clogged);
                 }
@@ -212,6 +224,64 @@ impl<N: Node> World<N> {
         }
         call
     }
+
+    /// labrpc's short delay and request drop, as drawn or as the schedule
+    /// says.
+    fn request_fate(&mut self, on_link: CallOnLink, caller: Addr, to: Addr, label: &str) -> SendFate {
+        let fate = self.net.send_fate(&mut self.net_rng);
+        if !self.choices.named() {
+            return fate;
+        }
+        let drawn = matches!(fate, SendFate::Drop(_));
+        let what = format!("{label} {} -> {}: request lost", self.name(caller), self.name(to));
+        match (fate, self.choose(|| Choice::DropRequest(on_link), drawn, || what)) {
+            (SendFate::Drop(d) | SendFate::Deliver(d), true) => SendFate::Drop(d),
+            (SendFate::Drop(d) | SendFate::Deliver(d), false) => SendFate::Deliver(d),
+        }
+    }
+
+    /// The extra delay of a duplicate of the request, if it is duplicated
+    /// (as drawn or as the schedule says).
+    fn duplicate(&mut self, on_link: CallOnLink, caller: Addr, to: Addr, label: &str) -> Option<Nanos> {
+        let drawn = self.net.duplicate_delay(&mut self.net_rng);
+        if !self.choices.named() {
+            return drawn;
+        }
+        let what = format!("{label} {} -> {}: request delivered twice", self.name(caller), self.name(to));
+        self.choose(|| Choice::Duplicate(on_link), drawn.is_some(), || what).then(|| drawn.unwrap_or(0))
+    }
+
+    /// Which call's reply this is (for a choice), and what `happened` to
+    /// it in words.
+    fn reply_named(&self, call: CallId, happened: &str) -> (CallOnLink, bool, String) {
+        let record = self.calls.get(call).expect("a reply's call is open");
+        let (server, caller) = (self.name(self.servers[record.server].addr), self.name(record.caller));
+        (record.on_link, record.copy, format!("{} reply {server} -> {caller}: {happened}", record.label))
+    }
+
+    /// Whether the network loses the reply of `call` (as drawn or as the
+    /// schedule says).
+    fn reply_lost(&mut self, call: CallId) -> bool {
+        let drawn = self.net.drops_reply(&mut self.net_rng);
+        if !self.choices.named() {
+            return drawn;
+        }
+        let (on_link, copy, what) = self.reply_named(call, "lost");
+        self.choose(|| Choice::DropReply { call: on_link, copy }, drawn, || what)
+    }
+
+    /// The long-reordering hold of the reply of `call`, if any (as drawn
+    /// or as the schedule says).
+    fn reply_hold(&mut self, call: CallId, long_reordering: bool) -> Option<Nanos> {
+        let drawn = NetConfig::reorder_delay(long_reordering, &mut self.net_rng);
+        if !self.choices.named() {
+            return drawn;
+        }
+        let (on_link, copy, what) = self.reply_named(call, "held back");
+        let held = self.choose(|| Choice::HoldReply { call: on_link, copy }, drawn.is_some(), || what);
+        held.then(|| drawn.unwrap_or(time::ms(crate::net::REORDER_DELAY_MS_MIN)))
+    }
+
     /// When a message sent now between `caller` and server `index` gets
     /// through the network's latency: a connection delivers in order, so
     /// never before the one sent before it in the same direction. (labrpc's
@@ -264,14 +334,14 @@ impl<N: Node> World<N> {
             self.schedule(self.now, EventKind::Fail { call });
             return;
         }
-        if self.net.drops_reply(&mut self.net_rng) {
+        if self.reply_lost(call) {
             self.stats.replies_dropped += 1;
             self.schedule(self.now, EventKind::Fail { call });
             return;
         }
         let mut delay = self.in_order_arrival(caller, server, REPLY) - self.now
             + self.links[caller.0 as usize][server].latency.sample(&mut self.net_rng);
-        if let Some(hold) = NetConfig::reorder_delay(long_reordering, &mut self.net_rng) {
+        if let Some(hold) = self.reply_hold(call, long_reordering) {
             self.stats.replies_reordered += 1;
             delay += hold;
         }

@@ -50,6 +50,46 @@ impl Default for NetConfig {
     }
 }
 
+impl NetConfig {
+    /// The settings in words, those that differ from the default only
+    /// ("unreliable, long reordering, duplicates 50/1000").
+    pub fn describe(&self) -> String {
+        let default = NetConfig::default();
+        let mut parts = vec![if self.reliable { "reliable" } else { "unreliable" }.to_string()];
+        if self.long_delays {
+            parts.push("long delays".into());
+        }
+        if self.long_reordering {
+            parts.push("long reordering".into());
+        }
+        if self.duplicate_per_mille > 0 {
+            parts.push(format!("duplicates {}/1000", self.duplicate_per_mille));
+        }
+        if self.latency != default.latency {
+            parts.push(format!("latency {}", self.latency.describe()));
+        }
+        parts.join(", ")
+    }
+}
+
+impl Latency {
+    /// The latency in words, with units.
+    pub fn describe(&self) -> String {
+        let t = |n: &Nanos| crate::time::format(*n);
+        match self {
+            Latency::Zero => "none".into(),
+            Latency::Fixed(d) => t(d),
+            Latency::Uniform { min, max } => format!("{}-{}", t(min), t(max)),
+            Latency::ExponentialTail { min, mean, max } => {
+                format!("{} + exponential (mean {}) up to {}", t(min), t(mean), t(max))
+            }
+            Latency::Tail { min, typical_max, tail_per_mille, max } => {
+                format!("{}-{} ({tail_per_mille}/1000 up to {})", t(min), t(typical_max), t(max))
+            }
+        }
+    }
+}
+
 /// labrpc constants (LABSPEC.md section 7).
 pub const UNRELIABLE_DELAY_MS_MAX: u64 = 26;
 pub const UNRELIABLE_DROP_PER_MILLE: u32 = 100;

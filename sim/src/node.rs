@@ -212,9 +212,14 @@ impl<N: Node> World<N> {
 
     /// Like `start`, but `make` may refuse (say, persisted state that does
     /// not decode): the server then stays down, and whatever `make` set in
-    /// motion (timers, calls) is void.
+    /// motion (timers, calls) is void. In a run that follows a schedule, a
+    /// start of a running server (whose crash the schedule left out) does
+    /// nothing.
     pub fn try_start<E>(&mut self, server: Addr, make: impl FnOnce(&mut Ctx<'_, N>) -> Result<N, E>) -> Result<(), E> {
         let index = self.server_index(server);
+        if self.follows_schedule() && self.servers[index].alive {
+            return Ok(()); // the schedule left out the crash before this start
+        }
         assert!(!self.servers[index].alive, "{} is already running", self.name(server));
         self.record_start(server);
         let slot = &mut self.servers[index];

@@ -186,7 +186,16 @@ pub struct World<N: Node> {
     pub(crate) notes: Vec<String>,
     /// Where every event goes as a line (`labsim run --trace`), if anywhere.
     pub(crate) event_sink: Option<crate::event_log::EventSink>,
+    /// The run's choices of faults, named, when it records or follows a
+    /// schedule (`schedule.rs`).
+    pub(crate) choices: crate::schedule::Choices,
+    /// Describe the servers' state in words (roles, terms) beside each
+    /// fault a schedule records (`add_describer`).
+    pub(crate) describers: Vec<Describer<N>>,
 }
+
+/// Says in a few words how some servers stand (a lab's roles and terms).
+pub type Describer<N> = Box<dyn Fn(&World<N>) -> String>;
 
 /// How many faults the fault log keeps; later ones are still traced.
 pub const FAULT_LOG_LIMIT: usize = 100_000;
@@ -216,6 +225,8 @@ impl<N: Node> World<N> {
             fault_log: Vec::new(),
             notes: Vec::new(),
             event_sink: None,
+            choices: crate::schedule::Choices::default(),
+            describers: Vec::new(),
         }
     }
 

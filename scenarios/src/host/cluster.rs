@@ -37,6 +37,19 @@ pub struct Cluster<N: Node> {
     test_started_at: Cell<Nanos>,
 }
 
+/// How each server stands, in a few words: `raft-0 L3` leads term 3,
+/// `raft-1 F3` follows in term 3, `raft-2 down`, `raft-3 paused F2`.
+fn describe_servers<N: Node + HostsRaft>(w: &sim::World<N>, servers: &[Addr]) -> String {
+    let one = |&server: &Addr| {
+        let name = w.name(server);
+        let Some(node) = w.node(server) else { return format!("{name} down") };
+        let (term, leads) = contract::Raft::state(node.hosted_raft());
+        let paused = if w.is_paused(server) { "paused " } else { "" };
+        format!("{name} {paused}{}{term}", if leads { "L" } else { "F" })
+    };
+    servers.iter().map(one).collect::<Vec<_>>().join(" ")
+}
+
 /// The lab's per-test limit (checked in virtual time).
 pub const TEST_TIME_LIMIT: Nanos = sim::secs(120);
 
@@ -55,6 +68,8 @@ impl<N: Node + HostsRaft> Cluster<N> {
         if h.harness_checks() {
             crate::checks::raft_observer::watch(h, prefix, &cluster.servers);
         }
+        let servers = cluster.servers.clone();
+        h.with_world(|w| w.add_describer(Box::new(move |w| describe_servers(w, &servers))));
         cluster.set_net(|c| NetConfig { long_delays: net.long_delays, ..c });
         cluster.set_unreliable(net.unreliable);
         cluster

@@ -1,0 +1,422 @@
+//! Shrinking a failing run: from the schedule of faults its seed made
+//! (`sim::schedule`), find a much smaller one that still fails the same
+//! way, by delta debugging (Zeller's ddmin) over the schedule's faults.
+//!
+//! The faults are taken out in layers, coarse first: every fault of one
+//! source at once (the tester's, the network's, the servers' buggify
+//! sites), then the tester's faults an instant at a time (a partition is
+//! one instant's cuts), then the network's and the sites' one by one, and
+//! last each remaining link cut on its own (a partition may need only one
+//! direction of one link). A run that fails the same way — the same check
+//! (`failure_signature`) — replaces the schedule with the faults it made.
+//! Every step is a run of a schedule, and runs depend on their seed and
+//! schedule alone, so the same input shrinks to the same output; a budget
+//! of runs (not of time) keeps that true when it runs out.
+
+use crate::hunt::caught_by;
+use crate::registry::Scenario;
+use crate::runner::{run_scenario, Outcome, Run, ScheduleUse};
+use crate::soak::thread_cpu_ms;
+use sim::schedule::Entry;
+use sim::{Choice, Nanos, Schedule};
+use std::collections::BTreeSet;
+use std::sync::Arc;
+
+/// The most runs a shrink makes by default.
+pub const MAX_RUNS: u64 = 2_000;
+
+/// The most events a shrink simulates by default, over all its runs: about
+/// a minute of CPU on the machine of the README's figures (a shrink that
+/// runs out says so, and gives the smallest failing run found). A budget of
+/// events, not of time, so that the same input shrinks to the same output.
+pub const MAX_EVENTS: u64 = 50_000_000;
+
+/// When a shrink stops looking.
+#[derive(Clone, Copy, Debug)]
+pub struct Budget {
+    pub max_runs: u64,
+    pub max_events: u64,
+}
+
+impl Default for Budget {
+    fn default() -> Self {
+        Budget { max_runs: MAX_RUNS, max_events: MAX_EVENTS }
+    }
+}
+
+/// One run's size: what a shrink makes smaller.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Size {
+    /// Instants at which the tester injected faults (a partition is one).
+    pub fault_instants: usize,
+    /// The tester's faults one by one (a partition of five is up to 12 cuts).
+    pub faults: usize,
+    /// Requests and replies the network lost, duplicated or held back.
+    pub network_faults: usize,
+    /// Of those, messages lost.
+    pub dropped_messages: usize,
+    pub buggify_firings: usize,
+    /// Virtual time until the run ended (a failing run ends at its failure).
+    pub virtual_time: Nanos,
+    /// Client operations that returned.
+    pub operations: u64,
+}
+
+impl Size {
+    pub fn of(schedule: &Schedule, outcome: &Outcome) -> Size {
+        let (faults, network_faults, buggify_firings) = schedule.counts();
+        let instants: BTreeSet<Option<Nanos>> =
+            schedule.entries.iter().filter(|e| matches!(e.choice, Choice::Fault { .. })).map(|e| e.at).collect();
+        let dropped = |e: &&Entry| matches!(e.choice, Choice::DropRequest(_) | Choice::DropReply { .. });
+        Size {
+            fault_instants: instants.len(),
+            faults,
+            network_faults,
+            dropped_messages: schedule.entries.iter().filter(dropped).count(),
+            buggify_firings,
+            virtual_time: outcome.stats.virtual_time,
+            operations: outcome.operations(),
+        }
+    }
+
+    /// The size in words, for progress lines and reports.
+    pub fn describe(&self) -> String {
+        format!(
+            "{} fault instants ({} faults), {} network faults ({} messages lost), {} buggify firings, virtual {}, \
+             {} operations",
+            self.fault_instants,
+            self.faults,
+            self.network_faults,
+            self.dropped_messages,
+            self.buggify_firings,
+            sim::time::format(self.virtual_time),
+            self.operations
+        )
+    }
+}
+
+/// A failing run: its schedule, outcome and size.
+#[derive(Clone, Debug)]
+pub struct Failing {
+    pub schedule: Schedule,
+    pub outcome: Outcome,
+    pub size: Size,
+}
+
+/// What a shrink found.
+#[derive(Clone, Debug)]
+pub struct Shrunk {
+    /// The check both runs failed (`failure_signature`).
+    pub signature: String,
+    pub original: Failing,
+    pub shrunk: Failing,
+    /// Runs made, the original's included, and the events they simulated.
+    pub runs: u64,
+    pub events: u64,
+    /// CPU seconds of those runs.
+    pub cpu_s: f64,
+    /// Whether the budget of runs ran out before the shrink was done.
+    pub budget_ran_out: bool,
+}
+
+/// Why a run failed, as a shrink compares failures: the check that fired
+/// (`hunt::caught_by`) and the first line of its reason with every number
+/// replaced by `#` (and, for the harness's checks, only the rule's name):
+/// a shrunk run fails "the same way" when this is the same.
+pub fn failure_signature(reason: &str) -> String {
+    let check = caught_by(reason);
+    let first = reason.split("; and the ").next().unwrap_or(reason).lines().next().unwrap_or("");
+    // A failure a server's check raised names the server first ("raft-2: ").
+    let first = match first.split_once(": ") {
+        Some((server, rest)) if !server.contains(' ') => rest,
+        _ => first,
+    };
+    let detail = match check {
+        "linearizability" => "",
+        "step rules" | "raft observer" | "durability check" if first.contains(" in cluster ") => {
+            let (_, cluster_on) = first.split_once(" in cluster ").expect("checked");
+            let rule = cluster_on.split_once(": ").map_or(cluster_on, |(_, rest)| rest);
+            rule.split(':').next().unwrap_or(rule)
+        }
+        "server assertion" => first.split_once(": ").map_or(first, |(_, message)| message),
+        _ => first,
+    };
+    let detail = detail.split(" (").next().unwrap_or(detail);
+    let mut out = format!("{check}: ");
+    let mut in_number = false;
+    for c in detail.chars() {
+        if c.is_ascii_digit() {
+            if !in_number {
+                out.push('#');
+            }
+            in_number = true;
+        } else {
+            in_number = false;
+            out.push(c);
+        }
+    }
+    out.trim_end().to_string()
+}
+
+/// Where a shrink stands, for progress lines.
+pub struct Progress<'a> {
+    pub runs: u64,
+    pub step: &'a str,
+    pub size: &'a Size,
+}
+
+/// Shrinks the failing run `run` of `scenario` (its switches, bugs and
+/// disks as given; its schedule is ignored) within `budget`. `Err` when
+/// the run does not fail.
+pub fn shrink(
+    scenario: &Scenario,
+    run: &Run,
+    budget: Budget,
+    progress: &mut dyn FnMut(&Progress<'_>),
+) -> Result<Shrunk, String> {
+    let started = thread_cpu_ms();
+    let original = run_scenario(scenario, &run.again(run.trace).with_schedule(ScheduleUse::Record));
+    let Err(reason) = &original.result else {
+        return Err(format!("{} seed {} passes: there is no failure to shrink", scenario.name, run.seed));
+    };
+    let signature = failure_signature(reason);
+    let schedule = original.schedule.clone().expect("a recording run returns its schedule");
+    let size = Size::of(&schedule, &original);
+    let original = Failing { schedule, outcome: original, size };
+    let events = original.outcome.stats.trace.events();
+    let mut shrinker = Shrinker { scenario, run, signature, best: original.clone(), runs: 1, events, budget, progress };
+    shrinker.report("the original run");
+    shrinker.shrink_in_levels();
+    let budget_ran_out = shrinker.out_of_budget();
+    let Shrinker { signature, best, runs, events, .. } = shrinker;
+    let cpu_s = (thread_cpu_ms() - started) / 1000.0;
+    Ok(Shrunk { signature, original, shrunk: best, runs, events, cpu_s, budget_ran_out })
+}
+
+/// A set of choices taken out or kept together.
+type Unit = Vec<Choice>;
+
+struct Shrinker<'a> {
+    scenario: &'a Scenario,
+    run: &'a Run,
+    signature: String,
+    /// The smallest failing run found so far.
+    best: Failing,
+    runs: u64,
+    events: u64,
+    budget: Budget,
+    progress: &'a mut dyn FnMut(&Progress<'_>),
+}
+
+impl Shrinker<'_> {
+    fn out_of_budget(&self) -> bool {
+        self.runs >= self.budget.max_runs || self.events >= self.budget.max_events
+    }
+
+    fn report(&mut self, step: &str) {
+        (self.progress)(&Progress { runs: self.runs, step, size: &self.best.size });
+    }
+
+    /// Level by level, coarse to fine: each level cuts every source's
+    /// faults into about 8 times as many units as the last, and tries
+    /// taking each unit out in turn; the last level, single faults, goes
+    /// on until no fault can go (the schedule is then 1-minimal).
+    fn shrink_in_levels(&mut self) {
+        for level in 0.. {
+            let Some((units, finest)) = self.units_at(level) else { return };
+            let step =
+                if finest { "single faults".to_string() } else { format!("level {level} ({} units)", units.len()) };
+            self.remove_one_at_a_time(units, &step, finest);
+            if finest || self.out_of_budget() {
+                return;
+            }
+        }
+    }
+
+    /// The best schedule cut into units for `level`, and whether they are
+    /// single faults; `None` when there is nothing left to cut. A source's
+    /// atoms are its faults one by one, except the tester's, which go by
+    /// instant (a partition is one atom) until the last level.
+    fn units_at(&self, level: u32) -> Option<(Vec<Unit>, bool)> {
+        let entries = &self.best.schedule.entries;
+        if entries.is_empty() {
+            return None;
+        }
+        let atoms: Vec<Vec<Unit>> = (0..3).map(|s| atoms_of(entries, s)).collect();
+        let most_atoms = atoms.iter().map(Vec::len).max().unwrap_or(0);
+        let per_level = 8usize.checked_pow(level).unwrap_or(usize::MAX);
+        if level > 0 && per_level / 8 >= most_atoms {
+            // Every atom stood alone at the level before: single faults.
+            return Some((entries.iter().map(|e| vec![e.choice.clone()]).collect(), true));
+        }
+        let mut units = Vec::new();
+        for source in atoms {
+            let size = source.len().div_ceil(per_level).max(1);
+            units.extend(source.chunks(size).map(|chunk| chunk.concat()));
+        }
+        Some((units, false))
+    }
+
+    /// Tries taking out each unit in turn, keeping every removal that
+    /// still fails the same way; with `until_stable`, passes again until
+    /// a pass removes nothing.
+    fn remove_one_at_a_time(&mut self, mut units: Vec<Unit>, step: &str, until_stable: bool) {
+        loop {
+            let mut removed_any = false;
+            let mut i = 0;
+            while i < units.len() {
+                if self.out_of_budget() {
+                    return;
+                }
+                let rest: Vec<Unit> = units[..i].iter().chain(&units[i + 1..]).cloned().collect();
+                if self.try_units(&rest) {
+                    units = self.still_made(rest);
+                    removed_any = true;
+                    self.report(step);
+                } else {
+                    i += 1;
+                }
+            }
+            if !(until_stable && removed_any) {
+                return;
+            }
+        }
+    }
+
+    /// Runs the schedule of `units`; a run that fails the same way becomes
+    /// the best.
+    fn try_units(&mut self, units: &[Unit]) -> bool {
+        let listed: Vec<Entry> = {
+            let keep: BTreeSet<&Choice> = units.iter().flatten().collect();
+            self.best.schedule.entries.iter().filter(|e| keep.contains(&e.choice)).cloned().collect()
+        };
+        let schedule = Schedule { entries: listed, ..self.best.schedule.clone() };
+        self.runs += 1;
+        let run = self.run.again(self.run.trace).with_schedule(ScheduleUse::Follow(Arc::new(schedule)));
+        let outcome = run_scenario(self.scenario, &run);
+        self.events += outcome.stats.trace.events();
+        let same = outcome.result.as_ref().err().is_some_and(|r| failure_signature(r) == self.signature);
+        if same {
+            let made = outcome.schedule.clone().expect("a following run returns its schedule");
+            self.best = Failing { size: Size::of(&made, &outcome), schedule: made, outcome };
+        }
+        same
+    }
+
+    /// Of `units`, the choices the best run made (a unit left empty goes).
+    fn still_made(&self, units: Vec<Unit>) -> Vec<Unit> {
+        let made: BTreeSet<&Choice> = self.best.schedule.entries.iter().map(|e| &e.choice).collect();
+        units
+            .into_iter()
+            .map(|u| u.into_iter().filter(|c| made.contains(c)).collect::<Unit>())
+            .filter(|u| !u.is_empty())
+            .collect()
+    }
+}
+
+/// What a failing run's check means, in plain words.
+fn check_in_words(check: &str) -> &'static str {
+    match check {
+        "step rules" => "a Raft step broke one of Figure 2's rules",
+        "raft observer" => "the Raft observer saw a safety property broken across the cluster",
+        "durability check" => "a server acted on state its disk did not hold",
+        "linearizability" => "the clients' history is not linearizable: no order of the operations explains it",
+        "latency bound" => "a client waited longer than the latency bound",
+        "liveness phase" => "after the faults healed, the cluster did not make progress in time",
+        "server assertion" => "a server's own assertion failed (it panicked)",
+        _ => "the lab test's own check failed",
+    }
+}
+
+/// How many faults an explanation lists (the schedule has them all).
+const EXPLAINED_FAULTS: usize = 24;
+
+/// A failing run in words, short enough for a bug report: the check that
+/// fired, the faults in order with their times and how the servers stood
+/// (`L3`: leads term 3, `F3`: follows in term 3), and, for a history that
+/// is not linearizable, the operations that cannot be ordered.
+pub fn explain(failing: &Failing) -> String {
+    let reason = failing.outcome.result.as_ref().err().map_or("(the run passed)", String::as_str);
+    let check = caught_by(reason);
+    let first = reason.lines().next().unwrap_or(reason);
+    let mut out = format!("What failed: {} ({check}).\n  {first}\n", check_in_words(check));
+    let at_failure = sim::time::format(failing.outcome.stats.virtual_time);
+    if failing.schedule.entries.is_empty() {
+        out.push_str(&format!("No fault is needed: the run fails at {at_failure} with none.\n"));
+    } else {
+        out.push_str(&format!("The faults it needs, in order (the run fails at {at_failure}):\n"));
+    }
+    let mut entries: Vec<&Entry> = failing.schedule.entries.iter().collect();
+    entries.sort_by_key(|e| e.at.unwrap_or(Nanos::MAX));
+    for e in entries.iter().take(EXPLAINED_FAULTS) {
+        let at = e.at.map_or("(a server's choice)".to_string(), sim::time::format);
+        out.push_str(&format!("  {at:>12}  {}\n", e.what));
+    }
+    if entries.len() > EXPLAINED_FAULTS {
+        out.push_str(&format!("  ... and {} more (the schedule lists them all)\n", entries.len() - EXPLAINED_FAULTS));
+    }
+    if let (Some(cx), Some(history)) = (&failing.outcome.illegal, &failing.outcome.history) {
+        out.push_str(&format!(
+            "The operations on {} that cannot be ordered: after {} that can (the state then: {}), none of these can \
+             come next:\n",
+            cx.part_name,
+            cx.longest_prefix.len(),
+            cx.state_after_prefix
+        ));
+        for &i in cx.unplaceable.iter().take(6) {
+            let op = &history[i];
+            let ret = op.ret.map_or("never returned".to_string(), sim::time::format);
+            out.push_str(&format!(
+                "  client {} {:?} -> {:?}, called at {}, returned {ret}\n",
+                op.client,
+                op.input,
+                op.output,
+                sim::time::format(op.call)
+            ));
+        }
+    }
+    out
+}
+
+/// 0: the tester's faults; 1: the network's; 2: the servers' sites.
+fn source(choice: &Choice) -> u8 {
+    match choice {
+        Choice::Fault { .. } => 0,
+        Choice::Buggify { .. } => 2,
+        _ => 1,
+    }
+}
+
+/// The atoms of one source's faults (`source`), in order: the tester's
+/// grouped by instant, the others one each.
+fn atoms_of(entries: &[Entry], source_wanted: u8) -> Vec<Unit> {
+    let mut atoms: Vec<(Option<Nanos>, Unit)> = Vec::new();
+    for e in entries.iter().filter(|e| source(&e.choice) == source_wanted) {
+        match atoms.last_mut() {
+            Some((at, unit)) if source_wanted == 0 && *at == e.at => unit.push(e.choice.clone()),
+            _ => atoms.push((e.at, vec![e.choice.clone()])),
+        }
+    }
+    atoms.into_iter().map(|(_, unit)| unit).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn signatures_ignore_numbers_and_details() {
+        let a = "raft-2: raft invariant broken in cluster raft: log matching: peer 2 has an entry at index 7, term 3";
+        let b = "raft invariant broken in cluster raft: log matching: peer 0 has an entry at index 9, term 1";
+        assert_eq!(failure_signature(a), failure_signature(b));
+        assert_eq!(failure_signature(a), "raft observer: log matching");
+        assert_eq!(
+            failure_signature("one(Int(4475)) failed to reach agreement"),
+            "lab check: one(Int(#)) failed to reach agreement"
+        );
+        assert_ne!(
+            failure_signature("raft invariant broken in cluster raft: election safety: peers 0 and 1 both lead term 4"),
+            failure_signature(a)
+        );
+    }
+}

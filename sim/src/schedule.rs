@@ -1,0 +1,399 @@
+//! A run's faults as an explicit schedule: every fault a tester injects
+//! that takes the world away from health (a cut link, a crash, a pause, a
+//! drift, a crash point, an unreliable network), and every fault the
+//! network decides for one message (a request or reply dropped, a request
+//! duplicated, a reply held back), each named by where it falls in the run
+//! rather than by a random draw.
+//!
+//! A run records the choices it made (`World::record_schedule`); a run
+//! that follows a schedule (`World::follow_schedule`) makes exactly the
+//! choices listed and no other: a fault not listed is not injected, a
+//! message not listed gets through. The draws are made all the same, so a
+//! run that follows the schedule its own seed recorded is the same run.
+//! Taking choices out of a schedule is how `labsim shrink` finds the few
+//! faults a failure needs.
+//!
+//! Choices are named by ordinals that do not depend on the world's state:
+//! the n-th fault of the kinds that harm (counted whether or not it
+//! changed anything), the n-th call on a link. Undoing a fault (healing a
+//! link, resuming, restarting) is never a choice: it is a no-op when the
+//! fault it undoes was left out.
+
+use crate::fault::Fault;
+use crate::net::{Latency, NetConfig};
+use crate::node::{Addr, Node};
+use crate::time::{self, Nanos};
+use crate::world::World;
+use std::collections::BTreeSet;
+use std::fmt;
+
+/// One choice of a run, named so that a run can be told to make it again.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Choice {
+    /// The `nth` (from 0) harmful fault the tester injects.
+    Fault { nth: u64 },
+    /// The network loses the request of the `nth` call on the link.
+    DropRequest(CallOnLink),
+    /// The network loses the reply of that call (of its duplicate, when
+    /// `copy`).
+    DropReply { call: CallOnLink, copy: bool },
+    /// The network delivers the request of that call twice.
+    Duplicate(CallOnLink),
+    /// The network holds the reply of that call back (long reordering).
+    HoldReply { call: CallOnLink, copy: bool },
+    /// A server's fault injection point (`bugs::buggify`) fires at its
+    /// `nth` chance in the run.
+    Buggify { site: String, nth: u64 },
+}
+
+/// The `nth` (from 0) call from endpoint `from` to endpoint `to`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct CallOnLink {
+    pub from: u32,
+    pub to: u32,
+    pub nth: u64,
+}
+
+impl Choice {
+    /// Whether the network made the choice (not a tester or a server).
+    pub fn is_network(&self) -> bool {
+        !matches!(self, Choice::Fault { .. } | Choice::Buggify { .. })
+    }
+}
+
+/// A choice a run made, when, and what it was in words.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Entry {
+    pub choice: Choice,
+    /// Virtual time (`None`: not known, for a buggify site).
+    pub at: Option<Nanos>,
+    /// What happened, with endpoint names (a comment in the file).
+    pub what: String,
+}
+
+/// The choices of one run, in the order they were made.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Schedule {
+    /// The scenario and seed the schedule belongs to.
+    pub scenario: String,
+    pub seed: u64,
+    pub entries: Vec<Entry>,
+}
+
+/// What one file line of a schedule could not be.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ParseError {
+    /// 1-based.
+    pub line: usize,
+    pub message: String,
+}
+
+impl fmt::Display for ParseError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "line {}: {}", self.line, self.message)
+    }
+}
+
+impl Schedule {
+    /// The choices, as a set to follow.
+    pub fn choices(&self) -> BTreeSet<Choice> {
+        self.entries.iter().map(|e| e.choice.clone()).collect()
+    }
+
+    /// How many entries are faults a tester injected, network faults, and
+    /// buggify firings.
+    pub fn counts(&self) -> (usize, usize, usize) {
+        let faults = self.entries.iter().filter(|e| matches!(e.choice, Choice::Fault { .. })).count();
+        let network = self.entries.iter().filter(|e| e.choice.is_network()).count();
+        (faults, network, self.entries.len() - faults - network)
+    }
+
+    /// The schedule as text: a header naming the scenario and seed, then
+    /// one choice a line, with its time and what it was after `#`.
+    pub fn to_text(&self) -> String {
+        let mut out = String::from("# labsim schedule: the faults of one run, one a line (`#` begins a comment)\n");
+        out.push_str(&format!("scenario {}\nseed {}\n", self.scenario, self.seed));
+        for entry in &self.entries {
+            let at = entry.at.map_or("-".to_string(), time::format);
+            out.push_str(&format!("{:<28} # {at} {}\n", choice_text(&entry.choice), entry.what));
+        }
+        out
+    }
+
+    /// Reads a schedule written by `to_text` (comments and blank lines
+    /// are skipped; the times and words after `#` are not needed).
+    pub fn parse(text: &str) -> Result<Schedule, ParseError> {
+        let mut schedule = Schedule::default();
+        let (mut has_scenario, mut has_seed) = (false, false);
+        for (i, raw) in text.lines().enumerate() {
+            let err = |message: String| ParseError { line: i + 1, message };
+            let (content, comment) = raw.split_once('#').unwrap_or((raw, ""));
+            let words: Vec<&str> = content.split_whitespace().collect();
+            let Some((&kind, args)) = words.split_first() else { continue };
+            match kind {
+                "scenario" if args.len() == 1 => {
+                    schedule.scenario = args[0].to_string();
+                    has_scenario = true;
+                }
+                "seed" if args.len() == 1 => {
+                    schedule.seed = number(args[0]).map_err(err)?;
+                    has_seed = true;
+                }
+                _ => {
+                    let choice = parse_choice(kind, args).map_err(err)?;
+                    let what = comment.trim().to_string();
+                    schedule.entries.push(Entry { choice, at: None, what });
+                }
+            }
+        }
+        if !(has_scenario && has_seed) {
+            return Err(ParseError { line: 1, message: "a schedule names its `scenario` and `seed`".into() });
+        }
+        Ok(schedule)
+    }
+}
+
+fn call_text(c: &CallOnLink) -> String {
+    format!("{} {} {}", c.from, c.to, c.nth)
+}
+
+fn choice_text(choice: &Choice) -> String {
+    let copy = |copy: bool| if copy { " copy" } else { "" };
+    match choice {
+        Choice::Fault { nth } => format!("fault {nth}"),
+        Choice::DropRequest(c) => format!("drop-request {}", call_text(c)),
+        Choice::DropReply { call, copy: c } => format!("drop-reply {}{}", call_text(call), copy(*c)),
+        Choice::Duplicate(c) => format!("duplicate {}", call_text(c)),
+        Choice::HoldReply { call, copy: c } => format!("hold-reply {}{}", call_text(call), copy(*c)),
+        Choice::Buggify { site, nth } => format!("buggify {site} {nth}"),
+    }
+}
+
+fn number(word: &str) -> Result<u64, String> {
+    word.parse().map_err(|_| format!("`{word}` is not a number"))
+}
+
+fn parse_call(args: &[&str]) -> Result<(CallOnLink, bool), String> {
+    let copy = match args.len() {
+        3 => false,
+        4 if args[3] == "copy" => true,
+        _ => return Err("a network choice is FROM TO NTH (and `copy` for a duplicate's reply)".into()),
+    };
+    let endpoint = |w: &str| number(w).and_then(|n| u32::try_from(n).map_err(|_| format!("no endpoint {n}")));
+    Ok((CallOnLink { from: endpoint(args[0])?, to: endpoint(args[1])?, nth: number(args[2])? }, copy))
+}
+
+fn parse_choice(kind: &str, args: &[&str]) -> Result<Choice, String> {
+    let plain = |(call, copy): (CallOnLink, bool)| {
+        if copy {
+            Err(format!("`{kind}` takes no `copy`"))
+        } else {
+            Ok(call)
+        }
+    };
+    match kind {
+        "fault" if args.len() == 1 => Ok(Choice::Fault { nth: number(args[0])? }),
+        "buggify" if args.len() == 2 => Ok(Choice::Buggify { site: args[0].to_string(), nth: number(args[1])? }),
+        "drop-request" => Ok(Choice::DropRequest(plain(parse_call(args)?)?)),
+        "duplicate" => Ok(Choice::Duplicate(plain(parse_call(args)?)?)),
+        "drop-reply" => parse_call(args).map(|(call, copy)| Choice::DropReply { call, copy }),
+        "hold-reply" => parse_call(args).map(|(call, copy)| Choice::HoldReply { call, copy }),
+        "fault" | "buggify" => Err(format!("`{kind}` takes {} word(s) after it", if kind == "fault" { 1 } else { 2 })),
+        _ => Err(format!(
+            "unknown choice `{kind}` (fault, drop-request, drop-reply, duplicate, hold-reply, buggify, or the header's \
+             scenario and seed)"
+        )),
+    }
+}
+
+/// How a world makes its choices.
+#[derive(Clone, Debug, Default)]
+pub(crate) enum Mode {
+    /// As drawn, remembering nothing (every run but a shrinker's).
+    #[default]
+    Drawn,
+    /// As drawn, remembering those that harm.
+    Record,
+    /// Exactly those listed (remembering those made).
+    Follow(BTreeSet<Choice>),
+}
+
+/// A world's choices: how it makes them, the ordinals that name them, and
+/// those made so far.
+#[derive(Debug, Default)]
+pub(crate) struct Choices {
+    pub(crate) mode: Mode,
+    /// Harmful faults injected so far (counted only when not `Drawn`).
+    pub(crate) harmful_faults: u64,
+    /// The ordinal of the harmful fault being injected, until it is
+    /// recorded (or found to change nothing).
+    pub(crate) injecting: Option<u64>,
+    /// Calls sent on each link so far: `[from endpoint][to endpoint]`.
+    pub(crate) calls_on_link: Vec<Vec<u64>>,
+    pub(crate) made: Vec<Entry>,
+}
+
+impl Choices {
+    /// Whether choices are named at all (recorded or followed).
+    #[inline]
+    pub(crate) fn named(&self) -> bool {
+        !matches!(self.mode, Mode::Drawn)
+    }
+
+    /// Whether the world makes `choice`, which its draw says `drawn`.
+    pub(crate) fn decide(&self, choice: &Choice, drawn: bool) -> bool {
+        match &self.mode {
+            Mode::Follow(listed) => listed.contains(choice),
+            Mode::Drawn | Mode::Record => drawn,
+        }
+    }
+
+    /// The ordinal of the next call from `from` to `to`.
+    pub(crate) fn next_call(&mut self, from: Addr, to: Addr) -> CallOnLink {
+        let (f, t) = (from.0 as usize, to.0 as usize);
+        if self.calls_on_link.len() <= f {
+            self.calls_on_link.resize(f + 1, Vec::new());
+        }
+        let row = &mut self.calls_on_link[f];
+        if row.len() <= t {
+            row.resize(t + 1, 0);
+        }
+        let nth = row[t];
+        row[t] += 1;
+        CallOnLink { from: from.0, to: to.0, nth }
+    }
+}
+
+impl<N: Node> World<N> {
+    /// From now on the run remembers the harmful choices it makes (as
+    /// drawn): `choices_made` gives them.
+    pub fn record_schedule(&mut self) {
+        self.choices.mode = Mode::Record;
+    }
+
+    /// From now on the run makes exactly the choices `listed`, and no
+    /// other (its draws are made all the same).
+    pub fn follow_schedule(&mut self, listed: BTreeSet<Choice>) {
+        self.choices.mode = Mode::Follow(listed);
+    }
+
+    /// Adds words on how some servers stand (a lab's roles and terms) to
+    /// every fault the run records as a choice; it only reads the world.
+    pub fn add_describer(&mut self, describer: crate::world::Describer<N>) {
+        self.describers.push(describer);
+    }
+
+    /// Whether the run follows a schedule.
+    pub fn follows_schedule(&self) -> bool {
+        matches!(self.choices.mode, Mode::Follow(_))
+    }
+
+    /// The choices made so far, in order (none unless the run records or
+    /// follows a schedule).
+    pub fn choices_made(&self) -> &[Entry] {
+        &self.choices.made
+    }
+
+    /// Whether the world makes a network choice its draw says `drawn`;
+    /// a choice made is remembered, with what it was in words.
+    pub(crate) fn choose(
+        &mut self,
+        choice: impl FnOnce() -> Choice,
+        drawn: bool,
+        what: impl FnOnce() -> String,
+    ) -> bool {
+        if !self.choices.named() {
+            return drawn;
+        }
+        let choice = choice();
+        let made = self.choices.decide(&choice, drawn);
+        if made {
+            self.choices.made.push(Entry { choice, at: Some(self.now), what: what() });
+        }
+        made
+    }
+
+    /// Before a fault is injected: whether it goes ahead. A harmful one
+    /// takes the next ordinal, and a schedule may leave it out.
+    pub(crate) fn begin_injecting(&mut self, fault: &Fault) -> bool {
+        if !self.choices.named() || !self.harms(fault) {
+            return true;
+        }
+        let nth = self.choices.harmful_faults;
+        self.choices.harmful_faults += 1;
+        let goes_ahead = self.choices.decide(&Choice::Fault { nth }, true);
+        self.choices.injecting = goes_ahead.then_some(nth);
+        goes_ahead
+    }
+
+    /// A fault changed the world: if it was a harmful one injected, it is
+    /// a choice made.
+    pub(crate) fn note_fault_made(&mut self, fault: &Fault) {
+        if let Some(nth) = self.choices.injecting.take() {
+            let mut what = self.describe_fault(fault);
+            let around: Vec<String> = self.describers.iter().map(|d| d(self)).collect();
+            if !around.is_empty() {
+                what.push_str(&format!(" [{}]", around.join("; ")));
+            }
+            self.choices.made.push(Entry { choice: Choice::Fault { nth }, at: Some(self.now), what });
+        }
+    }
+
+    /// The end of an injection (the fault may have changed nothing).
+    pub(crate) fn end_injecting(&mut self) {
+        self.choices.injecting = None;
+    }
+
+    /// Whether a fault takes the world away from health (undoing one, as
+    /// healing a link or resuming a server, does not).
+    fn harms(&self, fault: &Fault) -> bool {
+        match fault {
+            Fault::Link { enabled, .. } => !enabled,
+            Fault::Clog { clogged, .. } => *clogged,
+            Fault::Latency { latency, .. } => *latency != Latency::Zero,
+            Fault::Net(config) => *config != NetConfig::default(),
+            Fault::Kill { .. } | Fault::Pause { .. } => true,
+            Fault::Resume { .. } => false,
+            Fault::TimerDrift { ppm, .. } => *ppm != 0,
+            Fault::CrashAtPersist { point, .. } => point.is_some(),
+            Fault::DiskLatency { latency, .. } => *latency != self.config.disk_latency,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn call(nth: u64) -> CallOnLink {
+        CallOnLink { from: 3, to: 1, nth }
+    }
+
+    #[test]
+    fn a_schedule_round_trips_through_text() {
+        let entries = vec![
+            Entry { choice: Choice::Fault { nth: 4 }, at: Some(1_500_000), what: "kill s1 (Process)".into() },
+            Entry { choice: Choice::DropRequest(call(7)), at: Some(2_000_000), what: "AppendEntries".into() },
+            Entry { choice: Choice::DropReply { call: call(8), copy: true }, at: Some(3), what: String::new() },
+            Entry { choice: Choice::Duplicate(call(9)), at: Some(4), what: String::new() },
+            Entry { choice: Choice::HoldReply { call: call(10), copy: false }, at: Some(5), what: String::new() },
+            Entry { choice: Choice::Buggify { site: "raft_x".into(), nth: 2 }, at: None, what: "raft_x".into() },
+        ];
+        let schedule = Schedule { scenario: "raft/figure_8_2c".into(), seed: 17, entries };
+        let read = Schedule::parse(&schedule.to_text()).expect("parses");
+        assert_eq!(read.scenario, schedule.scenario);
+        assert_eq!(read.seed, 17);
+        assert_eq!(read.choices(), schedule.choices());
+        assert_eq!(read.counts(), (1, 4, 1));
+    }
+
+    #[test]
+    fn a_bad_line_is_named() {
+        let bad = "scenario raft/x\nseed 1\nfault 3\ndrop-request 1 2\n";
+        assert_eq!(Schedule::parse(bad).unwrap_err().line, 4);
+        let unknown = "scenario raft/x\nseed 1\nexplode 3\n";
+        assert!(Schedule::parse(unknown).unwrap_err().message.contains("unknown choice `explode`"));
+        assert!(Schedule::parse("fault 1\n").unwrap_err().message.contains("scenario"));
+        assert_eq!(Schedule::parse("scenario a\nseed x1\n").unwrap_err().line, 2);
+    }
+}
