@@ -116,7 +116,7 @@ enum Command {
         /// failing schedule found so far).
         #[arg(long, default_value_t = scenarios::shrink::MAX_RUNS, value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
         max_runs: u64,
-        /// The most events the shrink simulates over all its runs (about a
+        /// The most events the shrink simulates over all its runs (under a
         /// minute of CPU at the default; a budget of events keeps the
         /// result the same from machine to machine).
         #[arg(long, default_value_t = scenarios::shrink::MAX_EVENTS, value_parser = clap::value_parser!(u64).range(1..))]
@@ -221,8 +221,9 @@ enum Command {
         #[arg(long, value_parser = clap::value_parser!(u64).range(1..=1024))]
         jobs: Option<u64>,
         /// Shrink the catching run to the faults it needs and explain it
-        /// (as `labsim shrink`); not with --all.
-        #[arg(long, conflicts_with = "all")]
+        /// (as `labsim shrink`); with --all, a second table: each catch
+        /// before and after shrinking.
+        #[arg(long)]
         shrink: bool,
     },
     /// Checks a recorded history for linearizability (exit 0 yes, 1 no, 3
@@ -527,7 +528,7 @@ pub fn main<I: Implementation>() -> ExitCode {
             let jobs =
                 jobs.map(|j| j as usize).unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
             if all {
-                return crate::hunt_cli::hunt_all::<I>(which, limits, jobs);
+                return crate::hunt_cli::hunt_all::<I>(which, limits, jobs, shrink);
             }
             let name = bug.expect("clap requires BUG without --all");
             match bugs::Bug::named(&name) {

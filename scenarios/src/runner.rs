@@ -223,6 +223,10 @@ where
         cancel: run.cancel,
         harness_checks: run.harness_checks,
         disk_latency: run.disk_write,
+        stop_at: match &run.schedule {
+            ScheduleUse::Follow(schedule) => schedule.stop_at,
+            _ => None,
+        },
         ..SimConfig::new(run.seed)
     };
     let sim = Sim::<N>::new(config);
@@ -247,6 +251,9 @@ where
     let stats = sim.stats();
     let result = match ran {
         Ok(Ok(r)) => r,
+        // The schedule ended the run: it has no verdict of its own (the
+        // clients' history, where there is one, is checked as it stands).
+        Ok(Err(sim::SimError::Cut { .. })) => Ok(()),
         Ok(Err(e)) => Err(e.to_string()),
         Err(panic) => Err(format!(
             "panicked at virtual {}, event #{}: {panic}",
@@ -292,7 +299,11 @@ fn finish_schedule<N: Node>(sim: &Sim<N>, run: &Run) -> Option<sim::Schedule> {
         what: format!("buggify: {}", site.what()),
     });
     entries.extend(fired);
-    Some(sim::Schedule { scenario: String::new(), seed: run.seed, entries })
+    let stop_at = match &run.schedule {
+        ScheduleUse::Follow(followed) => followed.stop_at,
+        _ => None,
+    };
+    Some(sim::Schedule { scenario: String::new(), seed: run.seed, stop_at, entries })
 }
 
 /// The bugs `LABSIM_BUGS` names (a comma-separated list); an error names

@@ -6,7 +6,7 @@
 use crate::event::EventKind;
 use crate::net::{NetConfig, SendFate, DEAD_SERVER_POLL_INTERVAL};
 use crate::node::{Addr, Message, Node};
-use crate::schedule::{CallOnLink, Choice};
+use crate::schedule::{CallName, Choice};
 use crate::time::{self, Nanos};
 use crate::world::World;
 use std::cell::RefCell;
@@ -86,7 +86,7 @@ pub(crate) struct CallRecord<M, P> {
     pub(crate) waiter: Waiter<M, P>,
     /// Which call on its link this is, when the run names its choices
     /// (`schedule.rs`), and whether it is a duplicate's record.
-    pub(crate) on_link: CallOnLink,
+    pub(crate) on_link: CallName,
     pub(crate) copy: bool,
 }
 
@@ -189,9 +189,9 @@ impl<N: Node> World<N> {
             deferred: false,
             waiter,
             on_link: if self.choices.named() {
-                self.choices.next_call(caller, to)
+                self.choices.next_call(caller, to, msg.label())
             } else {
-                CallOnLink { from: 0, to: 0, nth: 0 }
+                CallName::default()
             },
             copy: false,
         };
@@ -227,14 +227,14 @@ impl<N: Node> World<N> {
 
     /// labrpc's short delay and request drop, as drawn or as the schedule
     /// says.
-    fn request_fate(&mut self, on_link: CallOnLink, caller: Addr, to: Addr, label: &str) -> SendFate {
+    fn request_fate(&mut self, on_link: CallName, caller: Addr, to: Addr, label: &str) -> SendFate {
         let fate = self.net.send_fate(&mut self.net_rng);
         if !self.choices.named() {
             return fate;
         }
         let drawn = matches!(fate, SendFate::Drop(_));
         let what = format!("{label} {} -> {}: request lost", self.name(caller), self.name(to));
-        match (fate, self.choose(|| Choice::DropRequest(on_link), drawn, || what)) {
+        match (fate, self.choose(|| Choice::DropRequest(on_link.on_link()), drawn, || what)) {
             (SendFate::Drop(d) | SendFate::Deliver(d), true) => SendFate::Drop(d),
             (SendFate::Drop(d) | SendFate::Deliver(d), false) => SendFate::Deliver(d),
         }
@@ -242,18 +242,18 @@ impl<N: Node> World<N> {
 
     /// The extra delay of a duplicate of the request, if it is duplicated
     /// (as drawn or as the schedule says).
-    fn duplicate(&mut self, on_link: CallOnLink, caller: Addr, to: Addr, label: &str) -> Option<Nanos> {
+    fn duplicate(&mut self, on_link: CallName, caller: Addr, to: Addr, label: &str) -> Option<Nanos> {
         let drawn = self.net.duplicate_delay(&mut self.net_rng);
         if !self.choices.named() {
             return drawn;
         }
         let what = format!("{label} {} -> {}: request delivered twice", self.name(caller), self.name(to));
-        self.choose(|| Choice::Duplicate(on_link), drawn.is_some(), || what).then(|| drawn.unwrap_or(0))
+        self.choose(|| Choice::Duplicate(on_link.on_link()), drawn.is_some(), || what).then(|| drawn.unwrap_or(0))
     }
 
     /// Which call's reply this is (for a choice), and what `happened` to
     /// it in words.
-    fn reply_named(&self, call: CallId, happened: &str) -> (CallOnLink, bool, String) {
+    fn reply_named(&self, call: CallId, happened: &str) -> (CallName, bool, String) {
         let record = self.calls.get(call).expect("a reply's call is open");
         let (server, caller) = (self.name(self.servers[record.server].addr), self.name(record.caller));
         (record.on_link, record.copy, format!("{} reply {server} -> {caller}: {happened}", record.label))
@@ -267,7 +267,7 @@ impl<N: Node> World<N> {
             return drawn;
         }
         let (on_link, copy, what) = self.reply_named(call, "lost");
-        self.choose(|| Choice::DropReply { call: on_link, copy }, drawn, || what)
+        self.choose(|| Choice::DropReply { call: on_link.on_link(), copy }, drawn, || what)
     }
 
     /// The long-reordering hold of the reply of `call`, if any (as drawn
@@ -278,7 +278,7 @@ impl<N: Node> World<N> {
             return drawn;
         }
         let (on_link, copy, what) = self.reply_named(call, "held back");
-        let held = self.choose(|| Choice::HoldReply { call: on_link, copy }, drawn.is_some(), || what);
+        let held = self.choose(|| Choice::HoldReply { call: on_link.on_link(), copy }, drawn.is_some(), || what);
         held.then(|| drawn.unwrap_or(time::ms(crate::net::REORDER_DELAY_MS_MIN)))
     }
 

@@ -46,12 +46,32 @@ pub enum Choice {
     Buggify { site: String, nth: u64 },
 }
 
-/// The `nth` (from 0) call from endpoint `from` to endpoint `to`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+/// The `nth` (from 0) call of one kind (its message's `label`) from
+/// endpoint `from` to endpoint `to`. Counting calls of each kind apart
+/// keeps a client's request named the same when a shrink changes how many
+/// messages of other kinds go before it.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct CallOnLink {
     pub from: u32,
     pub to: u32,
+    pub label: String,
     pub nth: u64,
+}
+
+/// A call's name as a world keeps it, until a choice needs it
+/// (`CallOnLink`).
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct CallName {
+    pub(crate) from: u32,
+    pub(crate) to: u32,
+    pub(crate) label: &'static str,
+    pub(crate) nth: u64,
+}
+
+impl CallName {
+    pub(crate) fn on_link(&self) -> CallOnLink {
+        CallOnLink { from: self.from, to: self.to, label: self.label.to_string(), nth: self.nth }
+    }
 }
 
 impl Choice {
@@ -77,6 +97,9 @@ pub struct Schedule {
     /// The scenario and seed the schedule belongs to.
     pub scenario: String,
     pub seed: u64,
+    /// Where the run ends, if before its own end: a shrunk run whose
+    /// clients' history is already illegal by then (`SimConfig::stop_at`).
+    pub stop_at: Option<Nanos>,
     pub entries: Vec<Entry>,
 }
 
@@ -113,6 +136,9 @@ impl Schedule {
     pub fn to_text(&self) -> String {
         let mut out = String::from("# labsim schedule: the faults of one run, one a line (`#` begins a comment)\n");
         out.push_str(&format!("scenario {}\nseed {}\n", self.scenario, self.seed));
+        if let Some(at) = self.stop_at {
+            out.push_str(&format!("{:<28} # the run ends at {}\n", format!("stop-at {at}"), time::format(at)));
+        }
         for entry in &self.entries {
             let at = entry.at.map_or("-".to_string(), time::format);
             out.push_str(&format!("{:<28} # {at} {}\n", choice_text(&entry.choice), entry.what));
@@ -139,6 +165,7 @@ impl Schedule {
                     schedule.seed = number(args[0]).map_err(err)?;
                     has_seed = true;
                 }
+                "stop-at" if args.len() == 1 => schedule.stop_at = Some(number(args[0]).map_err(err)?),
                 _ => {
                     let choice = parse_choice(kind, args).map_err(err)?;
                     let what = comment.trim().to_string();
@@ -154,7 +181,7 @@ impl Schedule {
 }
 
 fn call_text(c: &CallOnLink) -> String {
-    format!("{} {} {}", c.from, c.to, c.nth)
+    format!("{} {} {} {}", c.from, c.to, c.label, c.nth)
 }
 
 fn choice_text(choice: &Choice) -> String {
@@ -175,12 +202,13 @@ fn number(word: &str) -> Result<u64, String> {
 
 fn parse_call(args: &[&str]) -> Result<(CallOnLink, bool), String> {
     let copy = match args.len() {
-        3 => false,
-        4 if args[3] == "copy" => true,
-        _ => return Err("a network choice is FROM TO NTH (and `copy` for a duplicate's reply)".into()),
+        4 => false,
+        5 if args[4] == "copy" => true,
+        _ => return Err("a network choice is FROM TO KIND NTH (and `copy` for a duplicate's reply)".into()),
     };
     let endpoint = |w: &str| number(w).and_then(|n| u32::try_from(n).map_err(|_| format!("no endpoint {n}")));
-    Ok((CallOnLink { from: endpoint(args[0])?, to: endpoint(args[1])?, nth: number(args[2])? }, copy))
+    let (from, to, label, nth) = (endpoint(args[0])?, endpoint(args[1])?, args[2].to_string(), number(args[3])?);
+    Ok((CallOnLink { from, to, label, nth }, copy))
 }
 
 fn parse_choice(kind: &str, args: &[&str]) -> Result<Choice, String> {
@@ -228,8 +256,8 @@ pub(crate) struct Choices {
     /// The ordinal of the harmful fault being injected, until it is
     /// recorded (or found to change nothing).
     pub(crate) injecting: Option<u64>,
-    /// Calls sent on each link so far: `[from endpoint][to endpoint]`.
-    pub(crate) calls_on_link: Vec<Vec<u64>>,
+    /// Calls of each kind sent on each link so far.
+    pub(crate) calls_on_link: std::collections::BTreeMap<(u32, u32, &'static str), u64>,
     pub(crate) made: Vec<Entry>,
 }
 
@@ -248,19 +276,12 @@ impl Choices {
         }
     }
 
-    /// The ordinal of the next call from `from` to `to`.
-    pub(crate) fn next_call(&mut self, from: Addr, to: Addr) -> CallOnLink {
-        let (f, t) = (from.0 as usize, to.0 as usize);
-        if self.calls_on_link.len() <= f {
-            self.calls_on_link.resize(f + 1, Vec::new());
-        }
-        let row = &mut self.calls_on_link[f];
-        if row.len() <= t {
-            row.resize(t + 1, 0);
-        }
-        let nth = row[t];
-        row[t] += 1;
-        CallOnLink { from: from.0, to: to.0, nth }
+    /// The name of the next call of kind `label` from `from` to `to`.
+    pub(crate) fn next_call(&mut self, from: Addr, to: Addr, label: &'static str) -> CallName {
+        let count = self.calls_on_link.entry((from.0, to.0, label)).or_insert(0);
+        let nth = *count;
+        *count += 1;
+        CallName { from: from.0, to: to.0, label, nth }
     }
 }
 
@@ -366,7 +387,7 @@ mod tests {
     use super::*;
 
     fn call(nth: u64) -> CallOnLink {
-        CallOnLink { from: 3, to: 1, nth }
+        CallOnLink { from: 3, to: 1, label: "AppendEntries".into(), nth }
     }
 
     #[test]
@@ -379,17 +400,18 @@ mod tests {
             Entry { choice: Choice::HoldReply { call: call(10), copy: false }, at: Some(5), what: String::new() },
             Entry { choice: Choice::Buggify { site: "raft_x".into(), nth: 2 }, at: None, what: "raft_x".into() },
         ];
-        let schedule = Schedule { scenario: "raft/figure_8_2c".into(), seed: 17, entries };
+        let schedule = Schedule { scenario: "raft/figure_8_2c".into(), seed: 17, stop_at: Some(5_000_000), entries };
         let read = Schedule::parse(&schedule.to_text()).expect("parses");
         assert_eq!(read.scenario, schedule.scenario);
         assert_eq!(read.seed, 17);
+        assert_eq!(read.stop_at, Some(5_000_000));
         assert_eq!(read.choices(), schedule.choices());
         assert_eq!(read.counts(), (1, 4, 1));
     }
 
     #[test]
     fn a_bad_line_is_named() {
-        let bad = "scenario raft/x\nseed 1\nfault 3\ndrop-request 1 2\n";
+        let bad = "scenario raft/x\nseed 1\nfault 3\ndrop-request 1 2 Put\n";
         assert_eq!(Schedule::parse(bad).unwrap_err().line, 4);
         let unknown = "scenario raft/x\nseed 1\nexplode 3\n";
         assert!(Schedule::parse(unknown).unwrap_err().message.contains("unknown choice `explode`"));

@@ -54,6 +54,9 @@ pub struct SimConfig {
     /// Every server's disk latency at the start (`Fault::DiskLatency`
     /// changes it): 0, the lab's persister, makes writes durable at once.
     pub disk_latency: Nanos,
+    /// A schedule's end of the run (`Schedule::stop_at`): no event after
+    /// it runs, and the run ends with `SimError::Cut`.
+    pub stop_at: Option<Nanos>,
 }
 
 /// How often (in events) a run looks at its cancel flag.
@@ -71,6 +74,7 @@ impl SimConfig {
             max_open_calls: 1_000_000,
             harness_checks: true,
             disk_latency: 0,
+            stop_at: None,
         }
     }
 }
@@ -101,6 +105,11 @@ pub enum SimError {
     Cancelled {
         at: Nanos,
         events: u64,
+    },
+    /// The run reached the end its schedule gave it (`SimConfig::stop_at`):
+    /// cut short, not failed.
+    Cut {
+        at: Nanos,
     },
     /// A task or a node called `fail`.
     Failed {
@@ -146,6 +155,7 @@ impl fmt::Display for SimError {
             SimError::Cancelled { at, events } => {
                 write!(f, "stopped from outside at virtual {} after {events} events", time::format(*at))
             }
+            SimError::Cut { at } => write!(f, "cut short at {}, where its schedule ends the run", time::format(*at)),
             SimError::Failed { reason, at } => write!(f, "{reason} (at {})", time::format(*at)),
         }
     }
@@ -374,6 +384,10 @@ impl<N: Node> World<N> {
     fn step(&mut self) -> Result<bool, SimError> {
         match self.queue.peek_time() {
             None => return Ok(false),
+            Some(at) if self.config.stop_at.is_some_and(|stop| at > stop) => {
+                self.now = self.config.stop_at.expect("checked");
+                return Err(SimError::Cut { at: self.now });
+            }
             Some(at) if at > self.config.time_limit => {
                 return Err(SimError::TimeLimit { limit: self.config.time_limit, stuck: Stuck::default() })
             }

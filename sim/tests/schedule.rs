@@ -64,7 +64,7 @@ fn run(follow: Option<BTreeSet<Choice>>) -> Ran {
 }
 
 fn schedule_of(ran: &Ran) -> Schedule {
-    Schedule { scenario: "sim/test".into(), seed: 7, entries: ran.made.clone() }
+    Schedule { scenario: "sim/test".into(), seed: 7, stop_at: None, entries: ran.made.clone() }
 }
 
 #[test]
