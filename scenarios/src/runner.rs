@@ -276,7 +276,10 @@ fn start_schedule<N: Node>(sim: &Sim<N>, schedule: &ScheduleUse) {
         ScheduleUse::Follow(schedule) => {
             let (sites, world): (Vec<_>, Vec<_>) =
                 schedule.choices().into_iter().partition(|c| matches!(c, sim::Choice::Buggify { .. }));
-            sim.with_world(|w| w.follow_schedule(world.into_iter().collect()));
+            sim.with_world(|w| {
+                w.follow_schedule(world.into_iter().collect());
+                w.shorten_faults(schedule.lasting());
+            });
             let fired = sites.iter().filter_map(|c| match c {
                 sim::Choice::Buggify { site, nth } => bugs::buggify::site_named(site).map(|s| (s, *nth)),
                 _ => None,
@@ -293,10 +296,9 @@ fn finish_schedule<N: Node>(sim: &Sim<N>, run: &Run) -> Option<sim::Schedule> {
         return None;
     }
     let mut entries = sim.with_world(|w| w.choices_made().to_vec());
-    let fired = bugs::buggify::take_fired().into_iter().map(|(site, nth)| sim::schedule::Entry {
-        choice: sim::Choice::Buggify { site: site.name().to_string(), nth },
-        at: None,
-        what: format!("buggify: {}", site.what()),
+    let fired = bugs::buggify::take_fired().into_iter().map(|(site, nth)| {
+        let choice = sim::Choice::Buggify { site: site.name().to_string(), nth };
+        sim::schedule::Entry::new(choice, None, format!("buggify: {}", site.what()))
     });
     entries.extend(fired);
     let stop_at = match &run.schedule {

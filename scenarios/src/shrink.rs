@@ -170,6 +170,9 @@ pub fn failure_signature(reason: &str) -> String {
 /// ends.
 const CUT_MARGIN: Nanos = 1_000_000;
 
+/// The durations a shrink tries for a fault that remains, shortest first.
+const DURATIONS: [Nanos; 4] = [1_000_000, 10_000_000, 100_000_000, 1_000_000_000];
+
 /// How many words of a failure's first line name its check.
 const SIGNATURE_WORDS: usize = 8;
 
@@ -202,6 +205,7 @@ pub fn shrink(
     let mut shrinker = Shrinker { scenario, run, signature, best: original.clone(), runs: 1, events, budget, progress };
     shrinker.report("the original run");
     shrinker.shrink_in_levels();
+    shrinker.shorten();
     let budget_ran_out = shrinker.out_of_budget();
     let Shrinker { signature, best, runs, events, .. } = shrinker;
     let cpu_s = (thread_cpu_ms() - started) / 1000.0;
@@ -296,6 +300,38 @@ impl Shrinker<'_> {
             if !(until_stable && removed_any) {
                 return;
             }
+        }
+    }
+
+    /// Shortens each fault that remains and that the world can heal alone
+    /// (a cut, a pause, a drift, a slow network: not a crash): the
+    /// shortest of `DURATIONS` that still fails the same way.
+    fn shorten(&mut self) {
+        let mut i = 0;
+        while i < self.best.schedule.entries.len() && !self.out_of_budget() {
+            let entry = &self.best.schedule.entries[i];
+            let Choice::Fault { nth } = entry.choice else {
+                i += 1;
+                continue;
+            };
+            if !entry.healable || entry.lasts.is_some_and(|d| d <= DURATIONS[0]) {
+                i += 1;
+                continue;
+            }
+            let longest = entry.lasts.unwrap_or(Nanos::MAX);
+            for &lasts in DURATIONS.iter().filter(|d| **d < longest) {
+                let mut schedule = self.best.schedule.clone();
+                let Some(at) = schedule.entries.iter().position(|e| e.choice == Choice::Fault { nth }) else { break };
+                schedule.entries[at].lasts = Some(lasts);
+                if self.out_of_budget() {
+                    return;
+                }
+                if self.try_schedule(schedule) {
+                    self.report("shorter faults");
+                    break;
+                }
+            }
+            i += 1;
         }
     }
 
@@ -394,7 +430,8 @@ pub fn explain(failing: &Failing) -> String {
     entries.sort_by_key(|e| e.at.unwrap_or(Nanos::MAX));
     for e in entries.iter().take(EXPLAINED_FAULTS) {
         let at = e.at.map_or("(a server's choice)".to_string(), sim::time::format);
-        out.push_str(&format!("  {at:>12}  {}\n", e.what));
+        let lasts = e.lasts.map_or(String::new(), |d| format!(" (healed after {})", sim::time::format(d)));
+        out.push_str(&format!("  {at:>12}  {}{lasts}\n", e.what));
     }
     if entries.len() > EXPLAINED_FAULTS {
         out.push_str(&format!("  ... and {} more (the schedule lists them all)\n", entries.len() - EXPLAINED_FAULTS));

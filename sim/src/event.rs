@@ -44,6 +44,8 @@ pub(crate) enum EventKind<M, T> {
     Unblock {
         server: usize,
     },
+    /// The world heals a fault a schedule shortened (`schedule.rs`).
+    Heal(Box<crate::fault::Fault>),
 }
 
 /// The event queue: a heap of small (time, sequence, slot) keys, with each
@@ -103,3 +105,4 @@ pub(crate) const TRACE_FAULT: u64 = 7;
 pub(crate) const TRACE_FLUSHED: u64 = 8;
 pub(crate) const TRACE_DURABLE: u64 = 9;
 pub(crate) const TRACE_UNBLOCK: u64 = 10;
+pub(crate) const TRACE_HEAL: u64 = 11;

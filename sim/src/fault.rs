@@ -109,8 +109,12 @@ impl<N: Node> World<N> {
         if !self.begin_injecting(&fault) {
             return;
         }
+        let named = self.choices.named().then(|| fault.clone());
         self.apply_fault(fault);
         self.end_injecting();
+        if let Some(fault) = named {
+            self.heal_later(&fault);
+        }
     }
 
     fn apply_fault(&mut self, fault: Fault) {

@@ -89,6 +89,20 @@ pub struct Entry {
     pub at: Option<Nanos>,
     /// What happened, with endpoint names (a comment in the file).
     pub what: String,
+    /// For a tester's fault: healed this long after it began, by the
+    /// world itself (a shrink shortens partitions and pauses so); `None`:
+    /// when the tester heals it.
+    pub lasts: Option<Nanos>,
+    /// Whether the fault can be healed by the world (all but a crash,
+    /// which only the tester can restart from); not read from a file.
+    pub healable: bool,
+}
+
+impl Entry {
+    /// A choice made at `at`, lasting as long as the tester lets it.
+    pub fn new(choice: Choice, at: Option<Nanos>, what: String) -> Entry {
+        Entry { choice, at, what, lasts: None, healable: false }
+    }
 }
 
 /// The choices of one run, in the order they were made.
@@ -118,6 +132,15 @@ impl fmt::Display for ParseError {
 }
 
 impl Schedule {
+    /// How long the faults it shortens last, by ordinal.
+    pub fn lasting(&self) -> std::collections::BTreeMap<u64, Nanos> {
+        let lasting = |e: &Entry| match (&e.choice, e.lasts) {
+            (Choice::Fault { nth }, Some(d)) => Some((*nth, d)),
+            _ => None,
+        };
+        self.entries.iter().filter_map(lasting).collect()
+    }
+
     /// The choices, as a set to follow.
     pub fn choices(&self) -> BTreeSet<Choice> {
         self.entries.iter().map(|e| e.choice.clone()).collect()
@@ -141,7 +164,8 @@ impl Schedule {
         }
         for entry in &self.entries {
             let at = entry.at.map_or("-".to_string(), time::format);
-            out.push_str(&format!("{:<28} # {at} {}\n", choice_text(&entry.choice), entry.what));
+            let lasts = entry.lasts.map_or(String::new(), |d| format!(" lasts {d}"));
+            out.push_str(&format!("{:<28} # {at} {}\n", format!("{}{lasts}", choice_text(&entry.choice)), entry.what));
         }
         out
     }
@@ -167,9 +191,13 @@ impl Schedule {
                 }
                 "stop-at" if args.len() == 1 => schedule.stop_at = Some(number(args[0]).map_err(err)?),
                 _ => {
+                    let (args, lasts) = match args {
+                        [head @ .., "lasts", d] if kind == "fault" => (head, Some(number(d).map_err(err)?)),
+                        _ => (args, None),
+                    };
                     let choice = parse_choice(kind, args).map_err(err)?;
                     let what = comment.trim().to_string();
-                    schedule.entries.push(Entry { choice, at: None, what });
+                    schedule.entries.push(Entry { lasts, ..Entry::new(choice, None, what) });
                 }
             }
         }
@@ -256,6 +284,10 @@ pub(crate) struct Choices {
     /// The ordinal of the harmful fault being injected, until it is
     /// recorded (or found to change nothing).
     pub(crate) injecting: Option<u64>,
+    /// How long the faults a schedule shortens last (by ordinal).
+    pub(crate) lasting: std::collections::BTreeMap<u64, Nanos>,
+    /// The ordinal of the harmful fault the injection in progress made.
+    pub(crate) made_now: Option<u64>,
     /// Calls of each kind sent on each link so far.
     pub(crate) calls_on_link: std::collections::BTreeMap<(u32, u32, &'static str), u64>,
     pub(crate) made: Vec<Entry>,
@@ -298,6 +330,36 @@ impl<N: Node> World<N> {
         self.choices.mode = Mode::Follow(listed);
     }
 
+    /// The faults `lasting` names (by ordinal) are healed by the world this
+    /// long after they begin (when they can be: not a crash), whatever the
+    /// tester does later.
+    pub fn shorten_faults(&mut self, lasting: std::collections::BTreeMap<u64, Nanos>) {
+        self.choices.lasting = lasting;
+    }
+
+    /// After an injection: a harmful fault it made that the schedule
+    /// shortens is healed when its time is up.
+    pub(crate) fn heal_later(&mut self, fault: &Fault) {
+        let Some(nth) = self.choices.made_now.take() else { return };
+        let (Some(&lasts), Some(heal)) = (self.choices.lasting.get(&nth), self.heal_of(fault)) else { return };
+        self.schedule(self.now + lasts, crate::event::EventKind::Heal(Box::new(heal)));
+    }
+
+    /// The fault that heals `fault`, if the world can heal it alone.
+    fn heal_of(&self, fault: &Fault) -> Option<Fault> {
+        Some(match *fault {
+            Fault::Link { from, to, .. } => Fault::Link { from, to, enabled: true },
+            Fault::Clog { from, to, .. } => Fault::Clog { from, to, clogged: false },
+            Fault::Latency { from, to, .. } => Fault::Latency { from, to, latency: Latency::Zero },
+            Fault::Net(_) => Fault::Net(NetConfig::default()),
+            Fault::Pause { server } => Fault::Resume { server },
+            Fault::TimerDrift { server, .. } => Fault::TimerDrift { server, ppm: 0 },
+            Fault::CrashAtPersist { server, .. } => Fault::CrashAtPersist { server, point: None },
+            Fault::DiskLatency { server, .. } => Fault::DiskLatency { server, latency: self.config.disk_latency },
+            Fault::Kill { .. } | Fault::Resume { .. } => return None,
+        })
+    }
+
     /// Adds words on how some servers stand (a lab's roles and terms) to
     /// every fault the run records as a choice; it only reads the world.
     pub fn add_describer(&mut self, describer: crate::world::Describer<N>) {
@@ -329,7 +391,7 @@ impl<N: Node> World<N> {
         let choice = choice();
         let made = self.choices.decide(&choice, drawn);
         if made {
-            self.choices.made.push(Entry { choice, at: Some(self.now), what: what() });
+            self.choices.made.push(Entry::new(choice, Some(self.now), what()));
         }
         made
     }
@@ -356,7 +418,14 @@ impl<N: Node> World<N> {
             if !around.is_empty() {
                 what.push_str(&format!(" [{}]", around.join("; ")));
             }
-            self.choices.made.push(Entry { choice: Choice::Fault { nth }, at: Some(self.now), what });
+            let lasts = self.choices.lasting.get(&nth).copied();
+            let healable = self.heal_of(fault).is_some();
+            self.choices.made.push(Entry {
+                lasts,
+                healable,
+                ..Entry::new(Choice::Fault { nth }, Some(self.now), what)
+            });
+            self.choices.made_now = Some(nth);
         }
     }
 
@@ -385,6 +454,7 @@ impl<N: Node> World<N> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::collections::BTreeMap;
 
     fn call(nth: u64) -> CallOnLink {
         CallOnLink { from: 3, to: 1, label: "AppendEntries".into(), nth }
@@ -393,12 +463,12 @@ mod tests {
     #[test]
     fn a_schedule_round_trips_through_text() {
         let entries = vec![
-            Entry { choice: Choice::Fault { nth: 4 }, at: Some(1_500_000), what: "kill s1 (Process)".into() },
-            Entry { choice: Choice::DropRequest(call(7)), at: Some(2_000_000), what: "AppendEntries".into() },
-            Entry { choice: Choice::DropReply { call: call(8), copy: true }, at: Some(3), what: String::new() },
-            Entry { choice: Choice::Duplicate(call(9)), at: Some(4), what: String::new() },
-            Entry { choice: Choice::HoldReply { call: call(10), copy: false }, at: Some(5), what: String::new() },
-            Entry { choice: Choice::Buggify { site: "raft_x".into(), nth: 2 }, at: None, what: "raft_x".into() },
+            Entry { lasts: Some(7_000), ..Entry::new(Choice::Fault { nth: 4 }, Some(1_500_000), "cut".into()) },
+            Entry::new(Choice::DropRequest(call(7)), Some(2_000_000), "AppendEntries".into()),
+            Entry::new(Choice::DropReply { call: call(8), copy: true }, Some(3), String::new()),
+            Entry::new(Choice::Duplicate(call(9)), Some(4), String::new()),
+            Entry::new(Choice::HoldReply { call: call(10), copy: false }, Some(5), String::new()),
+            Entry::new(Choice::Buggify { site: "raft_x".into(), nth: 2 }, None, "raft_x".into()),
         ];
         let schedule = Schedule { scenario: "raft/figure_8_2c".into(), seed: 17, stop_at: Some(5_000_000), entries };
         let read = Schedule::parse(&schedule.to_text()).expect("parses");
@@ -406,6 +476,7 @@ mod tests {
         assert_eq!(read.seed, 17);
         assert_eq!(read.stop_at, Some(5_000_000));
         assert_eq!(read.choices(), schedule.choices());
+        assert_eq!(read.lasting(), BTreeMap::from([(4, 7_000)]));
         assert_eq!(read.counts(), (1, 4, 1));
     }
 

@@ -8,8 +8,8 @@
 
 use crate::call::{CallTable, Calls, RpcError};
 use crate::event::{
-    EventKind, EventQueue, TRACE_DURABLE, TRACE_FAIL, TRACE_FLUSHED, TRACE_POLL, TRACE_REPLY, TRACE_REQUEST,
-    TRACE_TIMER, TRACE_UNBLOCK, TRACE_WAKE,
+    EventKind, EventQueue, TRACE_DURABLE, TRACE_FAIL, TRACE_FLUSHED, TRACE_HEAL, TRACE_POLL, TRACE_REPLY,
+    TRACE_REQUEST, TRACE_TIMER, TRACE_UNBLOCK, TRACE_WAKE,
 };
 use crate::fault::Fault;
 use crate::net::{LinkState, NetConfig, NetStats};
@@ -439,6 +439,7 @@ impl<N: Node> World<N> {
             EventKind::Flushed { server, generation } => self.flush_ended(server, generation),
             EventKind::Durable { server, incarnation, ticket } => self.durable(server, incarnation, ticket),
             EventKind::Unblock { server } => self.unblock(server),
+            EventKind::Heal(fault) => self.inject(*fault),
         }
         Ok(true)
     }
@@ -470,6 +471,7 @@ impl<N: Node> World<N> {
                 (TRACE_DURABLE, (*server as u64) << 32 | u64::from(*incarnation), *ticket)
             }
             EventKind::Unblock { server } => (TRACE_UNBLOCK, *server as u64, 0),
+            EventKind::Heal(_) => (TRACE_HEAL, 0, 0),
         };
         let (endpoints, servers) = (&self.endpoints, &self.servers);
         let server_name = |index: usize| endpoints[servers[index].addr.0 as usize].name.as_str();
@@ -486,6 +488,7 @@ impl<N: Node> World<N> {
                     format!("{}'s writes through ticket {ticket} are durable", server_name(*server))
                 }
                 EventKind::Unblock { server } => format!("{}'s write is done", server_name(*server)),
+                EventKind::Heal(fault) => format!("the schedule heals {fault:?}"),
             };
             format!("at {}: {what}", time::format(at))
         };

@@ -6,7 +6,7 @@
 
 use sim::testing::{echo, setup, EchoNode};
 use sim::{ms, Choice, CrashMode, Fault, NetConfig, Schedule, Sim, SimConfig};
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 /// What a run of the test world did: its trace hash, the choices it
 /// made, the faults it logged and the requests the network lost.
@@ -14,6 +14,8 @@ struct Ran {
     trace: u64,
     made: Vec<sim::schedule::Entry>,
     faults: Vec<Fault>,
+    /// When each fault of `faults` was logged.
+    times: Vec<sim::Nanos>,
     requests_dropped: u64,
 }
 
@@ -22,11 +24,19 @@ struct Ran {
 /// resumed, and a link cut and healed. `follow`: a schedule to follow
 /// (otherwise the run records one).
 fn run(follow: Option<BTreeSet<Choice>>) -> Ran {
+    run_shortened(follow, BTreeMap::new())
+}
+
+/// As `run`, with the faults `lasting` names healed by the world.
+fn run_shortened(follow: Option<BTreeSet<Choice>>, lasting: BTreeMap<u64, sim::Nanos>) -> Ran {
     let sim = Sim::<EchoNode>::new(SimConfig::new(7));
     let h = sim.handle();
     let following = follow.is_some();
     sim.with_world(|w| match follow {
-        Some(listed) => w.follow_schedule(listed),
+        Some(listed) => {
+            w.follow_schedule(listed);
+            w.shorten_faults(lasting);
+        }
         None => w.record_schedule(),
     });
     let task = h.clone();
@@ -56,11 +66,11 @@ fn run(follow: Option<BTreeSet<Choice>>) -> Ran {
     })
     .expect("the run finishes");
     let trace = sim.stats().trace.hash();
-    let (made, faults) = sim
-        .with_world(|w| (w.choices_made().to_vec(), w.fault_log().iter().map(|(_, f)| f.clone()).collect::<Vec<_>>()));
+    let (made, logged) = sim.with_world(|w| (w.choices_made().to_vec(), w.fault_log().to_vec()));
+    let (times, faults) = logged.into_iter().unzip();
     let requests_dropped = sim.stats().net.requests_dropped;
     assert!(following || !made.is_empty(), "the recorded run made choices");
-    Ran { trace, made, faults, requests_dropped }
+    Ran { trace, made, faults, times, requests_dropped }
 }
 
 fn schedule_of(ran: &Ran) -> Schedule {
@@ -108,4 +118,20 @@ fn an_empty_schedule_is_a_run_without_faults_and_a_start_of_a_running_server_doe
     assert!(clean.faults.is_empty(), "{:?}", clean.faults);
     assert!(clean.made.is_empty());
     assert_eq!(clean.requests_dropped, 0);
+}
+
+#[test]
+fn a_shortened_fault_is_healed_by_the_world_when_its_time_is_up() {
+    let recorded = run(None);
+    let cut = recorded.made.iter().find(|e| e.what.starts_with("link")).expect("the link cut is recorded");
+    assert!(cut.healable, "a cut link can be healed by the world");
+    let Choice::Fault { nth } = cut.choice else { panic!("a tester's fault") };
+    let shortened = run_shortened(Some(BTreeSet::from([cut.choice.clone()])), BTreeMap::from([(nth, ms(5))]));
+    assert_eq!(shortened.faults.len(), 2, "the cut, then its healing, and the tester's own healing is a no-op");
+    assert!(matches!(shortened.faults[0], Fault::Link { enabled: false, .. }));
+    assert!(matches!(shortened.faults[1], Fault::Link { enabled: true, .. }));
+    assert_eq!(shortened.times[1] - shortened.times[0], ms(5));
+    assert_eq!(shortened.made[0].lasts, Some(ms(5)), "the choice made says how long it lasted");
+    let kill = recorded.made.iter().find(|e| e.what.starts_with("kill")).expect("the kill is recorded");
+    assert!(!kill.healable, "only the tester restarts a server");
 }
