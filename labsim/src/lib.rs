@@ -146,6 +146,10 @@ enum Command {
         /// Run every seed twice and compare the traces.
         #[arg(long)]
         check_determinism: bool,
+        /// Run every seed recording its schedule of faults, then again
+        /// following it, and compare the traces (they must be the same).
+        #[arg(long, conflicts_with = "check_determinism")]
+        check_schedule: bool,
         /// Run only the K-th of N slices of the runs (N jobs cover the soak
         /// with no overlap and no gap), e.g. 2/8.
         #[arg(long, value_parser = crate::soak_cli::parse_shard)]
@@ -220,9 +224,9 @@ enum Command {
         /// Threads (default: all cores).
         #[arg(long, value_parser = clap::value_parser!(u64).range(1..=1024))]
         jobs: Option<u64>,
-        /// Shrink the catching run to the faults it needs and explain it
-        /// (as `labsim shrink`); with --all, a second table: each catch
-        /// before and after shrinking.
+        /// Shrink the catching run to the faults it needs, explain it and
+        /// write its files (as `labsim shrink`); with --all, only a second
+        /// table: each catch before and after shrinking.
         #[arg(long)]
         shrink: bool,
     },
@@ -252,7 +256,6 @@ enum ModelName {
     Register,
 }
 
-/// A seed: a whole number from 0 to 2^64 - 1.
 /// What a run switches on: catalogued bugs, Raft optimisations, disks
 /// that take time (`run`, `soak` and `shrink` take the same).
 #[derive(clap::Args, Debug)]
@@ -334,6 +337,7 @@ fn read_schedule(
     Ok((path, std::sync::Arc::new(schedule)))
 }
 
+/// A seed: a whole number from 0 to 2^64 - 1.
 fn parse_seed(text: &str) -> Result<u64, String> {
     text.trim().parse().map_err(|_| format!("a seed is a whole number from 0 to {}", u64::MAX))
 }
@@ -545,6 +549,7 @@ pub fn main<I: Implementation>() -> ExitCode {
             first_seed,
             jobs,
             check_determinism,
+            check_schedule,
             shard,
             watchdog_secs,
             shrink_first,
@@ -572,6 +577,7 @@ pub fn main<I: Implementation>() -> ExitCode {
                 optimisations,
                 disk_write: disk_write_us.map_or(0, |us| us * 1_000),
                 check_determinism,
+                check_schedule,
                 shard,
                 watchdog: Some(std::time::Duration::from_secs(watchdog_secs)),
                 ..SoakPlan::new(scenarios, first_seed, seeds, jobs)

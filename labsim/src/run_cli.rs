@@ -90,8 +90,12 @@ pub fn run(scenario: &Scenario, seed: u64, switched: Switched, checks: Checks, o
     };
     let followed = switched.follow.as_ref().map(|(path, _)| path.as_path());
     let passed = verdict(scenario, &run, &outcome, followed) & same_run(&outcome, checks.expect_trace);
+    let explanation = followed.and_then(|_| explained(&outcome));
+    if let Some(text) = &explanation {
+        println!("{text}");
+    }
     let title = format!("{name} seed {seed} on {}", scenario.implementation);
-    let written = files.write(&outcome, &view.borrow(), &title);
+    let written = files.write(&outcome, &view.borrow(), &title, explanation.as_deref());
     match (passed, written) {
         (false, _) => ExitCode::from(1),
         (true, Err(e)) => usage(e),
@@ -130,11 +134,11 @@ impl Files {
 
     /// Writes the drawing, the trace and the history; every output is
     /// attempted, and the first failure is returned.
-    fn write(self, outcome: &Outcome, view: &RunView, title: &str) -> Result<(), String> {
+    fn write(self, outcome: &Outcome, view: &RunView, title: &str, explanation: Option<&str>) -> Result<(), String> {
         let mut results = Vec::new();
         if let Some(file) = &self.html {
             results.push(
-                file.write(view.html(title, outcome).as_bytes())
+                file.write(view.html_explained(title, outcome, explanation).as_bytes())
                     .map(|()| format!("drawing: {}", file.path().display())),
             );
         }
@@ -176,6 +180,14 @@ impl Files {
         }
         first_error.map_or(Ok(()), Err)
     }
+}
+
+/// A failing run that followed a schedule (a shrunk one, most often),
+/// explained as `labsim shrink` explains it.
+fn explained(outcome: &Outcome) -> Option<String> {
+    let schedule = outcome.schedule.clone().filter(|_| outcome.result.is_err())?;
+    let size = scenarios::shrink::Size::of(&schedule, outcome);
+    Some(scenarios::shrink::explain(&scenarios::shrink::Failing { schedule, outcome: outcome.clone(), size }))
 }
 
 /// Whether the run is the one a replay command named: says so, or that it

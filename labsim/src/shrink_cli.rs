@@ -23,8 +23,9 @@ pub struct ShrinkOutputs {
 }
 
 /// The outputs checked (and the default directory made) before any run.
-fn check_outputs(scenario: &Scenario, seed: u64, outputs: ShrinkOutputs) -> Result<(OutputFile, OutputFile), String> {
-    let stem = format!("{}-seed{seed}.shrunk", scenario.name.replace('/', "-"));
+fn check_outputs(scenario: &Scenario, run: &Run, outputs: ShrinkOutputs) -> Result<(OutputFile, OutputFile), String> {
+    let bugs = if run.bugs.is_empty() { String::new() } else { format!("-{}", run.bugs).replace(',', "-") };
+    let stem = format!("{}-seed{}{bugs}.shrunk", scenario.name.replace('/', "-"), run.seed);
     let default = |ext: &str| -> Result<PathBuf, String> {
         let dir = runner::out_dir();
         std::fs::create_dir_all(&dir).map_err(|e| format!("cannot make {}: {e}", dir.display()))?;
@@ -47,7 +48,7 @@ fn check_outputs(scenario: &Scenario, seed: u64, outputs: ShrinkOutputs) -> Resu
 /// `labsim shrink NAME --seed N`: exit 0 when shrunk (and written), 1
 /// when the run does not fail, 2 for bad usage or a file not written.
 pub fn shrink_one(scenario: &Scenario, run: Run, budget: Budget, outputs: ShrinkOutputs) -> ExitCode {
-    let files = match check_outputs(scenario, run.seed, outputs) {
+    let files = match check_outputs(scenario, &run, outputs) {
         Ok(files) => files,
         Err(e) => {
             eprintln!("labsim: {e}");
@@ -129,7 +130,7 @@ fn write_and_explain(
 /// the default place; failures to shrink or write are printed, not fatal.
 pub fn shrink_found(scenario: &Scenario, run: Run, budget: Budget) {
     let outputs = ShrinkOutputs { schedule: None, html: None };
-    let files = match check_outputs(scenario, run.seed, outputs) {
+    let files = match check_outputs(scenario, &run, outputs) {
         Ok(files) => files,
         Err(e) => return println!("  (not shrunk: {e})"),
     };

@@ -66,7 +66,6 @@ pub fn run(plan: SoakPlan, files: ReportFiles, longer: Option<&str>, shrink_firs
             plan.jobs
         );
     }
-    shrink_failures(&plan, &report, shrink_first);
     let mut write_failed = false;
     if let Some(file) = json {
         let text = serde_json::to_string_pretty(&report).expect("a soak report serializes");
@@ -75,14 +74,18 @@ pub fn run(plan: SoakPlan, files: ReportFiles, longer: Option<&str>, shrink_firs
     if let Some(file) = junit {
         write_failed |= write(file.write(junit_xml(&report).as_bytes()));
     }
+    shrink_failures(&plan, &report, shrink_first);
     exit_code(&report, write_failed)
 }
 
 /// Shrinks the first `count` failures the report lists (not those that
 /// did not replay: a schedule cannot help there).
 fn shrink_failures(plan: &SoakPlan, report: &SoakReport, count: u64) {
-    let shrinkable = report.failed_runs.iter().filter(|f| !f.reason.starts_with("NOT DETERMINISTIC"));
+    let shrinkable = report.failed_runs.iter().filter(|f| !f.reason.starts_with("NOT "));
     for failed in shrinkable.take(count as usize) {
+        if STOP.load(std::sync::atomic::Ordering::Relaxed) {
+            return; // Ctrl-C: the report is out already
+        }
         let Some(scenario) = plan.scenarios.iter().find(|s| s.name == failed.scenario) else { continue };
         crate::shrink_cli::shrink_found(scenario, plan.run(failed.seed), scenarios::shrink::Budget::default());
     }
@@ -133,7 +136,13 @@ fn describe(plan: &SoakPlan) {
         plan.seeds,
         plan.first_seed,
         plan.jobs.min(plan.shard_runs().max(1) as usize),
-        if plan.check_determinism { ", each run twice" } else { "" },
+        if plan.check_determinism {
+            ", each run twice"
+        } else if plan.check_schedule {
+            ", each run twice: recording its schedule, then following it"
+        } else {
+            ""
+        },
         shard
     );
 }

@@ -512,3 +512,14 @@ fn shrink_explains_and_writes_a_replayable_schedule() {
     assert_eq!(code, 2, "{err}");
     std::fs::remove_dir_all(&dir).ok();
 }
+
+#[test]
+fn a_soak_shrinks_its_first_failures_when_asked() {
+    let args =
+        ["soak", "raft/swarm", "--seeds", "2", "--jobs", "1", "--bugs", "raft_vote_twice", "--shrink-first", "1"];
+    let (code, out, err) = labsim(&args);
+    assert_eq!(code, 1, "the soak failed: {out}{err}");
+    assert_eq!(out.matches("failing the same way: step rules: one vote per term").count(), 1, "one shrunk: {out}");
+    assert!(out.contains("shrinking raft/swarm seed 0"), "{out}");
+    assert!(out.contains("--schedule "), "its replay follows the schedule: {out}");
+}

@@ -8,6 +8,7 @@ use sim::{check_determinism, Divergence, Node, RunStats, Sim, SimConfig, SimHand
 use std::future::Future;
 use std::path::PathBuf;
 use std::sync::atomic::AtomicBool;
+use std::sync::Arc;
 
 /// How one run ended.
 #[derive(Clone, Debug)]
@@ -91,6 +92,9 @@ pub struct Run {
     /// Whether the run records the faults it chooses, or follows a
     /// schedule of them (`sim::schedule`).
     pub schedule: ScheduleUse,
+    /// Whether a failing run draws its illegal history to a file (not the
+    /// many runs of a shrink).
+    pub drawings: bool,
 }
 
 /// What a run does with a schedule of faults.
@@ -120,6 +124,7 @@ impl Run {
             honoured: std::cell::Cell::new((contract::Optimisations::NONE, contract::Optimisations::NONE)),
             disk_write: 0,
             schedule: ScheduleUse::None,
+            drawings: true,
         }
     }
 
@@ -174,6 +179,11 @@ impl Run {
         Run { disk_write, ..self }
     }
 
+    /// The run writes no drawing of an illegal history (a shrink's runs).
+    pub fn without_drawings(self) -> Run {
+        Run { drawings: false, ..self }
+    }
+
     /// The run records its faults, or follows a schedule of them.
     pub fn with_schedule(self, schedule: ScheduleUse) -> Run {
         Run { schedule, ..self }
@@ -207,6 +217,7 @@ impl Run {
             honoured: self.honoured.clone(),
             disk_write: self.disk_write,
             schedule: self.schedule.clone(),
+            drawings: self.drawings,
         }
     }
 }
@@ -234,6 +245,7 @@ where
         sim.with_world(|w| w.set_event_sink(sink));
     }
     bugs::buggify::disable(); // a swarm run enables its sites itself
+    bugs::buggify::take_fired(); // no naming left over from a run that unwound
     start_schedule(&sim, &run.schedule);
     let optimisations = run.optimisations_in_effect();
     if run.optimisations.is_some() {
@@ -247,6 +259,9 @@ where
     });
     bugs::buggify::disable();
     let schedule = finish_schedule(&sim, run);
+    if let Ok(Err(cut @ sim::SimError::Cut { .. })) = &ran {
+        sim.with_world(|w| w.note(format!("{cut} (no verdict but the clients' history, if any)")));
+    }
     let notes = sim.with_world(|w| w.notes().to_vec());
     let stats = sim.stats();
     let result = match ran {
@@ -370,7 +385,8 @@ pub fn run_scenario(scenario: &crate::Scenario, run: &Run) -> Outcome {
             if let Some(schedule) = &mut outcome.schedule {
                 schedule.scenario = scenario.name.to_string();
             }
-            if let (Some(cx), Some(history), Err(reason)) = (&outcome.illegal, &outcome.history, &mut outcome.result) {
+            let illegal = (&outcome.illegal, &outcome.history, &mut outcome.result);
+            if let (Some(cx), Some(history), Err(reason), true) = (illegal.0, illegal.1, illegal.2, run.drawings) {
                 match draw_illegal_history(scenario.name, run.seed, history, cx) {
                     Ok(path) => reason.push_str(&format!("\n  drawing: {}", path.display())),
                     Err(e) => reason.push_str(&format!("\n  (the drawing could not be written: {e})")),
@@ -409,6 +425,27 @@ pub fn run_checking_determinism(scenario: &crate::Scenario, run: &Run) -> Outcom
             )),
             ..first
         },
+    }
+}
+
+/// Runs a scenario for one seed recording its schedule of faults, then
+/// again following that schedule: the two must be the same run (the same
+/// trace hash), or the outcome fails saying so.
+pub fn run_checking_schedule(scenario: &crate::Scenario, run: &Run) -> Outcome {
+    let recorded = run_scenario(scenario, &run.again(run.trace).with_schedule(ScheduleUse::Record));
+    let Some(schedule) = recorded.schedule.clone() else { return recorded };
+    let followed = run_scenario(scenario, &run.again(run.trace).with_schedule(ScheduleUse::Follow(Arc::new(schedule))));
+    let (a, b) = (recorded.stats.trace.hash(), followed.stats.trace.hash());
+    if a == b {
+        return recorded;
+    }
+    Outcome {
+        result: Err(format!(
+            "NOT THE SAME RUN from its own schedule: seed {} made trace {a:016x}, and following the schedule it \
+             recorded made {b:016x} (the schedule does not name every choice the run makes)",
+            run.seed
+        )),
+        ..recorded
     }
 }
 

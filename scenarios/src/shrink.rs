@@ -117,7 +117,8 @@ pub struct Shrunk {
     pub events: u64,
     /// CPU seconds of those runs.
     pub cpu_s: f64,
-    /// Whether the budget of runs ran out before the shrink was done.
+    /// Whether the budget (of runs or of events) ran out before the shrink
+    /// was done.
     pub budget_ran_out: bool,
 }
 
@@ -193,19 +194,26 @@ pub fn shrink(
     progress: &mut dyn FnMut(&Progress<'_>),
 ) -> Result<Shrunk, String> {
     let started = thread_cpu_ms();
+    let run = &run.again(run.trace).without_drawings();
     let original = run_scenario(scenario, &run.again(run.trace).with_schedule(ScheduleUse::Record));
     let Err(reason) = &original.result else {
         return Err(format!("{} seed {} passes: there is no failure to shrink", scenario.name, run.seed));
     };
     let signature = failure_signature(reason);
-    let schedule = original.schedule.clone().expect("a recording run returns its schedule");
+    let Some(schedule) = original.schedule.clone() else {
+        return Err(format!("{} seed {} fails before its run starts: {reason}", scenario.name, run.seed));
+    };
     let size = Size::of(&schedule, &original);
     let original = Failing { schedule, outcome: original, size };
     let events = original.outcome.stats.trace.events();
     let mut shrinker = Shrinker { scenario, run, signature, best: original.clone(), runs: 1, events, budget, progress };
     shrinker.report("the original run");
     shrinker.shrink_in_levels();
-    shrinker.shorten();
+    if shrinker.shorten() {
+        // A shorter fault may leave others with nothing to do.
+        let singles = shrinker.best.schedule.entries.iter().map(|e| vec![e.choice.clone()]).collect();
+        shrinker.remove_one_at_a_time(singles, "single faults", true);
+    }
     let budget_ran_out = shrinker.out_of_budget();
     let Shrinker { signature, best, runs, events, .. } = shrinker;
     let cpu_s = (thread_cpu_ms() - started) / 1000.0;
@@ -306,7 +314,9 @@ impl Shrinker<'_> {
     /// Shortens each fault that remains and that the world can heal alone
     /// (a cut, a pause, a drift, a slow network: not a crash): the
     /// shortest of `DURATIONS` that still fails the same way.
-    fn shorten(&mut self) {
+    /// Returns whether any was shortened.
+    fn shorten(&mut self) -> bool {
+        let mut shortened = false;
         let mut i = 0;
         while i < self.best.schedule.entries.len() && !self.out_of_budget() {
             let entry = &self.best.schedule.entries[i];
@@ -324,15 +334,17 @@ impl Shrinker<'_> {
                 let Some(at) = schedule.entries.iter().position(|e| e.choice == Choice::Fault { nth }) else { break };
                 schedule.entries[at].lasts = Some(lasts);
                 if self.out_of_budget() {
-                    return;
+                    return shortened;
                 }
                 if self.try_schedule(schedule) {
                     self.report("shorter faults");
+                    shortened = true;
                     break;
                 }
             }
             i += 1;
         }
+        shortened
     }
 
     /// Runs the schedule of `units`; a run that fails the same way becomes
@@ -376,11 +388,9 @@ impl Shrinker<'_> {
         let outcome = run_scenario(self.scenario, &run);
         self.events += outcome.stats.trace.events();
         let same = outcome.result.as_ref().err().is_some_and(|r| failure_signature(r) == self.signature);
-        if same {
-            let made = outcome.schedule.clone().expect("a following run returns its schedule");
-            self.best = Failing { size: Size::of(&made, &outcome), schedule: made, outcome };
-        }
-        same
+        let Some(made) = outcome.schedule.clone().filter(|_| same) else { return false };
+        self.best = Failing { size: Size::of(&made, &outcome), schedule: made, outcome };
+        true
     }
 
     /// Of `units`, the choices the best run made (a unit left empty goes).

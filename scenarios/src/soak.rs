@@ -10,7 +10,7 @@
 //! watchdog stops a run that takes too long and reports it as that seed's
 //! failure. Reports are the same whatever the thread interleaving.
 
-use crate::runner::{replay_command, run_checking_determinism, run_scenario, Outcome, Run};
+use crate::runner::{replay_command, run_checking_determinism, run_checking_schedule, run_scenario, Outcome, Run};
 use crate::Scenario;
 use hdrhistogram::Histogram;
 use serde::Serialize;
@@ -29,6 +29,9 @@ pub struct SoakPlan {
     pub seeds: u64,
     pub jobs: usize,
     pub check_determinism: bool,
+    /// Run every seed recording its schedule of faults, then following
+    /// it, and compare the traces (`runner::run_checking_schedule`).
+    pub check_schedule: bool,
     /// (k, n): only the k-th (from 1) of n slices of the runs.
     pub shard: Option<(u64, u64)>,
     /// A run taking longer than this (wall clock) is stopped and failed.
@@ -51,6 +54,7 @@ impl SoakPlan {
             seeds,
             jobs,
             check_determinism: false,
+            check_schedule: false,
             shard: None,
             watchdog: None,
             bugs: bugs::Bugs::NONE,
@@ -127,6 +131,7 @@ pub struct SoakReport {
     /// "K/N" when the soak was one shard.
     pub shard: Option<String>,
     pub check_determinism: bool,
+    pub check_schedule: bool,
     /// False when the soak was stopped before every run was done.
     pub complete: bool,
     pub total_runs: u64,
@@ -253,11 +258,18 @@ fn record(outcome: Outcome, cpu_ms: f64, system_ms: f64) -> RunRecord {
     RunRecord { passed: outcome.result.is_ok(), reason: outcome.result.err(), trace, measures }
 }
 
-/// Runs one scenario for one seed and measures its CPU time.
-fn run_measured(scenario: &Scenario, run: &Run, check_determinism: bool) -> RunRecord {
+/// Runs one scenario for one seed (twice, with a check) and measures its
+/// CPU time.
+fn run_measured(scenario: &Scenario, run: &Run, plan: &SoakPlan) -> RunRecord {
     let (start, start_system) = (thread_cpu_ms(), thread_system_ms());
-    let outcome = if check_determinism { run_checking_determinism(scenario, run) } else { run_scenario(scenario, run) };
-    let runs = if check_determinism { 2.0 } else { 1.0 }; // report the cost of one run
+    let outcome = if plan.check_determinism {
+        run_checking_determinism(scenario, run)
+    } else if plan.check_schedule {
+        run_checking_schedule(scenario, run)
+    } else {
+        run_scenario(scenario, run)
+    };
+    let runs = if plan.check_determinism || plan.check_schedule { 2.0 } else { 1.0 }; // the cost of one run
     record(outcome, (thread_cpu_ms() - start) / runs, (thread_system_ms() - start_system) / runs)
 }
 
@@ -336,7 +348,7 @@ fn run_watched(plan: &SoakPlan, watch: &Watch, scenario: usize, seed: u64) -> Ru
     watch.stop.store(false, Ordering::Relaxed);
     *watch.started.lock().expect("no thread panics holding a watch") = Some(Instant::now());
     let run = plan.run(seed).with_cancel(watch.stop);
-    let mut rec = run_measured(&plan.scenarios[scenario], &run, plan.check_determinism);
+    let mut rec = run_measured(&plan.scenarios[scenario], &run, plan);
     *watch.started.lock().expect("no thread panics holding a watch") = None;
     if watch.stop.load(Ordering::Relaxed) {
         let limit = plan.watchdog.expect("only the watchdog stops runs").as_secs_f64();
@@ -380,6 +392,7 @@ fn summarize(plan: &SoakPlan, totals: &[Totals], failures: Vec<Failure>, complet
         seeds: plan.seeds,
         shard: plan.shard.map(|(k, n)| format!("{k}/{n}")),
         check_determinism: plan.check_determinism,
+        check_schedule: plan.check_schedule,
         complete,
         total_runs,
         total_failures,

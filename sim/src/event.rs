@@ -45,7 +45,7 @@ pub(crate) enum EventKind<M, T> {
         server: usize,
     },
     /// The world heals a fault a schedule shortened (`schedule.rs`).
-    Heal(Box<crate::fault::Fault>),
+    Heal(Box<crate::schedule::Healing>),
 }
 
 /// The event queue: a heap of small (time, sequence, slot) keys, with each

@@ -118,7 +118,7 @@ impl<N: Node> World<N> {
                 let node = Some(self.name(self.servers[*server].addr).to_string());
                 EventLine { node, ..EventLine::new(at, "unblock") }
             }
-            EventKind::Heal(fault) => EventLine { summary: self.describe_fault(fault), ..EventLine::new(at, "heal") },
+            EventKind::Heal(healing) => EventLine { summary: format!("{healing:?}"), ..EventLine::new(at, "heal") },
         };
         self.emit(line);
     }

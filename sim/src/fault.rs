@@ -109,15 +109,13 @@ impl<N: Node> World<N> {
         if !self.begin_injecting(&fault) {
             return;
         }
-        let named = self.choices.named().then(|| fault.clone());
+        let prior = if self.choices.named() { self.prior_of(&fault) } else { None };
         self.apply_fault(fault);
         self.end_injecting();
-        if let Some(fault) = named {
-            self.heal_later(&fault);
-        }
+        self.heal_later(prior);
     }
 
-    fn apply_fault(&mut self, fault: Fault) {
+    pub(crate) fn apply_fault(&mut self, fault: Fault) {
         match fault {
             Fault::Link { from, to, enabled } => self.set_link(from, to, LinkState { enabled, ..self.link(from, to) }),
             Fault::Clog { from, to, clogged } => self.set_link(from, to, LinkState { clogged, ..self.link(from, to) }),
@@ -158,6 +156,7 @@ impl<N: Node> World<N> {
     }
 
     fn record_fault(&mut self, fault: &Fault) {
+        self.note_change(fault);
         self.note_fault_made(fault);
         let (code, arg) = fault.trace_words();
         self.trace.fold(self.now, TRACE_FAULT, code, arg, || format!("fault {fault:?}"));

@@ -189,10 +189,10 @@ impl Schedule {
                     schedule.seed = number(args[0]).map_err(err)?;
                     has_seed = true;
                 }
-                "stop-at" if args.len() == 1 => schedule.stop_at = Some(number(args[0]).map_err(err)?),
+                "stop-at" if args.len() == 1 => schedule.stop_at = Some(duration(args[0]).map_err(err)?),
                 _ => {
                     let (args, lasts) = match args {
-                        [head @ .., "lasts", d] if kind == "fault" => (head, Some(number(d).map_err(err)?)),
+                        [head @ .., "lasts", d] if kind == "fault" => (head, Some(duration(d).map_err(err)?)),
                         _ => (args, None),
                     };
                     let choice = parse_choice(kind, args).map_err(err)?;
@@ -222,6 +222,19 @@ fn choice_text(choice: &Choice) -> String {
         Choice::HoldReply { call, copy: c } => format!("hold-reply {}{}", call_text(call), copy(*c)),
         Choice::Buggify { site, nth } => format!("buggify {site} {nth}"),
     }
+}
+
+/// The longest time a schedule names: a day of virtual time, in
+/// nanoseconds (far beyond any run's limit).
+const LONGEST: Nanos = 86_400 * 1_000_000_000;
+
+/// A time in nanoseconds, at most `LONGEST`.
+fn duration(word: &str) -> Result<Nanos, String> {
+    let d = number(word)?;
+    if d > LONGEST {
+        return Err(format!("{d} ns is more than a day of virtual time"));
+    }
+    Ok(d)
 }
 
 fn number(word: &str) -> Result<u64, String> {
@@ -288,6 +301,10 @@ pub(crate) struct Choices {
     pub(crate) lasting: std::collections::BTreeMap<u64, Nanos>,
     /// The ordinal of the harmful fault the injection in progress made.
     pub(crate) made_now: Option<u64>,
+    /// Changes to the world counted so far, and the last one of each
+    /// target (a shortened fault heals only a target it changed last).
+    pub(crate) changes: u64,
+    pub(crate) last_change: std::collections::BTreeMap<Target, u64>,
     /// Calls of each kind sent on each link so far.
     pub(crate) calls_on_link: std::collections::BTreeMap<(u32, u32, &'static str), u64>,
     pub(crate) made: Vec<Entry>,
@@ -317,6 +334,45 @@ impl Choices {
     }
 }
 
+/// What one fault changes, for healing it: a link's state, the network,
+/// or one of a server's settings (by endpoint).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub(crate) enum Target {
+    Link(u32, u32),
+    Clog(u32, u32),
+    Latency(u32, u32),
+    Net,
+    Server(u32, u8),
+}
+
+/// A server's settings, for `Target::Server`.
+const PAUSE: u8 = 0;
+const DRIFT: u8 = 1;
+const CRASH_POINT: u8 = 2;
+const DISK: u8 = 3;
+
+/// A shortened fault's healing, due when its time is up.
+#[derive(Debug)]
+pub(crate) struct Healing {
+    target: Target,
+    /// The target's last change when the fault was made.
+    stamp: u64,
+    heal: Fault,
+}
+
+/// Whether going from network settings `now` to `next` makes something
+/// worse (a heal, as back to reliable, does not, even if other settings
+/// stay bad).
+fn net_worsens(now: &NetConfig, next: &NetConfig) -> bool {
+    let default_latency = NetConfig::default().latency;
+    (now.reliable && !next.reliable)
+        || (!now.long_delays && next.long_delays)
+        || (!now.long_reordering && next.long_reordering)
+        || next.duplicate_per_mille > now.duplicate_per_mille
+        || next.duplicate_delay_max > now.duplicate_delay_max
+        || (next.latency != now.latency && next.latency != default_latency)
+}
+
 impl<N: Node> World<N> {
     /// From now on the run remembers the harmful choices it makes (as
     /// drawn): `choices_made` gives them.
@@ -338,26 +394,75 @@ impl<N: Node> World<N> {
     }
 
     /// After an injection: a harmful fault it made that the schedule
-    /// shortens is healed when its time is up.
-    pub(crate) fn heal_later(&mut self, fault: &Fault) {
+    /// shortens is healed when its time is up, back to the state before it
+    /// (`prior`), unless its target changed again by then.
+    pub(crate) fn heal_later(&mut self, prior: Option<(Target, Fault)>) {
         let Some(nth) = self.choices.made_now.take() else { return };
-        let (Some(&lasts), Some(heal)) = (self.choices.lasting.get(&nth), self.heal_of(fault)) else { return };
-        self.schedule(self.now + lasts, crate::event::EventKind::Heal(Box::new(heal)));
+        let (Some(&lasts), Some((target, heal))) = (self.choices.lasting.get(&nth), prior) else { return };
+        let stamp = self.choices.last_change.get(&target).copied().unwrap_or(0);
+        let at = self.now.saturating_add(lasts);
+        self.schedule(at, crate::event::EventKind::Heal(Box::new(Healing { target, stamp, heal })));
     }
 
-    /// The fault that heals `fault`, if the world can heal it alone.
-    fn heal_of(&self, fault: &Fault) -> Option<Fault> {
+    /// A shortened fault's time is up: its target goes back to the state
+    /// before it, if nothing changed the target since.
+    pub(crate) fn heal(&mut self, healing: Healing) {
+        if self.choices.last_change.get(&healing.target) == Some(&healing.stamp) {
+            self.apply_fault(healing.heal);
+        }
+    }
+
+    /// What a fault changes (`None`: a crash, which only the tester undoes
+    /// by a restart), and the fault that would put it back as it is now.
+    pub(crate) fn prior_of(&self, fault: &Fault) -> Option<(Target, Fault)> {
+        let index = |server: Addr| self.server_index(server);
         Some(match *fault {
-            Fault::Link { from, to, .. } => Fault::Link { from, to, enabled: true },
-            Fault::Clog { from, to, .. } => Fault::Clog { from, to, clogged: false },
-            Fault::Latency { from, to, .. } => Fault::Latency { from, to, latency: Latency::Zero },
-            Fault::Net(_) => Fault::Net(NetConfig::default()),
-            Fault::Pause { server } => Fault::Resume { server },
-            Fault::TimerDrift { server, .. } => Fault::TimerDrift { server, ppm: 0 },
-            Fault::CrashAtPersist { server, .. } => Fault::CrashAtPersist { server, point: None },
-            Fault::DiskLatency { server, .. } => Fault::DiskLatency { server, latency: self.config.disk_latency },
+            Fault::Link { from, to, .. } => {
+                (Target::Link(from.0, to.0), Fault::Link { from, to, enabled: self.link(from, to).enabled })
+            }
+            Fault::Clog { from, to, .. } => {
+                (Target::Clog(from.0, to.0), Fault::Clog { from, to, clogged: self.link(from, to).clogged })
+            }
+            Fault::Latency { from, to, .. } => {
+                (Target::Latency(from.0, to.0), Fault::Latency { from, to, latency: self.link(from, to).latency })
+            }
+            Fault::Net(_) => (Target::Net, Fault::Net(self.net)),
+            Fault::Pause { server } => (Target::Server(server.0, PAUSE), Fault::Resume { server }),
+            Fault::TimerDrift { server, .. } => {
+                let ppm = self.servers[index(server)].clock.ppm();
+                (Target::Server(server.0, DRIFT), Fault::TimerDrift { server, ppm })
+            }
+            Fault::CrashAtPersist { server, .. } => {
+                let point = self.servers[index(server)].crash_point;
+                (Target::Server(server.0, CRASH_POINT), Fault::CrashAtPersist { server, point })
+            }
+            Fault::DiskLatency { server, .. } => {
+                let latency = self.servers[index(server)].disk.latency;
+                (Target::Server(server.0, DISK), Fault::DiskLatency { server, latency })
+            }
             Fault::Kill { .. } | Fault::Resume { .. } => return None,
         })
+    }
+
+    /// A fault changed the world: its targets' last change is now (a kill
+    /// also ends a pause and disarms a crash point).
+    pub(crate) fn note_change(&mut self, fault: &Fault) {
+        if !self.choices.named() {
+            return;
+        }
+        self.choices.changes += 1;
+        let stamp = self.choices.changes;
+        let targets: Vec<Target> = match (fault, self.prior_of(fault)) {
+            (Fault::Kill { server, .. }, _) => {
+                vec![Target::Server(server.0, PAUSE), Target::Server(server.0, CRASH_POINT)]
+            }
+            (Fault::Resume { server }, _) => vec![Target::Server(server.0, PAUSE)],
+            (_, Some((target, _))) => vec![target],
+            (_, None) => Vec::new(),
+        };
+        for target in targets {
+            self.choices.last_change.insert(target, stamp);
+        }
     }
 
     /// Adds words on how some servers stand (a lab's roles and terms) to
@@ -419,7 +524,7 @@ impl<N: Node> World<N> {
                 what.push_str(&format!(" [{}]", around.join("; ")));
             }
             let lasts = self.choices.lasting.get(&nth).copied();
-            let healable = self.heal_of(fault).is_some();
+            let healable = self.prior_of(fault).is_some();
             self.choices.made.push(Entry {
                 lasts,
                 healable,
@@ -441,7 +546,7 @@ impl<N: Node> World<N> {
             Fault::Link { enabled, .. } => !enabled,
             Fault::Clog { clogged, .. } => *clogged,
             Fault::Latency { latency, .. } => *latency != Latency::Zero,
-            Fault::Net(config) => *config != NetConfig::default(),
+            Fault::Net(config) => net_worsens(&self.net, config),
             Fault::Kill { .. } | Fault::Pause { .. } => true,
             Fault::Resume { .. } => false,
             Fault::TimerDrift { ppm, .. } => *ppm != 0,
@@ -488,5 +593,7 @@ mod tests {
         assert!(Schedule::parse(unknown).unwrap_err().message.contains("unknown choice `explode`"));
         assert!(Schedule::parse("fault 1\n").unwrap_err().message.contains("scenario"));
         assert_eq!(Schedule::parse("scenario a\nseed x1\n").unwrap_err().line, 2);
+        let forever = "scenario a\nseed 1\nfault 2 lasts 18446744073709551615\n";
+        assert!(Schedule::parse(forever).unwrap_err().message.contains("more than a day"));
     }
 }

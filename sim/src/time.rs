@@ -62,6 +62,11 @@ impl DriftingClock {
     }
 
     /// Changes the drift from virtual time `now` on.
+    /// The clock's drift, in parts per million.
+    pub fn ppm(&self) -> i32 {
+        self.ppm
+    }
+
     pub fn set_ppm(&mut self, now: Nanos, ppm: i32) {
         assert!(ppm > -1_000_000, "a clock must move forward");
         self.anchor_local = self.local(now);

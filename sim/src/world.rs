@@ -439,7 +439,7 @@ impl<N: Node> World<N> {
             EventKind::Flushed { server, generation } => self.flush_ended(server, generation),
             EventKind::Durable { server, incarnation, ticket } => self.durable(server, incarnation, ticket),
             EventKind::Unblock { server } => self.unblock(server),
-            EventKind::Heal(fault) => self.inject(*fault),
+            EventKind::Heal(healing) => self.heal(*healing),
         }
         Ok(true)
     }
@@ -488,7 +488,7 @@ impl<N: Node> World<N> {
                     format!("{}'s writes through ticket {ticket} are durable", server_name(*server))
                 }
                 EventKind::Unblock { server } => format!("{}'s write is done", server_name(*server)),
-                EventKind::Heal(fault) => format!("the schedule heals {fault:?}"),
+                EventKind::Heal(healing) => format!("the schedule heals {healing:?}"),
             };
             format!("at {}: {what}", time::format(at))
         };
