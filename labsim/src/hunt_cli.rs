@@ -228,13 +228,7 @@ pub fn summary(hunts: &[Hunt], max_runs: u64) -> String {
     let mut runs: Vec<u64> = hunts.iter().filter_map(|h| h.caught.as_ref().map(|c| c.runs)).collect();
     runs.sort_unstable();
     let caught = runs.len();
-    let median = if runs.is_empty() {
-        0.0
-    } else if caught % 2 == 1 {
-        runs[caught / 2] as f64
-    } else {
-        (runs[caught / 2 - 1] + runs[caught / 2]) as f64 / 2.0
-    };
+    let median = median(&runs.iter().map(|&r| r as f64).collect::<Vec<f64>>());
     let cpu: f64 = hunts.iter().map(|h| h.cpu_s).sum();
     let limit =
         if max_runs == u64::MAX { "no limit on runs".to_string() } else { format!("at most {max_runs} runs each") };

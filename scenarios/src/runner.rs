@@ -109,6 +109,16 @@ pub enum ScheduleUse {
     Follow(std::sync::Arc<sim::Schedule>),
 }
 
+impl ScheduleUse {
+    /// Where a followed schedule ends the run, if it does.
+    fn stop_at(&self) -> Option<sim::Nanos> {
+        match self {
+            ScheduleUse::Follow(schedule) => schedule.stop_at,
+            _ => None,
+        }
+    }
+}
+
 impl Run {
     /// A run of `seed`: hashes only, harness checks on, no bug.
     pub fn new(seed: u64) -> Run {
@@ -234,10 +244,7 @@ where
         cancel: run.cancel,
         harness_checks: run.harness_checks,
         disk_latency: run.disk_write,
-        stop_at: match &run.schedule {
-            ScheduleUse::Follow(schedule) => schedule.stop_at,
-            _ => None,
-        },
+        stop_at: run.schedule.stop_at(),
         ..SimConfig::new(run.seed)
     };
     let sim = Sim::<N>::new(config);
@@ -316,11 +323,7 @@ fn finish_schedule<N: Node>(sim: &Sim<N>, run: &Run) -> Option<sim::Schedule> {
         sim::schedule::Entry::new(choice, None, format!("buggify: {}", site.what()))
     });
     entries.extend(fired);
-    let stop_at = match &run.schedule {
-        ScheduleUse::Follow(followed) => followed.stop_at,
-        _ => None,
-    };
-    Some(sim::Schedule { scenario: String::new(), seed: run.seed, stop_at, entries })
+    Some(sim::Schedule { scenario: String::new(), seed: run.seed, stop_at: run.schedule.stop_at(), entries })
 }
 
 /// The bugs `LABSIM_BUGS` names (a comma-separated list); an error names

@@ -6,7 +6,7 @@
 use crate::event::EventKind;
 use crate::net::{NetConfig, SendFate, DEAD_SERVER_POLL_INTERVAL};
 use crate::node::{Addr, Message, Node};
-use crate::schedule::{CallName, Choice};
+use crate::schedule::{CallOnLink, Choice};
 use crate::time::{self, Nanos};
 use crate::world::World;
 use std::cell::RefCell;
@@ -84,9 +84,10 @@ pub(crate) struct CallRecord<M, P> {
     /// holds the call until it is answered or the server is seen dead.
     pub(crate) deferred: bool,
     pub(crate) waiter: Waiter<M, P>,
-    /// Which call on its link this is, when the run names its choices
-    /// (`schedule.rs`), and whether it is a duplicate's record.
-    pub(crate) on_link: CallName,
+    /// The call's order among calls of its kind on its link, when the run
+    /// names its choices (`schedule.rs`; 0 otherwise), and whether this is
+    /// a duplicate's record.
+    pub(crate) nth_of_kind: u64,
     pub(crate) copy: bool,
 }
 
@@ -188,14 +189,9 @@ impl<N: Node> World<N> {
             answered: false,
             deferred: false,
             waiter,
-            on_link: if self.choices.named() {
-                self.choices.next_call(caller, to, msg.label())
-            } else {
-                CallName::default()
-            },
+            nth_of_kind: if self.choices.named() { self.choices.next_call(caller, to, msg.label()) } else { 0 },
             copy: false,
         };
-        let on_link = record.on_link;
         let call = self.calls.insert(record);
         if !reachable {
             self.stats.calls_to_dead += 1;
@@ -203,7 +199,7 @@ impl<N: Node> World<N> {
             self.schedule(self.now + delay, EventKind::Fail { call });
             return call;
         }
-        match self.request_fate(on_link, caller, to, msg.label()) {
+        match self.request_fate(call) {
             SendFate::Drop(delay) => {
                 self.stats.requests_dropped += 1;
                 self.schedule(self.now + delay, EventKind::Fail { call });
@@ -212,7 +208,7 @@ impl<N: Node> World<N> {
                 let delay = self.in_order_arrival(caller, index, REQUEST) - self.now
                     + delay
                     + link.latency.sample(&mut self.net_rng);
-                if let Some(extra) = self.duplicate(on_link, caller, to, msg.label()) {
+                if let Some(extra) = self.duplicate(call) {
                     self.stats.requests_duplicated += 1;
                     let original = self.calls.get(call).expect("just inserted");
                     let duplicate = CallRecord { waiter: duplicate_waiter, copy: true, ..Self::copy_fields(original) };
@@ -225,38 +221,40 @@ impl<N: Node> World<N> {
         call
     }
 
-    /// labrpc's short delay and request drop, as drawn or as the schedule
-    /// says.
-    fn request_fate(&mut self, on_link: CallName, caller: Addr, to: Addr, label: &str) -> SendFate {
+    /// labrpc's short delay and request drop for `call`, as drawn or as
+    /// the schedule says.
+    fn request_fate(&mut self, call: CallId) -> SendFate {
         let fate = self.net.send_fate(&mut self.net_rng);
         if !self.choices.named() {
             return fate;
         }
         let drawn = matches!(fate, SendFate::Drop(_));
-        let what = format!("{label} {} -> {}: request lost", self.name(caller), self.name(to));
-        match (fate, self.choose(|| Choice::DropRequest(on_link.on_link()), drawn, || what)) {
+        let (on_link, what) = self.named(call, "request lost");
+        match (fate, self.choose(|| Choice::DropRequest(on_link), drawn, || what)) {
             (SendFate::Drop(d) | SendFate::Deliver(d), true) => SendFate::Drop(d),
             (SendFate::Drop(d) | SendFate::Deliver(d), false) => SendFate::Deliver(d),
         }
     }
 
-    /// The extra delay of a duplicate of the request, if it is duplicated
-    /// (as drawn or as the schedule says).
-    fn duplicate(&mut self, on_link: CallName, caller: Addr, to: Addr, label: &str) -> Option<Nanos> {
+    /// The extra delay of a duplicate of `call`'s request, if it is
+    /// duplicated (as drawn or as the schedule says).
+    fn duplicate(&mut self, call: CallId) -> Option<Nanos> {
         let drawn = self.net.duplicate_delay(&mut self.net_rng);
         if !self.choices.named() {
             return drawn;
         }
-        let what = format!("{label} {} -> {}: request delivered twice", self.name(caller), self.name(to));
-        self.choose(|| Choice::Duplicate(on_link.on_link()), drawn.is_some(), || what).then(|| drawn.unwrap_or(0))
+        let (on_link, what) = self.named(call, "request delivered twice");
+        self.choose(|| Choice::Duplicate(on_link), drawn.is_some(), || what).then(|| drawn.unwrap_or(0))
     }
 
-    /// Which call's reply this is (for a choice), and what `happened` to
-    /// it in words.
-    fn reply_named(&self, call: CallId, happened: &str) -> (CallName, bool, String) {
-        let record = self.calls.get(call).expect("a reply's call is open");
-        let (server, caller) = (self.name(self.servers[record.server].addr), self.name(record.caller));
-        (record.on_link, record.copy, format!("{} reply {server} -> {caller}: {happened}", record.label))
+    /// Which call this is (for a choice), and what `happened` to it in
+    /// words. Only a run that names its choices asks.
+    fn named(&self, call: CallId, happened: &str) -> (CallOnLink, String) {
+        let record = self.calls.get(call).expect("a named call is open");
+        let server = self.servers[record.server].addr;
+        let (from, to, label) = (record.caller.0, server.0, record.label.to_string());
+        let ends = format!("{} -> {}", self.name(record.caller), self.name(server));
+        (CallOnLink { from, to, label, nth: record.nth_of_kind }, format!("{} {ends}: {happened}", record.label))
     }
 
     /// Whether the network loses the reply of `call` (as drawn or as the
@@ -266,8 +264,9 @@ impl<N: Node> World<N> {
         if !self.choices.named() {
             return drawn;
         }
-        let (on_link, copy, what) = self.reply_named(call, "lost");
-        self.choose(|| Choice::DropReply { call: on_link.on_link(), copy }, drawn, || what)
+        let copy = self.calls.get(call).is_some_and(|r| r.copy);
+        let (on_link, what) = self.named(call, "reply lost");
+        self.choose(|| Choice::DropReply { call: on_link, copy }, drawn, || what)
     }
 
     /// The long-reordering hold of the reply of `call`, if any (as drawn
@@ -277,8 +276,9 @@ impl<N: Node> World<N> {
         if !self.choices.named() {
             return drawn;
         }
-        let (on_link, copy, what) = self.reply_named(call, "held back");
-        let held = self.choose(|| Choice::HoldReply { call: on_link.on_link(), copy }, drawn.is_some(), || what);
+        let copy = self.calls.get(call).is_some_and(|r| r.copy);
+        let (on_link, what) = self.named(call, "reply held back");
+        let held = self.choose(|| Choice::HoldReply { call: on_link, copy }, drawn.is_some(), || what);
         held.then(|| drawn.unwrap_or(time::ms(crate::net::REORDER_DELAY_MS_MIN)))
     }
 

@@ -58,22 +58,6 @@ pub struct CallOnLink {
     pub nth: u64,
 }
 
-/// A call's name as a world keeps it, until a choice needs it
-/// (`CallOnLink`).
-#[derive(Clone, Copy, Debug, Default)]
-pub(crate) struct CallName {
-    pub(crate) from: u32,
-    pub(crate) to: u32,
-    pub(crate) label: &'static str,
-    pub(crate) nth: u64,
-}
-
-impl CallName {
-    pub(crate) fn on_link(&self) -> CallOnLink {
-        CallOnLink { from: self.from, to: self.to, label: self.label.to_string(), nth: self.nth }
-    }
-}
-
 impl Choice {
     /// Whether the network made the choice (not a tester or a server).
     pub fn is_network(&self) -> bool {
@@ -325,12 +309,12 @@ impl Choices {
         }
     }
 
-    /// The name of the next call of kind `label` from `from` to `to`.
-    pub(crate) fn next_call(&mut self, from: Addr, to: Addr, label: &'static str) -> CallName {
+    /// The order of the next call of kind `label` from `from` to `to`
+    /// among such calls.
+    pub(crate) fn next_call(&mut self, from: Addr, to: Addr, label: &'static str) -> u64 {
         let count = self.calls_on_link.entry((from.0, to.0, label)).or_insert(0);
-        let nth = *count;
         *count += 1;
-        CallName { from: from.0, to: to.0, label, nth }
+        *count - 1
     }
 }
 
