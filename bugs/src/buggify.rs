@@ -153,6 +153,12 @@ pub fn take_fired() -> Vec<(Site, u64)> {
     FIRED.with(|f| std::mem::take(&mut *f.borrow_mut()))
 }
 
+/// The firings since `name_chances` or the last `drain_fired`, in order;
+/// chances stay named.
+pub fn drain_fired() -> Vec<(Site, u64)> {
+    FIRED.with(|f| std::mem::take(&mut *f.borrow_mut()))
+}
+
 /// The site of this name.
 pub fn site_named(name: &str) -> Option<Site> {
     Site::ALL.iter().copied().find(|s| s.name() == name)

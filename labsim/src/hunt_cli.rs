@@ -104,17 +104,17 @@ fn shrink_quietly<I: Implementation>(bug: Bug, which: Hunters, catch: &scenarios
 }
 
 /// The header of the shrinking table.
-const SHRINK_HEADER: &str = "| bug | check | faults | of them injected (instants) | messages lost | virtual time | \
-operations | shrink runs | CPU s |\n|---|---|---|---|---|---|---|---:|---:|";
+const SHRINK_HEADER: &str =
+    "| bug | check | faults | of them injected (instants) | messages lost | messages delayed | \
+virtual time | operations | shrink runs | CPU s |\n|---|---|---|---|---|---|---|---|---:|---:|";
 
 /// One row: each figure before -> after.
 fn shrink_row(row: &ShrunkCatch) -> String {
     let s = match &row.shrunk {
         Ok(s) => s,
-        Err(e) => return format!("| `{}` | not shrunk: {e} | | | | | | | |", row.bug.name()),
+        Err(e) => return format!("| `{}` | not shrunk: {e} | | | | | | | | |", row.bug.name()),
     };
     let (a, b) = (&s.original.size, &s.shrunk.size);
-    let total = |z: &scenarios::shrink::Size| z.faults + z.network_faults + z.buggify_firings;
     let time = |t| sim::time::format(t);
     let flag = match (s.budget_ran_out, row.replays) {
         (_, false) => " (replay differs!)",
@@ -122,17 +122,19 @@ fn shrink_row(row: &ShrunkCatch) -> String {
         (false, true) => "",
     };
     format!(
-        "| `{}` | {} | {} → **{}** | {} ({}) → {} ({}) | {} → {} | {} → {} | {} → {} | {}{flag} | {:.1} |",
+        "| `{}` | {} | {} → **{}** | {} ({}) → {} ({}) | {} → {} | {} → {} | {} → {} | {} → {} | {}{flag} | {:.1} |",
         row.bug.name(),
         s.signature,
-        total(a),
-        total(b),
+        a.total(),
+        b.total(),
         a.faults,
         a.fault_instants,
         b.faults,
         b.fault_instants,
         a.dropped_messages,
         b.dropped_messages,
+        a.delayed_messages,
+        b.delayed_messages,
         time(a.virtual_time),
         time(b.virtual_time),
         a.operations,
@@ -145,8 +147,7 @@ fn shrink_row(row: &ShrunkCatch) -> String {
 /// Medians and worsts of the shrinking table.
 fn shrink_summary(rows: &[ShrunkCatch]) -> String {
     let shrunk: Vec<&Shrunk> = rows.iter().filter_map(|r| r.shrunk.as_ref().ok()).collect();
-    let total = |z: &scenarios::shrink::Size| (z.faults + z.network_faults + z.buggify_firings) as f64;
-    let after: Vec<f64> = shrunk.iter().map(|s| total(&s.shrunk.size)).collect();
+    let after: Vec<f64> = shrunk.iter().map(|s| s.shrunk.size.total() as f64).collect();
     let injected_ratio: Vec<f64> = shrunk
         .iter()
         .filter(|s| s.original.size.faults > 0)

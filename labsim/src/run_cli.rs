@@ -90,6 +90,9 @@ pub fn run(scenario: &Scenario, seed: u64, switched: Switched, checks: Checks, o
     };
     let followed = switched.follow.as_ref().map(|(path, _)| path.as_path());
     let passed = verdict(scenario, &run, &outcome, followed) & same_run(&outcome, checks.expect_trace);
+    if let Some((_, schedule)) = &switched.follow {
+        never_came_up(schedule, &outcome);
+    }
     let explanation = followed.and_then(|_| explained(&outcome));
     if let Some(text) = &explanation {
         println!("{text}");
@@ -154,11 +157,15 @@ impl Files {
             });
         }
         if let (Some(file), Some(schedule)) = (&self.schedule, &outcome.schedule) {
-            let (faults, network, sites) = schedule.counts();
+            let counts = schedule.counts();
             results.push(file.write(schedule.to_text().as_bytes()).map(|()| {
                 format!(
-                    "schedule: {} ({faults} injected faults, {network} network faults, {sites} buggify firings)",
-                    file.path().display()
+                    "schedule: {} ({} injected faults, {} network faults, {} messages delayed, {} buggify firings)",
+                    file.path().display(),
+                    counts.faults,
+                    counts.network_faults,
+                    counts.delays,
+                    counts.buggify_firings
                 )
             }));
         }
@@ -179,6 +186,21 @@ impl Files {
             }
         }
         first_error.map_or(Ok(()), Err)
+    }
+}
+
+/// Says which choices a followed schedule lists that the run never came
+/// to (a hand-edited line naming a fault or call the run does not have):
+/// they were not made, and nothing else was made in their place.
+fn never_came_up(schedule: &sim::Schedule, outcome: &Outcome) {
+    let made: std::collections::BTreeSet<sim::Choice> =
+        outcome.schedule.as_ref().map_or_else(Default::default, sim::Schedule::choices);
+    let missing: Vec<sim::Choice> = schedule.choices().into_iter().filter(|c| !made.contains(c)).collect();
+    if let Some(first) = missing.first() {
+        println!(
+            "note: {} choice(s) the schedule lists never came up in this run, so were not made (the first: `{first}`)",
+            missing.len()
+        );
     }
 }
 

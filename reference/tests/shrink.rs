@@ -78,3 +78,34 @@ fn a_budget_stops_a_shrink_with_the_smallest_failing_run_so_far() {
     assert_eq!(shrunk.runs, 5);
     assert!(shrunk.shrunk.outcome.result.is_err());
 }
+
+#[test]
+fn a_workload_cap_limits_a_swarm_and_no_lab_test() {
+    let cap = sim::schedule::WorkloadCap { clients: Some(1), operations: Some(4) };
+    let capped = |name: &str| {
+        let schedule = sim::Schedule { scenario: name.into(), seed: 3, workload: cap, ..sim::Schedule::default() };
+        run_scenario(&scenario(name), &Run::new(3).with_schedule(ScheduleUse::Follow(Arc::new(schedule))))
+    };
+    let swarm = capped("kv/swarm");
+    assert!(swarm.workload_cut, "the swarm honours the cap");
+    let history = swarm.history.expect("a kv history");
+    let clients: std::collections::BTreeSet<_> = history.iter().map(|op| op.client).collect();
+    // One capped client of 4 operations, and the liveness phase's clerk.
+    assert_eq!((clients.len(), history.len()), (2, 6), "{history:?}");
+    let lab = capped("kv/one_partition_3a");
+    assert!(!lab.workload_cut, "a lab test keeps its workload");
+}
+
+#[test]
+fn a_swarm_shrink_needs_fewer_clients_and_operations() {
+    let scenario = scenario("kv/swarm");
+    let run = Run::new(13).with_bugs(Bugs::one(Bug::KvDupCheckEqualOnly));
+    let shrunk = shrink(&scenario, &run, Budget::default(), &mut |_| {}).expect("the run fails");
+    assert_eq!(shrunk.signature, "linearizability");
+    let cap = shrunk.shrunk.schedule.workload;
+    assert!(cap.clients.is_some() || cap.operations.is_some(), "a cap is kept: {cap:?}");
+    assert!(shrunk.shrunk.size.operations * 4 < shrunk.original.size.operations, "{:?}", shrunk.shrunk.size);
+    let follow = ScheduleUse::Follow(Arc::new(shrunk.shrunk.schedule.clone()));
+    let replayed = run_scenario(&scenario, &run.again(run.trace).with_schedule(follow));
+    assert_eq!(replayed.stats.trace.hash(), shrunk.shrunk.outcome.stats.trace.hash(), "the shrunk run replays");
+}

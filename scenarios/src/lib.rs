@@ -47,6 +47,7 @@ pub mod shrink;
 pub mod soak;
 pub mod swarm;
 pub mod testing;
+pub mod workload;
 
 pub use bugs::Layer;
 pub use implementation::Implementation;

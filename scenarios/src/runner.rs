@@ -30,6 +30,9 @@ pub struct Outcome {
     pub notes: Vec<String>,
     /// The faults the run chose, when it recorded or followed a schedule.
     pub schedule: Option<sim::Schedule>,
+    /// Whether the schedule's workload cap left out clients or operations
+    /// the run would have had (`workload.rs`).
+    pub workload_cut: bool,
 }
 
 impl Outcome {
@@ -43,6 +46,7 @@ impl Outcome {
             shards_moved: 0,
             notes: Vec::new(),
             schedule: None,
+            workload_cut: false,
         }
     }
 
@@ -115,6 +119,14 @@ impl ScheduleUse {
         match self {
             ScheduleUse::Follow(schedule) => schedule.stop_at,
             _ => None,
+        }
+    }
+
+    /// How much of its workload a followed schedule lets the run issue.
+    fn workload(&self) -> sim::schedule::WorkloadCap {
+        match self {
+            ScheduleUse::Follow(schedule) => schedule.workload,
+            _ => sim::schedule::WorkloadCap::default(),
         }
     }
 }
@@ -261,8 +273,10 @@ where
     if run.disk_write > 0 {
         sim.with_world(|w| w.note(format!("disk write: {}", sim::time::format(run.disk_write))));
     }
-    let ran = crate::optimisations::with(optimisations, || {
-        bugs::with(run.bugs, || catching_panics(|| sim.run(main(sim.handle()))))
+    let (ran, workload_cut) = crate::workload::with(run.schedule.workload(), || {
+        crate::optimisations::with(optimisations, || {
+            bugs::with(run.bugs, || catching_panics(|| sim.run(main(sim.handle()))))
+        })
     });
     bugs::buggify::disable();
     let schedule = finish_schedule(&sim, run);
@@ -284,11 +298,15 @@ where
         )),
     };
     let result = result.map_err(|reason| notes.iter().fold(reason, |r, note| format!("{r}\n  {note}")));
-    Outcome { notes, schedule, ..Outcome::new(result, stats) }
+    Outcome { notes, schedule, workload_cut, ..Outcome::new(result, stats) }
 }
 
-/// Sets the world (and the servers' buggify sites) to record or follow.
+/// Sets the world (and the servers' buggify sites) to record or follow;
+/// the sites' firings are recorded at the step of the server that fired.
 fn start_schedule<N: Node>(sim: &Sim<N>, schedule: &ScheduleUse) {
+    if !matches!(schedule, ScheduleUse::None) {
+        sim.with_world(|w| w.watch_server_choices(Box::new(|| fired(bugs::buggify::drain_fired()))));
+    }
     match schedule {
         ScheduleUse::None => {}
         ScheduleUse::Record => {
@@ -311,19 +329,31 @@ fn start_schedule<N: Node>(sim: &Sim<N>, schedule: &ScheduleUse) {
     }
 }
 
-/// The choices a recording or following run made: the world's in order,
-/// then the buggify sites' firings (whose times are not known).
+/// Buggify firings as choices, with what each site does in words.
+fn fired(firings: Vec<(bugs::buggify::Site, u64)>) -> Vec<(sim::Choice, String)> {
+    let named = |(site, nth): (bugs::buggify::Site, u64)| {
+        (sim::Choice::Buggify { site: site.name().to_string(), nth }, format!("buggify: {}", site.what()))
+    };
+    firings.into_iter().map(named).collect()
+}
+
+/// The choices a recording or following run made, in order (a buggify
+/// firing outside any server's step, if one ever were, comes last, with no
+/// time).
 fn finish_schedule<N: Node>(sim: &Sim<N>, run: &Run) -> Option<sim::Schedule> {
     if matches!(run.schedule, ScheduleUse::None) {
         return None;
     }
     let mut entries = sim.with_world(|w| w.choices_made().to_vec());
-    let fired = bugs::buggify::take_fired().into_iter().map(|(site, nth)| {
-        let choice = sim::Choice::Buggify { site: site.name().to_string(), nth };
-        sim::schedule::Entry::new(choice, None, format!("buggify: {}", site.what()))
-    });
-    entries.extend(fired);
-    Some(sim::Schedule { scenario: String::new(), seed: run.seed, stop_at: run.schedule.stop_at(), entries })
+    let outside = fired(bugs::buggify::take_fired());
+    entries.extend(outside.into_iter().map(|(choice, what)| sim::schedule::Entry::new(choice, None, what)));
+    Some(sim::Schedule {
+        scenario: String::new(),
+        seed: run.seed,
+        stop_at: run.schedule.stop_at(),
+        workload: run.schedule.workload(),
+        entries,
+    })
 }
 
 /// The bugs `LABSIM_BUGS` names (a comma-separated list); an error names

@@ -17,7 +17,7 @@ use crate::hunt::caught_by;
 use crate::registry::Scenario;
 use crate::runner::{run_scenario, Outcome, Run, ScheduleUse};
 use crate::soak::thread_cpu_ms;
-use sim::schedule::Entry;
+use sim::schedule::{Entry, WorkloadCap};
 use sim::{Choice, Nanos, Schedule};
 use std::collections::BTreeSet;
 use std::sync::Arc;
@@ -57,6 +57,8 @@ pub struct Size {
     pub network_faults: usize,
     /// Of those, messages lost.
     pub dropped_messages: usize,
+    /// Requests the network delayed (labrpc's short delay).
+    pub delayed_messages: usize,
     pub buggify_firings: usize,
     /// Virtual time until the run ended (a failing run ends at its failure).
     pub virtual_time: Nanos,
@@ -66,30 +68,38 @@ pub struct Size {
 
 impl Size {
     pub fn of(schedule: &Schedule, outcome: &Outcome) -> Size {
-        let (faults, network_faults, buggify_firings) = schedule.counts();
+        let counts = schedule.counts();
         let instants: BTreeSet<Option<Nanos>> =
             schedule.entries.iter().filter(|e| matches!(e.choice, Choice::Fault { .. })).map(|e| e.at).collect();
         let dropped = |e: &&Entry| matches!(e.choice, Choice::DropRequest(_) | Choice::DropReply { .. });
         Size {
             fault_instants: instants.len(),
-            faults,
-            network_faults,
+            faults: counts.faults,
+            network_faults: counts.network_faults,
             dropped_messages: schedule.entries.iter().filter(dropped).count(),
-            buggify_firings,
+            delayed_messages: counts.delays,
+            buggify_firings: counts.buggify_firings,
             virtual_time: outcome.stats.virtual_time,
             operations: outcome.operations(),
         }
     }
 
+    /// Every choice the run needs: the tester's faults, the network's
+    /// faults and delays, and the buggify firings.
+    pub fn total(&self) -> usize {
+        self.faults + self.network_faults + self.delayed_messages + self.buggify_firings
+    }
+
     /// The size in words, for progress lines and reports.
     pub fn describe(&self) -> String {
         format!(
-            "{} fault instants ({} faults), {} network faults ({} messages lost), {} buggify firings, virtual {}, \
-             {} operations",
+            "{} fault instants ({} faults), {} network faults ({} messages lost), {} messages delayed, {} buggify \
+             firings, virtual {}, {} operations",
             self.fault_instants,
             self.faults,
             self.network_faults,
             self.dropped_messages,
+            self.delayed_messages,
             self.buggify_firings,
             sim::time::format(self.virtual_time),
             self.operations
@@ -171,6 +181,17 @@ pub fn failure_signature(reason: &str) -> String {
 /// ends.
 const CUT_MARGIN: Nanos = 1_000_000;
 
+/// The caps on clients a shrink tries, fewest first.
+const CLIENT_CAPS: [u32; 3] = [1, 2, 4];
+
+/// The caps on operations per client a shrink tries, fewest first.
+const OPERATION_CAPS: [u64; 4] = [4, 16, 64, 256];
+
+/// The workload cap a run followed.
+fn schedule_cap(outcome: &Outcome) -> WorkloadCap {
+    outcome.schedule.as_ref().map_or_else(WorkloadCap::default, |s| s.workload)
+}
+
 /// The durations a shrink tries for a fault that remains, shortest first.
 const DURATIONS: [Nanos; 4] = [1_000_000, 10_000_000, 100_000_000, 1_000_000_000];
 
@@ -206,9 +227,21 @@ pub fn shrink(
     let size = Size::of(&schedule, &original);
     let original = Failing { schedule, outcome: original, size };
     let events = original.outcome.stats.trace.events();
-    let mut shrinker = Shrinker { scenario, run, signature, best: original.clone(), runs: 1, events, budget, progress };
+    let mut shrinker = Shrinker {
+        scenario,
+        run,
+        signature,
+        best: original.clone(),
+        runs: 1,
+        events,
+        budget,
+        progress,
+        last_run_cut: false,
+        workload_tried: BTreeSet::new(),
+    };
     shrinker.report("the original run");
     shrinker.shrink_in_levels();
+    shrinker.try_smaller_workload();
     if shrinker.shorten() {
         // A shorter fault may leave others with nothing to do.
         let singles = shrinker.best.schedule.entries.iter().map(|e| vec![e.choice.clone()]).collect();
@@ -233,6 +266,10 @@ struct Shrinker<'a> {
     events: u64,
     budget: Budget,
     progress: &'a mut dyn FnMut(&Progress<'_>),
+    /// Whether the last run's workload cap cut anything.
+    last_run_cut: bool,
+    /// The workload caps tried so far.
+    workload_tried: BTreeSet<WorkloadCap>,
 }
 
 impl Shrinker<'_> {
@@ -244,6 +281,39 @@ impl Shrinker<'_> {
         (self.progress)(&Progress { runs: self.runs, step, size: &self.best.size });
     }
 
+    /// Tries fewer clients, then fewer operations each (`workload.rs`):
+    /// the smallest of a few caps that still fails the same way.
+    fn try_smaller_workload(&mut self) {
+        let now = self.best.schedule.workload;
+        let fewer = CLIENT_CAPS.iter().filter(|&&c| now.clients.is_none_or(|n| c < n));
+        self.try_caps(fewer.map(|&c| WorkloadCap { clients: Some(c), ..now }).collect(), "fewer clients");
+        let now = self.best.schedule.workload;
+        let fewer = OPERATION_CAPS.iter().filter(|&&o| now.operations.is_none_or(|n| o < n));
+        self.try_caps(fewer.map(|&o| WorkloadCap { operations: Some(o), ..now }).collect(), "fewer operations");
+    }
+
+    /// Tries `caps`, smallest first, until one fails the same way, or one
+    /// cuts nothing (the scenario honours no cap, or has no more than that:
+    /// a larger cap would cut nothing either). Each cap is tried once per
+    /// shrink.
+    fn try_caps(&mut self, caps: Vec<WorkloadCap>, step: &str) {
+        for cap in caps {
+            if self.out_of_budget() {
+                return;
+            }
+            if !self.workload_tried.insert(cap) {
+                continue;
+            }
+            if self.try_schedule(Schedule { workload: cap, ..self.best.schedule.clone() }) {
+                self.report(step);
+                return;
+            }
+            if !self.last_run_cut {
+                return;
+            }
+        }
+    }
+
     /// Level by level, coarse to fine: each level cuts every source's
     /// faults into about 8 times as many units as the last, and tries
     /// taking each unit out in turn; the last level, single faults, goes
@@ -251,6 +321,7 @@ impl Shrinker<'_> {
     fn shrink_in_levels(&mut self) {
         for level in 0.. {
             self.try_cut();
+            self.try_smaller_workload();
             let Some((units, finest)) = self.units_at(level) else { return };
             let step =
                 if finest { "single faults".to_string() } else { format!("level {level} ({} units)", units.len()) };
@@ -270,7 +341,7 @@ impl Shrinker<'_> {
         if entries.is_empty() {
             return None;
         }
-        let atoms: Vec<Vec<Unit>> = (0..3).map(|s| atoms_of(entries, s)).collect();
+        let atoms: Vec<Vec<Unit>> = (0..SOURCES).map(|s| atoms_of(entries, s)).collect();
         let most_atoms = atoms.iter().map(Vec::len).max().unwrap_or(0);
         let per_level = 8usize.checked_pow(level).unwrap_or(usize::MAX);
         if level > 0 && per_level / 8 >= most_atoms {
@@ -320,18 +391,17 @@ impl Shrinker<'_> {
         let mut i = 0;
         while i < self.best.schedule.entries.len() && !self.out_of_budget() {
             let entry = &self.best.schedule.entries[i];
-            let Choice::Fault { nth } = entry.choice else {
-                i += 1;
-                continue;
-            };
-            if !entry.healable || entry.lasts.is_some_and(|d| d <= DURATIONS[0]) {
+            if !matches!(entry.choice, Choice::Fault { .. })
+                || !entry.healable
+                || entry.lasts.is_some_and(|d| d <= DURATIONS[0])
+            {
                 i += 1;
                 continue;
             }
-            let longest = entry.lasts.unwrap_or(Nanos::MAX);
+            let (choice, longest) = (entry.choice.clone(), entry.lasts.unwrap_or(Nanos::MAX));
             for &lasts in DURATIONS.iter().filter(|d| **d < longest) {
                 let mut schedule = self.best.schedule.clone();
-                let Some(at) = schedule.entries.iter().position(|e| e.choice == Choice::Fault { nth }) else { break };
+                let Some(at) = schedule.entries.iter().position(|e| e.choice == choice) else { break };
                 schedule.entries[at].lasts = Some(lasts);
                 if self.out_of_budget() {
                     return shortened;
@@ -387,6 +457,10 @@ impl Shrinker<'_> {
         let run = self.run.again(self.run.trace).with_schedule(ScheduleUse::Follow(Arc::new(schedule)));
         let outcome = run_scenario(self.scenario, &run);
         self.events += outcome.stats.trace.events();
+        self.last_run_cut = outcome.workload_cut;
+        if schedule_cap(&outcome) != WorkloadCap::default() && !outcome.workload_cut {
+            return false; // a cap that cut nothing is no simplification
+        }
         let same = outcome.result.as_ref().err().is_some_and(|r| failure_signature(r) == self.signature);
         let Some(made) = outcome.schedule.clone().filter(|_| same) else { return false };
         self.best = Failing { size: Size::of(&made, &outcome), schedule: made, outcome };
@@ -430,6 +504,12 @@ pub fn explain(failing: &Failing) -> String {
     let check = caught_by(reason);
     let first = reason.lines().next().unwrap_or(reason);
     let mut out = format!("What failed: {} ({check}).\n  {first}\n", check_in_words(check));
+    let cap = failing.schedule.workload;
+    if cap != WorkloadCap::default() {
+        let clients = cap.clients.map_or("the clients".to_string(), |c| format!("the first {c} client(s)"));
+        let operations = cap.operations.map_or(String::new(), |o| format!(", at most {o} operations each"));
+        out.push_str(&format!("The workload it needs: {clients}{operations}.\n"));
+    }
     let at_failure = sim::time::format(failing.outcome.stats.virtual_time);
     if failing.schedule.entries.is_empty() {
         out.push_str(&format!("No fault is needed: the run fails at {at_failure} with none.\n"));
@@ -469,11 +549,16 @@ pub fn explain(failing: &Failing) -> String {
     out
 }
 
-/// 0: the tester's faults; 1: the network's; 2: the servers' sites.
+/// How many sources of choices a shrink takes out whole at its first level.
+const SOURCES: u8 = 4;
+
+/// 0: the tester's faults; 1: the network's faults; 2: the servers' sites;
+/// 3: the network's short delays.
 fn source(choice: &Choice) -> u8 {
     match choice {
         Choice::Fault { .. } => 0,
         Choice::Buggify { .. } => 2,
+        Choice::Delay(_) => 3,
         _ => 1,
     }
 }

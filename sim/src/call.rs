@@ -230,10 +230,16 @@ impl<N: Node> World<N> {
         }
         let drawn = matches!(fate, SendFate::Drop(_));
         let (on_link, what) = self.named(call, "request lost");
-        match (fate, self.choose(|| Choice::DropRequest(on_link), drawn, || what)) {
-            (SendFate::Drop(d) | SendFate::Deliver(d), true) => SendFate::Drop(d),
-            (SendFate::Drop(d) | SendFate::Deliver(d), false) => SendFate::Deliver(d),
+        let (SendFate::Drop(delay) | SendFate::Deliver(delay)) = fate;
+        if self.choose(|| Choice::DropRequest(on_link.clone()), drawn, || what) {
+            return SendFate::Drop(delay);
         }
+        if delay == 0 {
+            return SendFate::Deliver(0);
+        }
+        let what = self.named(call, &format!("request delayed {}", time::format(delay))).1;
+        let delayed = self.choose(|| Choice::Delay(on_link), true, || what);
+        SendFate::Deliver(if delayed { delay } else { 0 })
     }
 
     /// The extra delay of a duplicate of `call`'s request, if it is

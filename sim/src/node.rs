@@ -225,7 +225,11 @@ impl<N: Node> World<N> {
         let slot = &mut self.servers[index];
         slot.alive = true;
         slot.incarnation += 1;
-        match self.in_node_context(index, make) {
+        let made = self.in_node_context(index, make);
+        if self.choices.named() {
+            self.collect_server_choices(index);
+        }
+        match made {
             Ok(node) => {
                 if self.servers[index].crashing {
                     self.kill(server, crate::fault::CrashMode::Process);
@@ -250,10 +254,21 @@ impl<N: Node> World<N> {
     pub(crate) fn in_node<R>(&mut self, index: usize, f: impl FnOnce(&mut N, &mut Ctx<'_, N>) -> R) -> Option<R> {
         let mut node = self.servers[index].node.take()?;
         let result = self.in_node_context(index, |ctx| f(&mut node, ctx));
+        self.end_node_step(index, node);
+        if self.choices.named() {
+            // After the node is back: the choices are described with it.
+            self.collect_server_choices(index);
+        }
+        Some(result)
+    }
+
+    /// After a step of server `index`: it crashes if a crash point fired,
+    /// else its node goes back in its slot, inspected.
+    fn end_node_step(&mut self, index: usize, node: Box<N>) {
         if self.servers[index].crashing {
             let addr = self.servers[index].addr;
             self.kill(addr, crate::fault::CrashMode::Process);
-            return Some(result);
+            return;
         }
         if self.event_sink.is_some() {
             self.note_status(index, node.status());
@@ -263,7 +278,6 @@ impl<N: Node> World<N> {
         if slot.alive {
             slot.node = Some(node);
         }
-        Some(result)
     }
 
     pub(crate) fn in_node_context<R>(&mut self, index: usize, f: impl FnOnce(&mut Ctx<'_, N>) -> R) -> R {

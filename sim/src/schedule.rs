@@ -1,9 +1,10 @@
 //! A run's faults as an explicit schedule: every fault a tester injects
 //! that takes the world away from health (a cut link, a crash, a pause, a
-//! drift, a crash point, an unreliable network), and every fault the
-//! network decides for one message (a request or reply dropped, a request
-//! duplicated, a reply held back), each named by where it falls in the run
-//! rather than by a random draw.
+//! drift, a crash point, an unreliable network), every fault the network
+//! decides for one message (a request or reply dropped, a request
+//! duplicated or delayed, a reply held back), and the choices servers make
+//! inside (their fault injection points firing), each named by where it
+//! falls in the run rather than by a random draw.
 //!
 //! A run records the choices it made (`World::record_schedule`); a run
 //! that follows a schedule (`World::follow_schedule`) makes exactly the
@@ -13,11 +14,12 @@
 //! Taking choices out of a schedule is how `labsim shrink` finds the few
 //! faults a failure needs.
 //!
-//! Choices are named by ordinals that do not depend on the world's state:
-//! the n-th fault of the kinds that harm (counted whether or not it
-//! changed anything), the n-th call on a link. Undoing a fault (healing a
-//! link, resuming, restarting) is never a choice: it is a no-op when the
-//! fault it undoes was left out.
+//! Choices are named by what they act on and an ordinal there, so that
+//! leaving one out renames as few others as can be: the n-th harmful fault
+//! on one link or server setting (counted whether or not it changed
+//! anything), the n-th call of one kind on a link. Undoing a fault
+//! (healing a link, resuming, restarting) is never a choice: it is a no-op
+//! when the fault it undoes was left out.
 
 use crate::fault::Fault;
 use crate::net::{Latency, NetConfig};
@@ -30,8 +32,8 @@ use std::fmt;
 /// One choice of a run, named so that a run can be told to make it again.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Choice {
-    /// The `nth` (from 0) harmful fault the tester injects.
-    Fault { nth: u64 },
+    /// The `nth` (from 0) harmful fault the tester injects on `on`.
+    Fault { on: FaultTarget, nth: u64 },
     /// The network loses the request of the `nth` call on the link.
     DropRequest(CallOnLink),
     /// The network loses the reply of that call (of its duplicate, when
@@ -41,9 +43,110 @@ pub enum Choice {
     Duplicate(CallOnLink),
     /// The network holds the reply of that call back (long reordering).
     HoldReply { call: CallOnLink, copy: bool },
+    /// The network delays the request of that call by labrpc's short
+    /// delay (0-26 ms on an unreliable network, as drawn); a request not
+    /// listed gets through without it.
+    Delay(CallOnLink),
     /// A server's fault injection point (`bugs::buggify`) fires at its
     /// `nth` chance in the run.
     Buggify { site: String, nth: u64 },
+}
+
+/// What a tester's fault acts on: one direction of a link (its state,
+/// clog or latency), the whole network, or one of a server's settings
+/// (endpoints by number). Healing goes back to the target's state before
+/// the fault.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum FaultTarget {
+    /// The link is cut (`Fault::Link`).
+    Cut {
+        from: u32,
+        to: u32,
+    },
+    Clog {
+        from: u32,
+        to: u32,
+    },
+    Latency {
+        from: u32,
+        to: u32,
+    },
+    Net,
+    Kill {
+        server: u32,
+    },
+    Pause {
+        server: u32,
+    },
+    Drift {
+        server: u32,
+    },
+    CrashPoint {
+        server: u32,
+    },
+    Disk {
+        server: u32,
+    },
+}
+
+impl FaultTarget {
+    /// What `fault` acts on (a resume acts on the pause).
+    pub fn of(fault: &Fault) -> FaultTarget {
+        match *fault {
+            Fault::Link { from, to, .. } => FaultTarget::Cut { from: from.0, to: to.0 },
+            Fault::Clog { from, to, .. } => FaultTarget::Clog { from: from.0, to: to.0 },
+            Fault::Latency { from, to, .. } => FaultTarget::Latency { from: from.0, to: to.0 },
+            Fault::Net(_) => FaultTarget::Net,
+            Fault::Kill { server, .. } => FaultTarget::Kill { server: server.0 },
+            Fault::Pause { server } | Fault::Resume { server } => FaultTarget::Pause { server: server.0 },
+            Fault::TimerDrift { server, .. } => FaultTarget::Drift { server: server.0 },
+            Fault::CrashAtPersist { server, .. } => FaultTarget::CrashPoint { server: server.0 },
+            Fault::DiskLatency { server, .. } => FaultTarget::Disk { server: server.0 },
+        }
+    }
+
+    /// The target in a schedule's words: a kind, then its endpoints.
+    fn text(&self) -> String {
+        match self {
+            FaultTarget::Cut { from, to } => format!("cut {from} {to}"),
+            FaultTarget::Clog { from, to } => format!("clog {from} {to}"),
+            FaultTarget::Latency { from, to } => format!("latency {from} {to}"),
+            FaultTarget::Net => "net".to_string(),
+            FaultTarget::Kill { server } => format!("kill {server}"),
+            FaultTarget::Pause { server } => format!("pause {server}"),
+            FaultTarget::Drift { server } => format!("drift {server}"),
+            FaultTarget::CrashPoint { server } => format!("crash-point {server}"),
+            FaultTarget::Disk { server } => format!("disk {server}"),
+        }
+    }
+
+    /// Reads `text`'s words.
+    fn parse(words: &[&str]) -> Result<FaultTarget, String> {
+        let endpoint = |w: &str| number(w).and_then(|n| u32::try_from(n).map_err(|_| format!("no endpoint {n}")));
+        let link = |make: fn(u32, u32) -> FaultTarget| match words[1..] {
+            [from, to] => Ok(make(endpoint(from)?, endpoint(to)?)),
+            _ => Err(format!("`{}` takes two endpoints, FROM TO", words[0])),
+        };
+        let server = |make: fn(u32) -> FaultTarget| match words[1..] {
+            [server] => Ok(make(endpoint(server)?)),
+            _ => Err(format!("`{}` takes one server's endpoint", words[0])),
+        };
+        match words.first().copied().unwrap_or("") {
+            "cut" => link(|from, to| FaultTarget::Cut { from, to }),
+            "clog" => link(|from, to| FaultTarget::Clog { from, to }),
+            "latency" => link(|from, to| FaultTarget::Latency { from, to }),
+            "net" if words.len() == 1 => Ok(FaultTarget::Net),
+            "net" => Err("`net` takes no endpoint".into()),
+            "kill" => server(|server| FaultTarget::Kill { server }),
+            "pause" => server(|server| FaultTarget::Pause { server }),
+            "drift" => server(|server| FaultTarget::Drift { server }),
+            "crash-point" => server(|server| FaultTarget::CrashPoint { server }),
+            "disk" => server(|server| FaultTarget::Disk { server }),
+            other => {
+                Err(format!("unknown fault `{other}` (cut, clog, latency, net, kill, pause, drift, crash-point, disk)"))
+            }
+        }
+    }
 }
 
 /// The `nth` (from 0) call of one kind (its message's `label`) from
@@ -98,7 +201,32 @@ pub struct Schedule {
     /// Where the run ends, if before its own end: a shrunk run whose
     /// clients' history is already illegal by then (`SimConfig::stop_at`).
     pub stop_at: Option<Nanos>,
+    /// How much of the scenario's workload runs (a shrunk run may need
+    /// fewer clients and operations).
+    pub workload: WorkloadCap,
     pub entries: Vec<Entry>,
+}
+
+/// How much of its workload a run's clients issue, for scenarios that
+/// allow it (the swarms: see `scenarios::workload`): only the first
+/// `clients` of them, each at most `operations` operations (for Raft, the
+/// tester's commands offered in all). `None`: as the scenario draws.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct WorkloadCap {
+    pub clients: Option<u32>,
+    pub operations: Option<u64>,
+}
+
+/// How many choices of each kind a schedule lists.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Counts {
+    /// Faults a tester injected.
+    pub faults: usize,
+    /// Requests and replies the network lost, duplicated or held back.
+    pub network_faults: usize,
+    /// Requests the network delayed (labrpc's short delay).
+    pub delays: usize,
+    pub buggify_firings: usize,
 }
 
 /// What one file line of a schedule could not be.
@@ -116,10 +244,10 @@ impl fmt::Display for ParseError {
 }
 
 impl Schedule {
-    /// How long the faults it shortens last, by ordinal.
-    pub fn lasting(&self) -> std::collections::BTreeMap<u64, Nanos> {
+    /// How long the faults it shortens last.
+    pub fn lasting(&self) -> std::collections::BTreeMap<Choice, Nanos> {
         let lasting = |e: &Entry| match (&e.choice, e.lasts) {
-            (Choice::Fault { nth }, Some(d)) => Some((*nth, d)),
+            (Choice::Fault { .. }, Some(d)) => Some((e.choice.clone(), d)),
             _ => None,
         };
         self.entries.iter().filter_map(lasting).collect()
@@ -130,12 +258,18 @@ impl Schedule {
         self.entries.iter().map(|e| e.choice.clone()).collect()
     }
 
-    /// How many entries are faults a tester injected, network faults, and
-    /// buggify firings.
-    pub fn counts(&self) -> (usize, usize, usize) {
-        let faults = self.entries.iter().filter(|e| matches!(e.choice, Choice::Fault { .. })).count();
-        let network = self.entries.iter().filter(|e| e.choice.is_network()).count();
-        (faults, network, self.entries.len() - faults - network)
+    /// How many entries are of each kind.
+    pub fn counts(&self) -> Counts {
+        let mut counts = Counts::default();
+        for entry in &self.entries {
+            match entry.choice {
+                Choice::Fault { .. } => counts.faults += 1,
+                Choice::Buggify { .. } => counts.buggify_firings += 1,
+                Choice::Delay(_) => counts.delays += 1,
+                _ => counts.network_faults += 1,
+            }
+        }
+        counts
     }
 
     /// The schedule as text: a header naming the scenario and seed, then
@@ -145,6 +279,18 @@ impl Schedule {
         out.push_str(&format!("scenario {}\nseed {}\n", self.scenario, self.seed));
         if let Some(at) = self.stop_at {
             out.push_str(&format!("{:<28} # the run ends at {}\n", format!("stop-at {at}"), time::format(at)));
+        }
+        if let Some(clients) = self.workload.clients {
+            out.push_str(&format!(
+                "{:<28} # only the first {clients} of its clients run\n",
+                format!("clients {clients}")
+            ));
+        }
+        if let Some(most) = self.workload.operations {
+            out.push_str(&format!(
+                "{:<28} # each client issues at most {most} operations\n",
+                format!("operations {most}")
+            ));
         }
         for entry in &self.entries {
             let at = entry.at.map_or("-".to_string(), time::format);
@@ -174,6 +320,11 @@ impl Schedule {
                     has_seed = true;
                 }
                 "stop-at" if args.len() == 1 => schedule.stop_at = Some(duration(args[0]).map_err(err)?),
+                "clients" if args.len() == 1 => {
+                    let clients = number(args[0]).and_then(|n| u32::try_from(n).map_err(|_| format!("{n} clients")));
+                    schedule.workload.clients = Some(clients.map_err(err)?);
+                }
+                "operations" if args.len() == 1 => schedule.workload.operations = Some(number(args[0]).map_err(err)?),
                 _ => {
                     let (args, lasts) = match args {
                         [head @ .., "lasts", d] if kind == "fault" => (head, Some(duration(d).map_err(err)?)),
@@ -192,6 +343,13 @@ impl Schedule {
     }
 }
 
+impl fmt::Display for Choice {
+    /// The choice as a schedule's line names it (without `lasts`).
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&choice_text(self))
+    }
+}
+
 fn call_text(c: &CallOnLink) -> String {
     format!("{} {} {} {}", c.from, c.to, c.label, c.nth)
 }
@@ -199,11 +357,12 @@ fn call_text(c: &CallOnLink) -> String {
 fn choice_text(choice: &Choice) -> String {
     let copy = |copy: bool| if copy { " copy" } else { "" };
     match choice {
-        Choice::Fault { nth } => format!("fault {nth}"),
+        Choice::Fault { on, nth } => format!("fault {} {nth}", on.text()),
         Choice::DropRequest(c) => format!("drop-request {}", call_text(c)),
         Choice::DropReply { call, copy: c } => format!("drop-reply {}{}", call_text(call), copy(*c)),
         Choice::Duplicate(c) => format!("duplicate {}", call_text(c)),
         Choice::HoldReply { call, copy: c } => format!("hold-reply {}{}", call_text(call), copy(*c)),
+        Choice::Delay(c) => format!("delay {}", call_text(c)),
         Choice::Buggify { site, nth } => format!("buggify {site} {nth}"),
     }
 }
@@ -245,16 +404,22 @@ fn parse_choice(kind: &str, args: &[&str]) -> Result<Choice, String> {
         }
     };
     match kind {
-        "fault" if args.len() == 1 => Ok(Choice::Fault { nth: number(args[0])? }),
+        "fault" => match args {
+            [target @ .., nth] if !target.is_empty() => {
+                Ok(Choice::Fault { on: FaultTarget::parse(target)?, nth: number(nth)? })
+            }
+            _ => Err("a tester's fault is `fault KIND ENDPOINTS... NTH` (as `fault cut 3 1 0`)".into()),
+        },
         "buggify" if args.len() == 2 => Ok(Choice::Buggify { site: args[0].to_string(), nth: number(args[1])? }),
         "drop-request" => Ok(Choice::DropRequest(plain(parse_call(args)?)?)),
         "duplicate" => Ok(Choice::Duplicate(plain(parse_call(args)?)?)),
+        "delay" => Ok(Choice::Delay(plain(parse_call(args)?)?)),
         "drop-reply" => parse_call(args).map(|(call, copy)| Choice::DropReply { call, copy }),
         "hold-reply" => parse_call(args).map(|(call, copy)| Choice::HoldReply { call, copy }),
-        "fault" | "buggify" => Err(format!("`{kind}` takes {} word(s) after it", if kind == "fault" { 1 } else { 2 })),
+        "buggify" => Err("a firing is `buggify SITE NTH`".into()),
         _ => Err(format!(
-            "unknown choice `{kind}` (fault, drop-request, drop-reply, duplicate, hold-reply, buggify, or the header's \
-             scenario and seed)"
+            "unknown choice `{kind}` (fault, drop-request, drop-reply, duplicate, hold-reply, delay, buggify, or the \
+             header's scenario, seed, stop-at, clients and operations)"
         )),
     }
 }
@@ -276,19 +441,20 @@ pub(crate) enum Mode {
 #[derive(Debug, Default)]
 pub(crate) struct Choices {
     pub(crate) mode: Mode,
-    /// Harmful faults injected so far (counted only when not `Drawn`).
-    pub(crate) harmful_faults: u64,
-    /// The ordinal of the harmful fault being injected, until it is
-    /// recorded (or found to change nothing).
-    pub(crate) injecting: Option<u64>,
-    /// How long the faults a schedule shortens last (by ordinal).
-    pub(crate) lasting: std::collections::BTreeMap<u64, Nanos>,
-    /// The ordinal of the harmful fault the injection in progress made.
-    pub(crate) made_now: Option<u64>,
+    /// Harmful faults injected so far on each target (counted only when
+    /// not `Drawn`).
+    pub(crate) harmful_faults: std::collections::BTreeMap<FaultTarget, u64>,
+    /// The harmful fault being injected, until it is recorded (or found to
+    /// change nothing).
+    pub(crate) injecting: Option<Choice>,
+    /// How long the faults a schedule shortens last.
+    pub(crate) lasting: std::collections::BTreeMap<Choice, Nanos>,
+    /// The harmful fault the injection in progress made.
+    pub(crate) made_now: Option<Choice>,
     /// Changes to the world counted so far, and the last one of each
     /// target (a shortened fault heals only a target it changed last).
     pub(crate) changes: u64,
-    pub(crate) last_change: std::collections::BTreeMap<Target, u64>,
+    pub(crate) last_change: std::collections::BTreeMap<FaultTarget, u64>,
     /// Calls of each kind sent on each link so far.
     pub(crate) calls_on_link: std::collections::BTreeMap<(u32, u32, &'static str), u64>,
     pub(crate) made: Vec<Entry>,
@@ -318,27 +484,10 @@ impl Choices {
     }
 }
 
-/// What one fault changes, for healing it: a link's state, the network,
-/// or one of a server's settings (by endpoint).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
-pub(crate) enum Target {
-    Link(u32, u32),
-    Clog(u32, u32),
-    Latency(u32, u32),
-    Net,
-    Server(u32, u8),
-}
-
-/// A server's settings, for `Target::Server`.
-const PAUSE: u8 = 0;
-const DRIFT: u8 = 1;
-const CRASH_POINT: u8 = 2;
-const DISK: u8 = 3;
-
 /// A shortened fault's healing, due when its time is up.
 #[derive(Debug)]
 pub(crate) struct Healing {
-    target: Target,
+    target: FaultTarget,
     /// The target's last change when the fault was made.
     stamp: u64,
     heal: Fault,
@@ -370,19 +519,19 @@ impl<N: Node> World<N> {
         self.choices.mode = Mode::Follow(listed);
     }
 
-    /// The faults `lasting` names (by ordinal) are healed by the world this
-    /// long after they begin (when they can be: not a crash), whatever the
-    /// tester does later.
-    pub fn shorten_faults(&mut self, lasting: std::collections::BTreeMap<u64, Nanos>) {
+    /// The faults `lasting` names are healed by the world this long after
+    /// they begin (when they can be: not a crash), whatever the tester does
+    /// later.
+    pub fn shorten_faults(&mut self, lasting: std::collections::BTreeMap<Choice, Nanos>) {
         self.choices.lasting = lasting;
     }
 
     /// After an injection: a harmful fault it made that the schedule
     /// shortens is healed when its time is up, back to the state before it
     /// (`prior`), unless its target changed again by then.
-    pub(crate) fn heal_later(&mut self, prior: Option<(Target, Fault)>) {
-        let Some(nth) = self.choices.made_now.take() else { return };
-        let (Some(&lasts), Some((target, heal))) = (self.choices.lasting.get(&nth), prior) else { return };
+    pub(crate) fn heal_later(&mut self, prior: Option<(FaultTarget, Fault)>) {
+        let Some(made) = self.choices.made_now.take() else { return };
+        let (Some(&lasts), Some((target, heal))) = (self.choices.lasting.get(&made), prior) else { return };
         let stamp = self.choices.last_change.get(&target).copied().unwrap_or(0);
         let at = self.now.saturating_add(lasts);
         self.schedule(at, crate::event::EventKind::Heal(Box::new(Healing { target, stamp, heal })));
@@ -398,34 +547,26 @@ impl<N: Node> World<N> {
 
     /// What a fault changes (`None`: a crash, which only the tester undoes
     /// by a restart), and the fault that would put it back as it is now.
-    pub(crate) fn prior_of(&self, fault: &Fault) -> Option<(Target, Fault)> {
+    pub(crate) fn prior_of(&self, fault: &Fault) -> Option<(FaultTarget, Fault)> {
         let index = |server: Addr| self.server_index(server);
-        Some(match *fault {
-            Fault::Link { from, to, .. } => {
-                (Target::Link(from.0, to.0), Fault::Link { from, to, enabled: self.link(from, to).enabled })
-            }
-            Fault::Clog { from, to, .. } => {
-                (Target::Clog(from.0, to.0), Fault::Clog { from, to, clogged: self.link(from, to).clogged })
-            }
-            Fault::Latency { from, to, .. } => {
-                (Target::Latency(from.0, to.0), Fault::Latency { from, to, latency: self.link(from, to).latency })
-            }
-            Fault::Net(_) => (Target::Net, Fault::Net(self.net)),
-            Fault::Pause { server } => (Target::Server(server.0, PAUSE), Fault::Resume { server }),
+        let heal = match *fault {
+            Fault::Link { from, to, .. } => Fault::Link { from, to, enabled: self.link(from, to).enabled },
+            Fault::Clog { from, to, .. } => Fault::Clog { from, to, clogged: self.link(from, to).clogged },
+            Fault::Latency { from, to, .. } => Fault::Latency { from, to, latency: self.link(from, to).latency },
+            Fault::Net(_) => Fault::Net(self.net),
+            Fault::Pause { server } => Fault::Resume { server },
             Fault::TimerDrift { server, .. } => {
-                let ppm = self.servers[index(server)].clock.ppm();
-                (Target::Server(server.0, DRIFT), Fault::TimerDrift { server, ppm })
+                Fault::TimerDrift { server, ppm: self.servers[index(server)].clock.ppm() }
             }
             Fault::CrashAtPersist { server, .. } => {
-                let point = self.servers[index(server)].crash_point;
-                (Target::Server(server.0, CRASH_POINT), Fault::CrashAtPersist { server, point })
+                Fault::CrashAtPersist { server, point: self.servers[index(server)].crash_point }
             }
             Fault::DiskLatency { server, .. } => {
-                let latency = self.servers[index(server)].disk.latency;
-                (Target::Server(server.0, DISK), Fault::DiskLatency { server, latency })
+                Fault::DiskLatency { server, latency: self.servers[index(server)].disk.latency }
             }
             Fault::Kill { .. } | Fault::Resume { .. } => return None,
-        })
+        };
+        Some((FaultTarget::of(fault), heal))
     }
 
     /// A fault changed the world: its targets' last change is now (a kill
@@ -436,13 +577,11 @@ impl<N: Node> World<N> {
         }
         self.choices.changes += 1;
         let stamp = self.choices.changes;
-        let targets: Vec<Target> = match (fault, self.prior_of(fault)) {
-            (Fault::Kill { server, .. }, _) => {
-                vec![Target::Server(server.0, PAUSE), Target::Server(server.0, CRASH_POINT)]
+        let targets = match *fault {
+            Fault::Kill { server, .. } => {
+                vec![FaultTarget::Pause { server: server.0 }, FaultTarget::CrashPoint { server: server.0 }]
             }
-            (Fault::Resume { server }, _) => vec![Target::Server(server.0, PAUSE)],
-            (_, Some((target, _))) => vec![target],
-            (_, None) => Vec::new(),
+            _ => vec![FaultTarget::of(fault)],
         };
         for target in targets {
             self.choices.last_change.insert(target, stamp);
@@ -453,6 +592,29 @@ impl<N: Node> World<N> {
     /// every fault the run records as a choice; it only reads the world.
     pub fn add_describer(&mut self, describer: crate::world::Describer<N>) {
         self.describers.push(describer);
+    }
+
+    /// Asks `watch` after every step of a server, in a run that records or
+    /// follows a schedule, for the choices made inside the server in that
+    /// step (its fault injection points firing: `bugs::buggify`); each is
+    /// recorded at the step's time, with the server's name.
+    pub fn watch_server_choices(&mut self, watch: crate::world::ServerChoices) {
+        self.server_choices = Some(watch);
+    }
+
+    /// After a step of server `index`: the choices it made, recorded.
+    pub(crate) fn collect_server_choices(&mut self, index: usize) {
+        let Some(watch) = self.server_choices.as_mut() else { return };
+        let made = watch();
+        if made.is_empty() {
+            return;
+        }
+        let server = self.name(self.servers[index].addr).to_string();
+        let around: Vec<String> = self.describers.iter().map(|d| d(self)).collect();
+        let around = if around.is_empty() { String::new() } else { format!(" [{}]", around.join("; ")) };
+        for (choice, what) in made {
+            self.choices.made.push(Entry::new(choice, Some(self.now), format!("{what} in {server}{around}")));
+        }
     }
 
     /// Whether the run follows a schedule.
@@ -486,35 +648,34 @@ impl<N: Node> World<N> {
     }
 
     /// Before a fault is injected: whether it goes ahead. A harmful one
-    /// takes the next ordinal, and a schedule may leave it out.
+    /// takes the next ordinal on its target, and a schedule may leave it
+    /// out.
     pub(crate) fn begin_injecting(&mut self, fault: &Fault) -> bool {
         if !self.choices.named() || !self.harms(fault) {
             return true;
         }
-        let nth = self.choices.harmful_faults;
-        self.choices.harmful_faults += 1;
-        let goes_ahead = self.choices.decide(&Choice::Fault { nth }, true);
-        self.choices.injecting = goes_ahead.then_some(nth);
+        let on = FaultTarget::of(fault);
+        let count = self.choices.harmful_faults.entry(on).or_insert(0);
+        let choice = Choice::Fault { on, nth: *count };
+        *count += 1;
+        let goes_ahead = self.choices.decide(&choice, true);
+        self.choices.injecting = goes_ahead.then_some(choice);
         goes_ahead
     }
 
     /// A fault changed the world: if it was a harmful one injected, it is
     /// a choice made.
     pub(crate) fn note_fault_made(&mut self, fault: &Fault) {
-        if let Some(nth) = self.choices.injecting.take() {
+        if let Some(choice) = self.choices.injecting.take() {
             let mut what = self.describe_fault(fault);
             let around: Vec<String> = self.describers.iter().map(|d| d(self)).collect();
             if !around.is_empty() {
                 what.push_str(&format!(" [{}]", around.join("; ")));
             }
-            let lasts = self.choices.lasting.get(&nth).copied();
+            let lasts = self.choices.lasting.get(&choice).copied();
             let healable = self.prior_of(fault).is_some();
-            self.choices.made.push(Entry {
-                lasts,
-                healable,
-                ..Entry::new(Choice::Fault { nth }, Some(self.now), what)
-            });
-            self.choices.made_now = Some(nth);
+            self.choices.made_now = Some(choice.clone());
+            self.choices.made.push(Entry { lasts, healable, ..Entry::new(choice, Some(self.now), what) });
         }
     }
 
@@ -545,6 +706,10 @@ mod tests {
     use super::*;
     use std::collections::BTreeMap;
 
+    fn cut(nth: u64) -> Choice {
+        Choice::Fault { on: FaultTarget::Cut { from: 3, to: 1 }, nth }
+    }
+
     fn call(nth: u64) -> CallOnLink {
         CallOnLink { from: 3, to: 1, label: "AppendEntries".into(), nth }
     }
@@ -552,32 +717,43 @@ mod tests {
     #[test]
     fn a_schedule_round_trips_through_text() {
         let entries = vec![
-            Entry { lasts: Some(7_000), ..Entry::new(Choice::Fault { nth: 4 }, Some(1_500_000), "cut".into()) },
+            Entry { lasts: Some(7_000), ..Entry::new(cut(4), Some(1_500_000), "cut".into()) },
+            Entry::new(Choice::Fault { on: FaultTarget::Net, nth: 0 }, Some(1), "net".into()),
+            Entry::new(Choice::Fault { on: FaultTarget::CrashPoint { server: 2 }, nth: 1 }, Some(2), String::new()),
             Entry::new(Choice::DropRequest(call(7)), Some(2_000_000), "AppendEntries".into()),
             Entry::new(Choice::DropReply { call: call(8), copy: true }, Some(3), String::new()),
             Entry::new(Choice::Duplicate(call(9)), Some(4), String::new()),
             Entry::new(Choice::HoldReply { call: call(10), copy: false }, Some(5), String::new()),
+            Entry::new(Choice::Delay(call(11)), Some(6), String::new()),
             Entry::new(Choice::Buggify { site: "raft_x".into(), nth: 2 }, None, "raft_x".into()),
         ];
-        let schedule = Schedule { scenario: "raft/figure_8_2c".into(), seed: 17, stop_at: Some(5_000_000), entries };
+        let workload = WorkloadCap { clients: Some(2), operations: Some(40) };
+        let schedule =
+            Schedule { scenario: "raft/figure_8_2c".into(), seed: 17, stop_at: Some(5_000_000), workload, entries };
         let read = Schedule::parse(&schedule.to_text()).expect("parses");
         assert_eq!(read.scenario, schedule.scenario);
         assert_eq!(read.seed, 17);
         assert_eq!(read.stop_at, Some(5_000_000));
+        assert_eq!(read.workload, schedule.workload);
         assert_eq!(read.choices(), schedule.choices());
-        assert_eq!(read.lasting(), BTreeMap::from([(4, 7_000)]));
-        assert_eq!(read.counts(), (1, 4, 1));
+        assert_eq!(read.lasting(), BTreeMap::from([(cut(4), 7_000)]));
+        let counts = Counts { faults: 3, network_faults: 4, delays: 1, buggify_firings: 1 };
+        assert_eq!(read.counts(), counts);
     }
 
     #[test]
     fn a_bad_line_is_named() {
-        let bad = "scenario raft/x\nseed 1\nfault 3\ndrop-request 1 2 Put\n";
+        let bad = "scenario raft/x\nseed 1\nfault kill 2 3\ndrop-request 1 2 Put\n";
         assert_eq!(Schedule::parse(bad).unwrap_err().line, 4);
         let unknown = "scenario raft/x\nseed 1\nexplode 3\n";
         assert!(Schedule::parse(unknown).unwrap_err().message.contains("unknown choice `explode`"));
-        assert!(Schedule::parse("fault 1\n").unwrap_err().message.contains("scenario"));
+        assert!(Schedule::parse("fault kill 1 0\n").unwrap_err().message.contains("scenario"));
         assert_eq!(Schedule::parse("scenario a\nseed x1\n").unwrap_err().line, 2);
-        let forever = "scenario a\nseed 1\nfault 2 lasts 18446744073709551615\n";
+        let forever = "scenario a\nseed 1\nfault cut 0 1 2 lasts 18446744073709551615\n";
         assert!(Schedule::parse(forever).unwrap_err().message.contains("more than a day"));
+        for wrong in ["fault 3", "fault cut 1 3", "fault kill 1 2 3", "fault net 1 2", "fault boom 1 2"] {
+            let text = format!("scenario a\nseed 1\n{wrong}\n");
+            assert_eq!(Schedule::parse(&text).unwrap_err().line, 3, "{wrong}");
+        }
     }
 }

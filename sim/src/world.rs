@@ -202,10 +202,18 @@ pub struct World<N: Node> {
     /// Describe the servers' state in words (roles, terms) beside each
     /// fault a schedule records (`add_describer`).
     pub(crate) describers: Vec<Describer<N>>,
+    /// Gives the choices a server made in its step just run (its fault
+    /// injection points firing), when the run names its choices
+    /// (`watch_server_choices`).
+    pub(crate) server_choices: Option<ServerChoices>,
 }
 
 /// Says in a few words how some servers stand (a lab's roles and terms).
 pub type Describer<N> = Box<dyn Fn(&World<N>) -> String>;
+
+/// Gives the choices made inside servers since it was last asked, each
+/// with what it was in words (`World::watch_server_choices`).
+pub type ServerChoices = Box<dyn FnMut() -> Vec<(crate::schedule::Choice, String)>>;
 
 /// How many faults the fault log keeps; later ones are still traced.
 pub const FAULT_LOG_LIMIT: usize = 100_000;
@@ -237,6 +245,7 @@ impl<N: Node> World<N> {
             event_sink: None,
             choices: crate::schedule::Choices::default(),
             describers: Vec::new(),
+            server_choices: None,
         }
     }
 

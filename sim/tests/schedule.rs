@@ -28,7 +28,7 @@ fn run(follow: Option<BTreeSet<Choice>>) -> Ran {
 }
 
 /// As `run`, with the faults `lasting` names healed by the world.
-fn run_shortened(follow: Option<BTreeSet<Choice>>, lasting: BTreeMap<u64, sim::Nanos>) -> Ran {
+fn run_shortened(follow: Option<BTreeSet<Choice>>, lasting: BTreeMap<Choice, sim::Nanos>) -> Ran {
     let sim = Sim::<EchoNode>::new(SimConfig::new(7));
     let h = sim.handle();
     let following = follow.is_some();
@@ -74,7 +74,7 @@ fn run_shortened(follow: Option<BTreeSet<Choice>>, lasting: BTreeMap<u64, sim::N
 }
 
 fn schedule_of(ran: &Ran) -> Schedule {
-    Schedule { scenario: "sim/test".into(), seed: 7, stop_at: None, entries: ran.made.clone() }
+    Schedule { scenario: "sim/test".into(), seed: 7, entries: ran.made.clone(), ..Schedule::default() }
 }
 
 #[test]
@@ -85,10 +85,15 @@ fn a_run_that_follows_its_own_schedule_is_the_same_run() {
         Choice::DropRequest(_) => 1,
         Choice::DropReply { .. } => 2,
         Choice::Duplicate(_) => 3,
-        _ => 4,
+        Choice::Delay(_) => 4,
+        _ => 5,
     };
     let seen: BTreeSet<u8> = recorded.made.iter().map(|e| kinds(&e.choice)).collect();
-    assert_eq!(seen, BTreeSet::from([0, 1, 2, 3]), "faults, lost requests and replies, and duplicates are recorded");
+    assert_eq!(
+        seen,
+        BTreeSet::from([0, 1, 2, 3, 4]),
+        "faults, lost requests and replies, duplicates and delays are recorded"
+    );
     let text = schedule_of(&recorded).to_text();
     let read = Schedule::parse(&text).expect("the written schedule reads back");
     let followed = run(Some(read.choices()));
@@ -125,8 +130,9 @@ fn a_shortened_fault_is_healed_by_the_world_when_its_time_is_up() {
     let recorded = run(None);
     let cut = recorded.made.iter().find(|e| e.what.starts_with("link")).expect("the link cut is recorded");
     assert!(cut.healable, "a cut link can be healed by the world");
-    let Choice::Fault { nth } = cut.choice else { panic!("a tester's fault") };
-    let shortened = run_shortened(Some(BTreeSet::from([cut.choice.clone()])), BTreeMap::from([(nth, ms(5))]));
+    assert!(matches!(cut.choice, Choice::Fault { on: sim::schedule::FaultTarget::Cut { .. }, nth: 0 }));
+    let shortened =
+        run_shortened(Some(BTreeSet::from([cut.choice.clone()])), BTreeMap::from([(cut.choice.clone(), ms(5))]));
     assert_eq!(shortened.faults.len(), 2, "the cut, then its healing, and the tester's own healing is a no-op");
     assert!(matches!(shortened.faults[0], Fault::Link { enabled: false, .. }));
     assert!(matches!(shortened.faults[1], Fault::Link { enabled: true, .. }));

@@ -596,7 +596,8 @@ pub const LIVENESS_BOUND: Nanos = secs(10);
 
 /// Swarm testing for kvraft: the seed draws its fault mix (see
 /// `swarm::FaultMix`) and a nemesis injects it while 1 to 7 clerks (drawn
-/// per seed) Append, Put and Get on 3 keys, on 5 servers that snapshot at 1,000 bytes. The history
+/// per seed; a shrunk schedule may cap them: `workload.rs`) Append, Put and
+/// Get on 3 keys, on 5 servers that snapshot at 1,000 bytes. The history
 /// must be linearizable, the Raft observer checks every step, and after the
 /// heal a new clerk's Put and Get must each complete within 10 s.
 fn swarm<K: Kv>(run: &Run) -> Outcome {
@@ -606,7 +607,7 @@ fn swarm<K: Kv>(run: &Run) -> Outcome {
         let nemesis = crate::swarm::Nemesis::new(&t.cluster, &layers);
         t.bound_latency();
         let done = Rc::new(Cell::new(false));
-        let clerks = 1 + t.rand(7) as usize;
+        let clerks = crate::workload::clients(1 + t.rand(7) as usize);
         let clients: Vec<JoinHandle<()>> = (0..clerks)
             .map(|cli| t.h.spawn(format!("client-{cli}"), swarm_client(t.clone(), cli, done.clone())))
             .collect();
@@ -789,11 +790,11 @@ async fn paced_client<K: Kv>(t: Rc<KvTester<K>>, cli: usize, done: Rc<Cell<bool>
 }
 
 /// A swarm clerk: random Appends, Puts and Gets on 3 shared keys until told
-/// to stop.
+/// to stop (or until a shrunk schedule's cap: `workload.rs`).
 async fn swarm_client<K: Kv>(t: Rc<KvTester<K>>, cli: usize, done: Rc<Cell<bool>>) {
     let mut ck = t.make_client(&t.all());
     let mut j = 0;
-    while !done.get() {
+    while !done.get() && crate::workload::may_issue(j) {
         let key = format!("k{}", t.rand(3));
         match t.rand(10) {
             0..=3 => ck.append(&key, &format!("x {cli} {j} y")).await,

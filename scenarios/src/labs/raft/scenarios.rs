@@ -1017,11 +1017,14 @@ async fn swarm_body<R: Raft>(t: Rc<Tester<R>>, layers: Vec<bugs::Layer>) -> Test
     // The workload comes in bursts: busy spells offer every server a
     // command, quiet ones let elections settle with no new entries.
     let busy_per_mille = 200 + t.rand(800);
+    let mut offered = 0;
     while t.h.now() - started < SWARM_CHAOS {
         if t.rand(1000) < busy_per_mille {
             for i in 0..t.n {
-                if t.is_up(i) && !t.cluster.is_paused(i) {
+                // A shrunk schedule may cap the commands offered (`workload.rs`).
+                if t.is_up(i) && !t.cluster.is_paused(i) && crate::workload::may_issue(offered) {
                     t.start(i, &t.rand_cmd());
+                    offered += 1;
                 }
             }
         }

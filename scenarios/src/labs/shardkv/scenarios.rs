@@ -695,7 +695,7 @@ const GIDS_COUNT: usize = crate::labs::shardkv::tester::GIDS.len();
 
 /// A client of TestUnreliable3's mix: 50% Append, 10% Put, else Get.
 /// How a random client picks its next operation.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum OpMix {
     /// TestUnreliable3's, as in Go: Append half the time; of the rest, Put
     /// one time in ten, else Get (two draws: 50% Append, 5% Put, 45% Get).
@@ -703,11 +703,16 @@ enum OpMix {
     /// Beyond the lab (chaos and swarm): one draw, 50% Append, 10% Put,
     /// 40% Get.
     Chaos,
+    /// As `Chaos`, up to a shrunk schedule's cap on operations
+    /// (`workload.rs`).
+    Swarm,
 }
 
 async fn random_client<S: ShardKv>(t: Rc<ShardTester<S>>, ka: Vec<String>, done: Rc<Cell<bool>>, mix: OpMix) {
     let mut ck = t.make_client();
-    while !done.get() {
+    let mut issued = 0;
+    while !done.get() && (mix != OpMix::Swarm || crate::workload::may_issue(issued)) {
+        issued += 1;
         let key = &ka[t.rand(ka.len() as u64) as usize];
         let value = randstring(&t, 5);
         let first = t.rand(1000);
@@ -717,7 +722,7 @@ async fn random_client<S: ShardKv>(t: Rc<ShardTester<S>>, ka: Vec<String>, done:
                 continue;
             }
             OpMix::Unreliable3 => t.rand(1000) < 100,
-            OpMix::Chaos => first < 600,
+            OpMix::Chaos | OpMix::Swarm => first < 600,
         };
         if put {
             ck.put(key, &value).await;
@@ -796,7 +801,8 @@ async fn reconfigure<S: ShardKv>(t: &ShardTester<S>, joined: &mut [bool], gi: us
 
 /// Swarm testing for shardkv: the seed draws one fault mix (see
 /// `swarm::FaultMix`), and a nemesis per group injects it while 1 to 7
-/// clients (drawn per seed) Append, Put and Get on 10 keys and the groups
+/// clients (drawn per seed; a shrunk schedule may cap them: `workload.rs`)
+/// Append, Put and Get on 10 keys and the groups
 /// are joined, left and shards moved at random, for 10 s. Then every
 /// cluster heals, every group joins, and every key must be read within 30 s;
 /// the history must be linearizable and the Raft observer checks every step.
@@ -813,9 +819,9 @@ fn swarm<S: ShardKv>(run: &Run) -> Outcome {
         t.join(&[0]).await;
         let (ka, _) = put_keys(&t, &mut ck, 10, 5).await;
         let done = Rc::new(Cell::new(false));
-        let clerks = 1 + t.rand(7) as usize;
+        let clerks = crate::workload::clients(1 + t.rand(7) as usize);
         let clients: Vec<JoinHandle<()>> = (0..clerks)
-            .map(|i| t.h.spawn(format!("client-{i}"), random_client(t.clone(), ka.clone(), done.clone(), OpMix::Chaos)))
+            .map(|i| t.h.spawn(format!("client-{i}"), random_client(t.clone(), ka.clone(), done.clone(), OpMix::Swarm)))
             .collect();
         let mut joined = vec![true, false, false];
         let start = t.h.now();
