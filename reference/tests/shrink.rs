@@ -87,13 +87,13 @@ fn a_workload_cap_limits_a_swarm_and_no_lab_test() {
         run_scenario(&scenario(name), &Run::new(3).with_schedule(ScheduleUse::Follow(Arc::new(schedule))))
     };
     let swarm = capped("kv/swarm");
-    assert!(swarm.workload_cut, "the swarm honours the cap");
+    assert!(swarm.workload.honoured && swarm.workload.operations_cut, "the swarm honours the cap");
     let history = swarm.history.expect("a kv history");
     let clients: std::collections::BTreeSet<_> = history.iter().map(|op| op.client).collect();
     // One capped client of 4 operations, and the liveness phase's clerk.
     assert_eq!((clients.len(), history.len()), (2, 6), "{history:?}");
     let lab = capped("kv/one_partition_3a");
-    assert!(!lab.workload_cut, "a lab test keeps its workload");
+    assert_eq!(lab.workload, scenarios::workload::CapUse::default(), "a lab test keeps its workload");
 }
 
 #[test]

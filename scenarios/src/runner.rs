@@ -30,9 +30,9 @@ pub struct Outcome {
     pub notes: Vec<String>,
     /// The faults the run chose, when it recorded or followed a schedule.
     pub schedule: Option<sim::Schedule>,
-    /// Whether the schedule's workload cap left out clients or operations
-    /// the run would have had (`workload.rs`).
-    pub workload_cut: bool,
+    /// Whether the scenario reads a schedule's workload cap, and whether
+    /// the cap left out clients or operations (`workload.rs`).
+    pub workload: crate::workload::CapUse,
 }
 
 impl Outcome {
@@ -46,7 +46,7 @@ impl Outcome {
             shards_moved: 0,
             notes: Vec::new(),
             schedule: None,
-            workload_cut: false,
+            workload: crate::workload::CapUse::default(),
         }
     }
 
@@ -273,7 +273,7 @@ where
     if run.disk_write > 0 {
         sim.with_world(|w| w.note(format!("disk write: {}", sim::time::format(run.disk_write))));
     }
-    let (ran, workload_cut) = crate::workload::with(run.schedule.workload(), || {
+    let (ran, workload) = crate::workload::with(run.schedule.workload(), || {
         crate::optimisations::with(optimisations, || {
             bugs::with(run.bugs, || catching_panics(|| sim.run(main(sim.handle()))))
         })
@@ -298,7 +298,7 @@ where
         )),
     };
     let result = result.map_err(|reason| notes.iter().fold(reason, |r, note| format!("{r}\n  {note}")));
-    Outcome { notes, schedule, workload_cut, ..Outcome::new(result, stats) }
+    Outcome { notes, schedule, workload, ..Outcome::new(result, stats) }
 }
 
 /// Sets the world (and the servers' buggify sites) to record or follow;

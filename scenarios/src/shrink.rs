@@ -2,16 +2,19 @@
 //! (`sim::schedule`), find a much smaller one that still fails the same
 //! way, by delta debugging (Zeller's ddmin) over the schedule's faults.
 //!
-//! The faults are taken out in layers, coarse first: every fault of one
-//! source at once (the tester's, the network's, the servers' buggify
-//! sites), then the tester's faults an instant at a time (a partition is
-//! one instant's cuts), then the network's and the sites' one by one, and
-//! last each remaining link cut on its own (a partition may need only one
-//! direction of one link). A run that fails the same way — the same check
-//! (`failure_signature`) — replaces the schedule with the faults it made.
-//! Every step is a run of a schedule, and runs depend on their seed and
-//! schedule alone, so the same input shrinks to the same output; a budget
-//! of runs (not of time) keeps that true when it runs out.
+//! The faults are taken out in levels, coarse first: every fault of one
+//! source at once (the tester's, the network's faults, its delays, the
+//! servers' buggify sites); then each instant of the tester's faults alone
+//! and each of its faults alone; then about 8, 64, 512 ... units per source
+//! (the tester's faults by instant, so a partition is one unit); last,
+//! single faults until none can go. Between levels it tries a run cut short
+//! (a history that is already illegal) and, in a swarm, fewer clients and
+//! operations (`workload.rs`); at the end, shorter faults. A run that fails
+//! the same way (the same check: `failure_signature`) replaces the
+//! schedule with the choices it made. Every step is a run of a schedule,
+//! and runs depend on their seed and schedule alone, so the same input
+//! shrinks to the same output; a budget of runs and events (not of time)
+//! keeps that true when it runs out.
 
 use crate::hunt::caught_by;
 use crate::registry::Scenario;
@@ -181,6 +184,10 @@ pub fn failure_signature(reason: &str) -> String {
 /// ends.
 const CUT_MARGIN: Nanos = 1_000_000;
 
+/// How many instants of the tester's faults, and how many of its single
+/// faults, a shrink tries alone.
+const TRIED_ALONE: usize = 32;
+
 /// The caps on clients a shrink tries, fewest first.
 const CLIENT_CAPS: [u32; 3] = [1, 2, 4];
 
@@ -266,7 +273,7 @@ struct Shrinker<'a> {
     events: u64,
     budget: Budget,
     progress: &'a mut dyn FnMut(&Progress<'_>),
-    /// Whether the last run's workload cap cut anything.
+    /// Whether each cap the last run followed cut something.
     last_run_cut: bool,
     /// The workload caps tried so far.
     workload_tried: BTreeSet<WorkloadCap>,
@@ -284,6 +291,9 @@ impl Shrinker<'_> {
     /// Tries fewer clients, then fewer operations each (`workload.rs`):
     /// the smallest of a few caps that still fails the same way.
     fn try_smaller_workload(&mut self) {
+        if !self.best.outcome.workload.honoured {
+            return;
+        }
         let now = self.best.schedule.workload;
         let fewer = CLIENT_CAPS.iter().filter(|&&c| now.clients.is_none_or(|n| c < n));
         self.try_caps(fewer.map(|&c| WorkloadCap { clients: Some(c), ..now }).collect(), "fewer clients");
@@ -326,7 +336,44 @@ impl Shrinker<'_> {
             let step =
                 if finest { "single faults".to_string() } else { format!("level {level} ({} units)", units.len()) };
             self.remove_one_at_a_time(units, &step, finest);
+            if level == 0 {
+                self.try_instants_alone();
+            }
             if finest || self.out_of_budget() {
+                return;
+            }
+        }
+    }
+
+    /// Tries each instant of the tester's faults alone, with nothing else,
+    /// then each of its faults alone (latest first: a failure often
+    /// follows soon after what causes it), at most `TRIED_ALONE` of each.
+    /// Many bugs need one fault, or one partition, and trying it alone
+    /// finds it in a run, where taking the others out one at a time may
+    /// stop on the way: each removal changes the run, and the failure with
+    /// it.
+    fn try_instants_alone(&mut self) {
+        let instants = atoms_of(&self.best.schedule.entries, 0);
+        if instants.len() < 2 {
+            return;
+        }
+        let latest_instants = instants.iter().rev().take(TRIED_ALONE).cloned();
+        let faults = instants.iter().rev().flatten().filter(|_| instants.len() > 1).take(TRIED_ALONE);
+        let singles = faults.map(|c| vec![c.clone()]).filter(|unit| !instants.contains(unit));
+        let alone: Vec<Unit> = latest_instants.chain(singles).collect();
+        // Only when every try fits in an eighth of the events left, at the
+        // best run's length a try: the levels after need the rest, and a
+        // long run's shrink is better spent on them.
+        let per_run = self.best.outcome.stats.trace.events().max(1);
+        if (self.budget.max_events.saturating_sub(self.events) / 8 / per_run) < alone.len() as u64 {
+            return;
+        }
+        for unit in alone {
+            if self.out_of_budget() {
+                return;
+            }
+            if self.try_units(&[unit]) {
+                self.report("one fault alone");
                 return;
             }
         }
@@ -457,9 +504,12 @@ impl Shrinker<'_> {
         let run = self.run.again(self.run.trace).with_schedule(ScheduleUse::Follow(Arc::new(schedule)));
         let outcome = run_scenario(self.scenario, &run);
         self.events += outcome.stats.trace.events();
-        self.last_run_cut = outcome.workload_cut;
-        if schedule_cap(&outcome) != WorkloadCap::default() && !outcome.workload_cut {
-            return false; // a cap that cut nothing is no simplification
+        // A cap that cut nothing is no simplification.
+        let (cap, cut) = (schedule_cap(&outcome), outcome.workload);
+        self.last_run_cut =
+            (cap.clients.is_none() || cut.clients_cut) && (cap.operations.is_none() || cut.operations_cut);
+        if !self.last_run_cut {
+            return false;
         }
         let same = outcome.result.as_ref().err().is_some_and(|r| failure_signature(r) == self.signature);
         let Some(made) = outcome.schedule.clone().filter(|_| same) else { return false };
@@ -506,9 +556,10 @@ pub fn explain(failing: &Failing) -> String {
     let mut out = format!("What failed: {} ({check}).\n  {first}\n", check_in_words(check));
     let cap = failing.schedule.workload;
     if cap != WorkloadCap::default() {
-        let clients = cap.clients.map_or("the clients".to_string(), |c| format!("the first {c} client(s)"));
-        let operations = cap.operations.map_or(String::new(), |o| format!(", at most {o} operations each"));
-        out.push_str(&format!("The workload it needs: {clients}{operations}.\n"));
+        let clients = cap.clients.map(|c| format!("only the first {c} client(s)"));
+        let operations = cap.operations.map(|o| format!("at most {o} operations a client (a Raft swarm: commands)"));
+        let needs: Vec<String> = clients.into_iter().chain(operations).collect();
+        out.push_str(&format!("The workload it needs: {}.\n", needs.join(", ")));
     }
     let at_failure = sim::time::format(failing.outcome.stats.virtual_time);
     if failing.schedule.entries.is_empty() {
