@@ -189,17 +189,26 @@ impl Files {
     }
 }
 
-/// Says which choices a followed schedule lists that the run never came
-/// to (a hand-edited line naming a fault or call the run does not have):
-/// they were not made, and nothing else was made in their place.
+/// Says which choices a followed schedule lists that were not made (a
+/// hand-edited line naming a fault or call the run does not have, or a
+/// fault that changed nothing), and a workload cap the scenario does not
+/// read.
 fn never_came_up(schedule: &sim::Schedule, outcome: &Outcome) {
     let made: std::collections::BTreeSet<sim::Choice> =
         outcome.schedule.as_ref().map_or_else(Default::default, sim::Schedule::choices);
     let missing: Vec<sim::Choice> = schedule.choices().into_iter().filter(|c| !made.contains(c)).collect();
     if let Some(first) = missing.first() {
         println!(
-            "note: {} choice(s) the schedule lists never came up in this run, so were not made (the first: `{first}`)",
+            "note: {} choice(s) the schedule lists were not made: the run never came to them, or they changed \
+             nothing (the first: `{first}`)",
             missing.len()
+        );
+    }
+    let (cap, reads) = (schedule.workload, outcome.workload);
+    if (cap.clients.is_some() && !reads.reads_clients) || (cap.operations.is_some() && !reads.reads_operations) {
+        let scenario = &schedule.scenario;
+        println!(
+            "note: {scenario} takes no such workload cap: the schedule's `clients` or `operations` changed nothing"
         );
     }
 }

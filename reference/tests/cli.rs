@@ -455,12 +455,13 @@ fn schedules_are_written_followed_and_checked() {
     assert!(out.contains("replayed: same run"), "{out}");
 
     let text = std::fs::read_to_string(&written).expect("written");
-    std::fs::write(path("extra.schedule"), format!("{text}fault kill 3 999\n")).expect("written");
+    std::fs::write(path("extra.schedule"), format!("{text}fault kill 3 999\nclients 1\n")).expect("written");
     let (code, out, err) =
         labsim(&["run", "raft/figure_8_unreliable_2c", "--seed", "2", "--schedule", &path("extra.schedule")]);
     assert_eq!(code, 0, "{out}{err}");
-    assert!(out.contains("1 choice(s) the schedule lists never came up in this run"), "{out}");
+    assert!(out.contains("1 choice(s) the schedule lists were not made"), "{out}");
     assert!(out.contains("`fault kill 3 999`"), "{out}");
+    assert!(out.contains("takes no such workload cap"), "{out}");
     std::fs::write(path("bad.schedule"), text.replacen("\nfault ", "\nfault x", 1)).expect("written");
     std::fs::write(path("site.schedule"), format!("{text}buggify no_such_site 1\n")).expect("written");
     for (args, said) in [

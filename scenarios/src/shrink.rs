@@ -20,6 +20,7 @@ use crate::hunt::caught_by;
 use crate::registry::Scenario;
 use crate::runner::{run_scenario, Outcome, Run, ScheduleUse};
 use crate::soak::thread_cpu_ms;
+use crate::workload::CapUse;
 use sim::schedule::{Entry, WorkloadCap};
 use sim::{Choice, Nanos, Schedule};
 use std::collections::BTreeSet;
@@ -194,11 +195,6 @@ const CLIENT_CAPS: [u32; 3] = [1, 2, 4];
 /// The caps on operations per client a shrink tries, fewest first.
 const OPERATION_CAPS: [u64; 4] = [4, 16, 64, 256];
 
-/// The workload cap a run followed.
-fn schedule_cap(outcome: &Outcome) -> WorkloadCap {
-    outcome.schedule.as_ref().map_or_else(WorkloadCap::default, |s| s.workload)
-}
-
 /// The durations a shrink tries for a fault that remains, shortest first.
 const DURATIONS: [Nanos; 4] = [1_000_000, 10_000_000, 100_000_000, 1_000_000_000];
 
@@ -243,8 +239,7 @@ pub fn shrink(
         events,
         budget,
         progress,
-        last_run_cut: false,
-        workload_tried: BTreeSet::new(),
+        caps_done: (false, false),
     };
     shrinker.report("the original run");
     shrinker.shrink_in_levels();
@@ -260,6 +255,17 @@ pub fn shrink(
     Ok(Shrunk { signature, original, shrunk: best, runs, events, cpu_s, budget_ran_out })
 }
 
+/// What became of a tried schedule.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Tried {
+    /// It failed the same way: the best now.
+    Kept,
+    /// It failed the same way, but not as wanted.
+    Rejected,
+    /// It did not fail the same way.
+    Failed,
+}
+
 /// A set of choices taken out or kept together.
 type Unit = Vec<Choice>;
 
@@ -273,10 +279,9 @@ struct Shrinker<'a> {
     events: u64,
     budget: Budget,
     progress: &'a mut dyn FnMut(&Progress<'_>),
-    /// Whether each cap the last run followed cut something.
-    last_run_cut: bool,
-    /// The workload caps tried so far.
-    workload_tried: BTreeSet<WorkloadCap>,
+    /// Whether fewer clients, and fewer operations, are done with: a cap
+    /// on that axis cut nothing.
+    caps_done: (bool, bool),
 }
 
 impl Shrinker<'_> {
@@ -288,40 +293,45 @@ impl Shrinker<'_> {
         (self.progress)(&Progress { runs: self.runs, step, size: &self.best.size });
     }
 
-    /// Tries fewer clients, then fewer operations each (`workload.rs`):
-    /// the smallest of a few caps that still fails the same way.
+    /// Tries fewer clients, then fewer operations each (`workload.rs`),
+    /// on each axis the scenario reads: the smallest of a few caps that
+    /// still fails the same way.
     fn try_smaller_workload(&mut self) {
-        if !self.best.outcome.workload.honoured {
-            return;
+        let reads = self.best.outcome.workload;
+        let now = self.best.schedule.workload;
+        if reads.reads_clients && !self.caps_done.0 {
+            let fewer = CLIENT_CAPS.iter().filter(|&&c| now.clients.is_none_or(|n| c < n));
+            let caps = fewer.map(|&c| WorkloadCap { clients: Some(c), ..now }).collect();
+            self.caps_done.0 = self.try_caps(caps, "fewer clients", |used| used.clients_cut);
         }
         let now = self.best.schedule.workload;
-        let fewer = CLIENT_CAPS.iter().filter(|&&c| now.clients.is_none_or(|n| c < n));
-        self.try_caps(fewer.map(|&c| WorkloadCap { clients: Some(c), ..now }).collect(), "fewer clients");
-        let now = self.best.schedule.workload;
-        let fewer = OPERATION_CAPS.iter().filter(|&&o| now.operations.is_none_or(|n| o < n));
-        self.try_caps(fewer.map(|&o| WorkloadCap { operations: Some(o), ..now }).collect(), "fewer operations");
+        if reads.reads_operations && !self.caps_done.1 {
+            let fewer = OPERATION_CAPS.iter().filter(|&&o| now.operations.is_none_or(|n| o < n));
+            let caps = fewer.map(|&o| WorkloadCap { operations: Some(o), ..now }).collect();
+            self.caps_done.1 = self.try_caps(caps, "fewer operations", |used| used.operations_cut);
+        }
     }
 
-    /// Tries `caps`, smallest first, until one fails the same way, or one
-    /// cuts nothing (the scenario honours no cap, or has no more than that:
-    /// a larger cap would cut nothing either). Each cap is tried once per
-    /// shrink.
-    fn try_caps(&mut self, caps: Vec<WorkloadCap>, step: &str) {
+    /// Tries `caps`, smallest first, until one that cuts the workload on
+    /// its axis (`cut`) fails the same way. Returns whether the axis is
+    /// done: a cap cut nothing (the scenario has no more than that, so a
+    /// larger cap would cut nothing either).
+    fn try_caps(&mut self, caps: Vec<WorkloadCap>, step: &str, cut: fn(&CapUse) -> bool) -> bool {
         for cap in caps {
             if self.out_of_budget() {
-                return;
+                return false;
             }
-            if !self.workload_tried.insert(cap) {
-                continue;
-            }
-            if self.try_schedule(Schedule { workload: cap, ..self.best.schedule.clone() }) {
-                self.report(step);
-                return;
-            }
-            if !self.last_run_cut {
-                return;
+            let schedule = Schedule { workload: cap, ..self.best.schedule.clone() };
+            match self.try_schedule_where(schedule, |outcome| cut(&outcome.workload)) {
+                Tried::Kept => {
+                    self.report(step);
+                    return false;
+                }
+                Tried::Rejected => return true,
+                Tried::Failed => {}
             }
         }
+        false
     }
 
     /// Level by level, coarse to fine: each level cuts every source's
@@ -358,14 +368,16 @@ impl Shrinker<'_> {
             return;
         }
         let latest_instants = instants.iter().rev().take(TRIED_ALONE).cloned();
-        let faults = instants.iter().rev().flatten().filter(|_| instants.len() > 1).take(TRIED_ALONE);
-        let singles = faults.map(|c| vec![c.clone()]).filter(|unit| !instants.contains(unit));
+        let faults = instants.iter().rev().flat_map(|unit| unit.iter().rev());
+        let singles = faults.map(|c| vec![c.clone()]).filter(|unit| !instants.contains(unit)).take(TRIED_ALONE);
         let alone: Vec<Unit> = latest_instants.chain(singles).collect();
-        // Only when every try fits in an eighth of the events left, at the
-        // best run's length a try: the levels after need the rest, and a
-        // long run's shrink is better spent on them.
+        // Only when every try fits in an eighth of the runs and events
+        // left (a try as long as the best run): the levels after need the
+        // rest, and a long run's shrink is better spent on them.
         let per_run = self.best.outcome.stats.trace.events().max(1);
-        if (self.budget.max_events.saturating_sub(self.events) / 8 / per_run) < alone.len() as u64 {
+        let runs_left = self.budget.max_runs.saturating_sub(self.runs);
+        let events_left = self.budget.max_events.saturating_sub(self.events);
+        if (runs_left / 8).min(events_left / 8 / per_run) < alone.len() as u64 {
             return;
         }
         for unit in alone {
@@ -500,21 +512,30 @@ impl Shrinker<'_> {
 
     /// Runs `schedule`; a run that fails the same way becomes the best.
     fn try_schedule(&mut self, schedule: Schedule) -> bool {
+        self.try_schedule_where(schedule, |_| true) == Tried::Kept
+    }
+
+    /// Runs `schedule`; a run that fails the same way and passes `wanted`
+    /// becomes the best. A workload cap that cut nothing on its axis
+    /// changed nothing in the run: the best's schedule drops it.
+    fn try_schedule_where(&mut self, schedule: Schedule, wanted: impl Fn(&Outcome) -> bool) -> Tried {
         self.runs += 1;
         let run = self.run.again(self.run.trace).with_schedule(ScheduleUse::Follow(Arc::new(schedule)));
         let outcome = run_scenario(self.scenario, &run);
         self.events += outcome.stats.trace.events();
-        // A cap that cut nothing is no simplification.
-        let (cap, cut) = (schedule_cap(&outcome), outcome.workload);
-        self.last_run_cut =
-            (cap.clients.is_none() || cut.clients_cut) && (cap.operations.is_none() || cut.operations_cut);
-        if !self.last_run_cut {
-            return false;
-        }
         let same = outcome.result.as_ref().err().is_some_and(|r| failure_signature(r) == self.signature);
-        let Some(made) = outcome.schedule.clone().filter(|_| same) else { return false };
+        let Some(mut made) = outcome.schedule.clone().filter(|_| same) else { return Tried::Failed };
+        if !wanted(&outcome) {
+            return Tried::Rejected;
+        }
+        if !outcome.workload.clients_cut {
+            made.workload.clients = None;
+        }
+        if !outcome.workload.operations_cut {
+            made.workload.operations = None;
+        }
         self.best = Failing { size: Size::of(&made, &outcome), schedule: made, outcome };
-        true
+        Tried::Kept
     }
 
     /// Of `units`, the choices the best run made (a unit left empty goes).
@@ -557,7 +578,8 @@ pub fn explain(failing: &Failing) -> String {
     let cap = failing.schedule.workload;
     if cap != WorkloadCap::default() {
         let clients = cap.clients.map(|c| format!("only the first {c} client(s)"));
-        let operations = cap.operations.map(|o| format!("at most {o} operations a client (a Raft swarm: commands)"));
+        let operations =
+            cap.operations.map(|o| format!("at most {o} operations a client (a Raft swarm: {o} commands in all)"));
         let needs: Vec<String> = clients.into_iter().chain(operations).collect();
         out.push_str(&format!("The workload it needs: {}.\n", needs.join(", ")));
     }

@@ -15,21 +15,27 @@ use std::cell::Cell;
 thread_local! {
     /// The cap of the simulation this thread runs.
     static CAP: Cell<WorkloadCap> = const { Cell::new(WorkloadCap { clients: None, operations: None }) };
-    /// What the cap left out that the run would have had.
-    static CUT: Cell<CapUse> = const { Cell::new(CapUse { honoured: false, clients_cut: false, operations_cut: false }) };
-    /// Whether the run's scenario reads the cap at all.
-    static READ: Cell<bool> = const { Cell::new(false) };
+    /// What the run's scenario read of the cap, and what the cap left out.
+    static USE: Cell<CapUse> = const { Cell::new(CapUse::NONE) };
 }
 
-/// What a cap did in one run.
+/// What a cap did in one run, on each of its two axes.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct CapUse {
-    /// The scenario reads a cap (it is a swarm).
-    pub honoured: bool,
+    /// The scenario reads a cap on clients (kv and shardkv swarms).
+    pub reads_clients: bool,
+    /// The scenario reads a cap on operations (every swarm).
+    pub reads_operations: bool,
     /// The cap left out clients the run would have had.
     pub clients_cut: bool,
     /// The cap left out operations the run would have had.
     pub operations_cut: bool,
+}
+
+impl CapUse {
+    /// A run that reads no cap.
+    pub const NONE: CapUse =
+        CapUse { reads_clients: false, reads_operations: false, clients_cut: false, operations_cut: false };
 }
 
 /// Runs `f` with `cap` in effect, then puts back no cap (even when `f`
@@ -43,24 +49,26 @@ pub fn with<T>(cap: WorkloadCap, f: impl FnOnce() -> T) -> (T, CapUse) {
     }
     let _restore = Restore;
     CAP.with(|c| c.set(cap));
-    CUT.with(|c| c.set(CapUse::default()));
-    READ.with(|c| c.set(false));
+    USE.with(|u| u.set(CapUse::NONE));
     let result = f();
-    let honoured = READ.with(|c| c.replace(false));
-    (result, CapUse { honoured, ..CUT.with(|c| c.replace(CapUse::default())) })
+    (result, USE.with(|u| u.replace(CapUse::NONE)))
 }
 
-/// The cap in effect, read by a scenario that honours it.
-fn cap() -> WorkloadCap {
-    READ.with(|c| c.set(true));
-    CAP.with(Cell::get)
+/// Notes what the scenario read or the cap left out.
+fn note(change: impl FnOnce(&mut CapUse)) {
+    USE.with(|u| {
+        let mut used = u.get();
+        change(&mut used);
+        u.set(used);
+    });
 }
 
 /// How many of the `drawn` clients a swarm runs.
 pub fn clients(drawn: usize) -> usize {
-    match cap().clients {
+    note(|u| u.reads_clients = true);
+    match CAP.with(Cell::get).clients {
         Some(most) if (most as usize) < drawn => {
-            CUT.with(|c| c.set(CapUse { clients_cut: true, ..c.get() }));
+            note(|u| u.clients_cut = true);
             most as usize
         }
         _ => drawn,
@@ -68,11 +76,12 @@ pub fn clients(drawn: usize) -> usize {
 }
 
 /// Whether a swarm client that has issued `issued` operations issues
-/// another (for Raft, the tester's commands offered so far).
+/// another (for Raft, the tester's commands offered so far in all).
 pub fn may_issue(issued: u64) -> bool {
-    match cap().operations {
+    note(|u| u.reads_operations = true);
+    match CAP.with(Cell::get).operations {
         Some(most) if issued >= most => {
-            CUT.with(|c| c.set(CapUse { operations_cut: true, ..c.get() }));
+            note(|u| u.operations_cut = true);
             false
         }
         _ => true,
@@ -85,14 +94,16 @@ mod tests {
 
     #[test]
     fn a_cap_limits_clients_and_operations_and_says_when_it_cut() {
-        let none = CapUse { honoured: true, ..CapUse::default() };
+        let none = CapUse { reads_clients: true, reads_operations: true, ..CapUse::NONE };
         assert_eq!(with(WorkloadCap::default(), || (clients(7), may_issue(1_000_000))), ((7, true), none));
         let cap = WorkloadCap { clients: Some(2), operations: Some(5) };
         let fewer_clients = CapUse { clients_cut: true, ..none };
         assert_eq!(with(cap, || (clients(7), may_issue(4))), ((2, true), fewer_clients));
         let fewer_operations = CapUse { operations_cut: true, ..none };
         assert_eq!(with(cap, || (clients(1), may_issue(5))), ((1, false), fewer_operations));
-        assert_eq!(with(cap, || 1), (1, CapUse::default()), "a scenario that reads no cap");
+        assert_eq!(with(cap, || 1), (1, CapUse::NONE), "a scenario that reads no cap");
+        let raft = CapUse { reads_operations: true, operations_cut: true, ..CapUse::NONE };
+        assert_eq!(with(cap, || may_issue(9)), (false, raft), "a Raft swarm reads only operations");
         assert_eq!(clients(7), 7, "no cap after the run");
     }
 }

@@ -287,10 +287,8 @@ impl Schedule {
             ));
         }
         if let Some(most) = self.workload.operations {
-            out.push_str(&format!(
-                "{:<28} # each client issues at most {most} operations\n",
-                format!("operations {most}")
-            ));
+            let what = format!("each client issues at most {most} operations (a Raft swarm: {most} commands in all)");
+            out.push_str(&format!("{:<28} # {what}\n", format!("operations {most}")));
         }
         for entry in &self.entries {
             let at = entry.at.map_or("-".to_string(), time::format);
