@@ -150,7 +150,7 @@ pub fn name_chances(listed: Option<Vec<(Site, u64)>>) {
 pub fn take_fired() -> Vec<(Site, u64)> {
     NAMED.with(|n| n.set(false));
     LISTED.with(|l| *l.borrow_mut() = None);
-    FIRED.with(|f| std::mem::take(&mut *f.borrow_mut()))
+    drain_fired()
 }
 
 /// The firings since `name_chances` or the last `drain_fired`, in order;

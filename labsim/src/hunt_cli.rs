@@ -115,6 +115,7 @@ fn shrink_row(row: &ShrunkCatch) -> String {
         Err(e) => return format!("| `{}` | not shrunk: {e} | | | | | | | | |", row.bug.name()),
     };
     let (a, b) = (&s.original.size, &s.shrunk.size);
+    let (ac, bc) = (&a.counts, &b.counts);
     let time = |t| sim::time::format(t);
     let flag = match (s.budget_ran_out, row.replays) {
         (_, false) => " (replay differs!)",
@@ -125,16 +126,16 @@ fn shrink_row(row: &ShrunkCatch) -> String {
         "| `{}` | {} | {} → **{}** | {} ({}) → {} ({}) | {} → {} | {} → {} | {} → {} | {} → {} | {}{flag} | {:.1} |",
         row.bug.name(),
         s.signature,
-        a.total(),
-        b.total(),
-        a.faults,
+        ac.total(),
+        bc.total(),
+        ac.faults,
         a.fault_instants,
-        b.faults,
+        bc.faults,
         b.fault_instants,
-        a.dropped_messages,
-        b.dropped_messages,
-        a.delayed_messages,
-        b.delayed_messages,
+        ac.messages_lost,
+        bc.messages_lost,
+        ac.delays,
+        bc.delays,
         time(a.virtual_time),
         time(b.virtual_time),
         a.operations,
@@ -147,11 +148,11 @@ fn shrink_row(row: &ShrunkCatch) -> String {
 /// Medians and worsts of the shrinking table.
 fn shrink_summary(rows: &[ShrunkCatch]) -> String {
     let shrunk: Vec<&Shrunk> = rows.iter().filter_map(|r| r.shrunk.as_ref().ok()).collect();
-    let after: Vec<f64> = shrunk.iter().map(|s| s.shrunk.size.total() as f64).collect();
+    let after: Vec<f64> = shrunk.iter().map(|s| s.shrunk.size.counts.total() as f64).collect();
     let injected_ratio: Vec<f64> = shrunk
         .iter()
-        .filter(|s| s.original.size.faults > 0)
-        .map(|s| s.shrunk.size.faults as f64 / s.original.size.faults as f64)
+        .filter(|s| s.original.size.counts.faults > 0)
+        .map(|s| s.shrunk.size.counts.faults as f64 / s.original.size.counts.faults as f64)
         .collect();
     let cpu: Vec<f64> = shrunk.iter().map(|s| s.cpu_s).collect();
     let replayed = rows.iter().filter(|r| r.replays).count();

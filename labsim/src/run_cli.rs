@@ -91,7 +91,7 @@ pub fn run(scenario: &Scenario, seed: u64, switched: Switched, checks: Checks, o
     let followed = switched.follow.as_ref().map(|(path, _)| path.as_path());
     let passed = verdict(scenario, &run, &outcome, followed) & same_run(&outcome, checks.expect_trace);
     if let Some((_, schedule)) = &switched.follow {
-        never_came_up(schedule, &outcome);
+        note_unused_lines(schedule, &outcome);
     }
     let explanation = followed.and_then(|_| explained(&outcome));
     if let Some(text) = &explanation {
@@ -193,7 +193,7 @@ impl Files {
 /// hand-edited line naming a fault or call the run does not have, or a
 /// fault that changed nothing), and a workload cap the scenario does not
 /// read.
-fn never_came_up(schedule: &sim::Schedule, outcome: &Outcome) {
+fn note_unused_lines(schedule: &sim::Schedule, outcome: &Outcome) {
     let made: std::collections::BTreeSet<sim::Choice> =
         outcome.schedule.as_ref().map_or_else(Default::default, sim::Schedule::choices);
     let missing: Vec<sim::Choice> = schedule.choices().into_iter().filter(|c| !made.contains(c)).collect();

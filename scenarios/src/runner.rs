@@ -337,9 +337,9 @@ fn fired(firings: Vec<(bugs::buggify::Site, u64)>) -> Vec<(sim::Choice, String)>
     firings.into_iter().map(named).collect()
 }
 
-/// The choices a recording or following run made, in order (a buggify
-/// firing outside any server's step, if one ever were, comes last, with no
-/// time).
+/// The choices a recording or following run made, in order. The sites
+/// fire only in a server's step, whose firings the world collects when it
+/// ends; those of a step a panic cut short come last, with no time.
 fn finish_schedule<N: Node>(sim: &Sim<N>, run: &Run) -> Option<sim::Schedule> {
     if matches!(run.schedule, ScheduleUse::None) {
         return None;
@@ -418,12 +418,8 @@ pub fn run_scenario(scenario: &crate::Scenario, run: &Run) -> Outcome {
             if let Some(schedule) = &mut outcome.schedule {
                 schedule.scenario = scenario.name.to_string();
             }
-            let illegal = (&outcome.illegal, &outcome.history, &mut outcome.result);
-            if let (Some(cx), Some(history), Err(reason), true) = (illegal.0, illegal.1, illegal.2, run.drawings) {
-                match draw_illegal_history(scenario.name, run.seed, history, cx) {
-                    Ok(path) => reason.push_str(&format!("\n  drawing: {}", path.display())),
-                    Err(e) => reason.push_str(&format!("\n  (the drawing could not be written: {e})")),
-                }
+            if run.drawings {
+                add_drawing(scenario.name, run.seed, &mut outcome);
             }
             outcome
         }
@@ -458,6 +454,18 @@ pub fn run_checking_determinism(scenario: &crate::Scenario, run: &Run) -> Outcom
             )),
             ..first
         },
+    }
+}
+
+/// A failure whose history is illegal gets a drawing of it, named in its
+/// reason.
+fn add_drawing(name: &str, seed: u64, outcome: &mut Outcome) {
+    let (Some(cx), Some(history), Err(reason)) = (&outcome.illegal, &outcome.history, &mut outcome.result) else {
+        return;
+    };
+    match draw_illegal_history(name, seed, history, cx) {
+        Ok(path) => reason.push_str(&format!("\n  drawing: {}", path.display())),
+        Err(e) => reason.push_str(&format!("\n  (the drawing could not be written: {e})")),
     }
 }
 

@@ -21,7 +21,7 @@ use crate::registry::Scenario;
 use crate::runner::{run_scenario, Outcome, Run, ScheduleUse};
 use crate::soak::thread_cpu_ms;
 use crate::workload::CapUse;
-use sim::schedule::{Entry, WorkloadCap};
+use sim::schedule::{Counts, Entry, WorkloadCap};
 use sim::{Choice, Nanos, Schedule};
 use std::collections::BTreeSet;
 use std::sync::Arc;
@@ -55,15 +55,9 @@ impl Default for Budget {
 pub struct Size {
     /// Instants at which the tester injected faults (a partition is one).
     pub fault_instants: usize,
-    /// The tester's faults one by one (a partition of five is up to 12 cuts).
-    pub faults: usize,
-    /// Requests and replies the network lost, duplicated or held back.
-    pub network_faults: usize,
-    /// Of those, messages lost.
-    pub dropped_messages: usize,
-    /// Requests the network delayed (labrpc's short delay).
-    pub delayed_messages: usize,
-    pub buggify_firings: usize,
+    /// The choices of each kind (the tester's faults one by one: a
+    /// partition of five is up to 12 cuts).
+    pub counts: Counts,
     /// Virtual time until the run ended (a failing run ends at its failure).
     pub virtual_time: Nanos,
     /// Client operations that returned.
@@ -72,39 +66,28 @@ pub struct Size {
 
 impl Size {
     pub fn of(schedule: &Schedule, outcome: &Outcome) -> Size {
-        let counts = schedule.counts();
         let instants: BTreeSet<Option<Nanos>> =
             schedule.entries.iter().filter(|e| matches!(e.choice, Choice::Fault { .. })).map(|e| e.at).collect();
-        let dropped = |e: &&Entry| matches!(e.choice, Choice::DropRequest(_) | Choice::DropReply { .. });
         Size {
             fault_instants: instants.len(),
-            faults: counts.faults,
-            network_faults: counts.network_faults,
-            dropped_messages: schedule.entries.iter().filter(dropped).count(),
-            delayed_messages: counts.delays,
-            buggify_firings: counts.buggify_firings,
+            counts: schedule.counts(),
             virtual_time: outcome.stats.virtual_time,
             operations: outcome.operations(),
         }
     }
 
-    /// Every choice the run needs: the tester's faults, the network's
-    /// faults and delays, and the buggify firings.
-    pub fn total(&self) -> usize {
-        self.faults + self.network_faults + self.delayed_messages + self.buggify_firings
-    }
-
     /// The size in words, for progress lines and reports.
     pub fn describe(&self) -> String {
+        let c = &self.counts;
         format!(
             "{} fault instants ({} faults), {} network faults ({} messages lost), {} messages delayed, {} buggify \
              firings, virtual {}, {} operations",
             self.fault_instants,
-            self.faults,
-            self.network_faults,
-            self.dropped_messages,
-            self.delayed_messages,
-            self.buggify_firings,
+            c.faults,
+            c.network_faults,
+            c.messages_lost,
+            c.delays,
+            c.buggify_firings,
             sim::time::format(self.virtual_time),
             self.operations
         )
@@ -450,10 +433,7 @@ impl Shrinker<'_> {
         let mut i = 0;
         while i < self.best.schedule.entries.len() && !self.out_of_budget() {
             let entry = &self.best.schedule.entries[i];
-            if !matches!(entry.choice, Choice::Fault { .. })
-                || !entry.healable
-                || entry.lasts.is_some_and(|d| d <= DURATIONS[0])
-            {
+            if !entry.healable() || entry.lasts.is_some_and(|d| d <= DURATIONS[0]) {
                 i += 1;
                 continue;
             }

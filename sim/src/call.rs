@@ -228,17 +228,15 @@ impl<N: Node> World<N> {
         if !self.choices.named() {
             return fate;
         }
-        let drawn = matches!(fate, SendFate::Drop(_));
-        let (on_link, what) = self.named(call, "request lost");
-        let (SendFate::Drop(delay) | SendFate::Deliver(delay)) = fate;
-        if self.choose(|| Choice::DropRequest(on_link.clone()), drawn, || what) {
+        let (dropped, delay) = match fate {
+            SendFate::Drop(delay) => (true, delay),
+            SendFate::Deliver(delay) => (false, delay),
+        };
+        if self.choose_on_call(call, Choice::DropRequest, dropped, || "request lost".into()) {
             return SendFate::Drop(delay);
         }
-        if delay == 0 {
-            return SendFate::Deliver(0);
-        }
-        let what = self.named(call, &format!("request delayed {}", time::format(delay))).1;
-        let delayed = self.choose(|| Choice::Delay(on_link), true, || what);
+        let delayed = delay > 0
+            && self.choose_on_call(call, Choice::Delay, true, || format!("request delayed {}", time::format(delay)));
         SendFate::Deliver(if delayed { delay } else { 0 })
     }
 
@@ -249,18 +247,36 @@ impl<N: Node> World<N> {
         if !self.choices.named() {
             return drawn;
         }
-        let (on_link, what) = self.named(call, "request delivered twice");
-        self.choose(|| Choice::Duplicate(on_link), drawn.is_some(), || what).then(|| drawn.unwrap_or(0))
+        let duplicated =
+            self.choose_on_call(call, Choice::Duplicate, drawn.is_some(), || "request delivered twice".into());
+        duplicated.then(|| drawn.unwrap_or(0))
     }
 
-    /// Which call this is (for a choice), and what `happened` to it in
-    /// words. Only a run that names its choices asks.
-    fn named(&self, call: CallId, happened: &str) -> (CallOnLink, String) {
+    /// Whether the world makes a network choice on `call`'s message
+    /// (`choice` names it from the call), which its draw says `drawn`; a
+    /// choice made is remembered, with what `happened` in words. The call
+    /// is named only when it must be: a run that follows a schedule looks
+    /// every choice up, a run that records names only those it makes.
+    fn choose_on_call(
+        &mut self,
+        call: CallId,
+        choice: impl FnOnce(CallOnLink) -> Choice,
+        drawn: bool,
+        happened: impl FnOnce() -> String,
+    ) -> bool {
+        if !self.choices.named() || (!drawn && !self.follows_schedule()) {
+            return drawn;
+        }
         let record = self.calls.get(call).expect("a named call is open");
         let server = self.servers[record.server].addr;
-        let (from, to, label) = (record.caller.0, server.0, record.label.to_string());
-        let ends = format!("{} -> {}", self.name(record.caller), self.name(server));
-        (CallOnLink { from, to, label, nth: record.nth_of_kind }, format!("{} {ends}: {happened}", record.label))
+        let (from, to, label) = (record.caller.0, server.0, record.label);
+        let choice = choice(CallOnLink { from, to, label: label.to_string(), nth: record.nth_of_kind });
+        let made = self.choices.decide(&choice, drawn);
+        if made {
+            let what = format!("{label} {} -> {}: {}", self.name(record.caller), self.name(server), happened());
+            self.choices.made.push(crate::schedule::Entry::new(choice, Some(self.now), what));
+        }
+        made
     }
 
     /// Whether the network loses the reply of `call` (as drawn or as the
@@ -271,8 +287,7 @@ impl<N: Node> World<N> {
             return drawn;
         }
         let copy = self.calls.get(call).is_some_and(|r| r.copy);
-        let (on_link, what) = self.named(call, "reply lost");
-        self.choose(|| Choice::DropReply { call: on_link, copy }, drawn, || what)
+        self.choose_on_call(call, |call| Choice::DropReply { call, copy }, drawn, || "reply lost".into())
     }
 
     /// The long-reordering hold of the reply of `call`, if any (as drawn
@@ -283,8 +298,12 @@ impl<N: Node> World<N> {
             return drawn;
         }
         let copy = self.calls.get(call).is_some_and(|r| r.copy);
-        let (on_link, what) = self.named(call, "reply held back");
-        let held = self.choose(|| Choice::HoldReply { call: on_link, copy }, drawn.is_some(), || what);
+        let held = self.choose_on_call(
+            call,
+            |call| Choice::HoldReply { call, copy },
+            drawn.is_some(),
+            || "reply held back".into(),
+        );
         held.then(|| drawn.unwrap_or(time::ms(crate::net::REORDER_DELAY_MS_MIN)))
     }
 

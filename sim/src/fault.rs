@@ -111,8 +111,7 @@ impl<N: Node> World<N> {
         }
         let prior = if self.choices.named() { self.prior_of(&fault) } else { None };
         self.apply_fault(fault);
-        self.end_injecting();
-        self.heal_later(prior);
+        self.end_injecting(prior);
     }
 
     pub(crate) fn apply_fault(&mut self, fault: Fault) {

@@ -180,15 +180,18 @@ pub struct Entry {
     /// world itself (a shrink shortens partitions and pauses so); `None`:
     /// when the tester heals it.
     pub lasts: Option<Nanos>,
-    /// Whether the fault can be healed by the world (all but a crash,
-    /// which only the tester can restart from); not read from a file.
-    pub healable: bool,
 }
 
 impl Entry {
     /// A choice made at `at`, lasting as long as the tester lets it.
     pub fn new(choice: Choice, at: Option<Nanos>, what: String) -> Entry {
-        Entry { choice, at, what, lasts: None, healable: false }
+        Entry { choice, at, what, lasts: None }
+    }
+
+    /// Whether the world can heal the fault itself (a tester's fault, but
+    /// not a crash: only the tester restarts a server).
+    pub fn healable(&self) -> bool {
+        matches!(&self.choice, Choice::Fault { on, .. } if !matches!(on, FaultTarget::Kill { .. }))
     }
 }
 
@@ -224,9 +227,19 @@ pub struct Counts {
     pub faults: usize,
     /// Requests and replies the network lost, duplicated or held back.
     pub network_faults: usize,
+    /// Of those, requests and replies lost.
+    pub messages_lost: usize,
     /// Requests the network delayed (labrpc's short delay).
     pub delays: usize,
     pub buggify_firings: usize,
+}
+
+impl Counts {
+    /// Every choice: the tester's faults, the network's faults and delays,
+    /// and the buggify firings.
+    pub fn total(&self) -> usize {
+        self.faults + self.network_faults + self.delays + self.buggify_firings
+    }
 }
 
 /// What one file line of a schedule could not be.
@@ -266,7 +279,11 @@ impl Schedule {
                 Choice::Fault { .. } => counts.faults += 1,
                 Choice::Buggify { .. } => counts.buggify_firings += 1,
                 Choice::Delay(_) => counts.delays += 1,
-                _ => counts.network_faults += 1,
+                Choice::DropRequest(_) | Choice::DropReply { .. } => {
+                    counts.network_faults += 1;
+                    counts.messages_lost += 1;
+                }
+                Choice::Duplicate(_) | Choice::HoldReply { .. } => counts.network_faults += 1,
             }
         }
         counts
@@ -442,13 +459,11 @@ pub(crate) struct Choices {
     /// Harmful faults injected so far on each target (counted only when
     /// not `Drawn`).
     pub(crate) harmful_faults: std::collections::BTreeMap<FaultTarget, u64>,
-    /// The harmful fault being injected, until it is recorded (or found to
-    /// change nothing).
-    pub(crate) injecting: Option<Choice>,
+    /// The harmful fault being injected, and whether it changed the world
+    /// (it is then a choice made).
+    pub(crate) injecting: Option<(Choice, bool)>,
     /// How long the faults a schedule shortens last.
     pub(crate) lasting: std::collections::BTreeMap<Choice, Nanos>,
-    /// The harmful fault the injection in progress made.
-    pub(crate) made_now: Option<Choice>,
     /// Changes to the world counted so far, and the last one of each
     /// target (a shortened fault heals only a target it changed last).
     pub(crate) changes: u64,
@@ -524,11 +539,11 @@ impl<N: Node> World<N> {
         self.choices.lasting = lasting;
     }
 
-    /// After an injection: a harmful fault it made that the schedule
+    /// The end of an injection: a harmful fault it made that the schedule
     /// shortens is healed when its time is up, back to the state before it
     /// (`prior`), unless its target changed again by then.
-    pub(crate) fn heal_later(&mut self, prior: Option<(FaultTarget, Fault)>) {
-        let Some(made) = self.choices.made_now.take() else { return };
+    pub(crate) fn end_injecting(&mut self, prior: Option<(FaultTarget, Fault)>) {
+        let Some((made, true)) = self.choices.injecting.take() else { return };
         let (Some(&lasts), Some((target, heal))) = (self.choices.lasting.get(&made), prior) else { return };
         let stamp = self.choices.last_change.get(&target).copied().unwrap_or(0);
         let at = self.now.saturating_add(lasts);
@@ -607,9 +622,7 @@ impl<N: Node> World<N> {
         if made.is_empty() {
             return;
         }
-        let server = self.name(self.servers[index].addr).to_string();
-        let around: Vec<String> = self.describers.iter().map(|d| d(self)).collect();
-        let around = if around.is_empty() { String::new() } else { format!(" [{}]", around.join("; ")) };
+        let (server, around) = (self.name(self.servers[index].addr).to_string(), self.around());
         for (choice, what) in made {
             self.choices.made.push(Entry::new(choice, Some(self.now), format!("{what} in {server}{around}")));
         }
@@ -626,25 +639,6 @@ impl<N: Node> World<N> {
         &self.choices.made
     }
 
-    /// Whether the world makes a network choice its draw says `drawn`;
-    /// a choice made is remembered, with what it was in words.
-    pub(crate) fn choose(
-        &mut self,
-        choice: impl FnOnce() -> Choice,
-        drawn: bool,
-        what: impl FnOnce() -> String,
-    ) -> bool {
-        if !self.choices.named() {
-            return drawn;
-        }
-        let choice = choice();
-        let made = self.choices.decide(&choice, drawn);
-        if made {
-            self.choices.made.push(Entry::new(choice, Some(self.now), what()));
-        }
-        made
-    }
-
     /// Before a fault is injected: whether it goes ahead. A harmful one
     /// takes the next ordinal on its target, and a schedule may leave it
     /// out.
@@ -657,29 +651,30 @@ impl<N: Node> World<N> {
         let choice = Choice::Fault { on, nth: *count };
         *count += 1;
         let goes_ahead = self.choices.decide(&choice, true);
-        self.choices.injecting = goes_ahead.then_some(choice);
+        self.choices.injecting = goes_ahead.then_some((choice, false));
         goes_ahead
     }
 
     /// A fault changed the world: if it was a harmful one injected, it is
     /// a choice made.
     pub(crate) fn note_fault_made(&mut self, fault: &Fault) {
-        if let Some(choice) = self.choices.injecting.take() {
-            let mut what = self.describe_fault(fault);
-            let around: Vec<String> = self.describers.iter().map(|d| d(self)).collect();
-            if !around.is_empty() {
-                what.push_str(&format!(" [{}]", around.join("; ")));
-            }
-            let lasts = self.choices.lasting.get(&choice).copied();
-            let healable = self.prior_of(fault).is_some();
-            self.choices.made_now = Some(choice.clone());
-            self.choices.made.push(Entry { lasts, healable, ..Entry::new(choice, Some(self.now), what) });
-        }
+        let Some((choice, false)) = &self.choices.injecting else { return };
+        let choice = choice.clone();
+        let what = format!("{}{}", self.describe_fault(fault), self.around());
+        let lasts = self.choices.lasting.get(&choice).copied();
+        self.choices.injecting = Some((choice.clone(), true));
+        self.choices.made.push(Entry { lasts, ..Entry::new(choice, Some(self.now), what) });
     }
 
-    /// The end of an injection (the fault may have changed nothing).
-    pub(crate) fn end_injecting(&mut self) {
-        self.choices.injecting = None;
+    /// How the servers stand, in the describers' words (` [...]`), or
+    /// nothing when no describer is installed.
+    fn around(&self) -> String {
+        let around: Vec<String> = self.describers.iter().map(|d| d(self)).collect();
+        if around.is_empty() {
+            String::new()
+        } else {
+            format!(" [{}]", around.join("; "))
+        }
     }
 
     /// Whether a fault takes the world away from health (undoing one, as
@@ -735,7 +730,7 @@ mod tests {
         assert_eq!(read.workload, schedule.workload);
         assert_eq!(read.choices(), schedule.choices());
         assert_eq!(read.lasting(), BTreeMap::from([(cut(4), 7_000)]));
-        let counts = Counts { faults: 3, network_faults: 4, delays: 1, buggify_firings: 1 };
+        let counts = Counts { faults: 3, network_faults: 4, messages_lost: 2, delays: 1, buggify_firings: 1 };
         assert_eq!(read.counts(), counts);
     }
 

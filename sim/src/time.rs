@@ -61,12 +61,12 @@ impl DriftingClock {
         target_virtual.saturating_sub(now)
     }
 
-    /// Changes the drift from virtual time `now` on.
     /// The clock's drift, in parts per million.
     pub fn ppm(&self) -> i32 {
         self.ppm
     }
 
+    /// Changes the drift from virtual time `now` on.
     pub fn set_ppm(&mut self, now: Nanos, ppm: i32) {
         assert!(ppm > -1_000_000, "a clock must move forward");
         self.anchor_local = self.local(now);

@@ -129,7 +129,7 @@ fn an_empty_schedule_is_a_run_without_faults_and_a_start_of_a_running_server_doe
 fn a_shortened_fault_is_healed_by_the_world_when_its_time_is_up() {
     let recorded = run(None);
     let cut = recorded.made.iter().find(|e| e.what.starts_with("link")).expect("the link cut is recorded");
-    assert!(cut.healable, "a cut link can be healed by the world");
+    assert!(cut.healable(), "a cut link can be healed by the world");
     assert!(matches!(cut.choice, Choice::Fault { on: sim::schedule::FaultTarget::Cut { .. }, nth: 0 }));
     let shortened =
         run_shortened(Some(BTreeSet::from([cut.choice.clone()])), BTreeMap::from([(cut.choice.clone(), ms(5))]));
@@ -139,5 +139,5 @@ fn a_shortened_fault_is_healed_by_the_world_when_its_time_is_up() {
     assert_eq!(shortened.times[1] - shortened.times[0], ms(5));
     assert_eq!(shortened.made[0].lasts, Some(ms(5)), "the choice made says how long it lasted");
     let kill = recorded.made.iter().find(|e| e.what.starts_with("kill")).expect("the kill is recorded");
-    assert!(!kill.healable, "only the tester restarts a server");
+    assert!(!kill.healable(), "only the tester restarts a server");
 }
