@@ -218,6 +218,12 @@ impl<N: Node> SimHandle<N> {
         self.with_world(|w| w.with_node(server, f))
     }
 
+    /// Reads a running server's node without giving it a step (no
+    /// inspector runs: nothing changed); `None` if it is dead.
+    pub fn read_node<R>(&self, server: Addr, f: impl FnOnce(&N) -> R) -> Option<R> {
+        self.with_world(|w| w.node(server).map(f))
+    }
+
     /// Adds a check of `server`'s node after each of its steps (see
     /// `World::add_inspector`).
     pub fn add_inspector(&self, server: Addr, inspector: crate::node::Inspector<N>) {

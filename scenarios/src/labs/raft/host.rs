@@ -84,6 +84,46 @@ pub struct Applier {
     pub snapshot_every: Vec<u64>,
     /// The first apply error (the lab's `applyErr`).
     pub error: Option<String>,
+    /// `encoded[i]`: server i's log, a prefix of it encoded as a snapshot
+    /// encodes it, so each snapshot encodes only the entries after the
+    /// last (the lab re-encodes the whole log every 10 entries).
+    encoded: Vec<EncodedLog>,
+}
+
+/// A prefix of one server's applied log, encoded entry after entry.
+#[derive(Debug, Default)]
+struct EncodedLog {
+    /// How many entries (from index 0) `bytes` holds.
+    entries: usize,
+    bytes: Vec<u8>,
+}
+
+impl EncodedLog {
+    /// Forget the prefix (the log it encodes changed).
+    fn clear(&mut self) {
+        self.entries = 0;
+        self.bytes.clear();
+    }
+
+    /// The snapshot `(index, log[..=index])` in bincode's standard
+    /// encoding, byte for byte what encoding the pair at once gives.
+    fn snapshot(&mut self, log: &[Option<Cmd>], index: u64) -> Vec<u8> {
+        let through = index as usize + 1;
+        if self.entries > through {
+            self.clear();
+        }
+        for entry in &log[self.entries..through] {
+            bincode::serde::encode_into_std_write(entry, &mut self.bytes, bincode::config::standard())
+                .expect("commands encode");
+        }
+        self.entries = through;
+        let mut data = Vec::with_capacity(self.bytes.len() + 20);
+        // A tuple is its fields in order; a slice, its length (u64) first.
+        bincode::serde::encode_into_std_write((index, through as u64), &mut data, bincode::config::standard())
+            .expect("integers encode");
+        data.extend_from_slice(&self.bytes);
+        data
+    }
 }
 
 impl Applier {
@@ -95,6 +135,7 @@ impl Applier {
             snapshot_mode,
             snapshot_every: vec![SNAPSHOT_INTERVAL; servers],
             error: None,
+            encoded: (0..servers).map(|_| EncodedLog::default()).collect(),
         }
     }
 
@@ -116,6 +157,9 @@ impl Applier {
         if log.len() <= index as usize {
             log.resize(index as usize + 1, None);
         }
+        if (index as usize) < self.encoded[i].entries && log[index as usize].as_ref() != Some(&cmd) {
+            self.encoded[i].clear();
+        }
         log[index as usize] = Some(cmd);
         self.max_index = self.max_index.max(index);
         if index > 1 && self.get(i, index - 1).is_none() {
@@ -133,6 +177,7 @@ impl Applier {
             return Err(format!("server {i} snapshot doesn't match m.SnapshotIndex"));
         }
         self.logs[i] = log;
+        self.encoded[i].clear();
         self.last_applied[i] = index;
         self.max_index = self.max_index.max(index);
         Ok(())
@@ -157,9 +202,13 @@ impl Applier {
         if !(index + 1).is_multiple_of(self.snapshot_every[i]) {
             return Ok(None);
         }
-        let history: &[Option<Cmd>] = &self.logs[i][..=index as usize];
-        let data =
-            bincode::serde::encode_to_vec((index, history), bincode::config::standard()).expect("snapshots encode");
+        let data = self.encoded[i].snapshot(&self.logs[i], index);
+        debug_assert_eq!(
+            data,
+            bincode::serde::encode_to_vec((index, &self.logs[i][..=index as usize]), bincode::config::standard())
+                .expect("snapshots encode"),
+            "an incrementally encoded snapshot is the whole log's encoding"
+        );
         Ok(Some(data))
     }
 }
@@ -252,8 +301,9 @@ impl<R: Raft> RaftNode<R> {
 
     /// The lab's `Start`, on any peer as Go's `one()` calls it: a peer
     /// that does not lead must refuse it (and append nothing).
-    pub fn start_command(&mut self, ctx: &mut Ctx<'_, RaftNode<R>>, cmd: &Cmd) -> Option<(u64, u64)> {
-        self.host.start_command(&mut SimIo::new(ctx, &self.peers), cmd.encode())
+    /// `command` is a `Cmd`, encoded.
+    pub fn start_command(&mut self, ctx: &mut Ctx<'_, RaftNode<R>>, command: Vec<u8>) -> Option<(u64, u64)> {
+        self.host.start_command(&mut SimIo::new(ctx, &self.peers), command)
     }
 }
 
@@ -291,6 +341,10 @@ impl<R: Raft> Node for RaftNode<R> {
             Ok(RaftRpc::Request(_)) => panic!("a raft call is answered with a response"),
             Err(_) => self.host.call_failed(io, call.peer),
         }
+    }
+
+    fn ignores_failure(&self, _call: &RaftCall) -> bool {
+        !R::HEARS_FAILED_CALLS
     }
 
     fn on_timer(&mut self, ctx: &mut Ctx<'_, Self>, at_ms: u64) {

@@ -652,8 +652,9 @@ async fn churn_client<R: Raft>(t: Rc<Tester<R>>, me: u64, stop: Rc<std::cell::Ce
             r.random_range(0..i64::MAX)
         });
         let mut index = None;
+        let command = Cmd::Int(x).encode();
         for i in 0..t.n {
-            if let Some((i1, _, true)) = t.start(i, &Cmd::Int(x)) {
+            if let Some((i1, _, true)) = t.start_encoded(i, &command) {
                 index = Some(i1);
             }
         }

@@ -134,12 +134,18 @@ impl<R: Raft> Tester<R> {
 
     /// `GetState` of a running server.
     pub fn get_state(&self, i: usize) -> Option<(u64, bool)> {
-        self.h.with_node(self.servers[i], |n, _| n.raft().state())
+        self.h.read_node(self.servers[i], |n| n.raft().state())
     }
 
     /// `Start` on a running server: (index, term, is_leader).
     pub fn start(&self, i: usize, cmd: &Cmd) -> Option<(u64, u64, bool)> {
-        self.h.with_node(self.servers[i], |n, ctx| match n.start_command(ctx, cmd) {
+        self.start_encoded(i, &cmd.encode())
+    }
+
+    /// `Start` of an encoded `Cmd` (a command offered to every server is
+    /// encoded once).
+    pub fn start_encoded(&self, i: usize, command: &[u8]) -> Option<(u64, u64, bool)> {
+        self.h.with_node(self.servers[i], |n, ctx| match n.start_command(ctx, command.to_vec()) {
             Some((index, term)) => (index, term, true),
             None => {
                 let (term, _) = n.raft().state();
