@@ -411,6 +411,19 @@ impl Raft {
         std::mem::take(&mut self.output)
     }
 
+    /// Hands back an output's messages and applies once carried out: their
+    /// buffers are reused for the next output (a step allocates none then).
+    pub fn recycle(&mut self, mut messages: Vec<(usize, Request)>, mut applies: Vec<Apply>) {
+        if self.output.messages.capacity() == 0 {
+            messages.clear();
+            self.output.messages = messages;
+        }
+        if self.output.applies.capacity() == 0 {
+            applies.clear();
+            self.output.applies = applies;
+        }
+    }
+
     /// Whether this step's write may go asynchronously: a leader's new
     /// entries alone (no term, vote or snapshot), with the switch on.
     fn writes_asynchronously(&self, log_changed: bool) -> bool {

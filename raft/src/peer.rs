@@ -5,7 +5,7 @@
 //! and durability checks on.
 
 use crate::message::{Request, Response};
-use crate::node::{Apply, Config, Raft, Role};
+use crate::node::{Apply, Config, Output, Raft, Role};
 use crate::storage::HardState;
 use contract::{ApplyMsg, ElectionTimer, EntryView, Optimisation, PeerConfig, Persisted, RaftIo, RaftView, RpcView};
 
@@ -38,16 +38,16 @@ impl RaftPeer {
     /// sure a timer is set for Raft's next deadline. Nothing after a write
     /// that stopped the machine.
     fn flush(&mut self, io: &mut impl RaftIo<Request>) {
-        let out = self.raft.take_output();
+        let Output { persist, ticket, snapshot, mut messages, mut applies } = self.raft.take_output();
         let send_first = bugs::on(bugs::Bug::RaftSendBeforePersist);
         if send_first {
-            for (peer, request) in out.messages.iter().cloned() {
+            for (peer, request) in messages.iter().cloned() {
                 io.send(peer, request);
             }
         }
         let mut durable_at_once = None;
-        match (out.persist, out.snapshot) {
-            (Some(delta), None) => match out.ticket {
+        match (persist, snapshot) {
+            (Some(delta), None) => match ticket {
                 Some(ticket) => {
                     if io.save_raft_state_async(|state| delta.apply(state), ticket) {
                         durable_at_once = Some(ticket);
@@ -69,11 +69,11 @@ impl RaftPeer {
             return;
         }
         if !send_first {
-            for (peer, request) in out.messages {
+            for (peer, request) in messages.drain(..) {
                 io.send(peer, request);
             }
         }
-        for apply in out.applies {
+        for apply in applies.drain(..) {
             io.apply(match apply {
                 Apply::Command { index, term, command } => ApplyMsg::Command { index, term, command },
                 Apply::Snapshot { index, term, data } => ApplyMsg::Snapshot { index, term, snapshot: data },
@@ -81,6 +81,7 @@ impl RaftPeer {
                 Apply::ReadRefused { id } => ApplyMsg::ReadRefused { id },
             });
         }
+        self.raft.recycle(messages, applies);
         let deadline = self.raft.next_deadline_ms();
         if self.timer_at_ms.is_none_or(|t| deadline < t) {
             self.timer_at_ms = Some(deadline);
@@ -98,6 +99,8 @@ impl contract::Raft for RaftPeer {
     type Request = Request;
     type Response = Response;
     type View = RaftPeer;
+    /// A failed call tells this Raft nothing: its heartbeats retry.
+    const HEARS_FAILED_CALLS: bool = false;
 
     fn start(config: PeerConfig, persisted: Persisted<'_>, io: &mut impl RaftIo<Request>) -> Result<RaftPeer, String> {
         let asked = config.optimisations;

@@ -48,20 +48,26 @@ pub(crate) enum EventKind<M, T> {
     Heal(Box<crate::schedule::Healing>),
 }
 
-/// The event queue: a heap of small (time, sequence, slot) keys, with each
-/// event's payload in a slab, so that heap operations move 24 bytes rather
-/// than whole messages.
+/// The event queue: a heap of keys, each one number ordered as (time,
+/// sequence), with each event's payload in a slab, so that heap operations
+/// compare one `u128` and move 16 bytes rather than whole messages.
 pub(crate) struct EventQueue<M, T> {
-    heap: BinaryHeap<Reverse<(Nanos, u64, u32)>>,
+    heap: BinaryHeap<Reverse<u128>>,
     payloads: Vec<Option<EventKind<M, T>>>,
     free: Vec<u32>,
 }
+
+/// Bits of a key below the time: the sequence number, then the slot.
+const SLOT_BITS: u32 = 24;
+const SEQ_BITS: u32 = 64 - SLOT_BITS;
 
 impl<M, T> EventQueue<M, T> {
     pub(crate) fn new() -> Self {
         EventQueue { heap: BinaryHeap::new(), payloads: Vec::new(), free: Vec::new() }
     }
 
+    /// Queues `kind` at `at`; `seq` orders events of one instant (each
+    /// event has its own).
     pub(crate) fn push(&mut self, at: Nanos, seq: u64, kind: EventKind<M, T>) {
         let slot = match self.free.pop() {
             Some(slot) => {
@@ -73,15 +79,19 @@ impl<M, T> EventQueue<M, T> {
                 (self.payloads.len() - 1) as u32
             }
         };
-        self.heap.push(Reverse((at, seq, slot)));
+        assert!(slot < 1 << SLOT_BITS, "more than 2^{SLOT_BITS} events queued at once");
+        assert!(seq < 1 << SEQ_BITS, "more than 2^{SEQ_BITS} events in one run");
+        let key = (u128::from(at) << 64) | u128::from(seq << SLOT_BITS | u64::from(slot));
+        self.heap.push(Reverse(key));
     }
 
     /// The earliest event: (time, payload).
     pub(crate) fn pop(&mut self) -> Option<(Nanos, EventKind<M, T>)> {
-        let Reverse((at, _, slot)) = self.heap.pop()?;
+        let Reverse(key) = self.heap.pop()?;
+        let slot = (key as u64 & ((1 << SLOT_BITS) - 1)) as u32;
         let kind = self.payloads[slot as usize].take().expect("a queued slot holds its event");
         self.free.push(slot);
-        Some((at, kind))
+        Some(((key >> 64) as Nanos, kind))
     }
 
     /// Events queued.
@@ -90,7 +100,7 @@ impl<M, T> EventQueue<M, T> {
     }
 
     pub(crate) fn peek_time(&self) -> Option<Nanos> {
-        self.heap.peek().map(|Reverse((at, _, _))| *at)
+        self.heap.peek().map(|Reverse(key)| (key >> 64) as Nanos)
     }
 }
 
