@@ -445,6 +445,10 @@ impl<N: Node> World<N> {
             }
             Waiter::Node(purpose) => {
                 let index = self.endpoints[record.caller.0 as usize].server.expect("node callers are servers");
+                let node = self.servers[index].node.as_deref().expect("checked alive above");
+                if result.is_err() && node.ignores_failure(&purpose) {
+                    return;
+                }
                 self.in_node(index, |node, ctx| node.on_reply(ctx, from, purpose, result));
             }
             Waiter::Discard => {}

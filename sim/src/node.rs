@@ -94,6 +94,12 @@ pub trait Node: Sized + 'static {
         purpose: Self::CallPurpose,
         reply: Result<Self::Msg, RpcError>,
     );
+    /// Whether `on_reply` would do nothing with a failure of a call made
+    /// for `purpose`: the world then gives the node no step for it (the
+    /// failure is still an event of the run). `false` by default.
+    fn ignores_failure(&self, _purpose: &Self::CallPurpose) -> bool {
+        false
+    }
     /// A timer set with `ctx.set_timer` fired.
     fn on_timer(&mut self, ctx: &mut Ctx<'_, Self>, timer: Self::Timer);
     /// The writes this incarnation made with `ctx.write_async` through

@@ -198,8 +198,12 @@ impl<R: Raft, S: StateMachine> RaftHost<R, S> {
         self.deliver(io);
     }
 
-    /// A request to `peer` failed.
+    /// A request to `peer` failed (no step at all for a Raft that does not
+    /// hear failed calls).
     pub fn call_failed<I: HostIo<R::Request> + PersistedSize>(&mut self, io: &mut I, peer: usize) {
+        if !R::HEARS_FAILED_CALLS {
+            return; // nothing reaches the Raft: no step
+        }
         self.record(StepInput::CallFailed);
         self.raft.call_failed(&mut Queueing { io, applies: &mut self.applies }, peer);
         self.deliver(io);

@@ -234,6 +234,34 @@ pub trait Raft: Sized + 'static {
     /// twice or out of order. Nothing by default.
     fn call_failed(&mut self, _io: &mut impl RaftIo<Self::Request>, _peer: usize) {}
 
+    /// Whether [`Raft::call_failed`] does anything. A Raft that keeps the
+    /// default says `false`, and its host then skips the step a failed call
+    /// would be (nothing is recorded or checked for it): a run with peers
+    /// down fails thousands of calls.
+    ///
+    /// ```
+    /// # use contract::{NoView, PeerConfig, Persisted, Raft, RaftIo};
+    /// // A Raft that learns nothing from a call that got no answer.
+    /// struct Deaf;
+    /// impl Raft for Deaf {
+    ///     const HEARS_FAILED_CALLS: bool = false;
+    ///     type Request = ();
+    ///     type Response = ();
+    ///     type View = NoView;
+    ///     fn start(_: PeerConfig, _: Persisted<'_>, _: &mut impl RaftIo<()>) -> Result<Deaf, String> {
+    ///         Ok(Deaf)
+    ///     }
+    ///     fn state(&self) -> (u64, bool) { (0, false) }
+    ///     fn start_command(&mut self, _: &mut impl RaftIo<()>, _: Vec<u8>) -> Option<(u64, u64)> { None }
+    ///     fn snapshot(&mut self, _: &mut impl RaftIo<()>, _: u64, _: Vec<u8>) {}
+    ///     fn handle_request(&mut self, _: &mut impl RaftIo<()>, _: usize, _: ()) {}
+    ///     fn handle_response(&mut self, _: &mut impl RaftIo<()>, _: usize, _: ()) {}
+    ///     fn on_timer(&mut self, _: &mut impl RaftIo<()>, _: u64) {}
+    /// }
+    /// assert!(!Deaf::HEARS_FAILED_CALLS);
+    /// ```
+    const HEARS_FAILED_CALLS: bool = true;
+
     /// A timer set with [`HostIo::set_timer`] fired. Timers are never
     /// cancelled, and a service may pass on timers of its own: a call for
     /// a time the peer no longer waits for must be ignored (keep one chain

@@ -177,10 +177,19 @@ impl RaftObserver {
     /// Peer `peer` took a step.
     fn inspect<N: HostsRaft>(&mut self, peer: usize, seen: Inspected<'_, N>) -> Result<(), String> {
         let Some(raft) = seen.node.hosted_raft().view() else { return Ok(()) };
+        let view = &self.views[peer];
+        if seen.node.last_step().is_some_and(|record| {
+            view.incarnation == seen.incarnation && record.seq == view.step_seq && view.seen.is_some()
+        }) {
+            // No input reached the Raft since the last look: neither it nor
+            // what it persisted changed (its disk only catches up).
+            return Ok(());
+        }
         if let Some(record) = seen.node.last_step() {
             self.check_rules(peer, seen.incarnation, raft, record)
                 .map_err(|e| format!("raft rule broken in cluster {}: {e}", self.cluster))?;
         }
+
         // A leader counts itself toward a commit only through what is on
         // its disk (asynchronous writes may still be in the page cache);
         // read only when a leader's commit moves (it walks the image).
