@@ -262,7 +262,9 @@ impl contract::Raft for Raft {
     /// A request to `peer` got no response (lost, timed out, or the peer is
     /// down): labrpc's `Call` returning false. Optional: a Raft whose
     /// timers resend (heartbeats, election retries) can ignore it, as this
-    /// one does.
+    /// one does. A Raft that keeps it empty may also declare
+    /// `const HEARS_FAILED_CALLS: bool = false;`: the lab then spends no
+    /// step on a failed call.
     fn call_failed(&mut self, _io: &mut impl RaftIo<Request>, _peer: usize) {}
 
     /// A timer set with `io.set_timer(at_ms)` fired (this peer's clock now
