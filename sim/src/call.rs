@@ -789,6 +789,32 @@ mod tests {
         });
     }
 
+    /// A node that ignores failed calls gets no step for them, and the run
+    /// is otherwise the same: the same events, in the same order.
+    #[test]
+    fn a_failure_a_node_ignores_is_no_step_of_it() {
+        let run = |ignores_failures: bool| {
+            let sim = Sim::<EchoNode>::new(SimConfig { time_limit: secs(5), ..SimConfig::new(7) });
+            let h = sim.handle();
+            let failed = sim
+                .run(async move {
+                    let (_, s) = setup(&h, 2);
+                    h.with_node(s[0], |n, ctx| {
+                        n.ignores_failures = ignores_failures;
+                        n.start_gossip(ctx, vec![s[1]]);
+                    });
+                    h.inject(Fault::Kill { server: s[1], mode: CrashMode::Process });
+                    h.sleep(secs(2)).await;
+                    h.with_node(s[0], |n, _| n.replies_failed).expect("running")
+                })
+                .expect("the run ends");
+            (failed, sim.stats().net.calls_to_dead, sim.stats().trace.hash())
+        };
+        let (heard, dead_calls, trace) = run(false);
+        assert!(heard > 10 && dead_calls >= heard, "gossip to a dead peer fails ({heard} of {dead_calls} heard)");
+        assert_eq!(run(true), (0, dead_calls, trace), "no failure reaches the node, and the run is the same");
+    }
+
     /// A run stopped at its time limit names the tasks still waiting and
     /// the calls still open, and where each call stands.
     #[test]

@@ -46,6 +46,8 @@ pub struct EchoNode {
     pub timer_fired_at: Vec<Nanos>,
     /// When set, the node calls a random peer every 1-20 ms.
     pub gossip_peers: Vec<Addr>,
+    /// Its failed calls are no step of it (`Node::ignores_failure`).
+    pub ignores_failures: bool,
 }
 
 /// The echo node's timers.
@@ -151,6 +153,10 @@ impl Node for EchoNode {
             Ok(_) => self.replies_ok += 1,
             Err(_) => self.replies_failed += 1,
         }
+    }
+
+    fn ignores_failure(&self, _purpose: &()) -> bool {
+        self.ignores_failures
     }
 
     fn on_timer(&mut self, ctx: &mut Ctx<'_, Self>, timer: EchoTimer) {
