@@ -445,8 +445,8 @@ impl<N: Node> World<N> {
             }
             Waiter::Node(purpose) => {
                 let index = self.endpoints[record.caller.0 as usize].server.expect("node callers are servers");
-                let node = self.servers[index].node.as_deref().expect("checked alive above");
-                if result.is_err() && node.ignores_failure(&purpose) {
+                let node = self.servers[index].node.as_deref();
+                if result.is_err() && node.is_some_and(|node| node.ignores_failure(&purpose)) {
                     return;
                 }
                 self.in_node(index, |node, ctx| node.on_reply(ctx, from, purpose, result));
