@@ -27,7 +27,7 @@
 //! implementation that offers one.
 
 use super::raft_rules::{self, Ballots, Seen};
-use contract::{Raft, RaftView, Role, StepInput, StepRecord};
+use contract::{Raft, RaftView, Role, StepRecord};
 use sim::{Addr, Inspected, Node, SimHandle};
 use std::cell::RefCell;
 use std::collections::BTreeMap;
@@ -185,16 +185,19 @@ impl RaftObserver {
             // what it persisted changed (its disk only catches up).
             return Ok(());
         }
+        let mut unchanged = false;
         if let Some(record) = seen.node.last_step() {
-            if self.refused_start_changed_nothing(peer, seen.incarnation, raft, record) {
-                return self
-                    .check_durable(peer, raft, seen.persister)
-                    .map_err(|e| format!("raft invariant broken in cluster {}: {e}", self.cluster));
-            }
-            self.check_rules(peer, seen.incarnation, raft, record)
+            unchanged = self
+                .check_rules(peer, seen.incarnation, raft, record)
                 .map_err(|e| format!("raft rule broken in cluster {}: {e}", self.cluster))?;
         }
-
+        if unchanged && self.same_last_entry(peer, raft) {
+            // The invariants check what changed, from the last entry back:
+            // nothing did (a Start refused by a follower, most often).
+            return self
+                .check_durable(peer, raft, seen.persister)
+                .map_err(|e| format!("raft invariant broken in cluster {}: {e}", self.cluster));
+        }
         // A leader counts itself toward a commit only through what is on
         // its disk (asynchronous writes may still be in the page cache);
         // read only when a leader's commit moves (it walks the image).
@@ -209,69 +212,44 @@ impl RaftObserver {
             .map_err(|e| format!("raft invariant broken in cluster {}: {e}", self.cluster))
     }
 
-    /// Whether the step was a Start on a peer that did not lead and that
-    /// left it as it was (term, vote, role, commit, snapshot, last entry,
-    /// election timer): exactly what the rules ask of it, and nothing the
-    /// invariants have not seen; the peer is recorded as now. The lab's
-    /// clients offer every command to every peer, so most Starts are these.
-    fn refused_start_changed_nothing<M, R, V: RaftView<M, R>>(
-        &mut self,
-        peer: usize,
-        incarnation: u32,
-        raft: &V,
-        record: &StepRecord,
-    ) -> bool {
-        let view = &mut self.views[peer];
-        let Some(before) = view.seen else { return false };
-        let one_start = record.input == Some(StepInput::Command) && record.seq == view.step_seq + 1;
-        if !one_start || view.incarnation != incarnation || before.role == Role::Leader {
-            return false;
-        }
-        let now = Seen::of(raft);
-        let shown = |s: &Seen| {
-            let timer = s.timer.map(|t| (t.started, t.timeout));
-            (s.term, s.vote, s.role, s.commit, s.snapshot_index, s.last_index, s.last_term, timer)
-        };
-        let last = now.last_index;
-        if shown(&now) != shown(&before)
-            || raft.entry(last).map(|e| e.written) != view.log.get(last as usize).map(|e| e.0)
-        {
-            return false;
-        }
-        view.step_seq = record.seq;
-        view.seen = Some(now);
-        true
+    /// Whether the last entry is the same append the observer saw there.
+    fn same_last_entry<M, R, V: RaftView<M, R>>(&self, peer: usize, raft: &V) -> bool {
+        let last = raft.last_log_index();
+        raft.entry(last).map(|e| e.written) == self.views[peer].log.get(last as usize).map(|e| e.0)
     }
 
     /// Figure 2's rules on the step just taken, when it was one input to
     /// the Raft (not a restart); then remembers the peer as it is now.
+    /// `Ok(true)`: one step of the same incarnation that left the peer's
+    /// term, vote, role, commit, snapshot and last index and term as they
+    /// were.
     fn check_rules<M, R, V: RaftView<M, R>>(
         &mut self,
         peer: usize,
         incarnation: u32,
         raft: &V,
         record: &StepRecord,
-    ) -> Result<(), String> {
+    ) -> Result<bool, String> {
         let peers = self.views.len();
         let view = &mut self.views[peer];
         let same_incarnation = view.incarnation == incarnation;
-        if same_incarnation && record.seq == view.step_seq && view.seen.is_some() {
-            return Ok(()); // no input reached the Raft in this step
-        }
         if !same_incarnation {
             view.ballots = Ballots::default();
         }
         let now = Seen::of(raft);
+        let mut unchanged = false;
         if let (true, Some(before)) = (same_incarnation && record.seq == view.step_seq + 1, view.seen) {
             let mut ballots = view.ballots;
             let log_before = |index: u64| view.term_at(index);
             let step = raft_rules::Step { peer, peers, before: &before, after: &now, log_before: &log_before, record };
             raft_rules::check(&step, &mut ballots, raft)?;
             view.ballots = ballots;
+            let shown = |s: &Seen| (s.term, s.vote, s.role, s.commit, s.snapshot_index, s.last_index, s.last_term);
+            unchanged = shown(&before) == shown(&now);
         }
         view.step_seq = record.seq;
         view.seen = Some(now);
-        Ok(())
+        Ok(unchanged)
     }
 
     fn step<M, R, V: RaftView<M, R>>(&mut self, peer: usize, incarnation: u32, raft: &V) -> Result<(), String> {
@@ -504,7 +482,7 @@ fn command_hash(command: &[u8]) -> u64 {
 mod tests {
     use super::*;
     use crate::checks::fake_peer::Peer;
-    use contract::ElectionTimer;
+    use contract::{ElectionTimer, StepInput};
 
     fn leader(log: Vec<u64>) -> Peer {
         let timer = ElectionTimer { started: 0, now: 0, timeout: 300 };
@@ -523,17 +501,17 @@ mod tests {
     }
 
     #[test]
-    fn only_a_start_that_changed_nothing_skips_the_rules() {
+    fn a_refused_start_shows_no_change_and_one_that_appends_breaks_the_rule() {
         let mut observer = RaftObserver::new("test", 3);
         let before = follower(vec![1, 3]);
-        observer.check_rules(1, 1, &before, &start(1)).expect("first look");
+        assert!(!observer.check_rules(1, 1, &before, &start(1)).expect("first look"));
         observer.step(1, 1, &before).expect("first look");
         let mut later = before.clone();
         later.timer.now = 50; // time passes: still nothing changed
-        assert!(observer.refused_start_changed_nothing(1, 1, &later, &start(2)));
+        assert!(observer.check_rules(1, 1, &later, &start(2)).expect("a refused Start"));
+        assert!(observer.same_last_entry(1, &later));
         let mut appended = later.clone();
         appended.log.push(3);
-        assert!(!observer.refused_start_changed_nothing(1, 1, &appended, &start(3)));
         let error = observer.check_rules(1, 1, &appended, &start(3)).expect_err("a follower appended a command");
         assert!(error.contains("only a leader appends"), "{error}");
     }

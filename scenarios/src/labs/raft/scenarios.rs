@@ -654,7 +654,7 @@ async fn churn_client<R: Raft>(t: Rc<Tester<R>>, me: u64, stop: Rc<std::cell::Ce
         let mut index = None;
         let command = Cmd::Int(x).encode();
         for i in 0..t.n {
-            if let Some((i1, _, true)) = t.start_encoded(i, &command) {
+            if let Some((i1, _, true)) = t.start_encoded(i, command.clone()) {
                 index = Some(i1);
             }
         }

@@ -139,13 +139,13 @@ impl<R: Raft> Tester<R> {
 
     /// `Start` on a running server: (index, term, is_leader).
     pub fn start(&self, i: usize, cmd: &Cmd) -> Option<(u64, u64, bool)> {
-        self.start_encoded(i, &cmd.encode())
+        self.start_encoded(i, cmd.encode())
     }
 
     /// `Start` of an encoded `Cmd` (a command offered to every server is
     /// encoded once).
-    pub fn start_encoded(&self, i: usize, command: &[u8]) -> Option<(u64, u64, bool)> {
-        self.h.with_node(self.servers[i], |n, ctx| match n.start_command(ctx, command.to_vec()) {
+    pub fn start_encoded(&self, i: usize, command: Vec<u8>) -> Option<(u64, u64, bool)> {
+        self.h.with_node(self.servers[i], |n, ctx| match n.start_command(ctx, command) {
             Some((index, term)) => (index, term, true),
             None => {
                 let (term, _) = n.raft().state();
