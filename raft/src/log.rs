@@ -26,7 +26,16 @@ pub struct Log {
 impl Log {
     /// A log holding `entries` after a snapshot at (index, term).
     pub fn restore(snapshot_index: u64, snapshot_term: u64, entries: Vec<Entry>) -> Log {
-        let mut log = Log { snapshot_index, snapshot_term, ..Log::default() };
+        let bytes = entries.iter().map(|e| 12 + e.command.len()).sum();
+        let mut log = Log {
+            snapshot_index,
+            snapshot_term,
+            entries: Vec::with_capacity(entries.len()),
+            offsets: Vec::with_capacity(entries.len()),
+            encoded: Vec::with_capacity(bytes),
+            appended: Vec::with_capacity(entries.len()),
+            ..Log::default()
+        };
         for e in entries {
             log.append(e);
         }

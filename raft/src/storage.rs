@@ -122,7 +122,10 @@ pub fn decode(image: &[u8]) -> Result<Restored, StorageError> {
         snapshot_index: u64_at(image, 20),
         snapshot_term: u64_at(image, 28),
     };
-    let mut entries = Vec::new();
+    // As many entries as the records a walk finds (a corrupt image is
+    // found below, record by record).
+    let records = last_index(image).map_or(0, |last| last - hard.snapshot_index);
+    let mut entries = Vec::with_capacity(records as usize);
     let mut at = HEADER_LEN;
     while at < image.len() {
         if image.len() - at < 12 {

@@ -164,7 +164,9 @@ impl<N: Node> World<N> {
         waiter: Waiter<N::Msg, N::CallPurpose>,
     ) -> CallId {
         self.stats.total_calls += 1;
-        self.stats.total_bytes += msg.wire_size() as u64;
+        if self.counting_bytes {
+            self.stats.total_bytes += msg.wire_size() as u64;
+        }
         let index = self.server_index(to);
         let link = self.links[caller.0 as usize][index];
         let caller_incarnation = match self.endpoints[caller.0 as usize].server {
@@ -422,7 +424,9 @@ impl<N: Node> World<N> {
                 };
                 // Reply bytes were counted already; a parked reply is re-counted
                 // on resume, so take them off again.
-                if let EventKind::Reply { msg, .. } = &kind {
+                // (Counting cannot start between the two: it starts only
+                // from a task, never within an event.)
+                if let (true, EventKind::Reply { msg, .. }) = (self.counting_bytes, &kind) {
                     self.stats.total_bytes -= msg.wire_size() as u64;
                 }
                 self.servers[index].parked.push(kind);
@@ -563,10 +567,14 @@ mod tests {
 
     /// labrpc TestBytes: request bytes counted at send, reply bytes at delivery,
     /// each the size of the encoding. Here the sums must match exactly.
+    /// Nothing is counted before `count_bytes`.
     #[test]
     fn request_and_reply_bytes_are_counted_as_labrpc() {
         each_seed(|h| async move {
             let (c, s) = setup(&h, 1);
+            h.call(c, s[0], echo(vec![7; 100])).await.map_err(|e| e.to_string())?;
+            ensure!(h.net_stats().total_bytes == 0, "bytes counted before count_bytes");
+            h.count_bytes();
             let mut expected = 0u64;
             for i in 0..17 {
                 let req = echo(vec![i as u8; 5000 / 17]);

@@ -262,6 +262,13 @@ impl<N: Node> SimHandle<N> {
         self.shared.world.borrow().stats()
     }
 
+    /// Counts the bytes of every message from now on (labrpc's
+    /// `GetTotalBytes`, in [`NetStats::total_bytes`]). Off by default:
+    /// sizing every message costs, and only a test of bandwidth reads it.
+    pub fn count_bytes(&self) {
+        self.shared.world.borrow_mut().count_bytes();
+    }
+
     pub fn dispatched_count(&self, server: Addr) -> u64 {
         self.shared.world.borrow().dispatched_count(server)
     }

@@ -173,7 +173,8 @@ impl Default for LinkState {
 pub struct NetStats {
     /// Every call entered into the network (labrpc `GetTotalCount`).
     pub total_calls: u64,
-    /// Request bytes at send plus reply bytes at delivery (`GetTotalBytes`).
+    /// Request bytes at send plus reply bytes at delivery (`GetTotalBytes`),
+    /// counted only after [`SimHandle::count_bytes`](crate::SimHandle::count_bytes).
     pub total_bytes: u64,
     /// Requests dropped, replies dropped, calls failed for a dead or disabled
     /// destination, replies held for reordering, duplicated requests.

@@ -173,6 +173,9 @@ pub struct World<N: Node> {
     pub(crate) trace: Trace,
     pub(crate) net: NetConfig,
     pub(crate) stats: NetStats,
+    /// Whether messages' bytes are counted (`count_bytes`): sizing every
+    /// message costs, and only a test of bandwidth reads the count.
+    pub(crate) counting_bytes: bool,
     pub(crate) net_rng: SimRng,
     pub(crate) workload_rng: SimRng,
     pub(crate) endpoints: Vec<Endpoint>,
@@ -229,6 +232,7 @@ impl<N: Node> World<N> {
             trace: Trace::new(config.trace_mode),
             net: NetConfig::default(),
             stats: NetStats::default(),
+            counting_bytes: false,
             net_rng: stream(config.seed, Stream::Network),
             workload_rng: stream(config.seed, Stream::Workload),
             endpoints: Vec::new(),
@@ -370,6 +374,12 @@ impl<N: Node> World<N> {
         self.stats
     }
 
+    /// Counts the bytes of every message from now on
+    /// ([`NetStats::total_bytes`] stays 0 until then).
+    pub fn count_bytes(&mut self) {
+        self.counting_bytes = true;
+    }
+
     /// The faults injected so far, with their times.
     pub fn fault_log(&self) -> &[(Nanos, Fault)] {
         &self.fault_log
@@ -430,7 +440,9 @@ impl<N: Node> World<N> {
             }
             EventKind::Request { call, msg } => self.deliver_request(call, msg),
             EventKind::Reply { call, msg } => {
-                self.stats.total_bytes += msg.wire_size() as u64;
+                if self.counting_bytes {
+                    self.stats.total_bytes += msg.wire_size() as u64;
+                }
                 self.complete(call, Ok(msg));
             }
             EventKind::Fail { call } => self.complete(call, Err(RpcError::Failed)),

@@ -258,8 +258,11 @@ impl RaftObserver {
         if restarted {
             // A restart: the log comes back from disk; commit starts over.
             let (seen, step_seq, ballots) = (view.seen, view.step_seq, view.ballots);
+            let mut log = std::mem::take(&mut view.log);
+            log.clear(); // keeps its room: the log comes back as long
             *view = PeerView {
                 incarnation,
+                log,
                 commit_index: raft.commit_index(),
                 seen,
                 step_seq,

@@ -135,6 +135,7 @@ const RPC_BYTES_SLACK: u64 = 50_000 - LABGOB_TYPE_DESCRIPTOR_BYTES;
 fn rpc_bytes_2b<R: Raft>(run: &Run) -> Outcome {
     lab_test::<R, _>(run, Setup::servers(3), |t| async move {
         let n = t.n;
+        t.h.count_bytes();
         t.one(int(99), n, false).await?;
         let bytes0 = t.bytes_total();
         let mut sent = 0u64;
@@ -151,6 +152,12 @@ fn rpc_bytes_2b<R: Raft>(run: &Run) -> Outcome {
         let expected = n as u64 * sent;
         if got > expected + RPC_BYTES_SLACK {
             return Err(format!("too many RPC bytes; got {got}, expected {expected}"));
+        }
+        // Every follower got every command to commit it: a count below that
+        // is no count (bytes are counted only after `count_bytes`).
+        let least = (n as u64 - 1) * sent;
+        if got < least {
+            return Err(format!("RPC bytes not counted: got {got}, but the followers' copies alone are {least}"));
         }
         Ok(())
     })

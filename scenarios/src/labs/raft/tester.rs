@@ -330,6 +330,7 @@ impl<R: Raft> Tester<R> {
         (0..self.n).map(|i| self.rpc_count(i)).sum()
     }
 
+    /// labrpc's `GetTotalBytes`: counted only after `h.count_bytes()`.
     pub fn bytes_total(&self) -> u64 {
         self.h.net_stats().total_bytes
     }
