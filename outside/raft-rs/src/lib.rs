@@ -39,10 +39,15 @@ impl scenarios::Implementation for RaftRsLab {
     /// raft-rs's own `pre_vote` and `check_quorum` settings, batching and
     /// pipelining through `max_size_per_msg` and `max_inflight_msgs`, and
     /// ReadIndex and follower reads through `read_index` and its
-    /// `ReadState`s. Not lease reads: raft-rs's `LeaseBased` reads allow no
-    /// margin for clock drift (TiKV keeps its lease outside raft-rs).
-    const OPTIMISATIONS: contract::Optimisations = TIKV
-        .union(contract::Optimisations::of(&[contract::Optimisation::ReadIndex, contract::Optimisation::FollowerRead]));
+    /// `ReadState`s, and asynchronous persistence of a leader's own entries
+    /// through `advance_append_async` and `on_persist_ready`. Not lease
+    /// reads: raft-rs's `LeaseBased` reads allow no margin for clock drift
+    /// (TiKV keeps its lease outside raft-rs).
+    const OPTIMISATIONS: contract::Optimisations = TIKV.union(contract::Optimisations::of(&[
+        contract::Optimisation::ReadIndex,
+        contract::Optimisation::FollowerRead,
+        contract::Optimisation::AsyncPersist,
+    ]));
     /// TiKV runs all four (see `settings::config`).
     const DEFAULT_OPTIMISATIONS: contract::Optimisations = TIKV;
 }

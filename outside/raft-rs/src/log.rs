@@ -351,6 +351,20 @@ pub fn persisted_term_and_vote(raft_state: &[u8]) -> (u64, u64) {
     Header::decode(raft_state).map(|h| (h.term, h.vote)).unwrap_or((0, 0))
 }
 
+/// The last raft index a persisted raft state holds (`None` if it does not
+/// decode), walking its entries without copying them.
+pub fn persisted_last_index(raft_state: &[u8]) -> Option<u64> {
+    let header = Header::decode(raft_state).ok()?;
+    let (mut at, mut entries) = (HEADER_LEN, 0u64);
+    while at < raft_state.len() {
+        let len = raft_state.get(at + 9..at + ENTRY_OVERHEAD)?;
+        let len = u32::from_le_bytes(len.try_into().expect("four bytes")) as usize;
+        at = at.checked_add(ENTRY_OVERHEAD + len).filter(|end| *end <= raft_state.len())?;
+        entries += 1;
+    }
+    header.snapshot_index.checked_add(entries)
+}
+
 /// The lab index a travelling snapshot ends at.
 fn snapshot_lab_index(data: &[u8]) -> Result<u64, String> {
     let prefix = data.get(..SNAPSHOT_PREFIX).ok_or("a snapshot without its lab index")?;

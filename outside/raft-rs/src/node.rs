@@ -5,6 +5,16 @@
 //! that wait for persistence, apply, advance. (raft-rs's guide applies
 //! committed entries before persisting new ones; applying after is stricter
 //! and what the contract asks.)
+//!
+//! With asynchronous persistence (`async_persist`), a `Ready` that keeps
+//! term and vote, installs no snapshot and has no message waiting for its
+//! write (a leader's own new entries, most often) is written to the page
+//! cache and handed back with raft-rs's `advance_append_async`; the disk's
+//! word that it is durable comes back through `persisted`, which tells
+//! raft-rs (`on_persist_ready`). raft-rs then counts the leader's own
+//! entries toward a commit, and applies only what is durable. Every other
+//! `Ready` is written synchronously (which makes the earlier asynchronous
+//! writes durable too, as raft-rs's `advance` then assumes).
 
 use crate::log::{proposal, LabLog};
 use crate::settings::{self, Pacing};
@@ -30,6 +40,14 @@ pub struct RaftRs {
     reads: ReadPaths,
     /// This peer's incarnation, as its reads' contexts name it.
     asker: Asker,
+    /// Whether it writes a leader's own entries asynchronously (the run's
+    /// `async_persist`).
+    async_persist: bool,
+    /// The number of the last `Ready` written asynchronously and not yet
+    /// durable, if any.
+    unsynced: Option<u64>,
+    /// The number of the last `Ready` taken.
+    last_ready: u64,
     /// Reads raft-rs confirmed, by the raft index to apply before each is
     /// served (raft-rs hands a follower the leader's commit index and
     /// leaves the waiting to the application: tikv#16069 is the read
@@ -111,9 +129,7 @@ impl RaftRs {
                     None => return, // the run fails: the snapshot was unreadable
                 },
             };
-            if !ready.entries().is_empty() || ready.hs().is_some() {
-                self.persist(io, ready.entries(), ready.hs().cloned());
-            }
+            let durable = self.write(io, &ready);
             self.send_all(io, ready.take_persisted_messages());
             if let Some(snapshot) = installed {
                 io.apply(snapshot);
@@ -122,6 +138,13 @@ impl RaftRs {
             let asker = self.asker;
             let confirmed = ready.take_read_states().into_iter();
             self.confirmed_reads.extend(confirmed.filter_map(|r| Some((r.index, asker.read_of(&r.request_ctx)?))));
+            if !durable {
+                // raft-rs hears of the write through `persisted`; what it
+                // held back for it comes in a later `Ready`.
+                self.node.advance_append_async(ready);
+                self.node.advance_apply();
+                continue;
+            }
             let mut light = self.node.advance(ready);
             if let Some(commit) = light.commit_index() {
                 self.node.mut_store().set_commit(commit);
@@ -150,6 +173,61 @@ impl RaftRs {
         }
         let log = self.node.store();
         io.save_raft_state(|state| log.write_tail(state, from));
+    }
+
+    /// Writes what `ready` changed, synchronously or not; returns whether
+    /// everything written so far is durable (and raft-rs may hear so with
+    /// `advance`). A `Ready` that writes nothing after an asynchronous
+    /// write that is not durable yet must not tell raft-rs otherwise:
+    /// `advance` would count the pending write as persisted.
+    fn write(&mut self, io: &mut impl HostIo<Envelope>, ready: &raft_rs::Ready) -> bool {
+        self.last_ready = ready.number();
+        if ready.entries().is_empty() && ready.hs().is_none() {
+            if !ready.snapshot().is_empty() {
+                self.unsynced = None; // `install_snapshot` wrote it synchronously
+            }
+            return self.unsynced.is_none();
+        }
+        if self.may_write_async(ready) {
+            let durable = self.persist_async(io, ready.entries(), ready.hs().cloned(), ready.number());
+            self.unsynced = (!durable).then_some(ready.number());
+            return durable;
+        }
+        // A synchronous write makes every earlier write durable with it.
+        self.persist(io, ready.entries(), ready.hs().cloned());
+        self.unsynced = None;
+        true
+    }
+
+    /// Whether `ready` may be written asynchronously: the run asked for it,
+    /// the write keeps term and vote (the lab checks after every step that
+    /// they are on disk), and no message waits for it (a vote, or an
+    /// answer to an append: those leave only once what they promise is
+    /// durable, else a crash forgets a promise already made).
+    fn may_write_async(&self, ready: &raft_rs::Ready) -> bool {
+        let kept = self.node.store().hard_state();
+        self.async_persist
+            && ready.snapshot().is_empty()
+            && ready.persisted_messages().is_empty()
+            && ready.hs().is_none_or(|hs| hs.term == kept.term && hs.vote == kept.vote)
+    }
+
+    /// `persist`, through the page cache: `true` when the host says the
+    /// write is durable already (a disk that takes no time).
+    fn persist_async(
+        &mut self,
+        io: &mut impl HostIo<Envelope>,
+        entries: &[Entry],
+        hard_state: Option<raft_rs::eraftpb::HardState>,
+        ticket: u64,
+    ) -> bool {
+        let log = self.node.mut_store();
+        let from = log.append(entries);
+        if let Some(hard_state) = hard_state {
+            log.set_hard_state(hard_state);
+        }
+        let log = self.node.store();
+        io.save_raft_state_async(|state| log.write_tail(state, from), ticket)
     }
 
     /// A leader's snapshot replaces the log, durably with the service's
@@ -239,7 +317,20 @@ impl contract::Raft for RaftRs {
         };
         let asker = Asker { peer: raft_id(config.me), incarnation: config.rng_seed };
         let confirmed_reads = Vec::new();
-        let mut raft = RaftRs { node, pacing, next_tick_ms, ticks: 0, answering: None, reads, asker, confirmed_reads };
+        let async_persist = asked.contains(contract::Optimisation::AsyncPersist);
+        let mut raft = RaftRs {
+            node,
+            pacing,
+            next_tick_ms,
+            ticks: 0,
+            answering: None,
+            reads,
+            asker,
+            confirmed_reads,
+            async_persist,
+            unsynced: None,
+            last_ready: 0,
+        };
         raft.drive(io); // a restarted peer applies what it committed
         Ok(raft)
     }
@@ -301,6 +392,21 @@ impl contract::Raft for RaftRs {
             self.node.report_snapshot(id, SnapshotStatus::Failure);
         } else {
             self.node.report_unreachable(id);
+        }
+        self.drive(io);
+    }
+
+    /// The asynchronous writes through `ticket` (a `Ready`'s number) are
+    /// durable: raft-rs may count them now.
+    /// Once the last asynchronous write is durable, so is every `Ready`
+    /// after it (they wrote nothing, or wrote synchronously).
+    fn persisted(&mut self, io: &mut impl RaftIo<Envelope>, ticket: u64) {
+        match self.unsynced {
+            Some(last) if ticket >= last => {
+                self.unsynced = None;
+                self.node.on_persist_ready(self.last_ready);
+            }
+            _ => self.node.on_persist_ready(ticket),
         }
         self.drive(io);
     }
@@ -420,6 +526,51 @@ mod tests {
         let other = Asker { peer: 3, ..asker };
         assert_eq!(other.read_of(&asker.context(5)), None);
         assert_eq!(asker.read_of(b"short"), None);
+    }
+
+    /// Peer 0 of `peers`, writing asynchronously to a disk whose flushes
+    /// end only when the test says.
+    fn on_slow_disk(peers: usize) -> (RaftRs, RecordingIo<Envelope>) {
+        let optimisations = contract::Optimisations::of(&[contract::Optimisation::AsyncPersist]);
+        let config = PeerConfig { me: 0, peers, rng_seed: 7, optimisations };
+        let mut io = RecordingIo { slow_disk: true, ..RecordingIo::default() };
+        let raft = RaftRs::start(config, Persisted::EMPTY, &mut io).expect("starts");
+        (raft, io)
+    }
+
+    #[test]
+    fn a_leader_writing_asynchronously_commits_and_applies_only_once_its_write_is_durable() {
+        let (mut raft, mut io) = on_slow_disk(1);
+        until_leader(&mut raft, &mut io);
+        assert!(io.pending_tickets.is_empty(), "a new term and vote are written synchronously");
+        let committed = raft.node.raft.raft_log.committed;
+        let term = raft.state().0;
+        assert_eq!(raft.start_command(&mut io, b"x".to_vec()), Some((1, term)));
+        let ticket = io.pending_tickets.pop().expect("the leader's own entry went to the page cache");
+        assert_eq!(raft.node.raft.raft_log.committed, committed, "a leader counts itself only once durable");
+        assert!(io.applied.is_empty(), "nothing is applied before it is durable: {:?}", io.applied);
+        raft.persisted(&mut io, ticket);
+        assert_eq!(raft.node.raft.raft_log.committed, committed + 1);
+        let applied: Vec<_> = io.applied.iter().map(command).collect();
+        assert_eq!(applied, vec![(1, b"x".to_vec())]);
+        raft.persisted(&mut io, ticket); // a ticket heard twice changes nothing
+        assert_eq!(io.applied.len(), 1);
+    }
+
+    #[test]
+    fn a_follower_writing_asynchronously_still_answers_an_append_only_after_a_synchronous_write() {
+        use raft_rs::eraftpb::MessageType;
+        let (mut raft, mut io) = on_slow_disk(3);
+        let mut append = Message::default();
+        append.set_msg_type(MessageType::MsgAppend);
+        (append.from, append.to, append.term) = (2, 1, 1);
+        let entry = Entry { term: 1, index: 1, data: b"x".to_vec().into(), ..Entry::default() };
+        append.set_entries(vec![entry].into());
+        let replies = raft.handle_request(&mut io, 1, crate::wire::Envelope(append));
+        assert!(io.pending_tickets.is_empty(), "the answer promises the entry: written synchronously");
+        let answer = replies.0.iter().find(|m| m.get_msg_type() == MessageType::MsgAppendResponse);
+        assert!(answer.is_some_and(|m| !m.reject && m.index == 1), "{:?}", replies.0);
+        assert_eq!(crate::log::persisted_last_index(&io.raft_state), Some(1), "the entry is on disk");
     }
 
     #[test]

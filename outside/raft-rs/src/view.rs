@@ -78,6 +78,12 @@ impl RaftView<Envelope, Replies> for RaftRs {
         (term, voted_peer(vote))
     }
 
+    /// Read while a leader's asynchronous writes are still in the page
+    /// cache: the lab checks it counted itself only through these.
+    fn persisted_last_index(raft_state: &[u8]) -> Option<u64> {
+        crate::log::persisted_last_index(raft_state)
+    }
+
     /// A pre-vote asks for the next term without taking it (PreVote's
     /// point): it rests on the current term, one lower.
     fn request_term(request: &Envelope) -> (u64, Option<usize>) {

@@ -44,6 +44,22 @@ pub struct RecordingIo<M> {
     pub snapshot: Arc<Vec<u8>>,
     /// Every apply, in order (also in `effects`).
     pub applied: Vec<ApplyMsg>,
+    /// When set, an asynchronous write is not durable at once: it is made
+    /// (and recorded as a `Persist`), and its ticket joins
+    /// `pending_tickets`, for the test to hand to [`Raft::persisted`]
+    /// when it chooses. Unset (the default): durable at once.
+    ///
+    /// [`Raft::persisted`]: crate::Raft::persisted
+    ///
+    /// ```
+    /// use contract::HostIo;
+    /// let mut io = contract::testing::RecordingIo::<()> { slow_disk: true, ..Default::default() };
+    /// assert!(!io.save_raft_state_async(|state| state.push(7), 4), "durable later");
+    /// assert_eq!((io.raft_state.as_slice(), io.pending_tickets.as_slice()), (&[7u8][..], &[4u64][..]));
+    /// ```
+    pub slow_disk: bool,
+    /// The tickets of asynchronous writes not yet durable (`slow_disk`).
+    pub pending_tickets: Vec<u64>,
 }
 
 impl<M> Default for RecordingIo<M> {
@@ -54,6 +70,8 @@ impl<M> Default for RecordingIo<M> {
             raft_state: Vec::new(),
             snapshot: Arc::default(),
             applied: Vec::new(),
+            slow_disk: false,
+            pending_tickets: Vec::new(),
         }
     }
 }
@@ -77,6 +95,13 @@ impl<M> HostIo<M> for RecordingIo<M> {
         edit(&mut self.raft_state);
         self.snapshot = snapshot;
         self.effects.push(Effect::Persist { snapshot: true });
+    }
+    fn save_raft_state_async(&mut self, edit: impl FnOnce(&mut Vec<u8>), ticket: u64) -> bool {
+        self.save_raft_state(edit);
+        if self.slow_disk {
+            self.pending_tickets.push(ticket);
+        }
+        !self.slow_disk
     }
     fn send(&mut self, peer: usize, request: M) {
         self.effects.push(Effect::Send { peer, request });
