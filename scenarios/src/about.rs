@@ -164,6 +164,9 @@ const ABOUT: &[(&str, &str, &str)] = &[
     ("shardkv/challenge2_partial", "TestChallenge2Partial", "shards that arrived are served before the move ends"),
     ("shardkv/chaos", "-", "duplicates and drift on an unreliable network with restarts; then liveness"),
     ("shardkv/swarm", "-", "a fault mix drawn per group while shards move at random; then liveness"),
+    ("shardkv/bench_10_clients", "-", "ten clerks for 5 s over three groups: latency p50/p99 and throughput"),
+    ("shardkv/bench_10_clients_moving", "-", "ten clerks for 5 s while a group leaves and joins every second"),
+    ("shardkv/bench_10_clients_disk", "-", "ten clerks for 5 s, every server's disk taking 2 ms per write"),
 ];
 
 /// The Go test a scenario ports ("-" for one beyond the lab) and what it

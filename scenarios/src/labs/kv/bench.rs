@@ -14,6 +14,7 @@
 use super::scenarios::kv_test;
 use crate::labs::kv::tester::{KvSetup, KvTester};
 use crate::runner::{Outcome, Run};
+use crate::labs::bench::{clerk_ops, note_speed, Gets, HALF_GETS};
 use contract::kv::{Kv, Operations};
 use sim::{ms, secs, JoinHandle, Nanos};
 use std::rc::Rc;
@@ -22,20 +23,11 @@ use std::rc::Rc;
 const BENCH_TIME: Nanos = secs(5);
 const KEYS: u64 = 10;
 
-/// Half the operations are Gets.
-const HALF_GETS: Gets = Gets { in_every: 1, every: 2 };
 /// Nine operations in ten are Gets.
 const MOSTLY_GETS: Gets = Gets { in_every: 9, every: 10 };
 /// The disk of the `disk` benchmarks: a write or flush takes this long
 /// (an fsync on a network-attached cloud disk).
 const DISK_WRITE: Nanos = ms(2);
-
-/// The share of a clerk's operations that are Gets.
-#[derive(Clone, Copy)]
-struct Gets {
-    in_every: u64,
-    every: u64,
-}
 
 /// One clerk on the reliable network.
 pub fn bench_1_client<K: Kv>(run: &Run) -> Outcome {
@@ -95,13 +87,7 @@ fn bench<K: Kv>(run: &Run, clerks: usize, unreliable: bool, gets: Gets, disk_wri
         for w in workers {
             latencies.extend(w.await);
         }
-        let elapsed = t.h.now() - start;
-        latencies.sort_unstable();
-        let at = |q: f64| latencies[((latencies.len() - 1) as f64 * q) as usize] as f64 / ms(1) as f64;
-        let note = |name: &str, value: f64| t.h.note(format!("measured {name}: {value:.2}"));
-        note("latency p50 ms", at(0.5));
-        note("latency p99 ms", at(0.99));
-        note("operations per s", latencies.len() as f64 / (elapsed as f64 / secs(1) as f64));
+        note_speed(&t.h, latencies, t.h.now() - start);
         Ok(())
     })
 }
@@ -109,18 +95,6 @@ fn bench<K: Kv>(run: &Run, clerks: usize, unreliable: bool, gets: Gets, disk_wri
 /// One clerk's operations until `until`: their latencies.
 async fn clerk_loop<K: Kv>(t: Rc<KvTester<K>>, until: Nanos, gets: Gets) -> Vec<Nanos> {
     let mut ck = t.make_client(&t.all());
-    let mut latencies = Vec::new();
-    let mut n = 0;
-    while t.h.now() < until {
-        let key = format!("k{}", t.rand(KEYS));
-        let called = t.h.now();
-        if t.rand(gets.every) < gets.in_every {
-            ck.get(&key).await;
-        } else {
-            ck.append(&key, &format!("{:04}{:04}", ck.id % 10_000, n % 10_000)).await;
-        }
-        latencies.push(t.h.now() - called);
-        n += 1;
-    }
-    latencies
+    let id = ck.id;
+    clerk_ops(&t.h, &mut ck, id, until, KEYS, gets).await
 }

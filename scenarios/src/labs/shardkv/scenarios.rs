@@ -16,6 +16,7 @@
 //!   duplicates requests and skews clocks under random clients, then heals
 //!   and demands every key be served within 30 s.
 
+use super::bench::{bench_10_clients, bench_10_clients_disk, bench_10_clients_moving};
 use crate::host::cluster::TEST_TIME_LIMIT;
 use crate::labs::kv::scenarios::with_checked_history;
 use crate::labs::kv::tester::{Check, KvHistory, TestResult};
@@ -35,16 +36,17 @@ pub fn scenarios<S: ShardKv>() -> Vec<Scenario> {
     lab_scenarios!("shardkv", S:
         static_shards_4b, join_leave_4b, snapshot_4b, miss_change_4b, concurrent1_4b, concurrent2_4b,
         concurrent3_4b, unreliable1_4b, unreliable2_4b, unreliable3_4b, challenge1_delete,
-        challenge2_unaffected, challenge2_partial, chaos, swarm)
+        challenge2_unaffected, challenge2_partial, chaos, swarm, bench_10_clients, bench_10_clients_moving,
+        bench_10_clients_disk)
 }
 
-fn setup(unreliable: bool, max_raft_state: Option<usize>) -> ShardSetup {
+pub(super) fn setup(unreliable: bool, max_raft_state: Option<usize>) -> ShardSetup {
     ShardSetup { servers_per_group: 3, unreliable, max_raft_state }
 }
 
 /// Runs one shardkv test: the deployment (`make_config`), the body within
 /// 120 s of virtual time, then the history must be linearizable.
-fn shard_test<S: ShardKv, F: Future<Output = TestResult> + 'static>(
+pub(super) fn shard_test<S: ShardKv, F: Future<Output = TestResult> + 'static>(
     run: &Run,
     setup: ShardSetup,
     body: impl FnOnce(Rc<ShardTester<S>>) -> F + 'static,
