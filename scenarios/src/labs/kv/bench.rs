@@ -12,9 +12,9 @@
 //! history must be linearizable.
 
 use super::scenarios::kv_test;
+use crate::labs::bench::{clerk_ops, note_speed, Gets, HALF_GETS};
 use crate::labs::kv::tester::{KvSetup, KvTester};
 use crate::runner::{Outcome, Run};
-use crate::labs::bench::{clerk_ops, note_speed, Gets, HALF_GETS};
 use contract::kv::{Kv, Operations};
 use sim::{ms, secs, JoinHandle, Nanos};
 use std::rc::Rc;

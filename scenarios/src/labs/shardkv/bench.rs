@@ -11,8 +11,8 @@
 //! shardkv run, the history must be linearizable.
 
 use super::scenarios::{setup, shard_test};
-use crate::labs::shardkv::tester::ShardTester;
 use crate::labs::bench::{clerk_ops, note_speed, HALF_GETS};
+use crate::labs::shardkv::tester::ShardTester;
 use crate::runner::{Outcome, Run};
 use contract::kv::Operations;
 use contract::shardkv::ShardKv;
