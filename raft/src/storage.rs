@@ -156,7 +156,7 @@ pub fn last_index(image: &[u8]) -> Option<u64> {
         at = at.checked_add(12 + len).filter(|end| *end <= image.len())?;
         entries += 1;
     }
-    Some(hard.snapshot_index + entries)
+    hard.snapshot_index.checked_add(entries) // a corrupt header may name any index
 }
 
 #[cfg(test)]

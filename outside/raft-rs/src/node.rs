@@ -116,46 +116,60 @@ impl RaftRs {
     /// count stands (the tick pacing).
     fn drive(&mut self, io: &mut impl RaftIo<Envelope>) {
         while self.node.has_ready() {
-            let mut ready = self.node.ready();
-            // A leader's appends leave before its own write, as raft-rs
-            // allows (the thesis's 10.2.1: the leader counts itself only
-            // once the entries are durable); a crash point between the two
-            // tests that claim.
-            self.send_all(io, ready.take_messages());
-            let installed = match ready.snapshot().is_empty() {
-                true => None,
-                false => match self.install_snapshot(io, ready.snapshot()) {
-                    Some(installed) => Some(installed),
-                    None => return, // the run fails: the snapshot was unreadable
-                },
-            };
-            let durable = self.write(io, &ready);
-            self.send_all(io, ready.take_persisted_messages());
-            if let Some(snapshot) = installed {
-                io.apply(snapshot);
+            let ready = self.node.ready();
+            if self.carry_out(io, ready).is_none() {
+                return; // the run fails: a leader's snapshot was unreadable
             }
-            self.apply_all(io, ready.take_committed_entries());
-            let asker = self.asker;
-            let confirmed = ready.take_read_states().into_iter();
-            self.confirmed_reads.extend(confirmed.filter_map(|r| Some((r.index, asker.read_of(&r.request_ctx)?))));
-            if !durable {
-                // raft-rs hears of the write through `persisted`; what it
-                // held back for it comes in a later `Ready`.
-                self.node.advance_append_async(ready);
-                self.node.advance_apply();
-                continue;
-            }
-            let mut light = self.node.advance(ready);
-            if let Some(commit) = light.commit_index() {
-                self.node.mut_store().set_commit(commit);
-                self.persist(io, &[], None);
-            }
-            self.send_all(io, light.take_messages());
-            self.apply_all(io, light.take_committed_entries());
-            self.node.advance_apply();
         }
         self.serve_applied_reads(io);
         self.pacing.observe(self.node.raft.election_elapsed);
+    }
+
+    /// Carries out one `Ready`: a leader's messages, the write, the messages
+    /// that wait for it, apply; then hands it back to raft-rs. `None` when
+    /// a leader's snapshot in it is unreadable.
+    fn carry_out(&mut self, io: &mut impl RaftIo<Envelope>, mut ready: raft_rs::Ready) -> Option<()> {
+        // A leader's appends leave before its own write, as raft-rs allows
+        // (the thesis's 10.2.1: the leader counts itself only once the
+        // entries are durable); a crash point between the two tests that
+        // claim.
+        self.send_all(io, ready.take_messages());
+        let installed = match ready.snapshot().is_empty() {
+            true => None,
+            false => Some(self.install_snapshot(io, ready.snapshot())?),
+        };
+        let durable = self.write_ready(io, &ready);
+        self.send_all(io, ready.take_persisted_messages());
+        if let Some(snapshot) = installed {
+            io.apply(snapshot);
+        }
+        self.apply_all(io, ready.take_committed_entries());
+        let asker = self.asker;
+        let confirmed = ready.take_read_states().into_iter();
+        self.confirmed_reads.extend(confirmed.filter_map(|r| Some((r.index, asker.read_of(&r.request_ctx)?))));
+        self.hand_back(io, ready, durable);
+        Some(())
+    }
+
+    /// Hands a carried-out `Ready` back to raft-rs: as persisted when
+    /// everything written so far is `durable` (then what raft-rs held back
+    /// for the write comes at once, in a `LightReady`), else to hear of the
+    /// write through `persisted` (what it held back comes in a later
+    /// `Ready`).
+    fn hand_back(&mut self, io: &mut impl RaftIo<Envelope>, ready: raft_rs::Ready, durable: bool) {
+        if !durable {
+            self.node.advance_append_async(ready);
+            self.node.advance_apply();
+            return;
+        }
+        let mut light = self.node.advance(ready);
+        if let Some(commit) = light.commit_index() {
+            self.node.mut_store().set_commit(commit);
+            self.persist(io, &[], None);
+        }
+        self.send_all(io, light.take_messages());
+        self.apply_all(io, light.take_committed_entries());
+        self.node.advance_apply();
     }
 
     /// Makes entries and the hard state durable (the header always: it
@@ -166,13 +180,36 @@ impl RaftRs {
         entries: &[Entry],
         hard_state: Option<raft_rs::eraftpb::HardState>,
     ) {
+        let from = self.store(entries, hard_state);
+        let log = self.node.store();
+        io.save_raft_state(|state| log.write_tail(state, from));
+    }
+
+    /// `persist`, through the page cache: `true` when the host says the
+    /// write is durable already, with every earlier one (a disk that takes
+    /// no time).
+    fn persist_async(
+        &mut self,
+        io: &mut impl HostIo<Envelope>,
+        entries: &[Entry],
+        hard_state: Option<raft_rs::eraftpb::HardState>,
+        ticket: u64,
+    ) -> bool {
+        let from = self.store(entries, hard_state);
+        let log = self.node.store();
+        io.save_raft_state_async(|state| log.write_tail(state, from), ticket)
+    }
+
+    /// Puts entries and the hard state in the adapter's log (raft-rs reads
+    /// them there at once); returns where the persisted entries must be
+    /// rewritten from.
+    fn store(&mut self, entries: &[Entry], hard_state: Option<raft_rs::eraftpb::HardState>) -> usize {
         let log = self.node.mut_store();
         let from = log.append(entries);
         if let Some(hard_state) = hard_state {
             log.set_hard_state(hard_state);
         }
-        let log = self.node.store();
-        io.save_raft_state(|state| log.write_tail(state, from));
+        from
     }
 
     /// Writes what `ready` changed, synchronously or not; returns whether
@@ -180,7 +217,7 @@ impl RaftRs {
     /// `advance`). A `Ready` that writes nothing after an asynchronous
     /// write that is not durable yet must not tell raft-rs otherwise:
     /// `advance` would count the pending write as persisted.
-    fn write(&mut self, io: &mut impl HostIo<Envelope>, ready: &raft_rs::Ready) -> bool {
+    fn write_ready(&mut self, io: &mut impl HostIo<Envelope>, ready: &raft_rs::Ready) -> bool {
         self.last_ready = ready.number();
         if ready.entries().is_empty() && ready.hs().is_none() {
             if !ready.snapshot().is_empty() {
@@ -210,24 +247,6 @@ impl RaftRs {
             && ready.snapshot().is_empty()
             && ready.persisted_messages().is_empty()
             && ready.hs().is_none_or(|hs| hs.term == kept.term && hs.vote == kept.vote)
-    }
-
-    /// `persist`, through the page cache: `true` when the host says the
-    /// write is durable already (a disk that takes no time).
-    fn persist_async(
-        &mut self,
-        io: &mut impl HostIo<Envelope>,
-        entries: &[Entry],
-        hard_state: Option<raft_rs::eraftpb::HardState>,
-        ticket: u64,
-    ) -> bool {
-        let log = self.node.mut_store();
-        let from = log.append(entries);
-        if let Some(hard_state) = hard_state {
-            log.set_hard_state(hard_state);
-        }
-        let log = self.node.store();
-        io.save_raft_state_async(|state| log.write_tail(state, from), ticket)
     }
 
     /// A leader's snapshot replaces the log, durably with the service's
@@ -398,8 +417,10 @@ impl contract::Raft for RaftRs {
 
     /// The asynchronous writes through `ticket` (a `Ready`'s number) are
     /// durable: raft-rs may count them now.
-    /// Once the last asynchronous write is durable, so is every `Ready`
-    /// after it (they wrote nothing, or wrote synchronously).
+    ///
+    /// Once the last one is, every `Ready` taken since is persisted too:
+    /// none of them wrote anything (a write since would have been the last
+    /// one, or synchronous and cleared it).
     fn persisted(&mut self, io: &mut impl RaftIo<Envelope>, ticket: u64) {
         match self.unsynced {
             Some(last) if ticket >= last => {
@@ -561,16 +582,25 @@ mod tests {
     fn a_follower_writing_asynchronously_still_answers_an_append_only_after_a_synchronous_write() {
         use raft_rs::eraftpb::MessageType;
         let (mut raft, mut io) = on_slow_disk(3);
-        let mut append = Message::default();
-        append.set_msg_type(MessageType::MsgAppend);
-        (append.from, append.to, append.term) = (2, 1, 1);
-        let entry = Entry { term: 1, index: 1, data: b"x".to_vec().into(), ..Entry::default() };
-        append.set_entries(vec![entry].into());
-        let replies = raft.handle_request(&mut io, 1, crate::wire::Envelope(append));
+        // A leader of term 1, peer 1 (raft id 2), appends entry 1, then 2:
+        // the first append brings the new term (written synchronously for
+        // that alone); the second keeps term and vote, so only its answer
+        // makes its write synchronous.
+        let append = |index: u64| {
+            let mut m = Message::default();
+            m.set_msg_type(MessageType::MsgAppend);
+            (m.from, m.to, m.term, m.index, m.log_term) = (2, 1, 1, index - 1, u64::from(index > 1));
+            let entry = Entry { term: 1, index, data: vec![b'x'; index as usize].into(), ..Entry::default() };
+            m.set_entries(vec![entry].into());
+            crate::wire::Envelope(m)
+        };
+        raft.handle_request(&mut io, 1, append(1));
+        assert_eq!(raft.state().0, 1);
+        let replies = raft.handle_request(&mut io, 1, append(2));
         assert!(io.pending_tickets.is_empty(), "the answer promises the entry: written synchronously");
         let answer = replies.0.iter().find(|m| m.get_msg_type() == MessageType::MsgAppendResponse);
-        assert!(answer.is_some_and(|m| !m.reject && m.index == 1), "{:?}", replies.0);
-        assert_eq!(crate::log::persisted_last_index(&io.raft_state), Some(1), "the entry is on disk");
+        assert!(answer.is_some_and(|m| !m.reject && m.index == 2), "{:?}", replies.0);
+        assert_eq!(crate::log::persisted_last_index(&io.raft_state), Some(2), "the entry is on disk");
     }
 
     #[test]

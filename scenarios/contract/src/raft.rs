@@ -102,8 +102,9 @@ pub trait HostIo<M> {
     fn save_state_and_snapshot(&mut self, edit: impl FnOnce(&mut Vec<u8>), snapshot: Arc<Vec<u8>>);
     /// An asynchronous `save_raft_state` (the Raft thesis's 10.2.1: a
     /// leader writes its new entries while it sends them): the edit is made
-    /// now, and `true` says it is durable already (a host whose disk takes
-    /// no time, and the default, which writes synchronously). `false`: it
+    /// now, and `true` says it is durable already, with every earlier write
+    /// (a host whose disk takes no time, and the default, which writes
+    /// synchronously). `false`: it
     /// becomes durable later, and the host then calls [`Raft::persisted`]
     /// with `ticket` (or a later ticket), once every write made through it
     /// is. A machine crash before that loses it. A synchronous write makes

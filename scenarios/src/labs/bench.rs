@@ -9,7 +9,9 @@ use sim::{ms, secs, Nanos, Node, SimHandle};
 /// The share of a clerk's operations that are Gets (the rest Append).
 #[derive(Clone, Copy)]
 pub struct Gets {
+    /// Gets among every `every` operations.
     pub in_every: u64,
+    /// The operations `in_every` counts among.
     pub every: u64,
 }
 
