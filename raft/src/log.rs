@@ -5,6 +5,9 @@
 use crate::message::Entry;
 use crate::storage::encode_entry;
 
+/// Entries a log has room for before its first append grows it.
+const MIN_ROOM_ENTRIES: usize = 64;
+
 #[derive(Clone, Debug, Default)]
 pub struct Log {
     snapshot_index: u64,
@@ -25,15 +28,19 @@ pub struct Log {
 
 impl Log {
     /// A log holding `entries` after a snapshot at (index, term).
+    /// Its buffers get room for as many entries again (at least
+    /// `MIN_ROOM_ENTRIES`), so a restarted peer does not copy its whole log
+    /// on its first append.
     pub fn restore(snapshot_index: u64, snapshot_term: u64, entries: Vec<Entry>) -> Log {
-        let bytes = entries.iter().map(|e| 12 + e.command.len()).sum();
+        let bytes: usize = entries.iter().map(|e| 12 + e.command.len()).sum();
+        let room = 2 * entries.len() + MIN_ROOM_ENTRIES;
         let mut log = Log {
             snapshot_index,
             snapshot_term,
-            entries: Vec::with_capacity(entries.len()),
-            offsets: Vec::with_capacity(entries.len()),
-            encoded: Vec::with_capacity(bytes),
-            appended: Vec::with_capacity(entries.len()),
+            entries: Vec::with_capacity(room),
+            offsets: Vec::with_capacity(room),
+            encoded: Vec::with_capacity(2 * bytes + 16 * MIN_ROOM_ENTRIES),
+            appended: Vec::with_capacity(room),
             ..Log::default()
         };
         for e in entries {
@@ -181,11 +188,25 @@ impl Log {
         self.encoded.len()
     }
 
+    /// Whether the encoding changed since the last `take_change`.
+    #[inline]
+    pub fn has_change(&self) -> bool {
+        self.changed_from.is_some()
+    }
+
     /// What changed in the encoding since the last call: bytes to keep and
     /// the tail after them. `None` when nothing changed.
     pub fn take_change(&mut self) -> Option<(usize, Vec<u8>)> {
+        let mut tail = Vec::new();
+        self.take_change_into(&mut tail).map(|keep| (keep, tail))
+    }
+
+    /// `take_change`, with the tail appended to `tail` (a buffer the caller
+    /// reuses): the bytes to keep, or `None` when nothing changed.
+    pub fn take_change_into(&mut self, tail: &mut Vec<u8>) -> Option<usize> {
         let from = self.changed_from.take()?;
-        Some((from, self.encoded[from..].to_vec()))
+        tail.extend_from_slice(&self.encoded[from..]);
+        Some(from)
     }
 }
 

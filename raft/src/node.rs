@@ -227,6 +227,8 @@ pub struct Raft {
     /// The leader's own writes not yet durable (asynchronous persistence).
     own_writes: OwnWrites,
     output: Output,
+    /// The buffer of the next output's log tail (`recycle` hands it back).
+    spare_log_tail: Vec<u8>,
 }
 
 impl Raft {
@@ -278,6 +280,7 @@ impl Raft {
             follower_reads: FollowerReads::new(config.rng_seed),
             own_writes: OwnWrites::default(),
             output: Output::default(),
+            spare_log_tail: Vec::new(),
             config,
         };
         raft.reset_election_deadline(now_ms);
@@ -389,12 +392,23 @@ impl Raft {
         }
     }
 
+    /// Whether the host may have anything to do; when not, `take_output`
+    /// would return an empty output. Many steps leave nothing (a refused
+    /// Start, an answer that moves nothing), and the host then skips taking
+    /// and handing back the output's buffers.
+    #[inline]
+    pub fn has_output(&self) -> bool {
+        self.hard_dirty || self.snapshot_dirty || self.log.has_change() || !self.output.is_empty()
+    }
+
     /// Takes what the host must do (persist, send, apply), in that order.
     pub fn take_output(&mut self) -> Output {
+        let mut log_tail = std::mem::take(&mut self.spare_log_tail);
+        log_tail.clear();
         let log_change = if on(Bug::RaftLogNotPersisted) && self.role != Role::Leader && !self.hard_dirty {
             None // the follower's new entries wait for the next term or vote change
         } else {
-            self.log.take_change()
+            self.log.take_change_into(&mut log_tail)
         };
         if self.hard_dirty || log_change.is_some() {
             if self.writes_asynchronously(log_change.is_some()) {
@@ -402,8 +416,10 @@ impl Raft {
                 self.output.ticket = Some(ticket);
             }
             self.hard_dirty = false;
-            let (log_keep, log_tail) = log_change.unwrap_or_else(|| (self.log.encoded_len(), Vec::new()));
+            let log_keep = log_change.unwrap_or_else(|| self.log.encoded_len());
             self.output.persist = Some(StateDelta { header: self.hard.encode(), log_keep, log_tail });
+        } else {
+            self.spare_log_tail = log_tail;
         }
         if std::mem::take(&mut self.snapshot_dirty) {
             self.output.snapshot = Some(self.snapshot_data.clone());
@@ -411,9 +427,15 @@ impl Raft {
         std::mem::take(&mut self.output)
     }
 
-    /// Hands back an output's messages and applies once carried out: their
-    /// buffers are reused for the next output (a step allocates none then).
-    pub fn recycle(&mut self, mut messages: Vec<(usize, Request)>, mut applies: Vec<Apply>) {
+    /// Hands back an output's messages, applies and written delta once
+    /// carried out: their buffers are reused for the next output (a step
+    /// allocates none then).
+    pub fn recycle(
+        &mut self,
+        mut messages: Vec<(usize, Request)>,
+        mut applies: Vec<Apply>,
+        persisted: Option<StateDelta>,
+    ) {
         if self.output.messages.capacity() == 0 {
             messages.clear();
             self.output.messages = messages;
@@ -421,6 +443,11 @@ impl Raft {
         if self.output.applies.capacity() == 0 {
             applies.clear();
             self.output.applies = applies;
+        }
+        if let Some(delta) = persisted {
+            if self.spare_log_tail.capacity() == 0 {
+                self.spare_log_tail = delta.log_tail;
+            }
         }
     }
 

@@ -38,6 +38,10 @@ impl RaftPeer {
     /// sure a timer is set for Raft's next deadline. Nothing after a write
     /// that stopped the machine.
     fn flush(&mut self, io: &mut impl RaftIo<Request>) {
+        if !self.raft.has_output() {
+            self.keep_timer_set(io);
+            return;
+        }
         let Output { persist, ticket, snapshot, mut messages, mut applies } = self.raft.take_output();
         let send_first = bugs::on(bugs::Bug::RaftSendBeforePersist);
         if send_first {
@@ -46,7 +50,7 @@ impl RaftPeer {
             }
         }
         let mut durable_at_once = None;
-        match (persist, snapshot) {
+        match (&persist, snapshot) {
             (Some(delta), None) => match ticket {
                 Some(ticket) => {
                     if io.save_raft_state_async(|state| delta.apply(state), ticket) {
@@ -81,16 +85,21 @@ impl RaftPeer {
                 Apply::ReadRefused { id } => ApplyMsg::ReadRefused { id },
             });
         }
-        self.raft.recycle(messages, applies);
-        let deadline = self.raft.next_deadline_ms();
-        if self.timer_at_ms.is_none_or(|t| deadline < t) {
-            self.timer_at_ms = Some(deadline);
-            io.set_timer(deadline);
-        }
+        self.raft.recycle(messages, applies, persist);
+        self.keep_timer_set(io);
         if let Some(ticket) = durable_at_once {
             // A host whose disk takes no time: durable already.
             self.raft.persisted(ticket);
             self.flush(io);
+        }
+    }
+
+    /// Makes sure a timer is set for Raft's next deadline.
+    fn keep_timer_set(&mut self, io: &mut impl RaftIo<Request>) {
+        let deadline = self.raft.next_deadline_ms();
+        if self.timer_at_ms.is_none_or(|t| deadline < t) {
+            self.timer_at_ms = Some(deadline);
+            io.set_timer(deadline);
         }
     }
 }
