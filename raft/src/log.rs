@@ -17,7 +17,7 @@ pub struct Log {
     /// Byte offset of each entry's record in `encoded`.
     offsets: Vec<usize>,
     encoded: Vec<u8>,
-    /// The lowest byte of `encoded` changed since the last `take_change`.
+    /// The lowest byte of `encoded` changed since the last `take_change_into`.
     changed_from: Option<usize>,
     /// `appended[k]` numbers the append that put `entries[k]` there: an
     /// observer that saw the same number at an index knows the entry there,
@@ -188,21 +188,15 @@ impl Log {
         self.encoded.len()
     }
 
-    /// Whether the encoding changed since the last `take_change`.
+    /// Whether the encoding changed since the last `take_change_into`.
     #[inline]
     pub fn has_change(&self) -> bool {
         self.changed_from.is_some()
     }
 
-    /// What changed in the encoding since the last call: bytes to keep and
-    /// the tail after them. `None` when nothing changed.
-    pub fn take_change(&mut self) -> Option<(usize, Vec<u8>)> {
-        let mut tail = Vec::new();
-        self.take_change_into(&mut tail).map(|keep| (keep, tail))
-    }
-
-    /// `take_change`, with the tail appended to `tail` (a buffer the caller
-    /// reuses): the bytes to keep, or `None` when nothing changed.
+    /// What changed in the encoding since the last call: the bytes to keep,
+    /// with the tail after them appended to `tail` (a buffer the caller
+    /// reuses). `None` when nothing changed.
     pub fn take_change_into(&mut self, tail: &mut Vec<u8>) -> Option<usize> {
         let from = self.changed_from.take()?;
         tail.extend_from_slice(&self.encoded[from..]);
@@ -240,12 +234,15 @@ mod tests {
         let mut log = Log::default();
         log.append(e(1));
         log.append(e(1));
-        let (keep, tail) = log.take_change().unwrap();
-        assert_eq!((keep, tail.len()), (0, 26));
-        assert!(log.take_change().is_none());
+        let mut tail = Vec::new();
+        assert_eq!(log.take_change_into(&mut tail), Some(0));
+        assert_eq!(tail.len(), 26);
+        tail.clear();
+        assert_eq!(log.take_change_into(&mut tail), None);
+        assert!(tail.is_empty());
         log.truncate_from(2);
         log.append(e(2));
-        let (keep, tail) = log.take_change().unwrap();
-        assert_eq!((keep, tail.len()), (13, 13));
+        assert_eq!(log.take_change_into(&mut tail), Some(13));
+        assert_eq!(tail.len(), 13);
     }
 }

@@ -403,12 +403,11 @@ impl Raft {
 
     /// Takes what the host must do (persist, send, apply), in that order.
     pub fn take_output(&mut self) -> Output {
-        let mut log_tail = std::mem::take(&mut self.spare_log_tail);
-        log_tail.clear();
+        self.spare_log_tail.clear();
         let log_change = if on(Bug::RaftLogNotPersisted) && self.role != Role::Leader && !self.hard_dirty {
             None // the follower's new entries wait for the next term or vote change
         } else {
-            self.log.take_change_into(&mut log_tail)
+            self.log.take_change_into(&mut self.spare_log_tail)
         };
         if self.hard_dirty || log_change.is_some() {
             if self.writes_asynchronously(log_change.is_some()) {
@@ -417,9 +416,8 @@ impl Raft {
             }
             self.hard_dirty = false;
             let log_keep = log_change.unwrap_or_else(|| self.log.encoded_len());
+            let log_tail = std::mem::take(&mut self.spare_log_tail);
             self.output.persist = Some(StateDelta { header: self.hard.encode(), log_keep, log_tail });
-        } else {
-            self.spare_log_tail = log_tail;
         }
         if std::mem::take(&mut self.snapshot_dirty) {
             self.output.snapshot = Some(self.snapshot_data.clone());

@@ -104,10 +104,10 @@ pub trait HostIo<M> {
     /// leader writes its new entries while it sends them): the edit is made
     /// now, and `true` says it is durable already, with every earlier write
     /// (a host whose disk takes no time, and the default, which writes
-    /// synchronously). `false`: it
-    /// becomes durable later, and the host then calls [`Raft::persisted`]
-    /// with `ticket` (or a later ticket), once every write made through it
-    /// is. A machine crash before that loses it. A synchronous write makes
+    /// synchronously). `false`: it becomes durable later, and the host then
+    /// calls [`Raft::persisted`] with `ticket` (or a later ticket), once
+    /// every write made through it is. A machine crash before that loses
+    /// it. A synchronous write makes
     /// every earlier asynchronous one durable with it (their tickets still
     /// come). Tickets are the Raft's own numbers and must grow. Term and
     /// vote still go through [`save_raft_state`](HostIo::save_raft_state):
