@@ -239,6 +239,12 @@ impl RaftObserver {
         let now = Seen::of(raft);
         let mut unchanged = false;
         if let (true, Some(before)) = (same_incarnation && record.seq == view.step_seq + 1, view.seen) {
+            if raft_rules::nothing_to_check(record, &before, &now) {
+                // A Start refused by a follower, most often: every rule
+                // holds of a step that changed nothing.
+                view.step_seq = record.seq;
+                return Ok(true);
+            }
             let mut ballots = view.ballots;
             let log_before = |index: u64| view.term_at(index);
             let step = raft_rules::Step { peer, peers, before: &before, after: &now, log_before: &log_before, record };

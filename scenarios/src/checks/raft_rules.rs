@@ -166,6 +166,17 @@ pub fn check<M, R, V: RaftView<M, R>>(step: &Step<'_>, ballots: &mut Ballots, af
     rules.leadership(ballots)
 }
 
+/// Whether `check` would have nothing to find: a command offered to a peer
+/// that did not lead, which left everything the rules see (term, vote,
+/// role, commit, snapshot, log end and election timer) as it was. Every
+/// rule then holds: terms and votes did not move, a command on a
+/// non-leader must change nothing, and no role or timer changed. The
+/// observer skips `check` for such steps, the commonest of all (the lab
+/// offers every command to every server).
+pub fn nothing_to_check(record: &StepRecord, before: &Seen, after: &Seen) -> bool {
+    record.input == Some(StepInput::Command) && before.role != Role::Leader && before == after
+}
+
 struct Rules<'s, 'v, M, R, V> {
     _messages: PhantomData<fn() -> (M, R)>,
     step: &'s Step<'s>,
@@ -1174,6 +1185,24 @@ mod tests {
         let appended = Peer { log: vec![1, 2, 3, 3], ..before.clone() };
         broken_rule(check_step(&before, command.clone(), &appended), "only a leader appends");
         check_step(&before, command, &before).expect("refused");
+    }
+
+    #[test]
+    fn only_a_command_that_changed_nothing_on_a_non_leader_skips_the_rules() {
+        let command = StepRecord { seq: 1, input: Some(StepInput::Command), received: vec![], answered: vec![] };
+        for role in [Role::Follower, Role::PreCandidate, Role::Candidate] {
+            let before = Peer { role, ..follower() };
+            let seen = Seen::of(&before);
+            assert!(nothing_to_check(&command, &seen, &seen), "a {role:?} that refused a command");
+            check_step(&before, command.clone(), &before).expect("the rules agree: nothing to find");
+        }
+        let before = follower();
+        let appended = Peer { log: vec![1, 2, 3, 3], ..before.clone() };
+        assert!(!nothing_to_check(&command, &Seen::of(&before), &Seen::of(&appended)));
+        assert!(!nothing_to_check(&command, &Seen::of(&before), &Seen::of(&later(&before))), "its clock moved");
+        assert!(!nothing_to_check(&timer_step(), &Seen::of(&before), &Seen::of(&before)), "a timer step");
+        let leader = Peer { role: Role::Leader, ..follower() };
+        assert!(!nothing_to_check(&command, &Seen::of(&leader), &Seen::of(&leader)), "a leader's command");
     }
 
     #[test]
