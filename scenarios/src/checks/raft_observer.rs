@@ -79,15 +79,14 @@ struct PeerView {
     ballots: Ballots,
 }
 
-impl PeerView {
-    /// The term of the entry at `index` as last seen (the snapshot's at its
-    /// index; `None` before it or past the log).
-    fn term_at(&self, index: u64) -> Option<u64> {
-        match index {
-            i if i == self.snapshot_index => Some(self.snapshot_term),
-            i if i < self.snapshot_index => None,
-            i => self.log.get(i as usize).map(|e| e.1),
-        }
+/// The term of the entry at `index` in a peer's log as last seen, after
+/// its snapshot through `snapshot` (index, term): the snapshot's at its
+/// index; `None` before it or past the log.
+fn term_in(log: &[(u64, u64)], snapshot: (u64, u64), index: u64) -> Option<u64> {
+    match index {
+        i if i == snapshot.0 => Some(snapshot.1),
+        i if i < snapshot.0 => None,
+        i => log.get(i as usize).map(|e| e.1),
     }
 }
 
@@ -231,30 +230,32 @@ impl RaftObserver {
         record: &StepRecord,
     ) -> Result<bool, String> {
         let peers = self.views.len();
-        let view = &mut self.views[peer];
-        let same_incarnation = view.incarnation == incarnation;
+        // Borrowed field by field: the rules read the last look and the
+        // seen log while they update the ballots, and nothing is copied.
+        let PeerView {
+            incarnation: seen_incarnation, log, snapshot_index, snapshot_term, seen, step_seq, ballots, ..
+        } = &mut self.views[peer];
+        let same_incarnation = *seen_incarnation == incarnation;
         if !same_incarnation {
-            view.ballots = Ballots::default();
+            *ballots = Ballots::default();
         }
         let now = Seen::of(raft);
         let mut unchanged = false;
-        if let (true, Some(before)) = (same_incarnation && record.seq == view.step_seq + 1, view.seen) {
-            if raft_rules::nothing_to_check(record, &before, &now) {
+        if let (true, Some(before)) = (same_incarnation && record.seq == *step_seq + 1, seen.as_ref()) {
+            if raft_rules::nothing_to_check(record, before, &now) {
                 // A Start refused by a follower, most often: every rule
                 // holds of a step that changed nothing.
-                view.step_seq = record.seq;
+                *step_seq = record.seq;
                 return Ok(true);
             }
-            let mut ballots = view.ballots;
-            let log_before = |index: u64| view.term_at(index);
-            let step = raft_rules::Step { peer, peers, before: &before, after: &now, log_before: &log_before, record };
-            raft_rules::check(&step, &mut ballots, raft)?;
-            view.ballots = ballots;
+            let log_before = |index: u64| term_in(log, (*snapshot_index, *snapshot_term), index);
+            let step = raft_rules::Step { peer, peers, before, after: &now, log_before: &log_before, record };
+            raft_rules::check(&step, ballots, raft)?;
             let shown = |s: &Seen| (s.term, s.vote, s.role, s.commit, s.snapshot_index, s.last_index, s.last_term);
-            unchanged = shown(&before) == shown(&now);
+            unchanged = shown(before) == shown(&now);
         }
-        view.step_seq = record.seq;
-        view.seen = Some(now);
+        *step_seq = record.seq;
+        *seen = Some(now);
         Ok(unchanged)
     }
 
