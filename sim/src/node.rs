@@ -287,11 +287,17 @@ impl<N: Node> World<N> {
     }
 
     pub(crate) fn in_node_context<R>(&mut self, index: usize, f: impl FnOnce(&mut Ctx<'_, N>) -> R) -> R {
-        let _span = self.log_enabled.then(|| {
-            let slot = &self.servers[index];
-            tracing::error_span!(target: "sim_context", "", t = %time::format(self.now), node = %self.endpoints[slot.addr.0 as usize].name)
-                .entered()
-        });
+        if !self.log_enabled {
+            return self.in_node_context_unlogged(index, f);
+        }
+        let slot = &self.servers[index];
+        let _span = tracing::error_span!(target: "sim_context", "", t = %time::format(self.now), node = %self.endpoints[slot.addr.0 as usize].name)
+            .entered();
+        self.in_node_context_unlogged(index, f)
+    }
+
+    /// `in_node_context` without the log's span (most runs log nothing).
+    fn in_node_context_unlogged<R>(&mut self, index: usize, f: impl FnOnce(&mut Ctx<'_, N>) -> R) -> R {
         // A synchronous write moves the step's clock on (`disk.rs`); the
         // world's clock stays where the event put it.
         let now = self.now;
