@@ -688,7 +688,7 @@ fn lease_drift<K: Kv>(run: &Run) -> Outcome {
 /// linearizable: a leader that served a read after the majority's new
 /// leader committed a Put serves it stale. Beyond the drift bound a
 /// lease cannot be safe, and this scenario shows the stale read
-/// (`reference/tests/reads.rs`).
+/// (`reference/tests/harness/reads.rs`).
 pub fn lease_under_drift<K: Kv>(run: &Run, drift_ppm: i32) -> Outcome {
     kv_test::<K, _>(run, KvSetup::servers(3), move |t| lease_rounds(t, LeaseCut::Isolate { drift_ppm }))
 }

@@ -100,5 +100,5 @@ fn a_panic_is_reported_where_and_when_it_happened() {
     let scenario = scenarios::Scenario::new("sim/panics_later", panics_later);
     let reason = scenarios::run_scenario(&scenario, &scenarios::Run::new(1)).result.unwrap_err();
     assert!(reason.starts_with("panicked at virtual 0.005s, event #"), "{reason}");
-    assert!(reason.contains("the invariant broke here (reference/tests/determinism.rs:"), "{reason}");
+    assert!(reason.contains("the invariant broke here (reference/tests/harness/determinism.rs:"), "{reason}");
 }

@@ -2,16 +2,7 @@
 //! reads back through `labsim check` with the same verdict; shardkv's names
 //! the configuration each operation was served under.
 
-use std::process::Command;
-
-fn labsim(args: &[&str]) -> (i32, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_labsim")).args(args).output().expect("labsim runs");
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into(),
-        String::from_utf8_lossy(&out.stderr).into(),
-    )
-}
+use crate::labsim;
 
 #[test]
 fn a_runs_history_round_trips_through_labsim_check() {

@@ -1,15 +1,7 @@
 //! The `labsim` command line: exit codes and one-line errors for bad input.
 
+use crate::labsim;
 use std::process::Command;
-
-fn labsim(args: &[&str]) -> (i32, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_labsim")).args(args).output().expect("labsim runs");
-    (
-        out.status.code().expect("exited"),
-        String::from_utf8_lossy(&out.stdout).into(),
-        String::from_utf8_lossy(&out.stderr).into(),
-    )
-}
 
 fn testdata(file: &str) -> String {
     let dir = std::env::var("PORCUPINE_TESTDATA")
