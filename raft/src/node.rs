@@ -193,6 +193,8 @@ pub struct Raft {
     campaign_term: Option<u64>,
     next_index: Vec<u64>,
     match_index: Vec<u64>,
+    /// Room to sort `match_index` in when the commit index may move.
+    sorted_match: Vec<u64>,
     replication: Vec<Replication>,
     /// The AppendEntries with entries in flight to each follower that
     /// matches (`Replication::Replicate`).
@@ -268,6 +270,7 @@ impl Raft {
             windows: vec![Window::new(if config.pipelining { config.max_appends_in_flight } else { 1 }); n],
             wedged: vec![false; n],
             match_index: vec![0; n],
+            sorted_match: Vec::with_capacity(n),
             led_term: None,
             snapshot_data: Arc::new(snapshot.to_vec()),
             snapshot_dirty: false,
@@ -1344,9 +1347,9 @@ impl Raft {
 
     /// Commits the highest index of this term that a majority holds.
     fn advance_commit(&mut self) {
-        let mut matched = [0u64; MAX_PEERS];
-        let matched = &mut matched[..self.config.peers];
-        matched.copy_from_slice(&self.match_index);
+        let matched = &mut self.sorted_match;
+        matched.clear();
+        matched.extend_from_slice(&self.match_index);
         matched.sort_unstable();
         // Sorted ascending: `matched[k]` is held by peers - k servers.
         let n = self.config.peers;
