@@ -11,7 +11,6 @@ use crate::time::{self, Nanos};
 use crate::world::World;
 use std::cell::RefCell;
 use std::collections::VecDeque;
-use std::fmt;
 use std::rc::Rc;
 use std::task::Waker;
 
@@ -43,15 +42,10 @@ pub struct OpenCall {
 }
 
 /// Why a call returned no reply. labrpc reports all of these as `false`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum RpcError {
+    #[error("call failed")]
     Failed,
-}
-
-impl fmt::Display for RpcError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("call failed")
-    }
 }
 
 pub(crate) struct CallSlot<M> {

@@ -80,42 +80,29 @@ impl SimConfig {
 }
 
 /// Why a run stopped without finishing.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum SimError {
     /// Every task waits and no event is pending.
-    Deadlock {
-        at: Nanos,
-        stuck: Stuck,
-    },
+    #[error("deadlock at {}: every task waits and no event is pending; {stuck}", time::format(*.at))]
+    Deadlock { at: Nanos, stuck: Stuck },
     /// Virtual time would pass the limit.
-    TimeLimit {
-        limit: Nanos,
-        stuck: Stuck,
-    },
-    EventLimit {
-        limit: u64,
-    },
+    #[error("virtual time limit of {} reached; {stuck}", time::format(*.limit))]
+    TimeLimit { limit: Nanos, stuck: Stuck },
+    #[error("event limit of {limit} reached")]
+    EventLimit { limit: u64 },
     /// Too many events queued or calls open at once (`SimConfig`'s bounds).
-    MemoryLimit {
-        what: &'static str,
-        limit: usize,
-        at: Nanos,
-    },
+    #[error("more than {limit} {what} at virtual {} (a flood of messages?)", time::format(*.at))]
+    MemoryLimit { what: &'static str, limit: usize, at: Nanos },
     /// Stopped from outside (`SimConfig::cancel`).
-    Cancelled {
-        at: Nanos,
-        events: u64,
-    },
+    #[error("stopped from outside at virtual {} after {events} events", time::format(*.at))]
+    Cancelled { at: Nanos, events: u64 },
     /// The run reached the end its schedule gave it (`SimConfig::stop_at`):
     /// cut short, not failed.
-    Cut {
-        at: Nanos,
-    },
+    #[error("cut short at {}, where its schedule ends the run", time::format(*.at))]
+    Cut { at: Nanos },
     /// A task or a node called `fail`.
-    Failed {
-        reason: String,
-        at: Nanos,
-    },
+    #[error("{reason} (at {})", time::format(*.at))]
+    Failed { reason: String, at: Nanos },
 }
 
 /// What a run that could not finish was waiting for: its unfinished tasks
@@ -136,28 +123,6 @@ impl fmt::Display for Stuck {
             return f.write_str("; no call is open");
         }
         write!(f, "; open calls: {}", self.open_calls.join("; "))
-    }
-}
-
-impl fmt::Display for SimError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            SimError::Deadlock { at, stuck } => {
-                write!(f, "deadlock at {}: every task waits and no event is pending; {stuck}", time::format(*at))
-            }
-            SimError::TimeLimit { limit, stuck } => {
-                write!(f, "virtual time limit of {} reached; {stuck}", time::format(*limit))
-            }
-            SimError::EventLimit { limit } => write!(f, "event limit of {limit} reached"),
-            SimError::MemoryLimit { what, limit, at } => {
-                write!(f, "more than {limit} {what} at virtual {} (a flood of messages?)", time::format(*at))
-            }
-            SimError::Cancelled { at, events } => {
-                write!(f, "stopped from outside at virtual {} after {events} events", time::format(*at))
-            }
-            SimError::Cut { at } => write!(f, "cut short at {}, where its schedule ends the run", time::format(*at)),
-            SimError::Failed { reason, at } => write!(f, "{reason} (at {})", time::format(*at)),
-        }
     }
 }
 
